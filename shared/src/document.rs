@@ -1,0 +1,130 @@
+//! What job, round and contact documents share: reading a path, checking the
+//! schema version before a write, and one error type for all of it.
+//!
+//! Writes never reconcile a whole hydrated struct back into a document: a
+//! struct read before a merge would delete whatever the merge brought in
+//! (autosurgeon reconciles maps and lists to exactly the value given). Every
+//! write goes to one key of one map instead, through the editors in
+//! [`crate::job`] and [`crate::round`].
+
+use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use autosurgeon::{HydrateError, ReconcileError};
+
+/// A document could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Automerge refused the bytes or the operation.
+    #[error("the document could not be read or changed")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A value in the document does not have the shape the schema gives it.
+    #[error("the document does not match its schema")]
+    Hydrate(#[from] HydrateError),
+    /// A value could not be written.
+    #[error("the change could not be written to the document")]
+    Reconcile(#[from] ReconcileError),
+    /// A field the schema requires is missing.
+    #[error("the document has no {path}")]
+    Missing {
+        /// Where the field should be, such as `office.verdicts`.
+        path: String,
+    },
+    /// Written by a newer version of Doorstep: read-only here.
+    #[error(
+        "this {kind} was saved by a newer version of Doorstep (schema {found}, this app knows up to {supported}): update the app to change it"
+    )]
+    NewerSchema {
+        /// `job`, `round` or `contact`.
+        kind: &'static str,
+        /// The document's version.
+        found: u64,
+        /// The newest version this build knows.
+        supported: u64,
+    },
+    /// Written with an older schema that the server has not migrated yet.
+    #[error(
+        "this {kind} uses schema {found}; the server updates it to {supported} before it can be changed"
+    )]
+    OlderSchema {
+        /// `job`, `round` or `contact`.
+        kind: &'static str,
+        /// The document's version.
+        found: u64,
+        /// The version this build writes.
+        supported: u64,
+    },
+}
+
+/// Whether this build can edit a document, only read it, or must leave
+/// migration to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compatibility {
+    /// Same version as this build: read and write.
+    Current,
+    /// Older: the server migrates it; the app shows it read-only meanwhile.
+    Older(u64),
+    /// Newer: read-only, and the app asks to be updated.
+    Newer(u64),
+}
+
+/// The `schema_version` at the root of a document.
+pub fn schema_version(doc: &AutoCommit) -> Result<u64, DocumentError> {
+    match doc.get(ROOT, "schema_version")? {
+        Some((Value::Scalar(scalar), _)) => match scalar.as_ref() {
+            ScalarValue::Uint(version) => Ok(*version),
+            ScalarValue::Int(version) if *version >= 0 => Ok(*version as u64),
+            _ => Err(DocumentError::Missing {
+                path: "schema_version (as a number)".into(),
+            }),
+        },
+        _ => Err(DocumentError::Missing {
+            path: "schema_version".into(),
+        }),
+    }
+}
+
+/// How this build relates to a document of the given kind.
+pub fn compatibility(doc: &AutoCommit, current: u64) -> Result<Compatibility, DocumentError> {
+    let found = schema_version(doc)?;
+    Ok(match found.cmp(&current) {
+        std::cmp::Ordering::Equal => Compatibility::Current,
+        std::cmp::Ordering::Less => Compatibility::Older(found),
+        std::cmp::Ordering::Greater => Compatibility::Newer(found),
+    })
+}
+
+/// Refuses to write to a document of another schema version.
+pub(crate) fn ensure_writable(
+    doc: &AutoCommit,
+    kind: &'static str,
+    current: u64,
+) -> Result<(), DocumentError> {
+    match compatibility(doc, current)? {
+        Compatibility::Current => Ok(()),
+        Compatibility::Older(found) => Err(DocumentError::OlderSchema {
+            kind,
+            found,
+            supported: current,
+        }),
+        Compatibility::Newer(found) => Err(DocumentError::NewerSchema {
+            kind,
+            found,
+            supported: current,
+        }),
+    }
+}
+
+/// The object at a path of map keys from the root.
+pub(crate) fn object_at(doc: &AutoCommit, path: &[&str]) -> Result<ObjId, DocumentError> {
+    let mut object = ROOT;
+    for (depth, key) in path.iter().enumerate() {
+        object = match doc.get(&object, *key)? {
+            Some((Value::Object(ObjType::Map | ObjType::Text | ObjType::List), id)) => id,
+            _ => {
+                return Err(DocumentError::Missing {
+                    path: path[..=depth].join("."),
+                });
+            }
+        };
+    }
+    Ok(object)
+}

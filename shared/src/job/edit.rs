@@ -1,0 +1,172 @@
+//! The write paths into a job document: [`JobEditor`] for devices and
+//! [`OfficeEditor`] for the server.
+//!
+//! Each method writes one key of one map (or splices the notes text), never a
+//! whole hydrated struct, so a write made from a view read before a merge
+//! cannot erase what the merge brought in.
+
+use automerge::AutoCommit;
+use automerge::transaction::Transactable;
+use autosurgeon::reconcile_prop;
+
+use super::{Appointment, Assignee, JOB_SCHEMA_VERSION, Job, PhotoRef, Tick, TimelineEvent};
+use crate::document::{DocumentError, ensure_writable, object_at};
+use crate::ids::{BlobHash, EventId, Name, PhotoId, StateId, TransitionId};
+use crate::service::ServiceDefinition;
+use crate::time::Timestamp;
+use crate::transition::{Actor, Evidence, Role, TransitionRequest};
+use crate::workflow::{self, Decided};
+
+/// Device-side edits to a job, all recorded as made by one actor.
+pub struct JobEditor<'d> {
+    doc: &'d mut AutoCommit,
+    actor: Actor,
+}
+
+impl<'d> JobEditor<'d> {
+    /// Opens a job for editing. Refuses documents of another schema version:
+    /// newer ones are read-only until the app is updated, older ones until the
+    /// server has migrated them.
+    pub fn new(doc: &'d mut AutoCommit, actor: Actor) -> Result<Self, DocumentError> {
+        ensure_writable(doc, "job", JOB_SCHEMA_VERSION)?;
+        Ok(Self { doc, actor })
+    }
+
+    /// Replaces `delete` characters at `position` in the notes with `insert`.
+    /// Positions count Unicode scalar values.
+    pub fn splice_notes(
+        &mut self,
+        position: usize,
+        delete: isize,
+        insert: &str,
+    ) -> Result<(), DocumentError> {
+        let notes = object_at(self.doc, &["notes"])?;
+        self.doc.splice_text(&notes, position, delete, insert)?;
+        Ok(())
+    }
+
+    /// Makes the notes read `text`, as the smallest set of splices from what
+    /// they read now; what others typed elsewhere in the notes is kept.
+    pub fn update_notes(&mut self, text: &str) -> Result<(), DocumentError> {
+        let notes = object_at(self.doc, &["notes"])?;
+        self.doc.update_text(&notes, text)?;
+        Ok(())
+    }
+
+    /// Ticks or unticks a checklist item from the job's template.
+    pub fn tick(&mut self, item: &Name, done: bool, now: Timestamp) -> Result<(), DocumentError> {
+        object_at(self.doc, &["office", "checklist", item.as_str()])?;
+        let ticks = object_at(self.doc, &["ticks"])?;
+        let tick = Tick {
+            done,
+            by: self.actor.clone(),
+            at: now,
+        };
+        reconcile_prop(self.doc, ticks, item.as_str(), &tick)?;
+        Ok(())
+    }
+
+    /// Adds a photo taken on this device.
+    pub fn add_photo(&mut self, id: PhotoId, photo: &PhotoRef) -> Result<(), DocumentError> {
+        let photos = object_at(self.doc, &["photos"])?;
+        reconcile_prop(self.doc, photos, id.to_string().as_str(), photo)?;
+        Ok(())
+    }
+
+    /// Records the hashes of a photo's renditions once the pipeline made them.
+    pub fn set_renditions(
+        &mut self,
+        id: PhotoId,
+        display: BlobHash,
+        thumbnail: BlobHash,
+        original: Option<BlobHash>,
+    ) -> Result<(), DocumentError> {
+        let photo = object_at(self.doc, &["photos", id.to_string().as_str()])?;
+        reconcile_prop(self.doc, &photo, "display", Some(display))?;
+        reconcile_prop(self.doc, &photo, "thumbnail", Some(thumbnail))?;
+        reconcile_prop(self.doc, &photo, "original", original)?;
+        Ok(())
+    }
+
+    /// Records an action that is not a transition ("on my way").
+    pub fn log_action(
+        &mut self,
+        id: EventId,
+        action: Name,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> Result<(), DocumentError> {
+        let timeline = object_at(self.doc, &["timeline"])?;
+        let event = TimelineEvent {
+            action,
+            actor: self.actor.clone(),
+            at: now,
+            note,
+        };
+        reconcile_prop(self.doc, timeline, id.to_string().as_str(), &event)?;
+        Ok(())
+    }
+
+    /// Asks the server to move the job from `from` (the status this device
+    /// sees) to `to`. The app shows it as pending until the verdict arrives.
+    pub fn request_transition(
+        &mut self,
+        id: TransitionId,
+        from: StateId,
+        to: StateId,
+        evidence: Evidence,
+        now: Timestamp,
+    ) -> Result<(), DocumentError> {
+        let requests = object_at(self.doc, &["requests"])?;
+        let request = TransitionRequest {
+            from,
+            to,
+            actor: self.actor.clone(),
+            at: now,
+            evidence,
+        };
+        reconcile_prop(self.doc, requests, id.to_string().as_str(), &request)?;
+        Ok(())
+    }
+}
+
+/// Server-side edits to the office part of a job.
+pub struct OfficeEditor<'d> {
+    doc: &'d mut AutoCommit,
+}
+
+impl<'d> OfficeEditor<'d> {
+    /// Opens a job's office part for the server. The server migrates older
+    /// documents before editing them.
+    pub fn new(doc: &'d mut AutoCommit) -> Result<Self, DocumentError> {
+        ensure_writable(doc, "job", JOB_SCHEMA_VERSION)?;
+        Ok(Self { doc })
+    }
+
+    /// Books, moves or clears the appointment.
+    pub fn set_appointment(&mut self, slot: Option<Appointment>) -> Result<(), DocumentError> {
+        let office = object_at(self.doc, &["office"])?;
+        reconcile_prop(self.doc, office, "appointment", slot)?;
+        Ok(())
+    }
+
+    /// Assigns the job, or unassigns it.
+    pub fn assign(&mut self, assignee: Option<Assignee>) -> Result<(), DocumentError> {
+        let office = object_at(self.doc, &["office"])?;
+        reconcile_prop(self.doc, office, "assignee", assignee)?;
+        Ok(())
+    }
+
+    /// Decides every pending request, oldest first, with the same rules the
+    /// app uses to offer actions. `role_of` gives the role the server's own
+    /// records hold for the requester: the role written in the request is
+    /// the device's claim, not proof.
+    pub fn decide_pending(
+        &mut self,
+        service: &ServiceDefinition,
+        now: Timestamp,
+        role_of: impl Fn(&Actor) -> Role,
+    ) -> Result<Vec<Decided>, DocumentError> {
+        workflow::decide_pending::<Job>(self.doc, service, now, role_of)
+    }
+}

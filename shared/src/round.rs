@@ -1,0 +1,288 @@
+//! The round document: one Automerge document per waste crew and day.
+//!
+//! The properties and their visiting order are the office's (a dispatcher may
+//! reorder a round while the crew works it); outcomes are the crew's, keyed by
+//! property, so logging never touches the order and two crew members logging
+//! different properties never collide. Starting and finishing the round are
+//! transition requests, decided by the server like a job's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::AutoCommit;
+use autosurgeon::{Hydrate, Reconcile, reconcile_prop};
+
+use crate::document::{DocumentError, ensure_writable, object_at};
+use crate::ids::{Name, PhotoId, PropertyId, ServiceId, StateId, TeamId, TransitionId};
+use crate::job::{Address, PhotoRef};
+use crate::service::ServiceDefinition;
+use crate::time::{Date, Timestamp};
+use crate::transition::{Actor, Evidence, Role, TransitionLog, TransitionRequest, Verdict};
+use crate::workflow::{self, Decidable, Decided, Facts, InvalidTransition};
+
+/// The round document's current schema version.
+pub const ROUND_SCHEMA_VERSION: u64 = 1;
+
+/// A whole round document, as read.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Round {
+    /// The schema version the document was last written with.
+    pub schema_version: u64,
+    /// The part only the server writes.
+    pub office: RoundOffice,
+    /// What the crew found at each property.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub outcomes: BTreeMap<PropertyId, Outcome>,
+    /// Photos taken on the round.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub photos: BTreeMap<PhotoId, PhotoRef>,
+    /// Start and finish requests.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub requests: BTreeMap<TransitionId, TransitionRequest>,
+}
+
+/// The server-owned part of a round.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct RoundOffice {
+    /// The round's reference, such as `WR-MON-3`.
+    pub reference: String,
+    /// Which service definition governs it.
+    pub service: ServiceId,
+    /// The day it runs.
+    pub date: Date,
+    /// The crew working it.
+    pub crew: TeamId,
+    /// The properties on the round.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub properties: BTreeMap<PropertyId, Property>,
+    /// The visiting order, kept apart from the properties so reordering
+    /// touches nothing else.
+    pub order: Vec<PropertyId>,
+    /// The server's verdicts on start and finish requests.
+    #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
+    pub verdicts: BTreeMap<TransitionId, Verdict>,
+}
+
+/// A property on a round.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Property {
+    /// Its address, with UPRN.
+    pub address: Address,
+    /// The containers to empty.
+    pub containers: Vec<Container>,
+    /// Standing notes for the crew ("assisted collection: bin is behind the side gate").
+    pub crew_note: Option<String>,
+}
+
+/// Bins or sacks of one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Container {
+    /// The kind, such as `refuse_240l` or `recycling_box`.
+    pub kind: Name,
+    /// How many.
+    pub count: u64,
+}
+
+/// What the crew found at one property.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Outcome {
+    /// The outcome the service defines, such as `collected` or `contaminated`.
+    pub kind: Name,
+    /// A note ("bin lid open, food waste in recycling").
+    pub note: Option<String>,
+    /// When it was logged.
+    pub at: Timestamp,
+    /// Who logged it.
+    pub by: Actor,
+    /// The photo taken as evidence, if any.
+    pub photo: Option<PhotoId>,
+}
+
+impl Round {
+    /// Reads a whole round.
+    pub fn load(doc: &AutoCommit) -> Result<Round, DocumentError> {
+        Ok(autosurgeon::hydrate(doc)?)
+    }
+
+    /// A new document holding this round, written by the server.
+    pub fn create_document(&self, server: automerge::ActorId) -> Result<AutoCommit, DocumentError> {
+        let mut doc = AutoCommit::new().with_actor(server);
+        autosurgeon::reconcile(&mut doc, self)?;
+        Ok(doc)
+    }
+
+    /// The visiting order: the office's order without repeats (two
+    /// concurrent reorders can leave a property listed twice), then any
+    /// property the order leaves out, so no property is ever hidden.
+    pub fn visiting_order(&self) -> Vec<PropertyId> {
+        let mut seen = BTreeSet::new();
+        let mut order: Vec<PropertyId> = self
+            .office
+            .order
+            .iter()
+            .filter(|id| self.office.properties.contains_key(id) && seen.insert(**id))
+            .copied()
+            .collect();
+        order.extend(
+            self.office
+                .properties
+                .keys()
+                .filter(|id| !seen.contains(*id))
+                .copied(),
+        );
+        order
+    }
+
+    /// Properties with an outcome logged, and the total.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self
+            .office
+            .properties
+            .keys()
+            .filter(|id| self.outcomes.contains_key(id))
+            .count();
+        (done, self.office.properties.len())
+    }
+
+    /// The requests and verdicts.
+    pub fn transitions(&self) -> TransitionLog<'_> {
+        TransitionLog::new(&self.requests, &self.office.verdicts)
+    }
+
+    /// What the workflow rules need to know about this round now.
+    pub fn facts(&self, service: &ServiceDefinition) -> Facts {
+        Facts {
+            status: self.transitions().status(&service.initial).clone(),
+            photo_kinds: self.photos.values().map(|p| p.kind.clone()).collect(),
+            unticked_mandatory: Vec::new(),
+        }
+    }
+}
+
+/// Crew-side edits to a round.
+pub struct RoundEditor<'d> {
+    doc: &'d mut AutoCommit,
+    actor: Actor,
+}
+
+impl<'d> RoundEditor<'d> {
+    /// Opens a round for editing by a crew member.
+    pub fn new(doc: &'d mut AutoCommit, actor: Actor) -> Result<Self, DocumentError> {
+        ensure_writable(doc, "round", ROUND_SCHEMA_VERSION)?;
+        Ok(Self { doc, actor })
+    }
+
+    /// Adds a photo taken on the round.
+    pub fn add_photo(&mut self, id: PhotoId, photo: &PhotoRef) -> Result<(), DocumentError> {
+        let photos = object_at(self.doc, &["photos"])?;
+        reconcile_prop(self.doc, photos, id.to_string().as_str(), photo)?;
+        Ok(())
+    }
+
+    /// Logs (or corrects) the outcome at one property, after checking it
+    /// against the service: a contaminated bin needs its photo.
+    pub fn log_outcome(
+        &mut self,
+        service: &ServiceDefinition,
+        property: PropertyId,
+        kind: Name,
+        note: Option<String>,
+        photo: Option<PhotoId>,
+        now: Timestamp,
+    ) -> Result<Result<(), InvalidTransition>, DocumentError> {
+        object_at(
+            self.doc,
+            &["office", "properties", property.to_string().as_str()],
+        )?;
+        let photo_kinds = match photo {
+            Some(id) => {
+                let photo: PhotoRef = autosurgeon::hydrate_prop(
+                    self.doc,
+                    object_at(self.doc, &["photos"])?,
+                    id.to_string().as_str(),
+                )?;
+                BTreeSet::from([photo.kind])
+            }
+            None => BTreeSet::new(),
+        };
+        if let Err(why) = workflow::check_outcome(service, &kind, &photo_kinds, note.as_deref()) {
+            return Ok(Err(why));
+        }
+        let outcomes = object_at(self.doc, &["outcomes"])?;
+        let outcome = Outcome {
+            kind,
+            note,
+            at: now,
+            by: self.actor.clone(),
+            photo,
+        };
+        reconcile_prop(self.doc, outcomes, property.to_string().as_str(), &outcome)?;
+        Ok(Ok(()))
+    }
+
+    /// Asks to start or finish the round.
+    pub fn request_transition(
+        &mut self,
+        id: TransitionId,
+        from: StateId,
+        to: StateId,
+        evidence: Evidence,
+        now: Timestamp,
+    ) -> Result<(), DocumentError> {
+        let requests = object_at(self.doc, &["requests"])?;
+        let request = TransitionRequest {
+            from,
+            to,
+            actor: self.actor.clone(),
+            at: now,
+            evidence,
+        };
+        reconcile_prop(self.doc, requests, id.to_string().as_str(), &request)?;
+        Ok(())
+    }
+}
+
+/// Server-side edits to a round's office part.
+pub struct RoundOfficeEditor<'d> {
+    doc: &'d mut AutoCommit,
+}
+
+impl<'d> RoundOfficeEditor<'d> {
+    /// Opens a round's office part for the server.
+    pub fn new(doc: &'d mut AutoCommit) -> Result<Self, DocumentError> {
+        ensure_writable(doc, "round", ROUND_SCHEMA_VERSION)?;
+        Ok(Self { doc })
+    }
+
+    /// Sets the visiting order. Only the moved entries change in the
+    /// document, so outcomes logged meanwhile are untouched.
+    pub fn reorder(&mut self, order: &[PropertyId]) -> Result<(), DocumentError> {
+        let office = object_at(self.doc, &["office"])?;
+        reconcile_prop(self.doc, office, "order", order)?;
+        Ok(())
+    }
+
+    /// Decides pending start and finish requests, as
+    /// [`crate::job::OfficeEditor::decide_pending`] does for jobs.
+    pub fn decide_pending(
+        &mut self,
+        service: &ServiceDefinition,
+        now: Timestamp,
+        role_of: impl Fn(&Actor) -> Role,
+    ) -> Result<Vec<Decided>, DocumentError> {
+        workflow::decide_pending::<Round>(self.doc, service, now, role_of)
+    }
+}
+
+impl Decidable for Round {
+    fn load(doc: &AutoCommit) -> Result<Self, DocumentError> {
+        Round::load(doc)
+    }
+
+    fn transitions(&self) -> TransitionLog<'_> {
+        Round::transitions(self)
+    }
+
+    fn facts(&self, service: &ServiceDefinition) -> Facts {
+        Round::facts(self, service)
+    }
+}
