@@ -1,0 +1,203 @@
+//! Every shipped definition loads; malformed ones are refused naming the
+//! file, the line and the problem.
+
+use doorstep_shared::service::{DefinitionProblem, ServiceCatalog, ServiceDefinition, ServiceKind};
+use rstest::rstest;
+
+#[test]
+fn every_shipped_definition_loads() {
+    let catalog = ServiceCatalog::builtin().unwrap();
+    let ids: Vec<String> = catalog.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(
+        ids,
+        [
+            "bulky-waste",
+            "clinical-waste",
+            "housing-repair",
+            "social-prescribing",
+            "waste-round"
+        ]
+    );
+    for service in catalog.iter() {
+        assert!(service.state(&service.initial).is_some(), "{}", service.id);
+        assert!(!service.transitions.is_empty(), "{}", service.id);
+    }
+    let round = catalog.get(&"waste-round".parse().unwrap()).unwrap();
+    assert_eq!(round.kind, ServiceKind::Round);
+    assert!(
+        catalog
+            .get(&"clinical-waste".parse().unwrap())
+            .unwrap()
+            .photos
+            .keep_originals
+    );
+}
+
+#[test]
+fn the_shipped_files_on_disk_are_the_ones_built_in() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/services");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .map(|path| {
+            let name = format!(
+                "assets/services/{}",
+                path.file_name().unwrap().to_string_lossy()
+            );
+            (name, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    let from_disk =
+        ServiceCatalog::from_sources(files.iter().map(|(f, s)| (f.as_str(), s.as_str()))).unwrap();
+    assert_eq!(from_disk, ServiceCatalog::builtin().unwrap());
+}
+
+const MINIMAL: &str = r#"id = "pest-control"
+name = "Pest control"
+kind = "job"
+reference_prefix = "PC"
+initial = "reported"
+
+[[states]]
+id = "reported"
+label = "Reported"
+
+[[states]]
+id = "treated"
+label = "Treated"
+terminal = true
+
+[[photo_kinds]]
+id = "after"
+label = "After"
+
+[[transitions]]
+id = "treat"
+label = "Treated"
+from = ["reported"]
+to = "treated"
+roles = ["operative"]
+"#;
+
+#[test]
+fn a_council_can_add_a_service_as_a_file() {
+    let service = ServiceDefinition::parse("services/pest-control.toml", MINIMAL).unwrap();
+    assert_eq!(service.transitions[0].to.as_str(), "treated");
+    let catalog = ServiceCatalog::builtin()
+        .unwrap()
+        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .unwrap();
+    assert_eq!(catalog.len(), 6);
+}
+
+/// Each case appends to the minimal file (whose 25 lines and a blank one come
+/// first, so appended text starts on line 27); the error must name the line
+/// where the mistake is.
+#[rstest]
+#[case::not_toml("roles = [\"operative\"\n", 27, "unclosed array")]
+#[case::unknown_target_state(
+    "[[transitions]]\nid = \"close\"\nlabel = \"Close\"\nfrom = [\"treated\"]\nto = \"closed\"\nroles = [\"dispatcher\"]\n",
+    31,
+    "unknown state \"closed\""
+)]
+#[case::unknown_role(
+    "[[transitions]]\nid = \"close\"\nlabel = \"Close\"\nfrom = [\"treated\"]\nto = \"reported\"\nroles = [\"janitor\"]\n",
+    32,
+    "one of operative, crew, dispatcher, resident, system"
+)]
+#[case::duplicate_state(
+    "[[states]]\nid = \"treated\"\nlabel = \"Done\"\n",
+    28,
+    "state \"treated\" is defined twice"
+)]
+#[case::misspelt_field("[[states]]\nid = \"closed\"\nlable = \"Closed\"\n", 29, "lable")]
+#[case::unknown_photo_kind(
+    "[[transitions]]\nid = \"recheck\"\nlabel = \"Recheck\"\nfrom = [\"treated\"]\nto = \"reported\"\nroles = [\"operative\"]\nevidence = { photos = [\"before\"] }\n",
+    33,
+    "unknown photo kind \"before\""
+)]
+#[case::nobody_may_transition(
+    "[[transitions]]\nid = \"recheck\"\nlabel = \"Recheck\"\nfrom = [\"treated\"]\nto = \"reported\"\nroles = []\n",
+    32,
+    "roles is empty"
+)]
+#[case::unknown_placeholder(
+    "[[notifications]]\nevent = \"treat\"\nsms = \"Hello ((nmae))\"\n",
+    29,
+    "unknown placeholder ((nmae))"
+)]
+#[case::notification_for_no_event(
+    "[[notifications]]\nevent = \"explode\"\nsms = \"Boom\"\n",
+    28,
+    "unknown event \"explode\""
+)]
+#[case::email_without_body(
+    "[[notifications]]\nevent = \"treat\"\nemail_subject = \"Done\"\n",
+    29,
+    "both email_subject and email_body"
+)]
+#[case::bad_quiet_hours(
+    "[quiet_hours]\nsms_from = \"8pm\"\nsms_until = \"08:00\"\n",
+    28,
+    "HH:MM"
+)]
+#[case::checklist_evidence_without_checklist(
+    "[[actions]]\nid = \"inspect\"\nlabel = \"Inspect\"\nroles = [\"operative\"]\nwhen = [\"reported\"]\nevidence = { checklist = true }\n",
+    32,
+    "no [[checklist]] items"
+)]
+#[case::outcomes_on_a_job_service(
+    "[[outcomes]]\nid = \"done\"\nlabel = \"Done\"\n",
+    27,
+    "only round services"
+)]
+fn a_malformed_definition_names_file_line_and_problem(
+    #[case] appended: &str,
+    #[case] line: usize,
+    #[case] problem: &str,
+) {
+    let source = format!("{MINIMAL}\n{appended}");
+    let error = ServiceDefinition::parse("services/pest-control.toml", &source).unwrap_err();
+    assert_eq!(error.file, "services/pest-control.toml");
+    assert_eq!(error.line, line, "{error}");
+    assert!(error.to_string().contains(problem), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("services/pest-control.toml:{line}:")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_definition_whose_id_differs_from_its_file_name_is_refused() {
+    let error = ServiceDefinition::parse("services/rats.toml", MINIMAL).unwrap_err();
+    assert_eq!(error.line, 1);
+    assert!(
+        matches!(error.problem, DefinitionProblem::IdDoesNotMatchFile { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_round_service_without_outcomes_is_refused() {
+    let source = MINIMAL.replace("kind = \"job\"", "kind = \"round\"");
+    let error = ServiceDefinition::parse("pest-control.toml", &source).unwrap_err();
+    assert_eq!(error.line, 3);
+    assert!(error.to_string().contains("needs [[outcomes]]"), "{error}");
+}
+
+#[test]
+fn an_over_long_text_message_is_refused() {
+    let source = format!(
+        "{MINIMAL}\n[[notifications]]\nevent = \"treat\"\nsms = \"{}\"\n",
+        "x".repeat(919)
+    );
+    let error = ServiceDefinition::parse("pest-control.toml", &source).unwrap_err();
+    assert!(
+        matches!(error.problem, DefinitionProblem::SmsTooLong { chars: 919 }),
+        "{error}"
+    );
+}
