@@ -15,13 +15,13 @@ use autosurgeon::{HydrateError, ReconcileError};
 pub enum DocumentError {
     /// Automerge refused the bytes or the operation.
     #[error("the document could not be read or changed")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(#[source] Box<automerge::AutomergeError>),
     /// A value in the document does not have the shape the schema gives it.
     #[error("the document does not match its schema")]
-    Hydrate(#[from] HydrateError),
+    Hydrate(#[source] Box<HydrateError>),
     /// A value could not be written.
     #[error("the change could not be written to the document")]
-    Reconcile(#[from] ReconcileError),
+    Reconcile(#[source] Box<ReconcileError>),
     /// A field the schema requires is missing.
     #[error("the document has no {path}")]
     Missing {
@@ -52,6 +52,26 @@ pub enum DocumentError {
         /// The version this build writes.
         supported: u64,
     },
+}
+
+// The causes are boxed: they are large, and every fallible call in the
+// crate returns this error.
+impl From<automerge::AutomergeError> for DocumentError {
+    fn from(error: automerge::AutomergeError) -> Self {
+        Self::Automerge(Box::new(error))
+    }
+}
+
+impl From<HydrateError> for DocumentError {
+    fn from(error: HydrateError) -> Self {
+        Self::Hydrate(Box::new(error))
+    }
+}
+
+impl From<ReconcileError> for DocumentError {
+    fn from(error: ReconcileError) -> Self {
+        Self::Reconcile(Box::new(error))
+    }
 }
 
 /// Whether this build can edit a document, only read it, or must leave

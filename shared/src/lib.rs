@@ -76,6 +76,7 @@ pub mod job;
 pub mod migrate;
 pub mod round;
 pub mod service;
+pub mod summary;
 pub mod time;
 pub mod transition;
 pub mod workflow;
@@ -92,6 +93,7 @@ pub mod prelude {
     pub use crate::job::{Job, JobEditor, OfficeEditor};
     pub use crate::round::{Round, RoundEditor, RoundOfficeEditor};
     pub use crate::service::{ServiceCatalog, ServiceDefinition};
+    pub use crate::summary::JobSummary;
     pub use crate::time::{Date, Timestamp};
     pub use crate::transition::{Actor, Decision, Evidence, Role};
     pub use crate::workflow::InvalidTransition;

@@ -1,0 +1,5 @@
+//! One screen per file.
+
+mod today;
+
+pub use today::{Today, TodayState};

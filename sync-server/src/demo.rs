@@ -1,0 +1,239 @@
+//! Demo data, written on first start when the database is empty: one council,
+//! a day of housing repairs and collections in different states, and a waste
+//! round, all made through the same editors and workflow rules as real work.
+
+use automerge::{ActorId, AutoCommit};
+use doorstep_shared::ids::{
+    JobId, Name, PhotoId, PropertyId, RoundId, TeamId, TenantId, TransitionId, UserId,
+};
+use doorstep_shared::job::{Appointment, Assignee, Job, JobEditor, OfficeEditor};
+use doorstep_shared::prelude::demo as build;
+use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
+use doorstep_shared::summary::JobSummary;
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::{Actor, Evidence, Role};
+
+use crate::store::{SqliteStore, StoreError};
+
+/// The demo council.
+pub const DEMO_TENANT: TenantId = TenantId::from_u128(0xd00);
+
+/// Demo data could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// Storage failed.
+    #[error("could not store the demo data")]
+    Store(#[from] StoreError),
+    /// A document edit failed.
+    #[error("could not build a demo document")]
+    Document(#[from] doorstep_shared::document::DocumentError),
+    /// The shipped definitions lack something the demo uses.
+    #[error("the demo needs {0}, which the service definitions do not provide")]
+    Definitions(&'static str),
+    /// A demo request was refused by the workflow rules.
+    #[error("the demo's workflow step was refused")]
+    Refused(#[from] doorstep_shared::workflow::InvalidTransition),
+}
+
+/// A demo job: its service, address, slot (hours after 08:00 today) and the
+/// states it is walked through after creation.
+struct DemoJob {
+    service: &'static str,
+    address: &'static str,
+    notes: &'static str,
+    slot: Option<(i64, i64)>,
+    path: &'static [&'static str],
+}
+
+const JOBS: &[DemoJob] = &[
+    DemoJob {
+        service: "housing-repair",
+        address: "Flat 4, 18 Marine Parade, Worthing, BN11 3PT",
+        notes: "Kitchen tap dripping constantly. Resident works nights: knock loudly.",
+        slot: Some((0, 2)),
+        path: &["booked", "in_progress"],
+    },
+    DemoJob {
+        service: "housing-repair",
+        address: "7 Tarring Road, Worthing, BN11 4SS",
+        notes: "Bathroom extractor fan not working; mould starting on ceiling.",
+        slot: Some((2, 4)),
+        path: &["booked"],
+    },
+    DemoJob {
+        service: "housing-repair",
+        address: "23 Church Walk, Lancing, BN15 8AA",
+        notes: "Back door lock stiff, key hard to turn.",
+        slot: Some((5, 7)),
+        path: &["booked"],
+    },
+    DemoJob {
+        service: "housing-repair",
+        address: "2 Brooklands Road, Sompting, BN15 0DD",
+        notes: "Radiator in front bedroom cold at the top.",
+        slot: None,
+        path: &[],
+    },
+    DemoJob {
+        service: "bulky-waste",
+        address: "56 Downview Road, Worthing, BN11 4QT",
+        notes: "Sofa and two dining chairs, left by the front gate.",
+        slot: Some((0, 9)),
+        path: &[],
+    },
+    DemoJob {
+        service: "clinical-waste",
+        address: "11 Shoreham Road, Lancing, BN15 9SE",
+        notes: "Sharps bin, blue-lidded, at the side door.",
+        slot: Some((1, 5)),
+        path: &["scheduled"],
+    },
+    DemoJob {
+        service: "social-prescribing",
+        address: "8 Ashacre Lane, Worthing, BN13 2DE",
+        notes: "Referred by GP: lives alone since bereavement, interested in walking groups.",
+        slot: None,
+        path: &[],
+    },
+];
+
+const ROUND_STREET: &[&str] = &[
+    "1 Ham Way, Worthing, BN11 2QZ",
+    "3 Ham Way, Worthing, BN11 2QZ",
+    "5 Ham Way, Worthing, BN11 2QZ",
+    "7 Ham Way, Worthing, BN11 2QZ",
+    "9 Ham Way, Worthing, BN11 2QZ",
+    "2 Ham Way, Worthing, BN11 2QZ",
+    "4 Ham Way, Worthing, BN11 2QZ",
+    "6 Ham Way, Worthing, BN11 2QZ",
+];
+
+/// Writes the demo data if the database holds no documents. Returns whether
+/// it wrote anything.
+pub fn seed_if_empty(
+    store: &SqliteStore,
+    services: &ServiceCatalog,
+    server: &ActorId,
+    now: Timestamp,
+) -> Result<bool, SeedError> {
+    if store.count_documents()? > 0 {
+        return Ok(false);
+    }
+    store.put_tenant(DEMO_TENANT, "Adur & Worthing Councils (demo)")?;
+    let today_8am = Timestamp::at(now.date(), 8, 0);
+    let dispatcher = Actor {
+        user: UserId::from_u128(0xd01),
+        role: Role::Dispatcher,
+        device: None,
+    };
+    let operative = Actor {
+        user: UserId::from_u128(0xd02),
+        role: Role::Operative,
+        device: None,
+    };
+    let mut request_number = 0u128;
+    for (number, demo) in (1u32..).zip(JOBS) {
+        let service = service(services, demo.service)?;
+        let mut doc = build::job(service, number, demo.address).create_document(server.clone())?;
+        let mut office = OfficeEditor::new(&mut doc)?;
+        if let Some((from, to)) = demo.slot {
+            office.set_appointment(Some(Appointment {
+                starts: today_8am.plus_minutes(from * 60),
+                ends: today_8am.plus_minutes(to * 60),
+            }))?;
+        }
+        office.assign(Some(Assignee::User(operative.user)))?;
+        JobEditor::new(&mut doc, dispatcher.clone())?.update_notes(demo.notes)?;
+        for step in demo.path {
+            request_number += 1;
+            walk(
+                &mut doc,
+                service,
+                &dispatcher,
+                &operative,
+                step,
+                request_number,
+                now,
+            )?;
+        }
+        let id = JobId::from_u128(0xd00_0000 + u128::from(number));
+        let job = Job::load(&doc)?;
+        store.save_job(
+            DEMO_TENANT,
+            &mut doc,
+            &JobSummary::of(id, &job, service),
+            now,
+        )?;
+    }
+
+    let round_service = service(services, "waste-round")?;
+    let stops: Vec<(PropertyId, &str)> = (1u128..)
+        .zip(ROUND_STREET)
+        .map(|(n, line)| (PropertyId::from_u128(0xd10_0000 + n), *line))
+        .collect();
+    let container: Name = "refuse_240l"
+        .parse()
+        .map_err(|_| SeedError::Definitions("a container name"))?;
+    let round = build::round(
+        round_service,
+        "WR-HAMWAY",
+        now.date(),
+        TeamId::from_u128(0xd03),
+        &stops,
+        &container,
+    );
+    let mut doc = round.create_document(server.clone())?;
+    store.save_round(DEMO_TENANT, RoundId::from_u128(0xd20_0001), &mut doc, now)?;
+    Ok(true)
+}
+
+fn service<'a>(
+    services: &'a ServiceCatalog,
+    id: &'static str,
+) -> Result<&'a ServiceDefinition, SeedError> {
+    id.parse()
+        .ok()
+        .and_then(|id| services.get(&id))
+        .ok_or(SeedError::Definitions(id))
+}
+
+/// Moves a demo job one step, as the role the workflow allows would.
+fn walk(
+    doc: &mut AutoCommit,
+    service: &ServiceDefinition,
+    dispatcher: &Actor,
+    operative: &Actor,
+    to: &str,
+    request_number: u128,
+    now: Timestamp,
+) -> Result<(), SeedError> {
+    let to = to
+        .parse()
+        .map_err(|_| SeedError::Definitions("a demo state"))?;
+    let job = Job::load(doc)?;
+    let from = job.status(service).clone();
+    let transition = service
+        .transition_between(&from, &to)
+        .ok_or(SeedError::Definitions("a transition the demo walks"))?;
+    let actor = if transition.roles.contains(&Role::Dispatcher) {
+        dispatcher
+    } else {
+        operative
+    };
+    let mut editor = JobEditor::new(doc, actor.clone())?;
+    for (kind, n) in transition.evidence.photos.iter().zip(1u128..) {
+        let photo = PhotoId::from_u128(request_number * 100 + n);
+        editor.add_photo(photo, &build::photo(kind.clone(), actor, now))?;
+    }
+    editor.request_transition(
+        TransitionId::from_u128(0xd30_0000 + request_number),
+        from,
+        to,
+        Evidence::default(),
+        now,
+    )?;
+    for (_, outcome) in OfficeEditor::new(doc)?.decide_pending(service, now, |a| a.role)? {
+        outcome?;
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! # Doorstep's sync server
+//!
+//! Devices sync job documents through it; it applies the workflow rules to
+//! every change, stores photos, tells residents how their job is going, and
+//! serves residents' pages and the back office. The embedded default keeps
+//! everything in one SQLite file beside the binary; [2/8] adds PostgreSQL.
+//!
+//! The library exposes [`serve`], so tests bind port 0 and run a real server
+//! in-process; `main.rs` only reads the configuration and calls it.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! use doorstep_server::{AppState, SqliteStore, SystemClock, serve};
+//! use doorstep_shared::service::ServiceCatalog;
+//!
+//! let store = SqliteStore::open("doorstep.db".as_ref())?;
+//! let state = AppState::new(store, ServiceCatalog::builtin()?, Arc::new(SystemClock));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, state, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+mod routes;
+pub mod services;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use state::AppState;
+pub use store::SqliteStore;
+
+use crate::error::ErrorDetail;
+
+/// The whole HTTP application: routes, request tracing and error logging.
+pub fn app(state: AppState) -> Router {
+    routes::router(state)
+        .layer(axum::middleware::map_response(log_failures))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then
+/// finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Logs the hidden cause of every failed request, once, here rather than in
+/// the handlers.
+async fn log_failures(response: Response) -> Response {
+    if let Some(ErrorDetail(detail)) = response.extensions().get::<ErrorDetail>() {
+        tracing::error!(status = %response.status(), cause = %detail, "request failed");
+    }
+    response
+}

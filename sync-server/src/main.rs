@@ -1,0 +1,85 @@
+//! `doorstep-server`: reads the configuration, opens the database, seeds the
+//! demo if asked, and serves until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, config::Config, demo, serve};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("doorstep-server: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
+    let config = Config::parse();
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("could not create {}", config.data_dir.display()))?;
+    let database = config.database_path();
+    let store = SqliteStore::open(&database)
+        .with_context(|| format!("could not open {}", database.display()))?;
+    let services = doorstep_server::services::load(config.services_dir.as_deref())?;
+    let clock = Arc::new(SystemClock);
+
+    if config.demo {
+        let server_actor = automerge::ActorId::random();
+        if demo::seed_if_empty(&store, &services, &server_actor, clock.now())? {
+            tracing::info!("wrote the demo council's jobs and round");
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", config.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %database.display(),
+        services = services.len(),
+        "Doorstep is serving: open http://{}/",
+        listener.local_addr()?
+    );
+    let state = AppState::new(store, services, clock);
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,109 @@
+//! Job lists: `GET /` (a plain page of the demo council's jobs) and
+//! `GET /api/jobs` (the same as JSON).
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use doorstep_shared::summary::JobSummary;
+
+use crate::demo::DEMO_TENANT;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/api/jobs", get(list))
+}
+
+async fn summaries(state: &AppState) -> Result<Vec<JobSummary>, ApiError> {
+    state
+        .with_store(|store| store.job_summaries(DEMO_TENANT))
+        .await
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<JobSummary>>, ApiError> {
+    Ok(Json(summaries(&state).await?))
+}
+
+async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let jobs = summaries(&state).await?;
+    let mut rows = String::new();
+    for job in &jobs {
+        let slot = match (job.appointment_starts, job.appointment_ends) {
+            (Some(starts), Some(ends)) => {
+                format!(
+                    "{} {}–{}",
+                    starts.date(),
+                    starts.time_of_day(),
+                    ends.time_of_day()
+                )
+            }
+            _ => "Not booked".to_owned(),
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&job.reference),
+            escape(&job.service_name),
+            escape(&job.status_label),
+            escape(&job.address),
+            escape(&slot),
+        ));
+    }
+    Ok(Html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Doorstep — jobs</title>
+<style>
+body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
+</style>
+</head>
+<body>
+<h1>Doorstep</h1>
+<p>{count} jobs. Times are UTC.</p>
+<table>
+<thead><tr><th>Reference</th><th>Service</th><th>Status</th><th>Address</th><th>Appointment</th></tr></thead>
+<tbody>
+{rows}</tbody>
+</table>
+</body>
+</html>
+"#,
+        count = jobs.len(),
+    )))
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn markup_in_job_text_is_escaped() {
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+}

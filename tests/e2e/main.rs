@@ -1,0 +1,6 @@
+//! End-to-end tests against a real server on loopback, compiled into one
+//! binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod server;

@@ -1,0 +1,93 @@
+//! The server starts on an empty folder, seeds the demo council once, and
+//! serves its health and job list.
+
+use doorstep_tests::TestServer;
+
+#[tokio::test]
+async fn a_fresh_server_reports_healthy_with_the_demo_seeded() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+
+    let (status, health) = server.get_json("/health").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["services"], 5);
+    assert_eq!(health["documents"], 8, "seven jobs and one round");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_home_page_lists_the_demo_jobs_with_status_and_appointment() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+
+    let (status, page) = server.get("/").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("<td>HR-00001</td>"), "{page}");
+    assert!(
+        page.contains("Flat 4, 18 Marine Parade, Worthing, BN11 3PT"),
+        "{page}"
+    );
+    assert!(page.contains("<td>Work started</td>"), "{page}");
+    assert!(page.contains("2026-11-27 08:00–10:00"), "{page}");
+    assert!(page.contains("<td>Not booked</td>"), "{page}");
+    assert!(page.contains("7 jobs."), "{page}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_job_list_api_orders_jobs_by_appointment() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+
+    let (status, jobs) = server.get_json("/api/jobs").await.unwrap();
+    assert_eq!(status, 200);
+    let rows: Vec<(String, String)> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["reference"].as_str().unwrap().to_owned(),
+                j["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("BW-00005", "booked"),
+        ("HR-00001", "in_progress"),
+        ("CW-00006", "scheduled"),
+        ("HR-00002", "booked"),
+        ("HR-00003", "booked"),
+        ("HR-00004", "reported"),
+        ("SP-00007", "received"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, s)| (r.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn restarting_on_the_same_folder_keeps_the_data_and_does_not_seed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestServer::start(dir.path()).await.unwrap();
+    first.stop().await.unwrap();
+
+    let second = TestServer::start(dir.path()).await.unwrap();
+    let (_, health) = second.get_json("/health").await.unwrap();
+    assert_eq!(health["documents"], 8);
+    second.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_plain_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let (status, _) = server.get("/no-such-page").await.unwrap();
+    assert_eq!(status, 404);
+    server.stop().await.unwrap();
+}
