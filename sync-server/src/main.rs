@@ -25,13 +25,13 @@ async fn run() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let config = Config::parse();
+    let services = doorstep_server::services::load(config.services_dir.as_deref())?;
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("could not create {}", config.data_dir.display()))?;
     let database = config.database_path();
     let store = SqliteStore::open(&database)
         .with_context(|| format!("could not open {}", database.display()))?;
-    let services = doorstep_server::services::load(config.services_dir.as_deref())?;
     let clock = Arc::new(SystemClock);
 
     if config.demo {

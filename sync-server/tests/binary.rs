@@ -125,6 +125,10 @@ fn a_malformed_service_definition_stops_the_server_naming_file_and_line() {
     ]);
     assert!(stderr.contains("pest-control.toml:5:"), "{stderr}");
     assert!(stderr.contains("unknown state \"reportd\""), "{stderr}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is written before the configuration is checked"
+    );
 }
 
 #[test]

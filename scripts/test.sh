@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every check CI runs, in order: formatting, lints, all tests, the browser
+# build of shared/, and shared/'s no-IO dependency rule.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "formatting"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked
+
+step "shared/ builds for wasm32-unknown-unknown"
+cargo build -p doorstep-shared --target wasm32-unknown-unknown --locked
+
+step "shared/ depends on no IO crate"
+forbidden='^(tokio|axum|hyper|reqwest|rusqlite|libsqlite3-sys|sqlx|dioxus[a-z-]*|mio|object_store|lettre) '
+if offenders=$(cargo tree -p doorstep-shared --edges normal,build --target all --prefix none --locked \
+        | grep -E "$forbidden" | sort -u) && [ -n "$offenders" ]; then
+    echo "shared/ must stay free of IO, but depends on:" >&2
+    echo "$offenders" >&2
+    exit 1
+fi
+echo "ok"
+
+step "all checks passed"
