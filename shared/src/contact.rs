@@ -8,7 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use automerge::AutoCommit;
 use autosurgeon::{Hydrate, Reconcile};
+
+use crate::document::DocumentError;
 
 use crate::ids::JobId;
 
@@ -46,6 +49,19 @@ pub enum Channel {
 }
 
 impl Contact {
+    /// A new contact document, written by the server.
+    pub fn create_document(&self, server: automerge::ActorId) -> Result<AutoCommit, DocumentError> {
+        let mut doc = AutoCommit::new().with_actor(server);
+        autosurgeon::reconcile(&mut doc, self)?;
+        Ok(doc)
+    }
+
+    /// Reads a contact document; a malformed phone number or email address
+    /// in it is an error, never a bad value passed on.
+    pub fn load(doc: &AutoCommit) -> Result<Contact, DocumentError> {
+        Ok(autosurgeon::hydrate(doc)?)
+    }
+
     /// The channel updates should go by, honouring the resident's preference
     /// and opt-out, falling back to the other channel, or `None` if neither works.
     pub fn reachable_by(&self) -> Option<Channel> {
@@ -235,9 +251,8 @@ mod tests {
         assert!(!format!("{phone:?}").contains("900123"));
     }
 
-    #[test]
-    fn an_opted_out_resident_is_emailed_instead_of_texted() {
-        let mut contact = Contact {
+    fn sam() -> Contact {
+        Contact {
             schema_version: CONTACT_SCHEMA_VERSION,
             job: JobId::from_u128(1),
             name: "Sam Jones".into(),
@@ -245,11 +260,30 @@ mod tests {
             email: Some("sam@example.org".parse().unwrap()),
             preferred_channel: Channel::Sms,
             sms_opt_out: false,
-        };
+        }
+    }
+
+    #[test]
+    fn an_opted_out_resident_is_emailed_instead_of_texted() {
+        let mut contact = sam();
         assert_eq!(contact.reachable_by(), Some(Channel::Sms));
         contact.sms_opt_out = true;
         assert_eq!(contact.reachable_by(), Some(Channel::Email));
         contact.email = None;
         assert_eq!(contact.reachable_by(), None);
+    }
+
+    #[test]
+    fn a_contact_document_round_trips_and_refuses_a_malformed_number() {
+        use automerge::transaction::Transactable;
+
+        let mut doc = sam()
+            .create_document(automerge::ActorId::from(b"server".as_slice()))
+            .unwrap();
+        assert_eq!(Contact::load(&doc).unwrap(), sam());
+
+        doc.put(automerge::ROOT, "phone", "call me maybe").unwrap();
+        let error = Contact::load(&doc).unwrap_err();
+        assert!(matches!(error, DocumentError::Hydrate(_)), "{error}");
     }
 }

@@ -8,7 +8,7 @@
 //! [`crate::job`] and [`crate::round`].
 
 use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
-use autosurgeon::{HydrateError, ReconcileError};
+use autosurgeon::{HydrateError, Reconcile, ReconcileError, reconcile_prop};
 
 /// A document could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -147,4 +147,17 @@ pub(crate) fn object_at(doc: &AutoCommit, path: &[&str]) -> Result<ObjId, Docume
         };
     }
     Ok(object)
+}
+
+/// Writes `value` under `key` in the map at `map`: the one way editors write,
+/// touching nothing else in the document.
+pub(crate) fn put_at<R: Reconcile>(
+    doc: &mut AutoCommit,
+    map: &[&str],
+    key: &str,
+    value: R,
+) -> Result<(), DocumentError> {
+    let object = object_at(doc, map)?;
+    reconcile_prop(doc, object, key, value)?;
+    Ok(())
 }

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::AutoCommit;
-use autosurgeon::{Hydrate, Reconcile, reconcile_prop};
+use autosurgeon::{Hydrate, Reconcile};
 
-use crate::document::{DocumentError, ensure_writable, object_at};
+use crate::document::{DocumentError, ensure_writable, object_at, put_at};
 use crate::ids::{Name, PhotoId, PropertyId, ServiceId, StateId, TeamId, TransitionId};
 use crate::job::{Address, PhotoRef};
 use crate::service::ServiceDefinition;
@@ -173,9 +173,7 @@ impl<'d> RoundEditor<'d> {
 
     /// Adds a photo taken on the round.
     pub fn add_photo(&mut self, id: PhotoId, photo: &PhotoRef) -> Result<(), DocumentError> {
-        let photos = object_at(self.doc, &["photos"])?;
-        reconcile_prop(self.doc, photos, id.to_string().as_str(), photo)?;
-        Ok(())
+        put_at(self.doc, &["photos"], &id.to_string(), photo)
     }
 
     /// Logs (or corrects) the outcome at one property, after checking it
@@ -207,7 +205,6 @@ impl<'d> RoundEditor<'d> {
         if let Err(why) = workflow::check_outcome(service, &kind, &photo_kinds, note.as_deref()) {
             return Ok(Err(why));
         }
-        let outcomes = object_at(self.doc, &["outcomes"])?;
         let outcome = Outcome {
             kind,
             note,
@@ -215,7 +212,7 @@ impl<'d> RoundEditor<'d> {
             by: self.actor.clone(),
             photo,
         };
-        reconcile_prop(self.doc, outcomes, property.to_string().as_str(), &outcome)?;
+        put_at(self.doc, &["outcomes"], &property.to_string(), &outcome)?;
         Ok(Ok(()))
     }
 
@@ -228,7 +225,6 @@ impl<'d> RoundEditor<'d> {
         evidence: Evidence,
         now: Timestamp,
     ) -> Result<(), DocumentError> {
-        let requests = object_at(self.doc, &["requests"])?;
         let request = TransitionRequest {
             from,
             to,
@@ -236,8 +232,7 @@ impl<'d> RoundEditor<'d> {
             at: now,
             evidence,
         };
-        reconcile_prop(self.doc, requests, id.to_string().as_str(), &request)?;
-        Ok(())
+        put_at(self.doc, &["requests"], &id.to_string(), &request)
     }
 }
 
@@ -256,9 +251,7 @@ impl<'d> RoundOfficeEditor<'d> {
     /// Sets the visiting order. Only the moved entries change in the
     /// document, so outcomes logged meanwhile are untouched.
     pub fn reorder(&mut self, order: &[PropertyId]) -> Result<(), DocumentError> {
-        let office = object_at(self.doc, &["office"])?;
-        reconcile_prop(self.doc, office, "order", order)?;
-        Ok(())
+        put_at(self.doc, &["office"], "order", order)
     }
 
     /// Decides pending start and finish requests, as

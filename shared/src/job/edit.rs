@@ -10,7 +10,7 @@ use automerge::transaction::Transactable;
 use autosurgeon::reconcile_prop;
 
 use super::{Appointment, Assignee, JOB_SCHEMA_VERSION, Job, PhotoRef, Tick, TimelineEvent};
-use crate::document::{DocumentError, ensure_writable, object_at};
+use crate::document::{DocumentError, ensure_writable, object_at, put_at};
 use crate::ids::{BlobHash, EventId, Name, PhotoId, StateId, TransitionId};
 use crate::service::ServiceDefinition;
 use crate::time::Timestamp;
@@ -56,21 +56,17 @@ impl<'d> JobEditor<'d> {
     /// Ticks or unticks a checklist item from the job's template.
     pub fn tick(&mut self, item: &Name, done: bool, now: Timestamp) -> Result<(), DocumentError> {
         object_at(self.doc, &["office", "checklist", item.as_str()])?;
-        let ticks = object_at(self.doc, &["ticks"])?;
         let tick = Tick {
             done,
             by: self.actor.clone(),
             at: now,
         };
-        reconcile_prop(self.doc, ticks, item.as_str(), &tick)?;
-        Ok(())
+        put_at(self.doc, &["ticks"], item.as_str(), &tick)
     }
 
     /// Adds a photo taken on this device.
     pub fn add_photo(&mut self, id: PhotoId, photo: &PhotoRef) -> Result<(), DocumentError> {
-        let photos = object_at(self.doc, &["photos"])?;
-        reconcile_prop(self.doc, photos, id.to_string().as_str(), photo)?;
-        Ok(())
+        put_at(self.doc, &["photos"], &id.to_string(), photo)
     }
 
     /// Records the hashes of a photo's renditions once the pipeline made them.
@@ -96,15 +92,13 @@ impl<'d> JobEditor<'d> {
         note: Option<String>,
         now: Timestamp,
     ) -> Result<(), DocumentError> {
-        let timeline = object_at(self.doc, &["timeline"])?;
         let event = TimelineEvent {
             action,
             actor: self.actor.clone(),
             at: now,
             note,
         };
-        reconcile_prop(self.doc, timeline, id.to_string().as_str(), &event)?;
-        Ok(())
+        put_at(self.doc, &["timeline"], &id.to_string(), &event)
     }
 
     /// Asks the server to move the job from `from` (the status this device
@@ -117,7 +111,6 @@ impl<'d> JobEditor<'d> {
         evidence: Evidence,
         now: Timestamp,
     ) -> Result<(), DocumentError> {
-        let requests = object_at(self.doc, &["requests"])?;
         let request = TransitionRequest {
             from,
             to,
@@ -125,8 +118,7 @@ impl<'d> JobEditor<'d> {
             at: now,
             evidence,
         };
-        reconcile_prop(self.doc, requests, id.to_string().as_str(), &request)?;
-        Ok(())
+        put_at(self.doc, &["requests"], &id.to_string(), &request)
     }
 }
 
@@ -145,16 +137,12 @@ impl<'d> OfficeEditor<'d> {
 
     /// Books, moves or clears the appointment.
     pub fn set_appointment(&mut self, slot: Option<Appointment>) -> Result<(), DocumentError> {
-        let office = object_at(self.doc, &["office"])?;
-        reconcile_prop(self.doc, office, "appointment", slot)?;
-        Ok(())
+        put_at(self.doc, &["office"], "appointment", slot)
     }
 
     /// Assigns the job, or unassigns it.
     pub fn assign(&mut self, assignee: Option<Assignee>) -> Result<(), DocumentError> {
-        let office = object_at(self.doc, &["office"])?;
-        reconcile_prop(self.doc, office, "assignee", assignee)?;
-        Ok(())
+        put_at(self.doc, &["office"], "assignee", assignee)
     }
 
     /// Decides every pending request, oldest first, with the same rules the
