@@ -12,9 +12,9 @@ use crate::service::ServiceDefinition;
 use crate::time::{Date, Timestamp};
 use crate::transition::Actor;
 
-/// A new job of a service: reference `PREFIX-NNNNN`, the service's
-/// checklist, no requests yet (so in the service's initial state).
-pub fn job(service: &ServiceDefinition, number: u32, address_line: &str) -> Job {
+/// A new job of a service, created at `now`: reference `PREFIX-NNNNN`, the
+/// service's checklist, no requests yet (so in the service's initial state).
+pub fn job(service: &ServiceDefinition, number: u32, address_line: &str, now: Timestamp) -> Job {
     let checklist = service
         .checklist
         .iter()
@@ -34,6 +34,7 @@ pub fn job(service: &ServiceDefinition, number: u32, address_line: &str) -> Job 
             reference: format!("{}-{number:05}", service.reference_prefix),
             service: service.id.clone(),
             priority: None,
+            created_at: Some(now),
             address: Address::from_line(address_line),
             location: None,
             appointment: None,

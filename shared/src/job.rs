@@ -25,9 +25,9 @@ use crate::ids::{
     BlobHash, EventId, Name, ParseIdError, PhotoId, ServiceId, StateId, TeamId, TransitionId,
     UserId,
 };
-use crate::service::ServiceDefinition;
+use crate::service::{ServiceDefinition, SlaTarget};
 use crate::time::Timestamp;
-use crate::transition::{Actor, TransitionLog, TransitionRequest, Verdict};
+use crate::transition::{Actor, Decision, TransitionLog, TransitionRequest, Verdict};
 use crate::workflow::{Decidable, Facts};
 
 /// The job document's current schema version.
@@ -69,6 +69,9 @@ pub struct JobOffice {
     pub service: ServiceId,
     /// The SLA priority, if the service has priorities.
     pub priority: Option<Name>,
+    /// When the job was created; the SLA clock starts here. Unknown for jobs
+    /// migrated from schema v1, which did not record it.
+    pub created_at: Option<Timestamp>,
     /// Where the work is.
     pub address: Address,
     /// The map position of the address, if known.
@@ -269,6 +272,27 @@ pub struct TimelineEvent {
     pub note: Option<String>,
 }
 
+/// Where a job stands against its service level target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sla<'s> {
+    /// The target for the job's priority.
+    pub target: &'s SlaTarget,
+    /// When it falls due.
+    pub due: Timestamp,
+    /// When the job first reached a state that meets it, if it has.
+    pub met_at: Option<Timestamp>,
+}
+
+impl Sla<'_> {
+    /// Whether the target was missed, or is past due and still open.
+    pub fn is_breached(&self, now: Timestamp) -> bool {
+        match self.met_at {
+            Some(met) => met > self.due,
+            None => now > self.due,
+        }
+    }
+}
+
 impl Job {
     /// Reads a whole job. Works for documents of this build's schema and for
     /// newer ones that kept the fields this build knows (shown read-only).
@@ -309,6 +333,33 @@ impl Job {
             photo_kinds: self.photos.values().map(|p| p.kind.clone()).collect(),
             unticked_mandatory: unticked,
         }
+    }
+
+    /// The job's service level: the target for its priority, when it falls
+    /// due (creation time plus the hours allowed) and when it was met. `None`
+    /// without a priority, a matching target or a known creation time.
+    pub fn sla<'s>(&self, service: &'s ServiceDefinition) -> Option<Sla<'s>> {
+        let priority = self.office.priority.as_ref()?;
+        let created = self.office.created_at?;
+        let target = service.sla.iter().find(|t| &t.priority == priority)?;
+        let met_at = self
+            .office
+            .verdicts
+            .iter()
+            .filter(|(id, verdict)| {
+                verdict.decision == Decision::Accepted
+                    && self
+                        .requests
+                        .get(*id)
+                        .is_some_and(|request| target.until.contains(&request.to))
+            })
+            .map(|(_, verdict)| verdict.at)
+            .min();
+        Some(Sla {
+            target,
+            due: created.plus_minutes(i64::from(target.within_hours) * 60),
+            met_at,
+        })
     }
 
     /// Checklist items in template order, with their ticks.

@@ -40,7 +40,7 @@
 //! let now = Timestamp::from_millis(1_800_000_000_000);
 //!
 //! // The server creates the job; a dispatcher books it from the office.
-//! let mut server_doc = demo::job(repair, 1, "12 Acacia Avenue, Worthing, BN11 1AA")
+//! let mut server_doc = demo::job(repair, 1, "12 Acacia Avenue, Worthing, BN11 1AA", now)
 //!     .create_document(server)?;
 //! let dispatcher = Actor { user: UserId::from_u128(1), role: Role::Dispatcher, device: None };
 //! let (reported, booked): (StateId, StateId) = ("reported".parse()?, "booked".parse()?);

@@ -6,7 +6,8 @@
 //! - **v1**: `notes` was one string, so when two people edited the notes
 //!   offline one edit was lost; `office.address` was one line of text.
 //! - **v2**: `notes` is collaborative text; the address has lines, postcode
-//!   and UPRN. Migrating keeps every concurrent v1 note (the ones v1 hid
+//!   and UPRN; `office.created_at` starts the SLA clock (unknown, so null,
+//!   for migrated jobs). Migrating keeps every concurrent v1 note (the ones v1 hid
 //!   behind the winner) and the address text exactly.
 
 use automerge::transaction::Transactable;
@@ -84,6 +85,8 @@ fn job_v1_to_v2(doc: &mut AutoCommit) -> Result<(), DocumentError> {
     let office = object_at(doc, &["office"])?;
     let line = string_at(doc, &office, "address")?.unwrap_or_default();
     reconcile_prop(doc, &office, "address", Address::from_line(&line))?;
+    // v1 did not record when a job was created; say so rather than guess.
+    doc.put(&office, "created_at", ScalarValue::Null)?;
     Ok(())
 }
 

@@ -134,7 +134,8 @@ pub fn seed_if_empty(
     let mut request_number = 0u128;
     for (number, demo) in (1u32..).zip(JOBS) {
         let service = service(services, demo.service)?;
-        let mut doc = build::job(service, number, demo.address).create_document(server.clone())?;
+        let mut doc =
+            build::job(service, number, demo.address, now).create_document(server.clone())?;
         let mut office = OfficeEditor::new(&mut doc)?;
         if let Some((from, to)) = demo.slot {
             office.set_appointment(Some(Appointment {

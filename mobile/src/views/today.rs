@@ -81,7 +81,12 @@ mod tests {
     fn summary(number: u32, starts_at_hour: Option<u8>) -> JobSummary {
         let services = ServiceCatalog::builtin().unwrap();
         let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
-        let job = demo::job(repair, number, "7 Tarring Road, Worthing, BN11 4SS");
+        let job = demo::job(
+            repair,
+            number,
+            "7 Tarring Road, Worthing, BN11 4SS",
+            Timestamp::from_millis(0),
+        );
         let doc = job
             .create_document(ActorId::from(b"test".as_slice()))
             .unwrap();

@@ -140,9 +140,56 @@ impl<'d> OfficeEditor<'d> {
         put_at(self.doc, &["office"], "appointment", slot)
     }
 
+    /// Sets the job's priority, which picks its SLA target.
+    pub fn set_priority(&mut self, priority: Option<Name>) -> Result<(), DocumentError> {
+        put_at(self.doc, &["office"], "priority", priority)
+    }
+
     /// Assigns the job, or unassigns it.
     pub fn assign(&mut self, assignee: Option<Assignee>) -> Result<(), DocumentError> {
         put_at(self.doc, &["office"], "assignee", assignee)
+    }
+
+    /// Carries out what logged actions lead to ("no access — card left"
+    /// leads to rebooking): for each such action taken by a role allowed to
+    /// take it, requests the target state as `system` and decides. Each
+    /// action is followed once: the request is filed under the event's own
+    /// id, so running this again after every sync adds nothing.
+    pub fn follow_actions(
+        &mut self,
+        service: &ServiceDefinition,
+        system: &Actor,
+        now: Timestamp,
+        role_of: impl Fn(&Actor) -> Role,
+    ) -> Result<Vec<Decided>, DocumentError> {
+        let job = Job::load(self.doc)?;
+        let status = job.status(service);
+        for (event_id, event) in job.timeline() {
+            let Some(action) = service.action(&event.action) else {
+                continue;
+            };
+            let Some(target) = &action.leads_to else {
+                continue;
+            };
+            let request_id = TransitionId::from_u128(event_id.as_uuid().as_u128());
+            if job.requests.contains_key(&request_id)
+                || !action.roles.contains(&role_of(&event.actor))
+            {
+                continue;
+            }
+            let request = TransitionRequest {
+                from: status.clone(),
+                to: target.clone(),
+                actor: system.clone(),
+                at: now,
+                evidence: Evidence {
+                    photos: Vec::new(),
+                    note: event.note.clone(),
+                },
+            };
+            put_at(self.doc, &["requests"], &request_id.to_string(), &request)?;
+        }
+        self.decide_pending(service, now, role_of)
     }
 
     /// Decides every pending request, oldest first, with the same rules the

@@ -52,6 +52,7 @@ fn v1_fixtures_migrate_to_v2_losing_nothing(#[case] bytes: &[u8]) {
     // the visible v1 note comes first in the collaborative text.
     assert_eq!(after.office.address.one_line(), before.office.address);
     assert!(after.office.address.postcode.is_some());
+    assert_eq!(after.office.created_at, None, "v1 never recorded it");
     assert!(
         after.notes.as_str().starts_with(&before.notes),
         "{:?}",

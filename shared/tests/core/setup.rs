@@ -74,7 +74,7 @@ pub(crate) fn move_job(
 /// "Leak under the kitchen sink."
 pub(crate) fn booked_repair() -> AutoCommit {
     let repair = service("housing-repair");
-    let mut doc = demo::job(&repair, 42, "7 Tarring Road, Worthing, BN11 4SS")
+    let mut doc = demo::job(&repair, 42, "7 Tarring Road, Worthing, BN11 4SS", at(0))
         .create_document(server_actor())
         .unwrap();
     JobEditor::new(&mut doc, dispatcher())

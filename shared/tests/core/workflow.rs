@@ -341,3 +341,100 @@ fn a_pending_request_shows_at_once_on_the_device() {
         "the status waits for the server"
     );
 }
+
+#[test]
+fn an_emergency_repair_is_due_within_24_hours_and_met_when_completed() {
+    let repair = service("housing-repair");
+    let mut doc = started_repair();
+    // The office sets the priority when it triages the job.
+    OfficeEditor::new(&mut doc)
+        .unwrap()
+        .set_priority(Some(name("emergency")))
+        .unwrap();
+
+    let job = Job::load(&doc).unwrap();
+    let sla = job.sla(&repair).unwrap();
+    assert_eq!(sla.due, at(24 * 60));
+    assert_eq!(sla.met_at, None);
+    assert!(!sla.is_breached(at(60)));
+    assert!(sla.is_breached(at(24 * 60 + 1)));
+
+    add_photo(&mut doc, 300, "after");
+    tick_all(&mut doc, &["supply_isolated", "area_left_clean"]);
+    move_job(
+        &mut doc,
+        &repair,
+        &operative(),
+        12,
+        "completed",
+        Evidence::default(),
+    )
+    .unwrap();
+    let job = Job::load(&doc).unwrap();
+    let sla = job.sla(&repair).unwrap();
+    assert_eq!(sla.met_at, Some(at(1)));
+    assert!(!sla.is_breached(at(48 * 60)), "met in time stays met");
+}
+
+#[test]
+fn no_access_with_a_card_left_leads_the_job_to_rebooking_once() {
+    let repair = service("housing-repair");
+    let mut doc = booked_repair();
+    JobEditor::new(&mut doc, operative())
+        .unwrap()
+        .log_action(
+            EventId::from_u128(77),
+            name("no_access"),
+            Some("Card left at 10:40".into()),
+            at(100),
+        )
+        .unwrap();
+    let system = person(1, Role::System);
+
+    let followed = OfficeEditor::new(&mut doc)
+        .unwrap()
+        .follow_actions(&repair, &system, at(101), |actor| actor.role)
+        .unwrap();
+    assert_eq!(
+        followed,
+        vec![(TransitionId::from_u128(77), Ok(name("needs_rebooking")))]
+    );
+    let job = Job::load(&doc).unwrap();
+    assert_eq!(job.status(&repair).as_str(), "needs_rebooking");
+    assert_eq!(
+        job.requests[&TransitionId::from_u128(77)]
+            .evidence
+            .note
+            .as_deref(),
+        Some("Card left at 10:40")
+    );
+
+    let again = OfficeEditor::new(&mut doc)
+        .unwrap()
+        .follow_actions(&repair, &system, at(102), |actor| actor.role)
+        .unwrap();
+    assert!(again.is_empty(), "each action is followed once");
+}
+
+#[test]
+fn an_action_logged_by_a_role_that_may_not_take_it_is_not_followed() {
+    let repair = service("housing-repair");
+    let mut doc = booked_repair();
+    JobEditor::new(&mut doc, person(60, Role::Resident))
+        .unwrap()
+        .log_action(
+            EventId::from_u128(78),
+            name("no_access"),
+            Some("x".into()),
+            at(100),
+        )
+        .unwrap();
+    let followed = OfficeEditor::new(&mut doc)
+        .unwrap()
+        .follow_actions(&repair, &person(1, Role::System), at(101), |actor| {
+            actor.role
+        })
+        .unwrap();
+    assert!(followed.is_empty());
+    assert_eq!(Job::load(&doc).unwrap().status(&repair).as_str(), "booked");
+}
