@@ -71,8 +71,68 @@ macro_rules! uuid_id {
             }
         }
 
-        string_encoded!($name);
+        // Text in documents and JSON; 16 raw bytes in the binary sync format.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                if serializer.is_human_readable() {
+                    serializer.collect_str(self)
+                } else {
+                    serializer.serialize_bytes(self.0.as_bytes())
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                if deserializer.is_human_readable() {
+                    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                    text.parse().map_err(serde::de::Error::custom)
+                } else {
+                    let bytes = <serde_bytes_16::Bytes16 as serde::Deserialize>::deserialize(deserializer)?;
+                    Ok(Self(Uuid::from_bytes(bytes.0)))
+                }
+            }
+        }
+
+        impl autosurgeon::Reconcile for $name {
+            type Key<'a> = autosurgeon::reconcile::NoKey;
+
+            fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+                reconciler.str(self.to_string())
+            }
+        }
+
+        impl autosurgeon::Hydrate for $name {
+            fn hydrate_string(text: &str) -> Result<Self, autosurgeon::HydrateError> {
+                text.parse::<Self>().map_err(|error| {
+                    autosurgeon::HydrateError::unexpected(stringify!($name), error.to_string())
+                })
+            }
+        }
     };
+}
+
+/// Reads exactly 16 bytes from a binary format.
+mod serde_bytes_16 {
+    pub(super) struct Bytes16(pub(super) [u8; 16]);
+
+    impl<'de> serde::Deserialize<'de> for Bytes16 {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visit;
+            impl serde::de::Visitor<'_> for Visit {
+                type Value = Bytes16;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("16 bytes")
+                }
+                fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Bytes16, E> {
+                    <[u8; 16]>::try_from(bytes)
+                        .map(Bytes16)
+                        .map_err(|_| E::invalid_length(bytes.len(), &self))
+                }
+            }
+            deserializer.deserialize_bytes(Visit)
+        }
+    }
 }
 
 uuid_id!(

@@ -77,6 +77,7 @@ pub mod migrate;
 pub mod round;
 pub mod service;
 pub mod summary;
+pub mod sync;
 pub mod time;
 pub mod transition;
 pub mod workflow;

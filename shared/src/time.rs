@@ -39,6 +39,11 @@ impl Timestamp {
         Self(self.0 + minutes * 60_000)
     }
 
+    /// This time moved by a number of milliseconds.
+    pub const fn plus_millis(self, millis: i64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
+
     /// The UTC calendar date this time falls on.
     pub fn date(self) -> Date {
         Date::from_days_since_epoch(self.0.div_euclid(86_400_000))

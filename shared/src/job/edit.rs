@@ -32,6 +32,11 @@ impl<'d> JobEditor<'d> {
         Ok(Self { doc, actor })
     }
 
+    /// The document being edited, to read from between edits.
+    pub fn document(&self) -> &AutoCommit {
+        self.doc
+    }
+
     /// Replaces `delete` characters at `position` in the notes with `insert`.
     /// Positions count Unicode scalar values.
     pub fn splice_notes(

@@ -9,4 +9,5 @@ mod definitions;
 mod merge;
 mod migration;
 mod setup;
+mod simulation;
 mod workflow;

@@ -1,0 +1,348 @@
+//! The device side of sync: what to send, and what to do with the reply.
+//!
+//! [`DeviceSync`] keeps the cursors and the changes not yet accepted, and
+//! decides when to try again. The app's shell applies the [`Effect`]s it
+//! returns to its documents and persists [`DeviceSync::save`] in the same
+//! transaction, so a crash between the two never loses or repeats work.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::{
+    Content, Cursor, DocumentId, Push, SyncReply, SyncRequest, TenantRequest, WireError,
+};
+use crate::ids::TenantId;
+use crate::time::Timestamp;
+
+/// How long a request may go unanswered before it counts as failed.
+pub const REQUEST_TIMEOUT_MS: i64 = 30_000;
+/// The first wait after a failure; it doubles up to [`MAX_RETRY_MS`].
+pub const FIRST_RETRY_MS: i64 = 1_000;
+/// The longest wait between attempts, so a device back in signal syncs soon.
+pub const MAX_RETRY_MS: i64 = 30_000;
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Apply changes or a whole document received from the server.
+    Apply {
+        /// The tenant.
+        tenant: TenantId,
+        /// The document.
+        doc: DocumentId,
+        /// What to apply.
+        content: Content,
+    },
+    /// Delete a document that left the device's scope (its own changes to
+    /// it have all been accepted).
+    Remove {
+        /// The tenant.
+        tenant: TenantId,
+        /// The document.
+        doc: DocumentId,
+    },
+    /// Tell the person.
+    Event(SyncEvent),
+}
+
+/// What the sync status line shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// A sync finished.
+    Synced {
+        /// When.
+        at: Timestamp,
+    },
+    /// The server refused some changes; they stay on the device.
+    Refused {
+        /// The document.
+        doc: DocumentId,
+        /// Why.
+        reason: String,
+    },
+    /// The server refused a whole council.
+    TenantRefused {
+        /// The council.
+        tenant: TenantId,
+        /// Why.
+        reason: String,
+    },
+    /// The server needs a newer app.
+    UpdateRequired(String),
+    /// A sync failed; the next attempt is due at `retry_at`.
+    Failed {
+        /// Why.
+        reason: String,
+        /// When it will try again.
+        retry_at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct TenantState {
+    cursor: Cursor,
+    /// Local changes not yet accepted, oldest first.
+    pending: BTreeMap<DocumentId, Vec<Vec<u8>>>,
+    /// Local changes the server refused, kept so nothing is lost.
+    refused: BTreeMap<DocumentId, Vec<Vec<u8>>>,
+    /// Documents that left scope but still had changes to push.
+    leaving: BTreeSet<DocumentId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InFlight {
+    request_id: u64,
+    sent_at: Timestamp,
+    pushed: BTreeMap<(TenantId, DocumentId), usize>,
+}
+
+/// The device's sync state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSync {
+    tenants: BTreeMap<TenantId, TenantState>,
+    next_request_id: u64,
+    in_flight: Option<InFlight>,
+    failures: u32,
+    next_attempt: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    tenants: BTreeMap<TenantId, TenantState>,
+    next_request_id: u64,
+}
+
+impl DeviceSync {
+    /// A device that has never synced, working for these councils.
+    pub fn new(tenants: impl IntoIterator<Item = TenantId>) -> Self {
+        Self {
+            tenants: tenants
+                .into_iter()
+                .map(|t| (t, TenantState::default()))
+                .collect(),
+            next_request_id: 1,
+            in_flight: None,
+            failures: 0,
+            next_attempt: Timestamp::from_millis(i64::MIN),
+        }
+    }
+
+    /// The state to persist with every change to it.
+    pub fn save(&self) -> Vec<u8> {
+        let saved = Saved {
+            tenants: self.tenants.clone(),
+            next_request_id: self.next_request_id,
+        };
+        postcard::to_allocvec(&saved).unwrap_or_default()
+    }
+
+    /// The state as persisted; a request in flight at the time counts as lost.
+    pub fn restore(bytes: &[u8]) -> Result<Self, WireError> {
+        let saved: Saved =
+            postcard::from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+        Ok(Self {
+            tenants: saved.tenants,
+            next_request_id: saved.next_request_id,
+            in_flight: None,
+            failures: 0,
+            next_attempt: Timestamp::from_millis(i64::MIN),
+        })
+    }
+
+    /// Records changes made on this device, to push at the next sync.
+    pub fn record_local(&mut self, tenant: TenantId, doc: DocumentId, changes: Vec<Vec<u8>>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.tenants
+            .entry(tenant)
+            .or_default()
+            .pending
+            .entry(doc)
+            .or_default()
+            .extend(changes);
+    }
+
+    /// Changes waiting to be accepted by the server.
+    pub fn waiting(&self) -> usize {
+        self.tenants
+            .values()
+            .flat_map(|t| t.pending.values())
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// Changes the server refused, kept on the device.
+    pub fn refused(&self) -> usize {
+        self.tenants
+            .values()
+            .flat_map(|t| t.refused.values())
+            .map(Vec::len)
+            .sum()
+    }
+
+    /// The cursor for a tenant.
+    pub fn cursor(&self, tenant: TenantId) -> Option<Cursor> {
+        self.tenants.get(&tenant).map(|t| t.cursor)
+    }
+
+    /// Whether a request is waiting for its reply.
+    pub fn is_syncing(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// When the next attempt is allowed (after failures, with backoff).
+    pub fn next_attempt(&self) -> Timestamp {
+        self.next_attempt
+    }
+
+    /// The request to send now, if it is time for one: nothing in flight (or
+    /// the one in flight timed out) and no backoff pending.
+    pub fn poll(&mut self, now: Timestamp) -> Option<Vec<u8>> {
+        if let Some(in_flight) = &self.in_flight {
+            if now.as_millis() - in_flight.sent_at.as_millis() < REQUEST_TIMEOUT_MS {
+                return None;
+            }
+            self.failed(now, "the server did not answer in time");
+        }
+        if now < self.next_attempt {
+            return None;
+        }
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        let mut pushed = BTreeMap::new();
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|(tenant, state)| TenantRequest {
+                tenant: *tenant,
+                cursor: state.cursor,
+                pushes: state
+                    .pending
+                    .iter()
+                    .map(|(doc, changes)| {
+                        pushed.insert((*tenant, *doc), changes.len());
+                        Push {
+                            doc: *doc,
+                            changes: changes.clone(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        self.in_flight = Some(InFlight {
+            request_id,
+            sent_at: now,
+            pushed,
+        });
+        Some(
+            SyncRequest {
+                request_id,
+                tenants,
+            }
+            .encode(),
+        )
+    }
+
+    /// The request failed (no network, server error); try again later.
+    pub fn failed(&mut self, now: Timestamp, reason: &str) -> Effect {
+        self.in_flight = None;
+        self.failures = self.failures.saturating_add(1);
+        let wait = FIRST_RETRY_MS
+            .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
+            .min(MAX_RETRY_MS);
+        self.next_attempt = now.plus_millis(wait);
+        Effect::Event(SyncEvent::Failed {
+            reason: reason.to_owned(),
+            retry_at: self.next_attempt,
+        })
+    }
+
+    /// Handles a reply. Replies to anything but the request in flight
+    /// (duplicates, stragglers) are ignored.
+    pub fn receive(&mut self, now: Timestamp, bytes: &[u8]) -> Vec<Effect> {
+        let reply = match SyncReply::decode(bytes) {
+            Ok(reply) => reply,
+            Err(WireError::UpdateRequired(message)) => {
+                self.in_flight = None;
+                return vec![Effect::Event(SyncEvent::UpdateRequired(message))];
+            }
+            Err(error) => {
+                if self.in_flight.is_none() {
+                    return Vec::new();
+                }
+                return vec![self.failed(now, &error.to_string())];
+            }
+        };
+        let Some(in_flight) = self.in_flight.take_if(|f| f.request_id == reply.request_id) else {
+            return Vec::new();
+        };
+        let mut effects = Vec::new();
+        for tenant_reply in reply.tenants {
+            let tenant = tenant_reply.tenant;
+            let state = self.tenants.entry(tenant).or_default();
+            if let Some(reason) = tenant_reply.error {
+                effects.push(Effect::Event(SyncEvent::TenantRefused { tenant, reason }));
+                continue;
+            }
+            for doc in tenant_reply.accepted {
+                drain_pushed(&mut state.pending, &in_flight.pushed, tenant, doc);
+            }
+            for refusal in tenant_reply.refused {
+                let moved =
+                    drain_pushed(&mut state.pending, &in_flight.pushed, tenant, refusal.doc);
+                state.refused.entry(refusal.doc).or_default().extend(moved);
+                effects.push(Effect::Event(SyncEvent::Refused {
+                    doc: refusal.doc,
+                    reason: refusal.reason,
+                }));
+            }
+            for update in tenant_reply.updates {
+                // Back in scope: no longer to be removed once its changes are in.
+                state.leaving.remove(&update.doc);
+                effects.push(Effect::Apply {
+                    tenant,
+                    doc: update.doc,
+                    content: update.content,
+                });
+            }
+            state.leaving.extend(tenant_reply.left_scope);
+            let gone: Vec<DocumentId> = state
+                .leaving
+                .iter()
+                .filter(|doc| !state.pending.contains_key(doc))
+                .copied()
+                .collect();
+            for doc in gone {
+                state.leaving.remove(&doc);
+                state.refused.remove(&doc);
+                effects.push(Effect::Remove { tenant, doc });
+            }
+            state.cursor = tenant_reply.cursor;
+        }
+        self.failures = 0;
+        self.next_attempt = Timestamp::from_millis(i64::MIN);
+        effects.push(Effect::Event(SyncEvent::Synced { at: now }));
+        effects
+    }
+}
+
+/// Removes the changes that were pushed for a document from its pending
+/// list, returning them; changes recorded since stay pending.
+fn drain_pushed(
+    pending: &mut BTreeMap<DocumentId, Vec<Vec<u8>>>,
+    pushed: &BTreeMap<(TenantId, DocumentId), usize>,
+    tenant: TenantId,
+    doc: DocumentId,
+) -> Vec<Vec<u8>> {
+    let count = pushed.get(&(tenant, doc)).copied().unwrap_or(0);
+    let Some(changes) = pending.get_mut(&doc) else {
+        return Vec::new();
+    };
+    let drained: Vec<Vec<u8>> = changes.drain(..count.min(changes.len())).collect();
+    if changes.is_empty() {
+        pending.remove(&doc);
+    }
+    drained
+}

@@ -1,0 +1,282 @@
+//! The server side of a sync: apply a device's pushes, run the workflow
+//! rules as the server's own actor, and answer with what changed in the
+//! device's scope. Pure: all state is in the [`SyncStore`].
+
+use automerge::{ActorId, AutoCommit, Change};
+
+use super::permissions::check_device_changes;
+use super::store::{Author, DeviceIdentity, ScopeRecord, SyncStore};
+use super::wire::{
+    Content, Cursor, DocumentId, Push, Refusal, SyncReply, SyncRequest, TenantReply, TenantRequest,
+    Update,
+};
+use crate::document::{DocumentError, compatibility};
+use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
+use crate::migrate::migrate_job;
+use crate::round::Round;
+use crate::service::ServiceCatalog;
+use crate::time::Timestamp;
+use crate::transition::{Actor, Role};
+
+/// The server's sync logic, with what it needs to run the workflow rules.
+pub struct SyncServer<'a> {
+    /// The service definitions.
+    pub services: &'a ServiceCatalog,
+    /// This server node's Automerge actor id.
+    pub actor: ActorId,
+    /// Who the server acts as when it follows up actions.
+    pub system: Actor,
+}
+
+/// A push was refused; the reason goes back to the device.
+struct Refused(String);
+
+impl<E: std::error::Error> From<E> for Refused {
+    fn from(error: E) -> Self {
+        Refused(error.to_string())
+    }
+}
+
+impl SyncServer<'_> {
+    /// Answers one sync request from `who`.
+    pub fn handle<S: SyncStore>(
+        &self,
+        store: &mut S,
+        who: &DeviceIdentity,
+        now: Timestamp,
+        request: &SyncRequest,
+    ) -> Result<SyncReply, S::Error> {
+        let mut tenants = Vec::with_capacity(request.tenants.len());
+        for tenant in &request.tenants {
+            tenants.push(if who.tenants.contains(&tenant.tenant) {
+                self.handle_tenant(store, who, now, tenant)?
+            } else {
+                TenantReply::refused(
+                    tenant.tenant,
+                    tenant.cursor,
+                    "this device is not enrolled for that council".into(),
+                )
+            });
+        }
+        Ok(SyncReply {
+            request_id: request.request_id,
+            tenants,
+        })
+    }
+
+    fn handle_tenant<S: SyncStore>(
+        &self,
+        store: &mut S,
+        who: &DeviceIdentity,
+        now: Timestamp,
+        request: &TenantRequest,
+    ) -> Result<TenantReply, S::Error> {
+        let tenant = request.tenant;
+        let mut delivery = store.delivery(who.device, tenant)?;
+        let delivery_before = delivery.clone();
+        delivery.acknowledge(request.cursor);
+
+        let mut accepted = Vec::new();
+        let mut refused = Vec::new();
+        for push in &request.pushes {
+            match self.apply_push(store, who, now, tenant, push)? {
+                Ok(()) => accepted.push(push.doc),
+                Err(Refused(reason)) => refused.push(Refusal {
+                    doc: push.doc,
+                    reason,
+                }),
+            }
+        }
+
+        let clock = store.clock(tenant)?;
+        // Nothing changed if the tenant is where the device's cursor says and
+        // the device confirmed the reply that gave it that cursor: then its
+        // scope is what it holds, and there is nothing to look up.
+        let unchanged = request.cursor != Cursor::default()
+            && request.cursor == clock
+            && delivery_before.proposals.contains_key(&request.cursor);
+        let mut updates = Vec::new();
+        let mut left_scope = Vec::new();
+        let scope = if unchanged {
+            delivery.confirmed.clone()
+        } else {
+            let scope = store.scope(who, tenant)?;
+            if request.cursor.seq < clock.seq {
+                let since = store.changes_since(tenant, request.cursor.seq)?;
+                for (doc, changes) in since {
+                    if !scope.contains(&doc) || !delivery.confirmed.contains(&doc) {
+                        continue;
+                    }
+                    let theirs: Vec<Vec<u8>> = changes
+                        .into_iter()
+                        .filter(|c| c.author != Author::Device(who.device))
+                        .map(|c| c.bytes)
+                        .collect();
+                    if !theirs.is_empty() {
+                        updates.push(Update {
+                            doc,
+                            content: Content::Changes(theirs),
+                        });
+                    }
+                }
+            }
+            for doc in scope.difference(&delivery.confirmed) {
+                if let Some((_, mut document)) = store.load(*doc)? {
+                    updates.push(Update {
+                        doc: *doc,
+                        content: Content::Snapshot(document.save()),
+                    });
+                }
+            }
+            left_scope.extend(delivery.possibly_held().difference(&scope).copied());
+            scope
+        };
+
+        delivery.propose(clock, scope);
+        if delivery != delivery_before {
+            store.set_delivery(who.device, tenant, &delivery)?;
+        }
+        Ok(TenantReply {
+            tenant,
+            cursor: clock,
+            accepted,
+            refused,
+            updates,
+            left_scope,
+            error: None,
+        })
+    }
+
+    /// Applies one push, or says why not. The outer error is the store's.
+    fn apply_push<S: SyncStore>(
+        &self,
+        store: &mut S,
+        who: &DeviceIdentity,
+        now: Timestamp,
+        tenant: crate::ids::TenantId,
+        push: &Push,
+    ) -> Result<Result<(), Refused>, S::Error> {
+        let no_such = || {
+            Err(Refused(
+                "there is no such job or round in your council".into(),
+            ))
+        };
+        let Some((doc_tenant, mut document)) = store.load(push.doc)? else {
+            return Ok(no_such());
+        };
+        if doc_tenant != tenant {
+            return Ok(no_such());
+        }
+        if !store.ever_delivered(who.device, push.doc)? {
+            return Ok(Err(Refused(
+                "this job was never sent to this device, so it cannot change it".into(),
+            )));
+        }
+        let outcome = (|| -> Result<(Vec<(Author, Change)>, ScopeRecord), Refused> {
+            let mut changes = Vec::with_capacity(push.changes.len());
+            for bytes in &push.changes {
+                changes.push(Change::from_bytes(bytes.clone())?);
+            }
+            let new: Vec<Change> = changes
+                .iter()
+                .filter(|c| document.get_change_by_hash(&c.hash()).is_none())
+                .cloned()
+                .collect();
+            document.apply_changes(changes)?;
+            if new
+                .iter()
+                .any(|c| document.get_change_by_hash(&c.hash()).is_none())
+            {
+                return Err(Refused(
+                    "the changes depend on others the server has not received".into(),
+                ));
+            }
+            check_device_changes(&document, &new, &who.actor)?;
+            let mut stored: Vec<(Author, Change)> = new
+                .into_iter()
+                .map(|c| (Author::Device(who.device), c))
+                .collect();
+            stored.extend(self.run_rules(&mut document, push.doc, who, now)?);
+            let record = scope_record(&document, push.doc, self.services)?;
+            Ok((stored, record))
+        })();
+        match outcome {
+            Ok((changes, record)) => {
+                if !changes.is_empty() {
+                    store.append(tenant, push.doc, &mut document, changes, record)?;
+                }
+                Ok(Ok(()))
+            }
+            Err(refused) => Ok(Err(refused)),
+        }
+    }
+
+    /// Runs the workflow rules on a document a device changed, as the
+    /// server's actor, and returns the server's own new changes.
+    fn run_rules(
+        &self,
+        document: &mut AutoCommit,
+        doc: DocumentId,
+        who: &DeviceIdentity,
+        now: Timestamp,
+    ) -> Result<Vec<(Author, Change)>, DocumentError> {
+        let DocumentId::Job(_) = doc else {
+            return Ok(Vec::new());
+        };
+        let before = document.get_heads();
+        document.set_actor(self.actor.clone());
+        if let crate::document::Compatibility::Older(_) =
+            compatibility(document, JOB_SCHEMA_VERSION)?
+        {
+            migrate_job(document)?;
+        }
+        let job = Job::load(document)?;
+        if let Some(service) = self.services.get(&job.office.service) {
+            let role_of = |actor: &Actor| {
+                if actor.user == who.user {
+                    who.role
+                } else if actor.user == self.system.user {
+                    Role::System
+                } else {
+                    // Nobody else's pending request is decided on this
+                    // device's push with more rights than a resident's.
+                    Role::Resident
+                }
+            };
+            let mut office = OfficeEditor::new(document)?;
+            office.follow_actions(service, &self.system, now, role_of)?;
+        }
+        document.commit();
+        Ok(document
+            .get_changes(&before)
+            .into_iter()
+            .filter(|c| c.actor_id() == &self.actor)
+            .map(|c| (Author::Server, c))
+            .collect())
+    }
+}
+
+/// Who sees a document, as its current content implies.
+pub fn scope_record(
+    document: &AutoCommit,
+    doc: DocumentId,
+    services: &ServiceCatalog,
+) -> Result<ScopeRecord, DocumentError> {
+    Ok(match doc {
+        DocumentId::Job(_) => {
+            let job = Job::load(document)?;
+            let open = services
+                .get(&job.office.service)
+                .and_then(|s| s.state(job.status(s)))
+                .is_none_or(|state| !state.terminal);
+            ScopeRecord::Job {
+                assignee: job.office.assignee,
+                open,
+            }
+        }
+        DocumentId::Round(_) => ScopeRecord::Round {
+            crew: Round::load(document)?.office.crew,
+        },
+        DocumentId::Contact(job) => ScopeRecord::Contact { job },
+    })
+}

@@ -1,0 +1,413 @@
+//! The sync wire format: a fixed frame that every version of the app can
+//! read, around a versioned body.
+//!
+//! ```text
+//! "DSYN" | version: u16 LE | kind: u8 | body
+//! ```
+//!
+//! The body is [postcard]: compact, with identifiers as 16 raw bytes and
+//! Automerge changes as raw bytes, so a sync carries little more than the
+//! changes themselves. Kind [`KIND_UPDATE_REQUIRED`] carries plain UTF-8 text
+//! and never changes shape, so an app too old for the server still gets a
+//! clear "please update" message.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, ParseIdError, RoundId, TenantId};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The largest message either side accepts.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+const MAGIC: &[u8; 4] = b"DSYN";
+const HEADER_BYTES: usize = 7;
+const KIND_REQUEST: u8 = 1;
+const KIND_REPLY: u8 = 2;
+/// A reply saying the app's protocol version is not supported.
+pub const KIND_UPDATE_REQUIRED: u8 = 0xff;
+
+/// A message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("the sync message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// Not a Doorstep sync message at all.
+    #[error("not a Doorstep sync message")]
+    NotSync,
+    /// Sent by a version of Doorstep this build does not speak.
+    #[error(
+        "the sync message uses protocol version {found}; this build speaks version {PROTOCOL_VERSION}: please update the app"
+    )]
+    UnsupportedVersion {
+        /// The version in the message.
+        found: u16,
+    },
+    /// A request where a reply was expected, or the reverse.
+    #[error("expected a sync {expected}, got message kind {found}")]
+    WrongKind {
+        /// What was expected.
+        expected: &'static str,
+        /// The kind byte found.
+        found: u8,
+    },
+    /// The server refused the app's version.
+    #[error("the server needs a newer app: {0}")]
+    UpdateRequired(String),
+    /// The body is truncated or malformed.
+    #[error("the sync message is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Which document: jobs, rounds and contacts share one id space per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DocumentId {
+    /// A job document.
+    Job(JobId),
+    /// A round document.
+    Round(RoundId),
+    /// The contact document of a job.
+    Contact(JobId),
+}
+
+impl fmt::Display for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DocumentId::Job(id) => write!(f, "job:{id}"),
+            DocumentId::Round(id) => write!(f, "round:{id}"),
+            DocumentId::Contact(id) => write!(f, "contact:{id}"),
+        }
+    }
+}
+
+impl FromStr for DocumentId {
+    type Err = ParseIdError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let refuse = || ParseIdError {
+            kind: "document id",
+            input: input.to_owned(),
+            expected: "job:, round: or contact: followed by a UUID",
+        };
+        let (kind, id) = input.split_once(':').ok_or_else(refuse)?;
+        match kind {
+            "job" => id.parse().map(DocumentId::Job),
+            "round" => id.parse().map(DocumentId::Round),
+            "contact" => id.parse().map(DocumentId::Contact),
+            _ => return Err(refuse()),
+        }
+        .map_err(|_| refuse())
+    }
+}
+
+/// How far a device has synced one tenant: every change in its scope up to
+/// `seq` under scope version `scope`. `Cursor::default()` means "from
+/// scratch" and makes the server send everything in scope.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Cursor {
+    /// The tenant's change sequence number.
+    pub seq: u64,
+    /// The tenant's scope version (bumped by assignments and team changes).
+    pub scope: u64,
+}
+
+/// A device's sync request: everything it has to say, in one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// Echoed in the reply, so the device ignores stale or duplicated replies.
+    pub request_id: u64,
+    /// One entry per tenant the device works for.
+    pub tenants: Vec<TenantRequest>,
+}
+
+/// What a device sends for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRequest {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// How far the device has got.
+    pub cursor: Cursor,
+    /// Changes made on the device, by document.
+    pub pushes: Vec<Push>,
+}
+
+/// Changes made on a device to one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// The document.
+    pub doc: DocumentId,
+    /// Raw Automerge changes, oldest first.
+    pub changes: Vec<Vec<u8>>,
+}
+
+/// The server's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReply {
+    /// The request this answers.
+    pub request_id: u64,
+    /// One entry per tenant in the request.
+    pub tenants: Vec<TenantReply>,
+}
+
+/// What the server says about one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantReply {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The cursor to send next time.
+    pub cursor: Cursor,
+    /// Documents whose pushed changes are now durably stored.
+    pub accepted: Vec<DocumentId>,
+    /// Pushes refused, with the reason. The device keeps the changes.
+    pub refused: Vec<Refusal>,
+    /// What changed in the device's scope, and documents new to it.
+    pub updates: Vec<Update>,
+    /// Documents that left the device's scope.
+    pub left_scope: Vec<DocumentId>,
+    /// Set when the whole tenant was refused (not enrolled for it).
+    pub error: Option<String>,
+}
+
+/// A refused push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The document.
+    pub doc: DocumentId,
+    /// Why, in plain words.
+    pub reason: String,
+}
+
+/// New content for one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Update {
+    /// The document.
+    pub doc: DocumentId,
+    /// Changes to apply, or a whole document.
+    pub content: Content,
+}
+
+/// Changes, or a whole saved document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Content {
+    /// Raw Automerge changes the device does not have yet.
+    Changes(Vec<Vec<u8>>),
+    /// A whole document, for documents new to the device.
+    Snapshot(Vec<u8>),
+}
+
+impl TenantReply {
+    /// A reply that refuses a whole tenant.
+    pub fn refused(tenant: TenantId, cursor: Cursor, error: String) -> Self {
+        Self {
+            tenant,
+            cursor,
+            accepted: Vec::new(),
+            refused: Vec::new(),
+            updates: Vec::new(),
+            left_scope: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    out.push(kind);
+    out.extend_from_slice(body);
+    out
+}
+
+fn encode<T: Serialize>(kind: u8, message: &T) -> Vec<u8> {
+    // Serialising plain data to a Vec cannot fail.
+    frame(kind, &postcard::to_allocvec(message).unwrap_or_default())
+}
+
+/// Splits a frame into its kind and body, checking size, magic and version.
+fn unframe(bytes: &[u8]) -> Result<(u8, &[u8]), WireError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge { size: bytes.len() });
+    }
+    if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
+        return Err(WireError::NotSync);
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    let kind = bytes[6];
+    let body = &bytes[HEADER_BYTES..];
+    if kind == KIND_UPDATE_REQUIRED {
+        return Err(WireError::UpdateRequired(
+            String::from_utf8_lossy(body).into_owned(),
+        ));
+    }
+    if version != PROTOCOL_VERSION {
+        return Err(WireError::UnsupportedVersion { found: version });
+    }
+    Ok((kind, body))
+}
+
+fn decode<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    kind: u8,
+    expected: &'static str,
+) -> Result<T, WireError> {
+    let (found, body) = unframe(bytes)?;
+    if found != kind {
+        return Err(WireError::WrongKind { expected, found });
+    }
+    let (message, rest) =
+        postcard::take_from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed(format!(
+            "{} unexpected bytes after the message",
+            rest.len()
+        )));
+    }
+    Ok(message)
+}
+
+impl SyncRequest {
+    /// The request as bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(KIND_REQUEST, self)
+    }
+
+    /// Reads a request.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        decode(bytes, KIND_REQUEST, "request")
+    }
+}
+
+impl SyncReply {
+    /// The reply as bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(KIND_REPLY, self)
+    }
+
+    /// Reads a reply.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        decode(bytes, KIND_REPLY, "reply")
+    }
+}
+
+/// The reply to a request in a protocol version the server does not speak:
+/// readable by every version of the app.
+pub fn update_required(message: &str) -> Vec<u8> {
+    frame(KIND_UPDATE_REQUIRED, message.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            request_id: 7,
+            tenants: vec![TenantRequest {
+                tenant: TenantId::from_u128(1),
+                cursor: Cursor { seq: 41, scope: 3 },
+                pushes: vec![Push {
+                    doc: DocumentId::Job(JobId::from_u128(9)),
+                    changes: vec![vec![1, 2, 3], vec![4; 200]],
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn requests_round_trip_and_cost_little_more_than_their_changes() {
+        let bytes = request().encode();
+        assert_eq!(SyncRequest::decode(&bytes), Ok(request()));
+        // 203 change bytes, a 7-byte frame, two ids of 16 raw bytes, and
+        // varint lengths and tags: 51 bytes of overhead in all.
+        assert_eq!(bytes.len(), 203 + 51);
+    }
+
+    #[test]
+    fn every_truncation_of_a_message_is_an_error_not_a_panic() {
+        let bytes = request().encode();
+        for cut in 0..bytes.len() {
+            assert!(SyncRequest::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn garbage_wrong_kind_and_trailing_bytes_are_refused() {
+        assert_eq!(
+            SyncRequest::decode(b"GET / HTTP/1.1"),
+            Err(WireError::NotSync)
+        );
+        let reply = SyncReply {
+            request_id: 1,
+            tenants: vec![],
+        }
+        .encode();
+        assert!(matches!(
+            SyncRequest::decode(&reply),
+            Err(WireError::WrongKind { found: 2, .. })
+        ));
+        let mut long = request().encode();
+        long.push(0);
+        assert!(matches!(
+            SyncRequest::decode(&long),
+            Err(WireError::Malformed(_))
+        ));
+        // A length prefix claiming far more data than there is.
+        let mut lying = frame(KIND_REQUEST, &[7]);
+        lying.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(matches!(
+            SyncRequest::decode(&lying),
+            Err(WireError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_before_it_is_read() {
+        let huge = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(
+            SyncRequest::decode(&huge),
+            Err(WireError::TooLarge {
+                size: MAX_MESSAGE_BYTES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn another_protocol_version_is_told_to_update() {
+        let mut bytes = request().encode();
+        bytes[4..6].copy_from_slice(&9u16.to_le_bytes());
+        let error = SyncRequest::decode(&bytes).unwrap_err();
+        assert_eq!(error, WireError::UnsupportedVersion { found: 9 });
+        assert!(error.to_string().contains("please update the app"));
+
+        let answer = update_required("Doorstep needs version 2 of the app.");
+        assert_eq!(
+            SyncReply::decode(&answer),
+            Err(WireError::UpdateRequired(
+                "Doorstep needs version 2 of the app.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn document_ids_read_back_from_their_text() {
+        for id in [
+            DocumentId::Job(JobId::from_u128(1)),
+            DocumentId::Round(RoundId::from_u128(2)),
+            DocumentId::Contact(JobId::from_u128(3)),
+        ] {
+            assert_eq!(id.to_string().parse(), Ok(id));
+        }
+        assert!("invoice:1".parse::<DocumentId>().is_err());
+    }
+}
