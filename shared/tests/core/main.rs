@@ -10,4 +10,5 @@ mod merge;
 mod migration;
 mod setup;
 mod simulation;
+mod sync;
 mod workflow;
