@@ -121,6 +121,17 @@ struct World {
     network: Network,
     now: i64,
     jobs: Vec<JobId>,
+    seen: Seen,
+}
+
+/// What happened during a run, so the test can show the storm exercised
+/// what it claims to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    snapshots: usize,
+    change_batches: usize,
+    removals: usize,
+    lost_or_late_replies: usize,
 }
 
 impl World {
@@ -140,6 +151,7 @@ impl World {
             },
             now: at(0).as_millis(),
             jobs: Vec::new(),
+            seen: Seen::default(),
         };
         for n in 0..devices {
             // The last device is a dispatcher, who sees everything.
@@ -170,7 +182,61 @@ impl World {
         for n in 0..jobs {
             world.create_job(n as u32);
         }
+        world.create_round();
         world
+    }
+
+    fn create_round(&mut self) {
+        let service = self.services.get(&name("waste-round")).unwrap().clone();
+        let stops: Vec<(PropertyId, &str)> = (1..=6)
+            .map(|n| (PropertyId::from_u128(n), "2 Sim Street, Worthing, BN11 1AA"))
+            .collect();
+        let mut doc = demo::round(
+            &service,
+            "WR-SIM",
+            name("2026-11-27"),
+            TEAM,
+            &stops,
+            &name("refuse_240l"),
+        )
+        .create_document(self.server_actor.clone())
+        .unwrap();
+        self.store_server_changes(DocumentId::Round(RoundId::from_u128(0x70)), &mut doc, &[]);
+    }
+
+    /// The office cancels a job: it closes, and its contact details leave
+    /// the operatives' scope.
+    fn cancel(&mut self) {
+        let Some(job) = self.rng.pick(&self.jobs).copied() else {
+            return;
+        };
+        let doc = DocumentId::Job(job);
+        let (_, mut document) = self.store.load(doc).unwrap().unwrap();
+        document.set_actor(self.server_actor.clone());
+        let before = document.get_heads();
+        let repair = self.services.get(&name("housing-repair")).unwrap().clone();
+        let status = Job::load(&document).unwrap().status(&repair).clone();
+        let evidence = Evidence {
+            note: Some("Resident fixed it".into()),
+            ..Evidence::default()
+        };
+        let request = TransitionId::from_u128(u128::from(self.rng.next()));
+        JobEditor::new(&mut document, dispatcher())
+            .unwrap()
+            .request_transition(
+                request,
+                status,
+                name("cancelled"),
+                evidence,
+                self.timestamp(),
+            )
+            .unwrap();
+        OfficeEditor::new(&mut document)
+            .unwrap()
+            .decide_pending(&repair, self.timestamp(), |a| a.role)
+            .unwrap();
+        document.commit();
+        self.store_server_changes(doc, &mut document, &before);
     }
 
     fn timestamp(&self) -> Timestamp {
@@ -221,6 +287,18 @@ impl World {
             .unwrap();
         self.store_server_changes(DocumentId::Job(id), &mut doc, &[]);
         self.jobs.push(id);
+
+        let contact = Contact {
+            schema_version: 1,
+            job: id,
+            name: format!("Resident {number}"),
+            phone: Some("07700 900123".parse().unwrap()),
+            email: None,
+            preferred_channel: Channel::Sms,
+            sms_opt_out: false,
+        };
+        let mut contact_doc = contact.create_document(self.server_actor.clone()).unwrap();
+        self.store_server_changes(DocumentId::Contact(id), &mut contact_doc, &[]);
     }
 
     fn store_server_changes(
@@ -265,15 +343,51 @@ impl World {
         let request = TransitionId::from_u128(u128::from(self.rng.next()));
         let splice_at = self.rng.next() as usize;
         let device = &mut self.devices[d];
-        let jobs: Vec<DocumentId> = device
+        let editable: Vec<DocumentId> = device
             .docs
             .keys()
-            .filter(|doc| matches!(doc, DocumentId::Job(_)))
+            .filter(|doc| !matches!(doc, DocumentId::Contact(_)))
             .copied()
             .collect();
-        let Some(doc) = jobs.get(splice_at % jobs.len().max(1)).copied() else {
+        let Some(doc) = editable.get(splice_at % editable.len().max(1)).copied() else {
             return;
         };
+        if let DocumentId::Round(_) = doc {
+            let service = self.services.get(&name("waste-round")).unwrap();
+            let document = device.docs.get_mut(&doc).unwrap();
+            let before = document.get_heads();
+            let actor = Actor {
+                user: device.who.user,
+                role: Role::Crew,
+                device: Some(device.who.device),
+            };
+            let property = PropertyId::from_u128(1 + (splice_at % 6) as u128);
+            let outcome = if choice.is_multiple_of(2) {
+                "collected"
+            } else {
+                "other"
+            };
+            RoundEditor::new(document, actor)
+                .unwrap()
+                .log_outcome(
+                    service,
+                    property,
+                    name(outcome),
+                    Some("sim".into()),
+                    None,
+                    now,
+                )
+                .unwrap()
+                .unwrap();
+            document.commit();
+            let changes = document
+                .get_changes(&before)
+                .into_iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect();
+            device.sync.record_local(TENANT, doc, changes);
+            return;
+        }
         let document = device.docs.get_mut(&doc).unwrap();
         let before = document.get_heads();
         let actor = Actor {
@@ -344,6 +458,20 @@ impl World {
                         continue;
                     }
                     let effects = self.devices[d].sync.receive(now, &message.bytes);
+                    if effects.is_empty() {
+                        self.seen.lost_or_late_replies += 1;
+                    }
+                    for effect in &effects {
+                        match effect {
+                            Effect::Apply {
+                                content: Content::Snapshot(_),
+                                ..
+                            } => self.seen.snapshots += 1,
+                            Effect::Apply { .. } => self.seen.change_batches += 1,
+                            Effect::Remove { .. } => self.seen.removals += 1,
+                            Effect::Event(_) => {}
+                        }
+                    }
                     apply(&mut self.devices[d], effects);
                 }
             }
@@ -368,6 +496,7 @@ impl World {
             match self.rng.below(20) {
                 0..=7 => self.edit(d),
                 8 => self.reassign(),
+                10 if self.rng.chance(20) => self.cancel(),
                 9 => self.devices[d].online = !self.devices[d].online,
                 _ => self.poll(d),
             }
@@ -507,12 +636,24 @@ fn seeds() -> std::ops::Range<u64> {
 
 #[test]
 fn devices_converge_to_the_servers_documents_for_their_scope_through_a_lossy_network() {
+    let mut seen = Seen::default();
     for seed in seeds() {
         let mut world = World::new(seed, 3, 6);
         world.storm(300);
         world.settle();
         world.assert_converged(seed);
+        seen.snapshots += world.seen.snapshots;
+        seen.change_batches += world.seen.change_batches;
+        seen.removals += world.seen.removals;
+        seen.lost_or_late_replies += world.seen.lost_or_late_replies;
     }
+    assert!(
+        seen.snapshots > 0
+            && seen.change_batches > 0
+            && seen.removals > 0
+            && seen.lost_or_late_replies > 0,
+        "the storm did not exercise every path: {seen:?}"
+    );
 }
 
 #[test]
