@@ -25,5 +25,7 @@ pub mod device;
 pub mod memory;
 pub mod permissions;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod simulation;
 pub mod store;
 pub mod wire;

@@ -14,11 +14,18 @@ use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::{JobId, RoundId, TenantId};
 use doorstep_shared::summary::JobSummary;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+mod sync;
+
+pub use sync::{COMPACT_AFTER, SqliteSync};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records
 /// how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_documents.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_documents.sql"),
+    include_str!("../migrations/sqlite/0002_sync.sql"),
+];
 
 /// Storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +102,20 @@ impl SqliteStore {
 
     fn connection(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.connection.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Runs `work` on the sync store inside one write transaction, committed
+    /// only if `work` succeeds: a sync's pushes are acknowledged only once
+    /// they are on disk.
+    pub fn sync_transaction<R>(
+        &self,
+        work: impl FnOnce(&mut SqliteSync<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.connection()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = work(&mut SqliteSync::new(&transaction))?;
+        transaction.commit()?;
+        Ok(result)
     }
 
     /// Checks the database answers.

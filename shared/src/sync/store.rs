@@ -73,7 +73,7 @@ pub enum ScopeRecord {
 }
 
 /// Which documents the server has sent a device, for one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     /// Documents the device is known to hold.
     pub confirmed: BTreeSet<DocumentId>,
@@ -173,4 +173,61 @@ pub trait SyncStore {
         tenant: TenantId,
         after: u64,
     ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, Self::Error>;
+}
+
+/// A borrowed store is a store: lets a caller keep ownership across a sync.
+impl<S: SyncStore + ?Sized> SyncStore for &mut S {
+    type Error = S::Error;
+
+    fn clock(&mut self, tenant: TenantId) -> Result<Cursor, Self::Error> {
+        (**self).clock(tenant)
+    }
+
+    fn scope(
+        &mut self,
+        who: &DeviceIdentity,
+        tenant: TenantId,
+    ) -> Result<BTreeSet<DocumentId>, Self::Error> {
+        (**self).scope(who, tenant)
+    }
+
+    fn delivery(&mut self, device: DeviceId, tenant: TenantId) -> Result<Delivery, Self::Error> {
+        (**self).delivery(device, tenant)
+    }
+
+    fn set_delivery(
+        &mut self,
+        device: DeviceId,
+        tenant: TenantId,
+        delivery: &Delivery,
+    ) -> Result<(), Self::Error> {
+        (**self).set_delivery(device, tenant, delivery)
+    }
+
+    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, Self::Error> {
+        (**self).ever_delivered(device, doc)
+    }
+
+    fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {
+        (**self).load(doc)
+    }
+
+    fn append(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        document: &mut AutoCommit,
+        changes: Vec<(Author, Change)>,
+        record: ScopeRecord,
+    ) -> Result<(), Self::Error> {
+        (**self).append(tenant, doc, document, changes, record)
+    }
+
+    fn changes_since(
+        &mut self,
+        tenant: TenantId,
+        after: u64,
+    ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, Self::Error> {
+        (**self).changes_since(tenant, after)
+    }
 }

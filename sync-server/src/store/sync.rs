@@ -1,0 +1,390 @@
+//! The sync store on SQLite: [`SyncStore`] over one connection or
+//! transaction. The server runs each sync inside one transaction and
+//! commits before it replies.
+//!
+//! Documents are a snapshot plus the changes stored after it; once
+//! [`COMPACT_AFTER`] changes pile up, the snapshot is rewritten in the same
+//! transaction. Change rows (hash, author, sequence) are kept after
+//! compaction: they answer "what changed since" without loading documents.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{AutoCommit, Change};
+use doorstep_shared::ids::{DeviceId, TeamId, TenantId};
+use doorstep_shared::job::Assignee;
+use doorstep_shared::sync::store::{
+    Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, SyncStore,
+};
+use doorstep_shared::sync::wire::{Cursor, DocumentId};
+use doorstep_shared::transition::Role;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+/// Changes stored after a snapshot before the snapshot is rewritten.
+pub const COMPACT_AFTER: i64 = 64;
+
+/// [`SyncStore`] over an SQLite connection (usually a transaction).
+pub struct SqliteSync<'c> {
+    connection: &'c Connection,
+}
+
+impl<'c> SqliteSync<'c> {
+    /// Works through `connection`; pass a transaction to make a sync atomic.
+    pub fn new(connection: &'c Connection) -> Self {
+        Self { connection }
+    }
+}
+
+/// The scope columns of a document.
+#[derive(Debug, PartialEq, Eq)]
+struct ScopeColumns {
+    kind: &'static str,
+    assignee_user: Option<String>,
+    assignee_team: Option<String>,
+    open: bool,
+    crew: Option<String>,
+    contact_job: Option<String>,
+}
+
+impl From<&ScopeRecord> for ScopeColumns {
+    fn from(record: &ScopeRecord) -> Self {
+        let none = |kind| ScopeColumns {
+            kind,
+            assignee_user: None,
+            assignee_team: None,
+            open: true,
+            crew: None,
+            contact_job: None,
+        };
+        match record {
+            ScopeRecord::Job { assignee, open } => ScopeColumns {
+                assignee_user: match assignee {
+                    Some(Assignee::User(user)) => Some(user.to_string()),
+                    _ => None,
+                },
+                assignee_team: match assignee {
+                    Some(Assignee::Team(team)) => Some(team.to_string()),
+                    _ => None,
+                },
+                open: *open,
+                ..none("job")
+            },
+            ScopeRecord::Round { crew } => ScopeColumns {
+                crew: Some(crew.to_string()),
+                ..none("round")
+            },
+            ScopeRecord::Contact { job } => ScopeColumns {
+                contact_job: Some(DocumentId::Job(*job).to_string()),
+                ..none("contact")
+            },
+        }
+    }
+}
+
+fn document_id(text: String) -> Result<DocumentId, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt {
+        what: "document id",
+        value: text,
+    })
+}
+
+fn teams_json(teams: &BTreeSet<TeamId>) -> String {
+    let ids: Vec<String> = teams.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
+}
+
+impl SyncStore for SqliteSync<'_> {
+    type Error = StoreError;
+
+    fn clock(&mut self, tenant: TenantId) -> Result<Cursor, StoreError> {
+        let clock = self
+            .connection
+            .query_row(
+                "SELECT seq, scope_version FROM tenants WHERE id = ?1",
+                params![tenant.to_string()],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+            )
+            .optional()?;
+        Ok(clock.map_or_else(Cursor::default, |(seq, scope)| Cursor {
+            seq: seq.max(0) as u64,
+            scope: scope.max(0) as u64,
+        }))
+    }
+
+    fn scope(
+        &mut self,
+        who: &DeviceIdentity,
+        tenant: TenantId,
+    ) -> Result<BTreeSet<DocumentId>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT d.id FROM sync_documents d
+             WHERE d.tenant = ?1 AND (
+                ?2
+                OR (d.kind = 'job' AND (d.assignee_user = ?3
+                    OR d.assignee_team IN (SELECT value FROM json_each(?4))))
+                OR (d.kind = 'round' AND d.crew IN (SELECT value FROM json_each(?4)))
+                OR (d.kind = 'contact' AND EXISTS (
+                    SELECT 1 FROM sync_documents j
+                    WHERE j.id = d.contact_job AND j.open = 1
+                      AND (j.assignee_user = ?3
+                           OR j.assignee_team IN (SELECT value FROM json_each(?4))))))",
+        )?;
+        let rows = statement.query_map(
+            params![
+                tenant.to_string(),
+                who.role == Role::Dispatcher,
+                who.user.to_string(),
+                teams_json(&who.teams)
+            ],
+            |row| row.get::<_, String>(0),
+        )?;
+        rows.map(|row| document_id(row?)).collect()
+    }
+
+    fn delivery(&mut self, device: DeviceId, tenant: TenantId) -> Result<Delivery, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .connection
+            .query_row(
+                "SELECT delivery FROM sync_deliveries WHERE device = ?1 AND tenant = ?2",
+                params![device.to_string(), tenant.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match bytes {
+            None => Ok(Delivery::default()),
+            Some(bytes) => postcard::from_bytes(&bytes).map_err(|_| StoreError::Corrupt {
+                what: "delivery record",
+                value: format!("{} bytes", bytes.len()),
+            }),
+        }
+    }
+
+    fn set_delivery(
+        &mut self,
+        device: DeviceId,
+        tenant: TenantId,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        let before = self.delivery(device, tenant)?.possibly_held();
+        let bytes = postcard::to_allocvec(delivery).unwrap_or_default();
+        self.connection.execute(
+            "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
+             ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
+            params![device.to_string(), tenant.to_string(), bytes],
+        )?;
+        let mut ever = self.connection.prepare_cached(
+            "INSERT OR IGNORE INTO sync_ever_delivered (device, doc) VALUES (?1, ?2)",
+        )?;
+        for doc in delivery.possibly_held().difference(&before) {
+            ever.execute(params![device.to_string(), doc.to_string()])?;
+        }
+        Ok(())
+    }
+
+    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, StoreError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT 1 FROM sync_ever_delivered WHERE device = ?1 AND doc = ?2",
+                params![device.to_string(), doc.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, StoreError> {
+        let row = self
+            .connection
+            .query_row(
+                "SELECT tenant, snapshot, snapshot_seq FROM sync_documents WHERE id = ?1",
+                params![doc.to_string()],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Vec<u8>>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((tenant, snapshot, snapshot_seq)) = row else {
+            return Ok(None);
+        };
+        let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
+            what: "tenant id",
+            value: tenant,
+        })?;
+        let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
+        let mut statement = self.connection.prepare_cached(
+            "SELECT bytes FROM sync_changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let changes = statement
+            .query_map(params![doc.to_string(), snapshot_seq], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })?
+            .map(|bytes| Change::from_bytes(bytes?).map_err(|e| document_error(e.into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        document.apply_changes(changes).map_err(document_error)?;
+        Ok(Some((tenant, document)))
+    }
+
+    fn append(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        document: &mut AutoCommit,
+        changes: Vec<(Author, Change)>,
+        record: ScopeRecord,
+    ) -> Result<(), StoreError> {
+        let count = changes.len() as i64;
+        // The tenant row is locked by this update until the transaction
+        // ends, so sequence numbers are handed out in commit order.
+        let last: i64 = self.connection.query_row(
+            "UPDATE tenants SET seq = seq + ?2 WHERE id = ?1 RETURNING seq",
+            params![tenant.to_string(), count],
+            |row| row.get(0),
+        )?;
+        let first = last - count + 1;
+        let before: Option<(ScopeColumns, i64)> = self
+            .connection
+            .query_row(
+                "SELECT kind, assignee_user, assignee_team, open, crew, contact_job, snapshot_seq
+                 FROM sync_documents WHERE id = ?1",
+                params![doc.to_string()],
+                |row| {
+                    let kind: String = row.get(0)?;
+                    Ok((
+                        ScopeColumns {
+                            kind: match kind.as_str() {
+                                "job" => "job",
+                                "round" => "round",
+                                _ => "contact",
+                            },
+                            assignee_user: row.get(1)?,
+                            assignee_team: row.get(2)?,
+                            open: row.get(3)?,
+                            crew: row.get(4)?,
+                            contact_job: row.get(5)?,
+                        },
+                        row.get(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let columns = ScopeColumns::from(&record);
+        let compact = before
+            .as_ref()
+            .is_none_or(|(_, snapshot_seq)| last - snapshot_seq > COMPACT_AFTER);
+        if before.is_none() {
+            self.connection.execute(
+                "INSERT INTO sync_documents (id, tenant, snapshot, snapshot_seq, last_seq, kind,
+                     assignee_user, assignee_team, open, crew, contact_job)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    doc.to_string(),
+                    tenant.to_string(),
+                    document.save(),
+                    last,
+                    columns.kind,
+                    columns.assignee_user,
+                    columns.assignee_team,
+                    columns.open,
+                    columns.crew,
+                    columns.contact_job
+                ],
+            )?;
+        } else {
+            self.connection.execute(
+                "UPDATE sync_documents SET last_seq = ?2, assignee_user = ?3, assignee_team = ?4,
+                     open = ?5, crew = ?6, contact_job = ?7 WHERE id = ?1",
+                params![
+                    doc.to_string(),
+                    last,
+                    columns.assignee_user,
+                    columns.assignee_team,
+                    columns.open,
+                    columns.crew,
+                    columns.contact_job
+                ],
+            )?;
+            if compact {
+                self.connection.execute(
+                    "UPDATE sync_documents SET snapshot = ?2, snapshot_seq = ?3 WHERE id = ?1",
+                    params![doc.to_string(), document.save(), last],
+                )?;
+            }
+        }
+        let mut insert = self.connection.prepare_cached(
+            "INSERT INTO sync_changes (tenant, seq, doc, hash, author_device, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for ((author, change), seq) in changes.into_iter().zip(first..) {
+            let author = match author {
+                Author::Device(device) => Some(device.to_string()),
+                Author::Server => None,
+            };
+            insert.execute(params![
+                tenant.to_string(),
+                seq,
+                doc.to_string(),
+                change.hash().0.as_slice(),
+                author,
+                change.raw_bytes()
+            ])?;
+        }
+        if before.as_ref().is_none_or(|(old, _)| *old != columns) {
+            self.connection.execute(
+                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
+                params![tenant.to_string()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn changes_since(
+        &mut self,
+        tenant: TenantId,
+        after: u64,
+    ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "SELECT doc, seq, author_device, bytes FROM sync_changes
+             WHERE tenant = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        let rows = statement.query_map(params![tenant.to_string(), after as i64], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
+        for row in rows {
+            let (doc, seq, author, bytes) = row?;
+            let author = match author {
+                None => Author::Server,
+                Some(device) => {
+                    Author::Device(device.parse().map_err(|_| StoreError::Corrupt {
+                        what: "device id",
+                        value: device,
+                    })?)
+                }
+            };
+            by_doc
+                .entry(document_id(doc)?)
+                .or_default()
+                .push(StoredChange {
+                    seq: seq.max(0) as u64,
+                    author,
+                    bytes,
+                });
+        }
+        Ok(by_doc)
+    }
+}
+
+fn document_error(error: automerge::AutomergeError) -> StoreError {
+    StoreError::Document(error.into())
+}
