@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use doorstep_shared::ids::{DeviceId, UserId};
+
+use crate::secrets::Secret;
 
 /// Doorstep's sync server.
 #[derive(Debug, Clone, Parser)]
@@ -23,9 +26,38 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_SERVICES_DIR")]
     pub services_dir: Option<PathBuf>,
 
-    /// Write demo jobs and a waste round on first start (empty database).
+    /// Write demo jobs, people and a waste round on first start (empty
+    /// database), and print enrolment codes for the demo people.
     #[arg(long, env = "DOORSTEP_DEMO")]
     pub demo: bool,
+
+    /// This server node's name. Every node sharing a database needs its own:
+    /// its Automerge actor id is derived from it.
+    #[arg(long, env = "DOORSTEP_NODE", default_value = "node-1")]
+    pub node: String,
+
+    /// Token for the admin API (`Authorization: Bearer …`); the admin API is
+    /// off without it. At least 16 characters.
+    #[arg(long, env = "DOORSTEP_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// What to do; without a command, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands other than serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a one-time code that enrols a phone for a user.
+    Enrol {
+        /// The user.
+        #[arg(long)]
+        user: UserId,
+        /// Re-enrol this (revoked) device, keeping its actor id.
+        #[arg(long)]
+        device: Option<DeviceId>,
+    },
 }
 
 impl Config {

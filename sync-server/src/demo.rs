@@ -9,10 +9,13 @@ use doorstep_shared::ids::{
 use doorstep_shared::job::{Appointment, Assignee, Job, JobEditor, OfficeEditor};
 use doorstep_shared::prelude::demo as build;
 use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
-use doorstep_shared::summary::JobSummary;
+use doorstep_shared::sync::server::scope_record;
+use doorstep_shared::sync::store::{Author, SyncStore};
+use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::{Actor, Evidence, Role};
 
+use crate::secrets::NoRandomness;
 use crate::store::{SqliteStore, StoreError};
 
 /// The demo council.
@@ -30,6 +33,9 @@ pub enum SeedError {
     /// The shipped definitions lack something the demo uses.
     #[error("the demo needs {0}, which the service definitions do not provide")]
     Definitions(&'static str),
+    /// No randomness for enrolment codes.
+    #[error("could not make enrolment codes")]
+    Randomness(#[from] NoRandomness),
     /// A demo request was refused by the workflow rules.
     #[error("the demo's workflow step was refused")]
     Refused(#[from] doorstep_shared::workflow::InvalidTransition),
@@ -108,16 +114,34 @@ const ROUND_STREET: &[&str] = &[
     "6 Ham Way, Worthing, BN11 2QZ",
 ];
 
-/// Writes the demo data if the database holds no documents. Returns whether
-/// it wrote anything.
+/// A demo person and the code that enrols a phone for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoLogin {
+    /// Their name.
+    pub name: &'static str,
+    /// Their role.
+    pub role: Role,
+    /// A one-time enrolment code, valid for a week.
+    pub code: String,
+}
+
+/// The demo operative all the demo jobs are assigned to.
+pub const DEMO_OPERATIVE: UserId = UserId::from_u128(0xd02);
+/// The demo crew, which works the demo round.
+pub const DEMO_CREW: TeamId = TeamId::from_u128(0xd03);
+
+/// Writes the demo data if the database holds no documents, and returns an
+/// enrolment code for each demo person; `None` if there was data already.
+/// `new_code` makes enrolment codes.
 pub fn seed_if_empty(
     store: &SqliteStore,
     services: &ServiceCatalog,
     server: &ActorId,
     now: Timestamp,
-) -> Result<bool, SeedError> {
+    mut new_code: impl FnMut() -> Result<String, NoRandomness>,
+) -> Result<Option<Vec<DemoLogin>>, SeedError> {
     if store.count_documents()? > 0 {
-        return Ok(false);
+        return Ok(None);
     }
     store.put_tenant(DEMO_TENANT, "Adur & Worthing Councils (demo)")?;
     let today_8am = Timestamp::at(now.date(), 8, 0);
@@ -127,10 +151,24 @@ pub fn seed_if_empty(
         device: None,
     };
     let operative = Actor {
-        user: UserId::from_u128(0xd02),
+        user: DEMO_OPERATIVE,
         role: Role::Operative,
         device: None,
     };
+    let crew_member = UserId::from_u128(0xd04);
+    let people = [
+        ("Dan Okafor", dispatcher.user, Role::Dispatcher),
+        ("Priya Sharma", operative.user, Role::Operative),
+        ("Sam Lee", crew_member, Role::Crew),
+    ];
+    let mut logins = Vec::new();
+    for (name, user, role) in people {
+        store.create_user(user, name, role, &[DEMO_TENANT])?;
+        let code = new_code()?;
+        store.create_enrolment(&code, user, None, now.plus_minutes(7 * 24 * 60))?;
+        logins.push(DemoLogin { name, role, code });
+    }
+    store.create_team(DEMO_CREW, DEMO_TENANT, "Ham Way crew", &[crew_member])?;
     let mut request_number = 0u128;
     for (number, demo) in (1u32..).zip(JOBS) {
         let service = service(services, demo.service)?;
@@ -157,14 +195,8 @@ pub fn seed_if_empty(
                 now,
             )?;
         }
-        let id = JobId::from_u128(0xd00_0000 + u128::from(number));
-        let job = Job::load(&doc)?;
-        store.save_job(
-            DEMO_TENANT,
-            &mut doc,
-            &JobSummary::of(id, &job, service),
-            now,
-        )?;
+        let id = DocumentId::Job(JobId::from_u128(0xd00_0000 + u128::from(number)));
+        store_new(store, services, id, &mut doc)?;
     }
 
     let round_service = service(services, "waste-round")?;
@@ -179,13 +211,33 @@ pub fn seed_if_empty(
         round_service,
         "WR-HAMWAY",
         now.date(),
-        TeamId::from_u128(0xd03),
+        DEMO_CREW,
         &stops,
         &container,
     );
     let mut doc = round.create_document(server.clone())?;
-    store.save_round(DEMO_TENANT, RoundId::from_u128(0xd20_0001), &mut doc, now)?;
-    Ok(true)
+    let round_id = DocumentId::Round(RoundId::from_u128(0xd20_0001));
+    store_new(store, services, round_id, &mut doc)?;
+    Ok(Some(logins))
+}
+
+/// Stores a document the server made, with all its changes as the server's.
+fn store_new(
+    store: &SqliteStore,
+    services: &ServiceCatalog,
+    id: DocumentId,
+    doc: &mut AutoCommit,
+) -> Result<(), SeedError> {
+    let changes = doc
+        .get_changes(&[])
+        .into_iter()
+        .map(|change| (Author::Server, change))
+        .collect();
+    let record = scope_record(doc, id, services)?;
+    store.sync_transaction(services, |sync| {
+        sync.append(DEMO_TENANT, id, doc, changes, record)
+    })?;
+    Ok(())
 }
 
 fn service<'a>(

@@ -1,9 +1,11 @@
 //! The one error type handlers return. Internal failures become a 500 that
 //! hides their detail from the client; the trace layer logs the response.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::secrets::NoRandomness;
 use crate::store::StoreError;
 
 /// Why a request failed.
@@ -15,18 +17,42 @@ pub enum ApiError {
     /// A blocking storage task did not finish.
     #[error("a storage task stopped")]
     Task(#[from] tokio::task::JoinError),
+    /// No randomness for a secret.
+    #[error("could not make a secret")]
+    Randomness(#[from] NoRandomness),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials, but not for this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such thing.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match self {
-            ApiError::Store(_) | ApiError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        let (status, message) = match &self {
+            ApiError::Store(_) | ApiError::Task(_) | ApiError::Randomness(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on the server.".to_owned(),
+            ),
+            ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, message.clone()),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
         };
-        // The cause stays in the server; extensions carry it to the log layer.
-        let mut response = (status, "Something went wrong on the server.").into_response();
-        response
-            .extensions_mut()
-            .insert(ErrorDetail(format!("{:#}", DisplayChain(&self))));
+        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The cause stays in the server; the log layer reads it from here.
+            response
+                .extensions_mut()
+                .insert(ErrorDetail(DisplayChain(&self).to_string()));
+        }
         response
     }
 }

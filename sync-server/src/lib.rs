@@ -26,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 mod routes;
+pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod store;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, config::Config, demo, serve};
+use doorstep_server::config::{Command, Config};
+use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, demo, secrets, serve};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -34,10 +35,35 @@ async fn run() -> anyhow::Result<()> {
         .with_context(|| format!("could not open {}", database.display()))?;
     let clock = Arc::new(SystemClock);
 
+    if let Some(Command::Enrol { user, device }) = config.command {
+        let code = secrets::enrolment_code()?;
+        let expires = clock.now().plus_minutes(7 * 24 * 60);
+        store
+            .create_enrolment(&code, user, device, expires)
+            .context("could not issue the code (is the user id right?)")?;
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{code}");
+        }
+        return Ok(());
+    }
+
     if config.demo {
-        let server_actor = automerge::ActorId::random();
-        if demo::seed_if_empty(&store, &services, &server_actor, clock.now())? {
-            tracing::info!("wrote the demo council's jobs and round");
+        let actor = doorstep_server::state::node_actor(&config.node);
+        let seeded = demo::seed_if_empty(
+            &store,
+            &services,
+            &actor,
+            clock.now(),
+            secrets::enrolment_code,
+        )?;
+        for login in seeded.into_iter().flatten() {
+            tracing::info!(
+                "demo {} {}: enrolment code {}",
+                login.role,
+                login.name,
+                login.code
+            );
         }
     }
 
@@ -51,7 +77,9 @@ async fn run() -> anyhow::Result<()> {
         "Doorstep is serving: open http://{}/",
         listener.local_addr()?
     );
-    let state = AppState::new(store, services, clock);
+    let state = AppState::new(store, services, clock)
+        .with_node(&config.node)
+        .with_admin_token(config.admin_token.clone());
     serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

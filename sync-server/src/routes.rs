@@ -1,7 +1,9 @@
 //! The HTTP routes; each resource module owns its router.
 
+mod enrol;
 mod health;
 mod jobs;
+mod sync;
 
 use axum::Router;
 
@@ -12,5 +14,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(jobs::router())
+        .merge(sync::router())
+        .merge(enrol::router())
         .with_state(state)
 }

@@ -1,12 +1,22 @@
-//! What every handler shares: the store, the service definitions, the clock.
+//! What every handler shares: the store, the service definitions, the
+//! clock, this node's Automerge actor, and the admin token.
 
 use std::sync::Arc;
 
+use automerge::ActorId;
+use doorstep_shared::ids::UserId;
 use doorstep_shared::service::ServiceCatalog;
+use doorstep_shared::sync::server::SyncServer;
+use doorstep_shared::transition::{Actor, Role};
+use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::secrets::Secret;
 use crate::store::{SqliteStore, StoreError};
+
+/// The user the server acts as when it follows up actions.
+pub const SYSTEM_USER: UserId = UserId::from_u128(0);
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -14,6 +24,15 @@ pub struct AppState {
     store: Arc<SqliteStore>,
     services: Arc<ServiceCatalog>,
     clock: Arc<dyn Clock>,
+    node_actor: ActorId,
+    admin_token: Option<Secret>,
+}
+
+/// The Automerge actor id of a server node, derived from its name: every
+/// node of a deployment needs its own name, so their changes never collide.
+pub fn node_actor(node: &str) -> ActorId {
+    let digest = Sha256::digest(format!("doorstep-server-node:{node}").as_bytes());
+    ActorId::from(&digest[..16])
 }
 
 impl AppState {
@@ -23,7 +42,21 @@ impl AppState {
             store: Arc::new(store),
             services: Arc::new(services),
             clock,
+            node_actor: node_actor("node-1"),
+            admin_token: None,
         }
+    }
+
+    /// Names this server node (see [`node_actor`]).
+    pub fn with_node(mut self, node: &str) -> Self {
+        self.node_actor = node_actor(node);
+        self
+    }
+
+    /// Enables the admin API with this token.
+    pub fn with_admin_token(mut self, token: Option<Secret>) -> Self {
+        self.admin_token = token;
+        self
     }
 
     /// The service definitions.
@@ -36,6 +69,21 @@ impl AppState {
         self.clock.as_ref()
     }
 
+    /// Checks an admin token against the configured one.
+    pub fn check_admin(&self, offered: Option<&str>) -> Result<(), ApiError> {
+        let Some(token) = &self.admin_token else {
+            return Err(ApiError::Forbidden(
+                "the admin API is off: set DOORSTEP_ADMIN_TOKEN to use it".into(),
+            ));
+        };
+        match offered {
+            Some(offered) if token.matches(offered) => Ok(()),
+            _ => Err(ApiError::Unauthorized(
+                "a valid admin token is needed".into(),
+            )),
+        }
+    }
+
     /// Runs blocking storage work off the async threads.
     pub async fn with_store<T, F>(&self, work: F) -> Result<T, ApiError>
     where
@@ -44,5 +92,31 @@ impl AppState {
     {
         let store = Arc::clone(&self.store);
         Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
+    }
+
+    /// Runs blocking storage work that also needs the sync logic.
+    pub async fn with_sync<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SqliteStore, &ServiceCatalog, &SyncServer<'_>) -> Result<T, StoreError>
+            + Send
+            + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let services = Arc::clone(&self.services);
+        let actor = self.node_actor.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let server = SyncServer {
+                services: &services,
+                actor,
+                system: Actor {
+                    user: SYSTEM_USER,
+                    role: Role::System,
+                    device: None,
+                },
+            };
+            work(&store, &services, &server)
+        })
+        .await??)
     }
 }

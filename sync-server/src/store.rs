@@ -1,31 +1,30 @@
 //! The server's storage on SQLite: one file, WAL, every commit durable
 //! (`synchronous = FULL`) before anything is acknowledged.
 //!
-//! Documents are saved whole with their list summary in one transaction.
-//! Reads of lists come from the summary table, never from documents.
-//! [2/8] brings the `Store` trait with a PostgreSQL twin, incremental
-//! changes and the change index; this module is its SQLite seed.
+//! Synced documents live in [`SqliteSync`]; job summaries are written in
+//! the same transaction as each job's changes, and lists read them, never
+//! documents. Identity (users, teams, devices, enrolment) is in
+//! [`identity`].
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use automerge::AutoCommit;
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::{JobId, RoundId, TenantId};
+use doorstep_shared::ids::TenantId;
+use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
+use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
+pub mod identity;
 mod sync;
 
 pub use sync::{COMPACT_AFTER, SqliteSync};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records
 /// how many have run.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/sqlite/0001_documents.sql"),
-    include_str!("../migrations/sqlite/0002_sync.sql"),
-];
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_schema.sql")];
 
 /// Storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,27 +58,6 @@ pub enum StoreError {
     Poisoned,
 }
 
-/// The kind of a stored document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentKind {
-    /// A job.
-    Job,
-    /// A waste round.
-    Round,
-    /// A resident's contact details.
-    Contact,
-}
-
-impl DocumentKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::Job => "job",
-            DocumentKind::Round => "round",
-            DocumentKind::Contact => "contact",
-        }
-    }
-}
-
 /// The server's SQLite database.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
@@ -107,13 +85,15 @@ impl SqliteStore {
     /// Runs `work` on the sync store inside one write transaction, committed
     /// only if `work` succeeds: a sync's pushes are acknowledged only once
     /// they are on disk.
+    /// Job summaries are kept up to date with `services`.
     pub fn sync_transaction<R>(
         &self,
+        services: &ServiceCatalog,
         work: impl FnOnce(&mut SqliteSync<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut connection = self.connection()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let result = work(&mut SqliteSync::new(&transaction))?;
+        let result = work(&mut SqliteSync::new(&transaction, services))?;
         transaction.commit()?;
         Ok(result)
     }
@@ -135,92 +115,11 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Saves a job document and its summary in one transaction.
-    pub fn save_job(
-        &self,
-        tenant: TenantId,
-        doc: &mut AutoCommit,
-        summary: &JobSummary,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        upsert_document(
-            &transaction,
-            &summary.job.to_string(),
-            tenant,
-            DocumentKind::Job,
-            &doc.save(),
-            now,
-        )?;
-        transaction.execute(
-            "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
-                 status_label, address, appointment_starts, appointment_ends, pending_requests)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (job) DO UPDATE SET
-                 reference = excluded.reference, service = excluded.service,
-                 service_name = excluded.service_name, status = excluded.status,
-                 status_label = excluded.status_label, address = excluded.address,
-                 appointment_starts = excluded.appointment_starts,
-                 appointment_ends = excluded.appointment_ends,
-                 pending_requests = excluded.pending_requests",
-            params![
-                summary.job.to_string(),
-                tenant.to_string(),
-                summary.reference,
-                summary.service.as_str(),
-                summary.service_name,
-                summary.status.as_str(),
-                summary.status_label,
-                summary.address,
-                summary.appointment_starts.map(Timestamp::as_millis),
-                summary.appointment_ends.map(Timestamp::as_millis),
-                summary.pending_requests as i64,
-            ],
-        )?;
-        transaction.commit()?;
-        Ok(())
-    }
-
-    /// Saves a round document.
-    pub fn save_round(
-        &self,
-        tenant: TenantId,
-        id: RoundId,
-        doc: &mut AutoCommit,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let connection = self.connection()?;
-        upsert_document(
-            &connection,
-            &id.to_string(),
-            tenant,
-            DocumentKind::Round,
-            &doc.save(),
-            now,
-        )
-    }
-
-    /// Loads a job document, if there is one.
-    pub fn load_job(&self, id: JobId) -> Result<Option<AutoCommit>, StoreError> {
-        let bytes: Option<Vec<u8>> = self
-            .connection()?
-            .query_row(
-                "SELECT snapshot FROM documents WHERE id = ?1 AND kind = 'job'",
-                params![id.to_string()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        bytes
-            .map(|bytes| AutoCommit::load(&bytes).map_err(|e| StoreError::Document(e.into())))
-            .transpose()
-    }
-
-    /// How many documents of each kind are stored.
+    /// How many synced documents are stored.
     pub fn count_documents(&self) -> Result<u64, StoreError> {
         let count: i64 =
             self.connection()?
-                .query_row("SELECT count(*) FROM documents", [], |row| row.get(0))?;
+                .query_row("SELECT count(*) FROM sync_documents", [], |row| row.get(0))?;
         Ok(count.max(0) as u64)
     }
 
@@ -261,7 +160,15 @@ impl SqliteStore {
                 pending,
             ) = row?;
             Ok(JobSummary {
-                job: parse("job id", job)?,
+                job: match parse::<DocumentId>("job id", job)? {
+                    DocumentId::Job(id) => id,
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            what: "job summary id",
+                            value: other.to_string(),
+                        });
+                    }
+                },
                 reference,
                 service: parse("service id", service)?,
                 service_name,
@@ -281,22 +188,6 @@ fn parse<T: std::str::FromStr>(what: &'static str, value: String) -> Result<T, S
     value
         .parse()
         .map_err(|_| StoreError::Corrupt { what, value })
-}
-
-fn upsert_document(
-    connection: &Connection,
-    id: &str,
-    tenant: TenantId,
-    kind: DocumentKind,
-    snapshot: &[u8],
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    connection.execute(
-        "INSERT INTO documents (id, tenant, kind, snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
-        params![id, tenant.to_string(), kind.as_str(), snapshot, now.as_millis()],
-    )?;
-    Ok(())
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {

@@ -20,11 +20,12 @@ fn open(dir: &tempfile::TempDir) -> SqliteStore {
 
 #[test]
 fn the_sync_simulation_converges_on_sqlite_as_it_does_in_memory() {
+    let services = ServiceCatalog::builtin().unwrap();
     for seed in 0..6 {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir);
         let on_sqlite = store
-            .sync_transaction(|sync| Ok(simulation::run(seed, sync, 200)))
+            .sync_transaction(&services, |sync| Ok(simulation::run(seed, sync, 200)))
             .unwrap();
         // The same seed takes the same path whatever the store.
         let in_memory = simulation::run(seed, MemoryStore::new(), 200);
@@ -57,7 +58,9 @@ fn a_document_reads_back_whole_across_compactions_and_reopening() {
             .collect();
         let record = scope_record(doc, id, &services).unwrap();
         store
-            .sync_transaction(|sync| sync.append(TENANT, id, doc, changes, record))
+            .sync_transaction(&services, |sync| {
+                sync.append(TENANT, id, doc, changes, record)
+            })
             .unwrap();
     };
     append(&store, &mut doc, &[]);
@@ -78,13 +81,13 @@ fn a_document_reads_back_whole_across_compactions_and_reopening() {
 
     let reopened = open(&dir);
     let (tenant, mut loaded) = reopened
-        .sync_transaction(|sync| sync.load(id))
+        .sync_transaction(&services, |sync| sync.load(id))
         .unwrap()
         .unwrap();
     assert_eq!(tenant, TENANT);
     assert_eq!(loaded.get_heads(), doc.get_heads());
     let clock = reopened
-        .sync_transaction(|sync| sync.clock(TENANT))
+        .sync_transaction(&services, |sync| sync.clock(TENANT))
         .unwrap();
     assert_eq!(
         clock.seq,
@@ -92,7 +95,7 @@ fn a_document_reads_back_whole_across_compactions_and_reopening() {
         "one sequence number per change"
     );
     let since = reopened
-        .sync_transaction(|sync| sync.changes_since(TENANT, clock.seq - 5))
+        .sync_transaction(&services, |sync| sync.changes_since(TENANT, clock.seq - 5))
         .unwrap();
     assert_eq!(since[&id].len(), 5, "change rows outlive compaction");
 }

@@ -6,9 +6,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
+use automerge::{ActorId, AutoCommit};
+use doorstep_server::demo::DemoLogin;
 use doorstep_server::{AppState, FixedClock, SqliteStore, demo, serve};
+use doorstep_shared::ids::{DeviceId, TenantId};
 use doorstep_shared::service::ServiceCatalog;
+use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
+use doorstep_shared::sync::simulation::apply_effects;
+use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -18,10 +26,15 @@ pub fn test_now() -> Timestamp {
     Timestamp::from_millis(1_795_765_800_000)
 }
 
+/// The admin token every test server accepts.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
 pub struct TestServer {
     /// Where it listens.
     pub address: SocketAddr,
+    /// Enrolment codes of the demo people, if this start seeded the demo.
+    pub logins: Vec<DemoLogin>,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -33,9 +46,15 @@ impl TestServer {
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let store = SqliteStore::open(&data_dir.join("doorstep.db"))?;
         let services = ServiceCatalog::builtin()?;
-        let server_actor = automerge::ActorId::from(b"test-server".as_slice());
-        demo::seed_if_empty(&store, &services, &server_actor, test_now())?;
-        let state = AppState::new(store, services, Arc::new(FixedClock(test_now())));
+        let server_actor = doorstep_server::state::node_actor("node-1");
+        let mut issued = 0;
+        let logins = demo::seed_if_empty(&store, &services, &server_actor, test_now(), || {
+            issued += 1;
+            Ok(format!("TEST{issued}-CODE{issued}"))
+        })?
+        .unwrap_or_default();
+        let state = AppState::new(store, services, Arc::new(FixedClock(test_now())))
+            .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?));
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.
@@ -47,6 +66,7 @@ impl TestServer {
         }));
         Ok(Self {
             address,
+            logins,
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
@@ -77,6 +97,58 @@ impl TestServer {
         Ok((status, json))
     }
 
+    /// The enrolment code of a demo person.
+    pub fn code_for(&self, name: &str) -> String {
+        self.logins
+            .iter()
+            .find(|login| login.name == name)
+            .map(|login| login.code.clone())
+            .unwrap_or_default()
+    }
+
+    /// POSTs JSON, with a bearer token if given; returns status and JSON.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        token: Option<&str>,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("{path} gave {text:?}"))?
+        };
+        Ok((status, json))
+    }
+
+    /// POSTs bytes to `/sync`; returns status and body.
+    pub async fn post_sync(&self, bytes: Vec<u8>, token: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        let response = self
+            .client
+            .post(self.url("/sync"))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .context("POST /sync")?;
+        let status = response.status().as_u16();
+        Ok((status, response.bytes().await?.to_vec()))
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -95,4 +167,94 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// A phone in a test: the real device sync core, documents in memory, and
+/// HTTP to a [`TestServer`].
+pub struct TestDevice {
+    /// The device id the server gave it.
+    pub device: DeviceId,
+    /// The actor id it signs changes with.
+    pub actor: ActorId,
+    /// Its bearer token.
+    pub token: String,
+    /// The sync core.
+    pub sync: DeviceSync,
+    /// Its documents.
+    pub docs: BTreeMap<DocumentId, AutoCommit>,
+    /// Events from the last sync.
+    pub events: Vec<SyncEvent>,
+}
+
+impl TestDevice {
+    /// Enrols with a code; panics with the server's answer if refused.
+    pub async fn enrol(server: &TestServer, code: &str, tenant: TenantId) -> anyhow::Result<Self> {
+        let (status, body) = server
+            .post_json("/api/enrol", &serde_json::json!({ "code": code }), None)
+            .await?;
+        anyhow::ensure!(status == 200, "enrolment refused: {status} {body}");
+        let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+        Ok(Self {
+            device: text("device").parse()?,
+            actor: ActorId::from(hex_bytes(&text("actor"))?),
+            token: text("token"),
+            sync: DeviceSync::new([tenant]),
+            docs: BTreeMap::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// One sync: send what the core wants to send, apply the reply. Returns
+    /// the HTTP status (200 when the server answered).
+    pub async fn sync(&mut self, server: &TestServer, now: Timestamp) -> anyhow::Result<u16> {
+        let Some(request) = self.sync.poll(now) else {
+            anyhow::bail!("the device did not want to sync at {now}");
+        };
+        let (status, body) = server.post_sync(request, &self.token).await?;
+        let effects = if status == 200 {
+            self.sync.receive(now, &body)
+        } else {
+            vec![self.sync.failed(now, &String::from_utf8_lossy(&body))]
+        };
+        self.events = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Event(event) => Some(event.clone()),
+                _ => None,
+            })
+            .collect();
+        apply_effects(&mut self.docs, &self.actor, effects);
+        Ok(status)
+    }
+
+    /// Edits a document and records the change for the next sync.
+    pub fn edit(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        change: impl FnOnce(&mut AutoCommit),
+    ) -> anyhow::Result<()> {
+        let document = self
+            .docs
+            .get_mut(&doc)
+            .context("the device does not hold that document")?;
+        let before = document.get_heads();
+        change(document);
+        document.commit();
+        let changes = document
+            .get_changes(&before)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        self.sync.record_local(tenant, doc, changes);
+        Ok(())
+    }
+}
+
+fn hex_bytes(text: &str) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(text.len().is_multiple_of(2), "odd-length hex");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| Ok(u8::from_str_radix(&text[i..i + 2], 16)?))
+        .collect()
 }

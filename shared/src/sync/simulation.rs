@@ -593,23 +593,34 @@ fn editor_doc<'e>(editor: &'e mut JobEditor<'_>) -> &'e AutoCommit {
 }
 
 fn apply(device: &mut Device, effects: Vec<Effect>) {
+    apply_effects(&mut device.docs, &device.who.actor, effects);
+}
+
+/// Applies sync effects to documents held in memory, as a device's shell
+/// does: snapshots are merged or added (signed by `actor` from then on),
+/// changes applied, removals done. Events are ignored.
+pub fn apply_effects(
+    docs: &mut BTreeMap<DocumentId, AutoCommit>,
+    actor: &ActorId,
+    effects: Vec<Effect>,
+) {
     for effect in effects {
         match effect {
             Effect::Apply { doc, content, .. } => match content {
                 Content::Snapshot(bytes) => {
                     let mut incoming = AutoCommit::load(&bytes).unwrap();
-                    match device.docs.get_mut(&doc) {
+                    match docs.get_mut(&doc) {
                         Some(existing) => {
                             existing.merge(&mut incoming).unwrap();
                         }
                         None => {
-                            incoming.set_actor(device.who.actor.clone());
-                            device.docs.insert(doc, incoming);
+                            incoming.set_actor(actor.clone());
+                            docs.insert(doc, incoming);
                         }
                     }
                 }
                 Content::Changes(changes) => {
-                    let document = device.docs.get_mut(&doc).unwrap_or_else(|| {
+                    let document = docs.get_mut(&doc).unwrap_or_else(|| {
                         panic!("changes for {doc}, which the device does not hold")
                     });
                     let changes: Vec<Change> = changes
@@ -620,7 +631,7 @@ fn apply(device: &mut Device, effects: Vec<Effect>) {
                 }
             },
             Effect::Remove { doc, .. } => {
-                device.docs.remove(&doc);
+                docs.remove(&doc);
             }
             Effect::Event(_) => {}
         }

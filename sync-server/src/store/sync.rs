@@ -10,12 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{AutoCommit, Change};
-use doorstep_shared::ids::{DeviceId, TeamId, TenantId};
-use doorstep_shared::job::Assignee;
+use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId};
+use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::service::ServiceCatalog;
+use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::store::{
     Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, SyncStore,
 };
 use doorstep_shared::sync::wire::{Cursor, DocumentId};
+use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -27,12 +30,57 @@ pub const COMPACT_AFTER: i64 = 64;
 /// [`SyncStore`] over an SQLite connection (usually a transaction).
 pub struct SqliteSync<'c> {
     connection: &'c Connection,
+    services: &'c ServiceCatalog,
 }
 
 impl<'c> SqliteSync<'c> {
     /// Works through `connection`; pass a transaction to make a sync atomic.
-    pub fn new(connection: &'c Connection) -> Self {
-        Self { connection }
+    /// `services` give job summaries their status labels.
+    pub fn new(connection: &'c Connection, services: &'c ServiceCatalog) -> Self {
+        Self {
+            connection,
+            services,
+        }
+    }
+
+    /// Rewrites a job's list row from its document.
+    fn write_summary(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        document: &AutoCommit,
+    ) -> Result<(), StoreError> {
+        let loaded = Job::load(document)?;
+        let Some(service) = self.services.get(&loaded.office.service) else {
+            return Ok(());
+        };
+        let summary = JobSummary::of(job, &loaded, service);
+        self.connection.execute(
+            "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
+                 status_label, address, appointment_starts, appointment_ends, pending_requests)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (job) DO UPDATE SET
+                 reference = excluded.reference, service = excluded.service,
+                 service_name = excluded.service_name, status = excluded.status,
+                 status_label = excluded.status_label, address = excluded.address,
+                 appointment_starts = excluded.appointment_starts,
+                 appointment_ends = excluded.appointment_ends,
+                 pending_requests = excluded.pending_requests",
+            params![
+                DocumentId::Job(job).to_string(),
+                tenant.to_string(),
+                summary.reference,
+                summary.service.as_str(),
+                summary.service_name,
+                summary.status.as_str(),
+                summary.status_label,
+                summary.address,
+                summary.appointment_starts.map(Timestamp::as_millis),
+                summary.appointment_ends.map(Timestamp::as_millis),
+                summary.pending_requests as i64,
+            ],
+        )?;
+        Ok(())
     }
 }
 
@@ -339,6 +387,9 @@ impl SyncStore for SqliteSync<'_> {
                 "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
                 params![tenant.to_string()],
             )?;
+        }
+        if let DocumentId::Job(job) = doc {
+            self.write_summary(tenant, job, document)?;
         }
         Ok(())
     }

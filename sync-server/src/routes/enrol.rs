@@ -1,0 +1,119 @@
+//! Enrolment. A dispatcher (for now with the admin token; the back office
+//! comes later) issues a one-time code for a user; the phone redeems it for
+//! its device token and actor id. Revoking a device refuses its token from
+//! then on.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use doorstep_shared::ids::{DeviceId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::sync::bearer;
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+
+/// How long an enrolment code stays valid.
+const CODE_VALID_MINUTES: i64 = 7 * 24 * 60;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/enrol", post(redeem))
+        .route("/api/admin/enrolments", post(issue))
+        .route("/api/admin/devices/{device}/revoke", post(revoke))
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    user: UserId,
+    /// Set to re-enrol a known device, keeping its actor id.
+    device: Option<DeviceId>,
+}
+
+#[derive(Serialize)]
+struct Issued {
+    code: String,
+    expires_at: i64,
+}
+
+async fn issue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(issue): Json<Issue>,
+) -> Result<Json<Issued>, ApiError> {
+    state.check_admin(bearer(&headers))?;
+    let code = secrets::enrolment_code()?;
+    let expires_at = state.clock().now().plus_minutes(CODE_VALID_MINUTES);
+    let stored = code.clone();
+    state
+        .with_store(move |store| {
+            store.create_enrolment(&stored, issue.user, issue.device, expires_at)
+        })
+        .await
+        .map_err(|_| ApiError::BadRequest("no such user or device".into()))?;
+    Ok(Json(Issued {
+        code,
+        expires_at: expires_at.as_millis(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct Redeem {
+    code: String,
+}
+
+/// What a newly enrolled device needs to sync.
+#[derive(Serialize)]
+struct Credentials {
+    device: DeviceId,
+    user: UserId,
+    /// The Automerge actor id to sign changes with, as hex.
+    actor: String,
+    /// The bearer token for `/sync`.
+    token: String,
+    rebound: bool,
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    Json(redeem): Json<Redeem>,
+) -> Result<Json<Credentials>, ApiError> {
+    let token = secrets::device_token()?;
+    let (device, actor) = secrets::new_device()?;
+    let now = state.clock().now();
+    let code = redeem.code.trim().to_uppercase();
+    let stored_token = token.clone();
+    let enrolled = state
+        .with_store(move |store| store.redeem_enrolment(&code, &stored_token, device, &actor, now))
+        .await?
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    Ok(Json(Credentials {
+        device: enrolled.device,
+        user: enrolled.user,
+        actor: enrolled.actor.to_hex_string(),
+        token,
+        rebound: enrolled.rebound,
+    }))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(device): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.check_admin(bearer(&headers))?;
+    let device: DeviceId = device
+        .parse()
+        .map_err(|e: doorstep_shared::ids::ParseIdError| ApiError::BadRequest(e.to_string()))?;
+    let now = state.clock().now();
+    if state
+        .with_store(move |store| store.revoke_device(device, now))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such enrolled device".into()))
+    }
+}

@@ -1,0 +1,71 @@
+//! `POST /sync`: one request and one reply per reconnect, authenticated by
+//! the device's token. The reply is sent only after the pushed changes are
+//! committed.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use doorstep_shared::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest, WireError, update_required};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sync", post(exchange))
+        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+}
+
+/// The bearer token of a request, if it has one.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+async fn exchange(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = bearer(&headers)
+        .ok_or_else(|| ApiError::Unauthorized("this device is not enrolled".into()))?
+        .to_owned();
+    let who = state
+        .with_store(move |store| store.device_by_token(&token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "this device's access was revoked or never granted: ask your dispatcher to enrol it again"
+                    .into(),
+            )
+        })?;
+    let request = match SyncRequest::decode(&body) {
+        Ok(request) => request,
+        Err(error @ WireError::UnsupportedVersion { .. }) => {
+            return Ok((
+                StatusCode::UPGRADE_REQUIRED,
+                update_required(&error.to_string()),
+            )
+                .into_response());
+        }
+        Err(error) => return Err(ApiError::BadRequest(error.to_string())),
+    };
+    let now = state.clock().now();
+    let reply = state
+        .with_sync(move |store, services, server| {
+            store.sync_transaction(services, |sync| server.handle(sync, &who, now, &request))
+        })
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        reply.encode(),
+    )
+        .into_response())
+}

@@ -1,0 +1,258 @@
+//! Users, teams and devices, and enrolment: a one-time code, issued by a
+//! dispatcher for a user, becomes a device token. Codes and tokens are
+//! stored only as SHA-256 hashes. A device's Automerge actor id is fixed at
+//! enrolment; re-enrolling a revoked device (a dispatcher's decision) keeps
+//! it, so the device's unsynced edits are still accepted.
+
+use std::collections::BTreeSet;
+
+use automerge::ActorId;
+use doorstep_shared::ids::{DeviceId, TeamId, TenantId, UserId};
+use doorstep_shared::sync::store::DeviceIdentity;
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Role;
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::{SqliteStore, StoreError, parse};
+
+/// A secret (code or token) as stored: its SHA-256.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// What a redeemed enrolment code gives the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The device's id.
+    pub device: DeviceId,
+    /// The Automerge actor id the device must sign its changes with.
+    pub actor: ActorId,
+    /// The user it is enrolled for.
+    pub user: UserId,
+    /// Whether an existing device was re-enrolled (keeping its actor id).
+    pub rebound: bool,
+}
+
+/// Why an enrolment code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolmentRefused {
+    /// No such code.
+    #[error("that enrolment code is not valid; ask your dispatcher for a new one")]
+    Unknown,
+    /// Too old.
+    #[error("that enrolment code has expired; ask your dispatcher for a new one")]
+    Expired,
+    /// Used before.
+    #[error("that enrolment code has already been used; ask your dispatcher for a new one")]
+    Used,
+}
+
+impl SqliteStore {
+    /// Adds a user working for `tenants`.
+    pub fn create_user(
+        &self,
+        id: UserId,
+        name: &str,
+        role: Role,
+        tenants: &[TenantId],
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection()?;
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO users (id, name, role) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), name, role.as_str()],
+        )?;
+        for tenant in tenants {
+            transaction.execute(
+                "INSERT INTO user_tenants (user, tenant) VALUES (?1, ?2)",
+                params![id.to_string(), tenant.to_string()],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Adds a team with its members. Changes who sees the team's work, so
+    /// the tenant's scope version moves on.
+    pub fn create_team(
+        &self,
+        id: TeamId,
+        tenant: TenantId,
+        name: &str,
+        members: &[UserId],
+    ) -> Result<(), StoreError> {
+        let mut connection = self.connection()?;
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO teams (id, tenant, name) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), tenant.to_string(), name],
+        )?;
+        for member in members {
+            transaction.execute(
+                "INSERT INTO team_members (team, user) VALUES (?1, ?2)",
+                params![id.to_string(), member.to_string()],
+            )?;
+        }
+        transaction.execute(
+            "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
+            params![tenant.to_string()],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Issues a one-time code for `user`, valid until `expires_at`. With
+    /// `device`, redeeming it re-enrols that device.
+    pub fn create_enrolment(
+        &self,
+        code: &str,
+        user: UserId,
+        device: Option<DeviceId>,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.connection()?.execute(
+            "INSERT INTO enrolments (code_hash, user, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                secret_hash(code),
+                user.to_string(),
+                device.map(|d| d.to_string()),
+                expires_at.as_millis()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Redeems a code: enrols a new device (with `new_device`, `new_actor`)
+    /// or re-enrols the one the code names, under `token`.
+    pub fn redeem_enrolment(
+        &self,
+        code: &str,
+        token: &str,
+        new_device: DeviceId,
+        new_actor: &ActorId,
+        now: Timestamp,
+    ) -> Result<Result<Enrolled, EnrolmentRefused>, StoreError> {
+        let mut connection = self.connection()?;
+        let transaction = connection.transaction()?;
+        let row = transaction
+            .query_row(
+                "SELECT user, device, expires_at, used_at FROM enrolments WHERE code_hash = ?1",
+                params![secret_hash(code)],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((user, device, expires_at, used_at)) = row else {
+            return Ok(Err(EnrolmentRefused::Unknown));
+        };
+        if used_at.is_some() {
+            return Ok(Err(EnrolmentRefused::Used));
+        }
+        if now.as_millis() > expires_at {
+            return Ok(Err(EnrolmentRefused::Expired));
+        }
+        let user: UserId = parse("user id", user)?;
+        let enrolled = match device {
+            Some(device) => {
+                let actor: Vec<u8> = transaction.query_row(
+                    "UPDATE devices SET token_hash = ?2, revoked_at = NULL
+                     WHERE id = ?1 RETURNING actor",
+                    params![device, secret_hash(token)],
+                    |row| row.get(0),
+                )?;
+                Enrolled {
+                    device: parse("device id", device)?,
+                    actor: ActorId::from(actor),
+                    user,
+                    rebound: true,
+                }
+            }
+            None => {
+                transaction.execute(
+                    "INSERT INTO devices (id, user, actor, token_hash, enrolled_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        new_device.to_string(),
+                        user.to_string(),
+                        new_actor.to_bytes(),
+                        secret_hash(token),
+                        now.as_millis()
+                    ],
+                )?;
+                Enrolled {
+                    device: new_device,
+                    actor: new_actor.clone(),
+                    user,
+                    rebound: false,
+                }
+            }
+        };
+        transaction.execute(
+            "UPDATE enrolments SET used_at = ?2 WHERE code_hash = ?1",
+            params![secret_hash(code), now.as_millis()],
+        )?;
+        transaction.commit()?;
+        Ok(Ok(enrolled))
+    }
+
+    /// The device a token belongs to, if the token is valid and not revoked.
+    pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
+        let connection = self.connection()?;
+        let row = connection
+            .query_row(
+                "SELECT d.id, d.user, d.actor, u.role FROM devices d JOIN users u ON u.id = d.user
+                 WHERE d.token_hash = ?1 AND d.revoked_at IS NULL",
+                params![secret_hash(token)],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((device, user, actor, role)) = row else {
+            return Ok(None);
+        };
+        let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
+            let mut statement = connection.prepare_cached(sql)?;
+            let rows = statement.query_map(params![user], |row| row.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let teams = strings("SELECT team FROM team_members WHERE user = ?1")?
+            .into_iter()
+            .map(|t| parse("team id", t))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        let tenants = strings("SELECT tenant FROM user_tenants WHERE user = ?1")?
+            .into_iter()
+            .map(|t| parse("tenant id", t))
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        Ok(Some(DeviceIdentity {
+            device: parse("device id", device)?,
+            user: parse("user id", user.clone())?,
+            role: parse("role", role)?,
+            teams,
+            tenants,
+            actor: ActorId::from(actor),
+        }))
+    }
+
+    /// Revokes a device: its token is refused from now on. Returns whether
+    /// there was such a device.
+    pub fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+        let changed = self.connection()?.execute(
+            "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![device.to_string(), now.as_millis()],
+        )?;
+        Ok(changed > 0)
+    }
+}
