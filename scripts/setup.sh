@@ -22,3 +22,23 @@ if command -v rustup >/dev/null 2>&1; then
 else
     echo "setup: rustup not found; make sure rustfmt, clippy and the wasm32-unknown-unknown target are installed" >&2
 fi
+
+# PostgreSQL for the store tests: started if installed but stopped,
+# installed from Debian's packages if missing (as root).
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+if [ -z "${DATABASE_URL:-}" ] && ! pg_ready; then
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+    fi
+    if command -v pg_ctlcluster >/dev/null 2>&1; then
+        for version in $(ls /etc/postgresql 2>/dev/null); do
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+        done
+    fi
+    for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+    if ! pg_ready; then
+        echo "setup: PostgreSQL is not running on 127.0.0.1:5432 and could not be started;" >&2
+        echo "       start it, or set DATABASE_URL to one the tests may use" >&2
+        exit 1
+    fi
+fi

@@ -18,6 +18,7 @@ use doorstep_shared::time::Timestamp;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 pub mod identity;
+pub mod postgres;
 mod sync;
 
 pub use sync::{COMPACT_AFTER, SqliteSync};
@@ -32,6 +33,9 @@ pub enum StoreError {
     /// SQLite refused or failed.
     #[error("the database failed")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed.
+    #[error("the PostgreSQL database failed")]
+    Postgres(#[from] ::postgres::Error),
     /// A stored document could not be read or written.
     #[error("a stored document is unreadable")]
     Document(#[from] DocumentError),

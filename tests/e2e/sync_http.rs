@@ -83,7 +83,11 @@ async fn starting_work_offline_syncs_up_and_the_server_decides_it() {
                 .unwrap();
         })
         .unwrap();
-    assert_eq!(phone.sync.waiting(), 1, "the photo and request, one change, wait for signal");
+    assert_eq!(
+        phone.sync.waiting(),
+        1,
+        "the photo and request, one change, wait for signal"
+    );
 
     phone.sync(&server, later(10)).await.unwrap();
     assert_eq!(phone.sync.waiting(), 0);

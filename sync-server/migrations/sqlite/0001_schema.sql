@@ -15,9 +15,9 @@ CREATE TABLE users (
 ) STRICT;
 
 CREATE TABLE user_tenants (
-    user   TEXT NOT NULL REFERENCES users(id),
+    user_id   TEXT NOT NULL REFERENCES users(id),
     tenant TEXT NOT NULL REFERENCES tenants(id),
-    PRIMARY KEY (user, tenant)
+    PRIMARY KEY (user_id, tenant)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE teams (
@@ -28,15 +28,15 @@ CREATE TABLE teams (
 
 CREATE TABLE team_members (
     team TEXT NOT NULL REFERENCES teams(id),
-    user TEXT NOT NULL REFERENCES users(id),
-    PRIMARY KEY (team, user)
+    user_id TEXT NOT NULL REFERENCES users(id),
+    PRIMARY KEY (team, user_id)
 ) STRICT, WITHOUT ROWID;
 
 -- Enrolled devices. The Automerge actor id is fixed at enrolment; only the
 -- SHA-256 of the device's token is kept.
 CREATE TABLE devices (
     id          TEXT PRIMARY KEY,
-    user        TEXT NOT NULL REFERENCES users(id),
+    user_id        TEXT NOT NULL REFERENCES users(id),
     actor       BLOB NOT NULL UNIQUE,
     token_hash  BLOB NOT NULL UNIQUE,
     enrolled_at INTEGER NOT NULL,
@@ -47,7 +47,7 @@ CREATE TABLE devices (
 -- re-enrols a known device, which then keeps its actor id.
 CREATE TABLE enrolments (
     code_hash  BLOB PRIMARY KEY,
-    user       TEXT NOT NULL REFERENCES users(id),
+    user_id       TEXT NOT NULL REFERENCES users(id),
     device     TEXT REFERENCES devices(id),
     expires_at INTEGER NOT NULL,
     used_at    INTEGER

@@ -65,7 +65,7 @@ impl SqliteStore {
         )?;
         for tenant in tenants {
             transaction.execute(
-                "INSERT INTO user_tenants (user, tenant) VALUES (?1, ?2)",
+                "INSERT INTO user_tenants (user_id, tenant) VALUES (?1, ?2)",
                 params![id.to_string(), tenant.to_string()],
             )?;
         }
@@ -90,7 +90,7 @@ impl SqliteStore {
         )?;
         for member in members {
             transaction.execute(
-                "INSERT INTO team_members (team, user) VALUES (?1, ?2)",
+                "INSERT INTO team_members (team, user_id) VALUES (?1, ?2)",
                 params![id.to_string(), member.to_string()],
             )?;
         }
@@ -112,7 +112,7 @@ impl SqliteStore {
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         self.connection()?.execute(
-            "INSERT INTO enrolments (code_hash, user, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO enrolments (code_hash, user_id, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![
                 secret_hash(code),
                 user.to_string(),
@@ -137,7 +137,7 @@ impl SqliteStore {
         let transaction = connection.transaction()?;
         let row = transaction
             .query_row(
-                "SELECT user, device, expires_at, used_at FROM enrolments WHERE code_hash = ?1",
+                "SELECT user_id, device, expires_at, used_at FROM enrolments WHERE code_hash = ?1",
                 params![secret_hash(code)],
                 |row| {
                     Ok((
@@ -176,7 +176,7 @@ impl SqliteStore {
             }
             None => {
                 transaction.execute(
-                    "INSERT INTO devices (id, user, actor, token_hash, enrolled_at)
+                    "INSERT INTO devices (id, user_id, actor, token_hash, enrolled_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
                         new_device.to_string(),
@@ -207,7 +207,7 @@ impl SqliteStore {
         let connection = self.connection()?;
         let row = connection
             .query_row(
-                "SELECT d.id, d.user, d.actor, u.role FROM devices d JOIN users u ON u.id = d.user
+                "SELECT d.id, d.user_id, d.actor, u.role FROM devices d JOIN users u ON u.id = d.user_id
                  WHERE d.token_hash = ?1 AND d.revoked_at IS NULL",
                 params![secret_hash(token)],
                 |row| {
@@ -228,11 +228,11 @@ impl SqliteStore {
             let rows = statement.query_map(params![user], |row| row.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         };
-        let teams = strings("SELECT team FROM team_members WHERE user = ?1")?
+        let teams = strings("SELECT team FROM team_members WHERE user_id = ?1")?
             .into_iter()
             .map(|t| parse("team id", t))
             .collect::<Result<BTreeSet<_>, _>>()?;
-        let tenants = strings("SELECT tenant FROM user_tenants WHERE user = ?1")?
+        let tenants = strings("SELECT tenant FROM user_tenants WHERE user_id = ?1")?
             .into_iter()
             .map(|t| parse("tenant id", t))
             .collect::<Result<BTreeSet<_>, _>>()?;

@@ -1,0 +1,521 @@
+//! The server's storage on PostgreSQL, for several stateless server nodes
+//! sharing one database: the same [`SyncStore`] as SQLite, in its own SQL.
+//!
+//! Sequence numbers are taken by `UPDATE tenants … RETURNING seq`, which
+//! locks the tenant's row until the transaction ends: a second writer waits,
+//! so numbers are committed in the order they are handed out and a reader
+//! never sees 102 before 101.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use automerge::{AutoCommit, Change};
+use doorstep_shared::ids::{DeviceId, JobId, TenantId};
+use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::service::ServiceCatalog;
+use doorstep_shared::summary::JobSummary;
+use doorstep_shared::sync::store::{
+    Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, SyncStore,
+};
+use doorstep_shared::sync::wire::{Cursor, DocumentId};
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Role;
+use postgres::{Client, NoTls, Transaction};
+
+use super::{COMPACT_AFTER, StoreError};
+
+/// The schema migrations, in order; `doorstep_migrations` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+
+/// A PostgreSQL database shared by server nodes.
+pub struct PgStore {
+    config: postgres::Config,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl PgStore {
+    /// Connects to `url` (a libpq connection string or `postgres://` URL)
+    /// and brings the schema up to date. With `schema`, everything lives in
+    /// that schema, created if missing: tests use one schema each.
+    pub fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = url.parse()?;
+        if let Some(schema) = schema {
+            let mut setup = config.connect(NoTls)?;
+            setup.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+            config.options(&format!("-c search_path=\"{schema}\""));
+        }
+        let store = Self {
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn take(&self) -> Result<Client, StoreError> {
+        let idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        match idle {
+            Some(client) if !client.is_closed() => Ok(client),
+            _ => Ok(self.config.connect(NoTls)?),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(client);
+        }
+    }
+
+    /// Runs `work` on a client, returning the client to the pool after.
+    fn with_client<R>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut client = self.take()?;
+        let result = work(&mut client);
+        self.give_back(client);
+        result
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            // Nodes starting together take turns.
+            transaction.execute("SELECT pg_advisory_xact_lock(4242001)", &[])?;
+            transaction.batch_execute(
+                "CREATE TABLE IF NOT EXISTS doorstep_migrations (version BIGINT NOT NULL)",
+            )?;
+            let applied: i64 = transaction
+                .query_one("SELECT count(*) FROM doorstep_migrations", &[])?
+                .get(0);
+            let known = MIGRATIONS.len() as i64;
+            if applied > known {
+                return Err(StoreError::NewerDatabase {
+                    found: applied,
+                    known,
+                });
+            }
+            for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+                transaction.batch_execute(sql)?;
+                transaction.execute(
+                    "INSERT INTO doorstep_migrations (version) VALUES ($1)",
+                    &[&(number as i64 + 1)],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Adds a tenant, or renames it.
+    pub fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO tenants (id, name) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                &[&id.to_string(), &name],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Runs `work` on the sync store inside one transaction, committed only
+    /// if `work` succeeds.
+    pub fn sync_transaction<R>(
+        &self,
+        services: &ServiceCatalog,
+        work: impl FnOnce(&mut PgSync<'_, '_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let result = work(&mut PgSync {
+                transaction: &mut transaction,
+                services,
+            })?;
+            transaction.commit()?;
+            Ok(result)
+        })
+    }
+}
+
+/// [`SyncStore`] over one PostgreSQL transaction.
+pub struct PgSync<'t, 'c> {
+    transaction: &'t mut Transaction<'c>,
+    services: &'t ServiceCatalog,
+}
+
+fn document_id(text: String) -> Result<DocumentId, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt {
+        what: "document id",
+        value: text,
+    })
+}
+
+fn document_error(error: automerge::AutomergeError) -> StoreError {
+    StoreError::Document(error.into())
+}
+
+/// The scope columns of a document: kind, assignee user, assignee team,
+/// open, crew, contact's job.
+type Columns = (
+    &'static str,
+    Option<String>,
+    Option<String>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
+fn columns(record: &ScopeRecord) -> Columns {
+    match record {
+        ScopeRecord::Job { assignee, open } => (
+            "job",
+            match assignee {
+                Some(Assignee::User(user)) => Some(user.to_string()),
+                _ => None,
+            },
+            match assignee {
+                Some(Assignee::Team(team)) => Some(team.to_string()),
+                _ => None,
+            },
+            *open,
+            None,
+            None,
+        ),
+        ScopeRecord::Round { crew } => ("round", None, None, true, Some(crew.to_string()), None),
+        ScopeRecord::Contact { job } => (
+            "contact",
+            None,
+            None,
+            true,
+            None,
+            Some(DocumentId::Job(*job).to_string()),
+        ),
+    }
+}
+
+impl PgSync<'_, '_> {
+    fn write_summary(
+        &mut self,
+        tenant: TenantId,
+        job: JobId,
+        document: &AutoCommit,
+    ) -> Result<(), StoreError> {
+        let loaded = Job::load(document)?;
+        let Some(service) = self.services.get(&loaded.office.service) else {
+            return Ok(());
+        };
+        let summary = JobSummary::of(job, &loaded, service);
+        self.transaction.execute(
+            "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
+                 status_label, address, appointment_starts, appointment_ends, pending_requests)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (job) DO UPDATE SET
+                 reference = excluded.reference, service = excluded.service,
+                 service_name = excluded.service_name, status = excluded.status,
+                 status_label = excluded.status_label, address = excluded.address,
+                 appointment_starts = excluded.appointment_starts,
+                 appointment_ends = excluded.appointment_ends,
+                 pending_requests = excluded.pending_requests",
+            &[
+                &DocumentId::Job(job).to_string(),
+                &tenant.to_string(),
+                &summary.reference,
+                &summary.service.as_str(),
+                &summary.service_name,
+                &summary.status.as_str(),
+                &summary.status_label,
+                &summary.address,
+                &summary.appointment_starts.map(Timestamp::as_millis),
+                &summary.appointment_ends.map(Timestamp::as_millis),
+                &(summary.pending_requests as i64),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+impl SyncStore for PgSync<'_, '_> {
+    type Error = StoreError;
+
+    fn clock(&mut self, tenant: TenantId) -> Result<Cursor, StoreError> {
+        let row = self.transaction.query_opt(
+            "SELECT seq, scope_version FROM tenants WHERE id = $1",
+            &[&tenant.to_string()],
+        )?;
+        Ok(row.map_or_else(Cursor::default, |row| Cursor {
+            seq: row.get::<_, i64>(0).max(0) as u64,
+            scope: row.get::<_, i64>(1).max(0) as u64,
+        }))
+    }
+
+    fn scope(
+        &mut self,
+        who: &DeviceIdentity,
+        tenant: TenantId,
+    ) -> Result<BTreeSet<DocumentId>, StoreError> {
+        let teams: Vec<String> = who.teams.iter().map(ToString::to_string).collect();
+        let rows = self.transaction.query(
+            "SELECT d.id FROM sync_documents d
+             WHERE d.tenant = $1 AND (
+                $2
+                OR (d.kind = 'job' AND (d.assignee_user = $3 OR d.assignee_team = ANY($4)))
+                OR (d.kind = 'round' AND d.crew = ANY($4))
+                OR (d.kind = 'contact' AND EXISTS (
+                    SELECT 1 FROM sync_documents j
+                    WHERE j.id = d.contact_job AND j.open
+                      AND (j.assignee_user = $3 OR j.assignee_team = ANY($4)))))",
+            &[
+                &tenant.to_string(),
+                &(who.role == Role::Dispatcher),
+                &who.user.to_string(),
+                &teams,
+            ],
+        )?;
+        rows.into_iter()
+            .map(|row| document_id(row.get(0)))
+            .collect()
+    }
+
+    fn delivery(&mut self, device: DeviceId, tenant: TenantId) -> Result<Delivery, StoreError> {
+        let row = self.transaction.query_opt(
+            "SELECT delivery FROM sync_deliveries WHERE device = $1 AND tenant = $2",
+            &[&device.to_string(), &tenant.to_string()],
+        )?;
+        match row {
+            None => Ok(Delivery::default()),
+            Some(row) => {
+                let bytes: Vec<u8> = row.get(0);
+                postcard::from_bytes(&bytes).map_err(|_| StoreError::Corrupt {
+                    what: "delivery record",
+                    value: format!("{} bytes", bytes.len()),
+                })
+            }
+        }
+    }
+
+    fn set_delivery(
+        &mut self,
+        device: DeviceId,
+        tenant: TenantId,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        let before = self.delivery(device, tenant)?.possibly_held();
+        let bytes = postcard::to_allocvec(delivery).unwrap_or_default();
+        self.transaction.execute(
+            "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES ($1, $2, $3)
+             ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
+            &[&device.to_string(), &tenant.to_string(), &bytes],
+        )?;
+        let new: Vec<String> = delivery
+            .possibly_held()
+            .difference(&before)
+            .map(ToString::to_string)
+            .collect();
+        if !new.is_empty() {
+            self.transaction.execute(
+                "INSERT INTO sync_ever_delivered (device, doc)
+                 SELECT $1, doc FROM unnest($2::text[]) AS doc
+                 ON CONFLICT DO NOTHING",
+                &[&device.to_string(), &new],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, StoreError> {
+        Ok(self
+            .transaction
+            .query_opt(
+                "SELECT 1 FROM sync_ever_delivered WHERE device = $1 AND doc = $2",
+                &[&device.to_string(), &doc.to_string()],
+            )?
+            .is_some())
+    }
+
+    fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, StoreError> {
+        let Some(row) = self.transaction.query_opt(
+            "SELECT tenant, snapshot, snapshot_seq FROM sync_documents WHERE id = $1",
+            &[&doc.to_string()],
+        )?
+        else {
+            return Ok(None);
+        };
+        let tenant: String = row.get(0);
+        let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
+            what: "tenant id",
+            value: tenant,
+        })?;
+        let snapshot: Vec<u8> = row.get(1);
+        let snapshot_seq: i64 = row.get(2);
+        let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
+        let changes = self
+            .transaction
+            .query(
+                "SELECT bytes FROM sync_changes WHERE doc = $1 AND seq > $2 ORDER BY seq",
+                &[&doc.to_string(), &snapshot_seq],
+            )?
+            .into_iter()
+            .map(|row| Change::from_bytes(row.get(0)).map_err(|e| document_error(e.into())))
+            .collect::<Result<Vec<_>, _>>()?;
+        document.apply_changes(changes).map_err(document_error)?;
+        Ok(Some((tenant, document)))
+    }
+
+    fn append(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        document: &mut AutoCommit,
+        changes: Vec<(Author, Change)>,
+        record: ScopeRecord,
+    ) -> Result<(), StoreError> {
+        let count = changes.len() as i64;
+        // Locks the tenant's row until commit: see the module comment.
+        let last: i64 = self
+            .transaction
+            .query_one(
+                "UPDATE tenants SET seq = seq + $2 WHERE id = $1 RETURNING seq",
+                &[&tenant.to_string(), &count],
+            )?
+            .get(0);
+        let first = last - count + 1;
+        let before = self.transaction.query_opt(
+            "SELECT kind, assignee_user, assignee_team, open, crew, contact_job, snapshot_seq
+             FROM sync_documents WHERE id = $1",
+            &[&doc.to_string()],
+        )?;
+        let new = columns(&record);
+        let scope_changed = match &before {
+            None => true,
+            Some(row) => {
+                let kind: String = row.get(0);
+                (
+                    kind.as_str(),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                ) != (
+                    new.0,
+                    new.1.clone(),
+                    new.2.clone(),
+                    new.3,
+                    new.4.clone(),
+                    new.5.clone(),
+                )
+            }
+        };
+        match &before {
+            None => {
+                self.transaction.execute(
+                    "INSERT INTO sync_documents (id, tenant, snapshot, snapshot_seq, last_seq, kind,
+                         assignee_user, assignee_team, open, crew, contact_job)
+                     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10)",
+                    &[
+                        &doc.to_string(),
+                        &tenant.to_string(),
+                        &document.save(),
+                        &last,
+                        &new.0,
+                        &new.1,
+                        &new.2,
+                        &new.3,
+                        &new.4,
+                        &new.5,
+                    ],
+                )?;
+            }
+            Some(row) => {
+                let snapshot_seq: i64 = row.get(6);
+                self.transaction.execute(
+                    "UPDATE sync_documents SET last_seq = $2, assignee_user = $3,
+                         assignee_team = $4, open = $5, crew = $6, contact_job = $7
+                     WHERE id = $1",
+                    &[
+                        &doc.to_string(),
+                        &last,
+                        &new.1,
+                        &new.2,
+                        &new.3,
+                        &new.4,
+                        &new.5,
+                    ],
+                )?;
+                if last - snapshot_seq > COMPACT_AFTER {
+                    self.transaction.execute(
+                        "UPDATE sync_documents SET snapshot = $2, snapshot_seq = $3 WHERE id = $1",
+                        &[&doc.to_string(), &document.save(), &last],
+                    )?;
+                }
+            }
+        }
+        let insert = self.transaction.prepare(
+            "INSERT INTO sync_changes (tenant, seq, doc, hash, author_device, bytes)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )?;
+        for ((author, change), seq) in changes.into_iter().zip(first..) {
+            let author = match author {
+                Author::Device(device) => Some(device.to_string()),
+                Author::Server => None,
+            };
+            self.transaction.execute(
+                &insert,
+                &[
+                    &tenant.to_string(),
+                    &seq,
+                    &doc.to_string(),
+                    &change.hash().0.as_slice(),
+                    &author,
+                    &change.raw_bytes(),
+                ],
+            )?;
+        }
+        if scope_changed {
+            self.transaction.execute(
+                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = $1",
+                &[&tenant.to_string()],
+            )?;
+        }
+        if let DocumentId::Job(job) = doc {
+            self.write_summary(tenant, job, document)?;
+        }
+        Ok(())
+    }
+
+    fn changes_since(
+        &mut self,
+        tenant: TenantId,
+        after: u64,
+    ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, StoreError> {
+        let rows = self.transaction.query(
+            "SELECT doc, seq, author_device, bytes FROM sync_changes
+             WHERE tenant = $1 AND seq > $2 ORDER BY seq",
+            &[&tenant.to_string(), &(after as i64)],
+        )?;
+        let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
+        for row in rows {
+            let author: Option<String> = row.get(2);
+            let author = match author {
+                None => Author::Server,
+                Some(device) => {
+                    Author::Device(device.parse().map_err(|_| StoreError::Corrupt {
+                        what: "device id",
+                        value: device,
+                    })?)
+                }
+            };
+            let seq: i64 = row.get(1);
+            by_doc
+                .entry(document_id(row.get(0))?)
+                .or_default()
+                .push(StoredChange {
+                    seq: seq.max(0) as u64,
+                    author,
+                    bytes: row.get(3),
+                });
+        }
+        Ok(by_doc)
+    }
+}

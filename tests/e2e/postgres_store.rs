@@ -1,0 +1,147 @@
+//! The sync store on the real PostgreSQL of this machine: the simulation,
+//! and concurrent writers that must never let a reader skip a change.
+//!
+//! Each test works in a schema of its own in the database named by
+//! `DATABASE_URL` (default: `host=127.0.0.1 user=postgres dbname=test`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use automerge::Change;
+use doorstep_server::store::postgres::PgStore;
+use doorstep_shared::job::OfficeEditor;
+use doorstep_shared::prelude::*;
+use doorstep_shared::sync::memory::MemoryStore;
+use doorstep_shared::sync::server::scope_record;
+use doorstep_shared::sync::simulation::{self, TENANT};
+use doorstep_shared::sync::store::{Author, SyncStore};
+use doorstep_shared::sync::wire::DocumentId;
+
+fn url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=test".into())
+}
+
+/// A store in a fresh schema named after the test.
+fn fresh_store(schema: &str) -> PgStore {
+    let url = url();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|error| {
+        panic!(
+            "PostgreSQL is not reachable at {url:?}: {error}. Start it with ./scripts/setup.sh \
+             (or `pg_ctlcluster 15 main start`), or set DATABASE_URL."
+        )
+    });
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .unwrap();
+    let store = PgStore::connect(&url, Some(schema)).unwrap();
+    store.put_tenant(TENANT, "Simulated council").unwrap();
+    store
+}
+
+#[test]
+fn the_sync_simulation_converges_on_postgres_as_it_does_in_memory() {
+    let store = fresh_store("doorstep_test_simulation");
+    let services = ServiceCatalog::builtin().unwrap();
+    for seed in 0..3 {
+        let schema = format!("doorstep_test_simulation_{seed}");
+        let store = if seed == 0 {
+            &store
+        } else {
+            &fresh_store(&schema)
+        };
+        let on_postgres = store
+            .sync_transaction(&services, |sync| Ok(simulation::run(seed, sync, 150)))
+            .unwrap();
+        let in_memory = simulation::run(seed, MemoryStore::new(), 150);
+        assert_eq!(on_postgres, in_memory, "seed {seed}");
+    }
+}
+
+#[test]
+fn concurrent_commits_never_let_a_reader_skip_a_change() {
+    let store = Arc::new(fresh_store("doorstep_test_concurrency"));
+    let services = Arc::new(ServiceCatalog::builtin().unwrap());
+    let writers_done = Arc::new(AtomicBool::new(false));
+
+    let reader = {
+        let (store, services, done) = (store.clone(), services.clone(), writers_done.clone());
+        std::thread::spawn(move || {
+            let mut observations = 0;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let seqs: Vec<u64> = store
+                    .sync_transaction(&services, |sync| {
+                        let changes = sync.changes_since(TENANT, 0)?;
+                        let mut seqs: Vec<u64> =
+                            changes.values().flatten().map(|c| c.seq).collect();
+                        seqs.sort_unstable();
+                        Ok(seqs)
+                    })
+                    .unwrap();
+                let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+                assert_eq!(seqs, expected, "a reader saw a gap in the sequence");
+                observations += 1;
+                if finished {
+                    return (observations, seqs.len());
+                }
+            }
+        })
+    };
+
+    let writers: Vec<_> = (0..4u128)
+        .map(|writer| {
+            let (store, services) = (store.clone(), services.clone());
+            std::thread::spawn(move || {
+                let repair = services
+                    .get(&"housing-repair".parse().unwrap())
+                    .unwrap()
+                    .clone();
+                let id = DocumentId::Job(JobId::from_u128(writer + 1));
+                let server = automerge::ActorId::from(format!("writer-{writer}").as_bytes());
+                let mut doc = demo::job(
+                    &repair,
+                    writer as u32,
+                    "1 Race Street, Worthing, BN11 1AA",
+                    Timestamp::from_millis(0),
+                )
+                .create_document(server)
+                .unwrap();
+                let mut heads = Vec::new();
+                for n in 0..25u128 {
+                    if n > 0 {
+                        let assignee =
+                            Some(doorstep_shared::job::Assignee::User(UserId::from_u128(n)));
+                        OfficeEditor::new(&mut doc)
+                            .unwrap()
+                            .assign(assignee)
+                            .unwrap();
+                        doc.commit();
+                    }
+                    let changes: Vec<(Author, Change)> = doc
+                        .get_changes(&heads)
+                        .into_iter()
+                        .map(|c| (Author::Server, c))
+                        .collect();
+                    heads = doc.get_heads();
+                    let record = scope_record(&doc, id, &services).unwrap();
+                    store
+                        .sync_transaction(&services, |sync| {
+                            sync.append(TENANT, id, &mut doc, changes, record)
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    writers_done.store(true, Ordering::SeqCst);
+    let (observations, total) = reader.join().unwrap();
+    assert!(observations > 0);
+    let clock = store
+        .sync_transaction(&services, |sync| sync.clock(TENANT))
+        .unwrap();
+    assert_eq!(total as u64, clock.seq, "the last read saw every change");
+}
