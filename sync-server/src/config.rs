@@ -21,6 +21,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// PostgreSQL to store everything in, instead of the SQLite file in the
+    /// data folder (a libpq string or a `postgres://` URL).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// Folder of a council's own service definitions (*.toml), added to the
     /// built-in ones.
     #[arg(long, env = "DOORSTEP_SERVICES_DIR")]

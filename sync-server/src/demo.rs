@@ -10,13 +10,13 @@ use doorstep_shared::job::{Appointment, Assignee, Job, JobEditor, OfficeEditor};
 use doorstep_shared::prelude::demo as build;
 use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
 use doorstep_shared::sync::server::scope_record;
-use doorstep_shared::sync::store::{Author, SyncStore};
+use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::{Actor, Evidence, Role};
 
 use crate::secrets::NoRandomness;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError, run_sync};
 
 /// The demo council.
 pub const DEMO_TENANT: TenantId = TenantId::from_u128(0xd00);
@@ -134,7 +134,7 @@ pub const DEMO_CREW: TeamId = TeamId::from_u128(0xd03);
 /// enrolment code for each demo person; `None` if there was data already.
 /// `new_code` makes enrolment codes.
 pub fn seed_if_empty(
-    store: &SqliteStore,
+    store: &dyn Store,
     services: &ServiceCatalog,
     server: &ActorId,
     now: Timestamp,
@@ -223,7 +223,7 @@ pub fn seed_if_empty(
 
 /// Stores a document the server made, with all its changes as the server's.
 fn store_new(
-    store: &SqliteStore,
+    store: &dyn Store,
     services: &ServiceCatalog,
     id: DocumentId,
     doc: &mut AutoCommit,
@@ -234,7 +234,7 @@ fn store_new(
         .map(|change| (Author::Server, change))
         .collect();
     let record = scope_record(doc, id, services)?;
-    store.sync_transaction(services, |sync| {
+    run_sync(store, services, |sync| {
         sync.append(DEMO_TENANT, id, doc, changes, record)
     })?;
     Ok(())

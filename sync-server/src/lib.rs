@@ -14,7 +14,7 @@
 //! use doorstep_server::{AppState, SqliteStore, SystemClock, serve};
 //! use doorstep_shared::service::ServiceCatalog;
 //!
-//! let store = SqliteStore::open("doorstep.db".as_ref())?;
+//! let store = Arc::new(SqliteStore::open("doorstep.db".as_ref())?);
 //! let state = AppState::new(store, ServiceCatalog::builtin()?, Arc::new(SystemClock));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! serve(listener, state, std::future::pending()).await?;

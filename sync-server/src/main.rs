@@ -6,18 +6,21 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use doorstep_server::config::{Command, Config};
+use doorstep_server::store::Store;
+use doorstep_server::store::postgres::PgStore;
 use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, demo, secrets, serve};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() {
-    if let Err(error) = run().await {
+fn main() {
+    if let Err(error) = run() {
         eprintln!("doorstep-server: {error:#}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+/// Opens and seeds the store before the async runtime starts: the stores
+/// block, and the PostgreSQL client may not block on an async thread.
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
@@ -30,9 +33,20 @@ async fn run() -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("could not create {}", config.data_dir.display()))?;
-    let database = config.database_path();
-    let store = SqliteStore::open(&database)
-        .with_context(|| format!("could not open {}", database.display()))?;
+    let (store, database): (Arc<dyn Store>, String) = match &config.database_url {
+        Some(url) => (
+            Arc::new(
+                PgStore::connect(url, None).context("could not open the PostgreSQL database")?,
+            ),
+            "PostgreSQL".into(),
+        ),
+        None => {
+            let path = config.database_path();
+            let store = SqliteStore::open(&path)
+                .with_context(|| format!("could not open {}", path.display()))?;
+            (Arc::new(store), path.display().to_string())
+        }
+    };
     let clock = Arc::new(SystemClock);
 
     if let Some(Command::Enrol { user, device }) = config.command {
@@ -51,7 +65,7 @@ async fn run() -> anyhow::Result<()> {
     if config.demo {
         let actor = doorstep_server::state::node_actor(&config.node);
         let seeded = demo::seed_if_empty(
-            &store,
+            store.as_ref(),
             &services,
             &actor,
             clock.now(),
@@ -67,20 +81,27 @@ async fn run() -> anyhow::Result<()> {
         }
     }
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("could not listen on {}", config.listen))?;
-    tracing::info!(
-        address = %listener.local_addr()?,
-        database = %database.display(),
-        services = services.len(),
-        "Doorstep is serving: open http://{}/",
-        listener.local_addr()?
-    );
-    let state = AppState::new(store, services, clock)
-        .with_node(&config.node)
-        .with_admin_token(config.admin_token.clone());
-    serve(listener, state, shutdown_signal()).await?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", config.listen))?;
+        tracing::info!(
+            address = %listener.local_addr()?,
+            database = %database,
+            services = services.len(),
+            "Doorstep is serving: open http://{}/",
+            listener.local_addr()?
+        );
+        let state = AppState::new(store, services, clock)
+            .with_node(&config.node)
+            .with_admin_token(config.admin_token.clone());
+        serve(listener, state, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::secrets::Secret;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{Store, StoreError, run_sync};
 
 /// The user the server acts as when it follows up actions.
 pub const SYSTEM_USER: UserId = UserId::from_u128(0);
@@ -21,7 +21,7 @@ pub const SYSTEM_USER: UserId = UserId::from_u128(0);
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     services: Arc<ServiceCatalog>,
     clock: Arc<dyn Clock>,
     node_actor: ActorId,
@@ -37,9 +37,9 @@ pub fn node_actor(node: &str) -> ActorId {
 
 impl AppState {
     /// Bundles the server's parts.
-    pub fn new(store: SqliteStore, services: ServiceCatalog, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn Store>, services: ServiceCatalog, clock: Arc<dyn Clock>) -> Self {
         Self {
-            store: Arc::new(store),
+            store,
             services: Arc::new(services),
             clock,
             node_actor: node_actor("node-1"),
@@ -88,17 +88,20 @@ impl AppState {
     pub async fn with_store<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
+        Ok(tokio::task::spawn_blocking(move || work(store.as_ref())).await??)
     }
 
-    /// Runs blocking storage work that also needs the sync logic.
+    /// Runs one sync transaction with the sync logic, off the async threads.
     pub async fn with_sync<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&SqliteStore, &ServiceCatalog, &SyncServer<'_>) -> Result<T, StoreError>
+        F: FnOnce(
+                &mut dyn doorstep_shared::sync::store::SyncStore<Error = StoreError>,
+                &SyncServer<'_>,
+            ) -> Result<T, StoreError>
             + Send
             + 'static,
     {
@@ -115,7 +118,7 @@ impl AppState {
                     device: None,
                 },
             };
-            work(&store, &services, &server)
+            run_sync(store.as_ref(), &services, |sync| work(sync, &server))
         })
         .await??)
     }

@@ -13,6 +13,7 @@ use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::TenantId;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
+use doorstep_shared::sync::store::SyncStore;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod postgres;
 mod sync;
 
+pub use identity::Identity;
 pub use sync::{COMPACT_AFTER, SqliteSync};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records
@@ -62,6 +64,47 @@ pub enum StoreError {
     Poisoned,
 }
 
+/// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
+/// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
+pub trait Store: Identity + Send + Sync + 'static {
+    /// Checks the database answers.
+    fn ping(&self) -> Result<(), StoreError>;
+
+    /// Adds a tenant, or renames it.
+    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError>;
+
+    /// How many synced documents are stored.
+    fn count_documents(&self) -> Result<u64, StoreError>;
+
+    /// Every job's summary, by appointment (unbooked last), then reference.
+    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError>;
+
+    /// Runs `work` on the sync store inside one transaction, committed only
+    /// if it succeeds. Use [`run_sync`] for a typed result.
+    fn in_sync_transaction(
+        &self,
+        services: &ServiceCatalog,
+        work: &mut dyn FnMut(&mut dyn SyncStore<Error = StoreError>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Runs `work` in one sync transaction of `store` and returns its result.
+pub fn run_sync<R>(
+    store: &dyn Store,
+    services: &ServiceCatalog,
+    work: impl FnOnce(&mut dyn SyncStore<Error = StoreError>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let mut work = Some(work);
+    let mut result = None;
+    store.in_sync_transaction(services, &mut |sync| {
+        if let Some(work) = work.take() {
+            result = Some(work(sync)?);
+        }
+        Ok(())
+    })?;
+    result.ok_or(StoreError::Poisoned)
+}
+
 /// The server's SQLite database.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
@@ -101,16 +144,16 @@ impl SqliteStore {
         transaction.commit()?;
         Ok(result)
     }
+}
 
-    /// Checks the database answers.
-    pub fn ping(&self) -> Result<(), StoreError> {
+impl Store for SqliteStore {
+    fn ping(&self) -> Result<(), StoreError> {
         self.connection()?
             .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?;
         Ok(())
     }
 
-    /// Adds a tenant, or renames it.
-    pub fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
+    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
         self.connection()?.execute(
             "INSERT INTO tenants (id, name) VALUES (?1, ?2)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name",
@@ -119,16 +162,14 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// How many synced documents are stored.
-    pub fn count_documents(&self) -> Result<u64, StoreError> {
+    fn count_documents(&self) -> Result<u64, StoreError> {
         let count: i64 =
             self.connection()?
                 .query_row("SELECT count(*) FROM sync_documents", [], |row| row.get(0))?;
         Ok(count.max(0) as u64)
     }
 
-    /// Every job's summary, by appointment (unbooked last), then reference.
-    pub fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
+    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
         let connection = self.connection()?;
         let mut statement = connection.prepare(
             "SELECT job, reference, service, service_name, status, status_label, address,
@@ -185,6 +226,14 @@ impl SqliteStore {
             })
         })
         .collect()
+    }
+
+    fn in_sync_transaction(
+        &self,
+        services: &ServiceCatalog,
+        work: &mut dyn FnMut(&mut dyn SyncStore<Error = StoreError>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.sync_transaction(services, |sync| work(sync))
     }
 }
 

@@ -145,3 +145,65 @@ fn concurrent_commits_never_let_a_reader_skip_a_change() {
         .unwrap();
     assert_eq!(total as u64, clock.seq, "the last read saw every change");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
+    use automerge::AutoCommit;
+    use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
+    use doorstep_tests::{TestDevice, TestServer, test_now};
+
+    let store = tokio::task::spawn_blocking(|| fresh_store("doorstep_test_http"))
+        .await
+        .unwrap();
+    let server = TestServer::start_with(Arc::new(store)).await.unwrap();
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    assert_eq!(phone.sync(&server, test_now()).await.unwrap(), 200);
+    assert_eq!(phone.docs.len(), 7);
+
+    let job = DocumentId::Job(JobId::from_u128(0xd00_0002));
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    phone
+        .edit(DEMO_TENANT, job, |doc: &mut AutoCommit| {
+            let mut editor = JobEditor::new(doc, me.clone()).unwrap();
+            editor
+                .add_photo(
+                    PhotoId::from_u128(1),
+                    &demo::photo("before".parse().unwrap(), &me, test_now()),
+                )
+                .unwrap();
+            editor
+                .request_transition(
+                    TransitionId::from_u128(1),
+                    "booked".parse().unwrap(),
+                    "in_progress".parse().unwrap(),
+                    Evidence::default(),
+                    test_now(),
+                )
+                .unwrap();
+        })
+        .unwrap();
+    assert_eq!(
+        phone
+            .sync(&server, test_now().plus_minutes(1))
+            .await
+            .unwrap(),
+        200
+    );
+    assert_eq!(phone.sync.waiting(), 0);
+    let (_, jobs) = server.get_json("/api/jobs").await.unwrap();
+    let row = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["reference"] == "HR-00002")
+        .unwrap();
+    assert_eq!(row["status"], "in_progress");
+    let (_, health) = server.get_json("/health").await.unwrap();
+    assert_eq!(health["database"], "ok");
+}

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
 use doorstep_server::demo::DemoLogin;
+use doorstep_server::store::Store;
 use doorstep_server::{AppState, FixedClock, SqliteStore, demo, serve};
 use doorstep_shared::ids::{DeviceId, TenantId};
 use doorstep_shared::service::ServiceCatalog;
@@ -44,15 +45,25 @@ impl TestServer {
     /// Starts a server on `data_dir`, seeding the demo data if the database
     /// there is empty.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&data_dir.join("doorstep.db"))?;
+        Self::start_with(Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?)).await
+    }
+
+    /// Starts a server on any store, seeding the demo if it is empty.
+    pub async fn start_with(store: Arc<dyn Store>) -> anyhow::Result<Self> {
         let services = ServiceCatalog::builtin()?;
         let server_actor = doorstep_server::state::node_actor("node-1");
-        let mut issued = 0;
-        let logins = demo::seed_if_empty(&store, &services, &server_actor, test_now(), || {
-            issued += 1;
-            Ok(format!("TEST{issued}-CODE{issued}"))
-        })?
-        .unwrap_or_default();
+        // Stores block: seed off the async threads.
+        let (store, services, logins) = tokio::task::spawn_blocking(move || {
+            let mut issued = 0;
+            let logins =
+                demo::seed_if_empty(store.as_ref(), &services, &server_actor, test_now(), || {
+                    issued += 1;
+                    Ok(format!("TEST{issued}-CODE{issued}"))
+                })?
+                .unwrap_or_default();
+            anyhow::Ok((store, services, logins))
+        })
+        .await??;
         let state = AppState::new(store, services, Arc::new(FixedClock(test_now())))
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?));
 

@@ -39,7 +39,7 @@ impl<E: std::error::Error> From<E> for Refused {
 
 impl SyncServer<'_> {
     /// Answers one sync request from `who`.
-    pub fn handle<S: SyncStore>(
+    pub fn handle<S: SyncStore + ?Sized>(
         &self,
         store: &mut S,
         who: &DeviceIdentity,
@@ -64,7 +64,7 @@ impl SyncServer<'_> {
         })
     }
 
-    fn handle_tenant<S: SyncStore>(
+    fn handle_tenant<S: SyncStore + ?Sized>(
         &self,
         store: &mut S,
         who: &DeviceIdentity,
@@ -148,7 +148,7 @@ impl SyncServer<'_> {
     }
 
     /// Applies one push, or says why not. The outer error is the store's.
-    fn apply_push<S: SyncStore>(
+    fn apply_push<S: SyncStore + ?Sized>(
         &self,
         store: &mut S,
         who: &DeviceIdentity,

@@ -59,9 +59,7 @@ async fn exchange(
     };
     let now = state.clock().now();
     let reply = state
-        .with_sync(move |store, services, server| {
-            store.sync_transaction(services, |sync| server.handle(sync, &who, now, &request))
-        })
+        .with_sync(move |sync, server| server.handle(sync, &who, now, &request))
         .await?;
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],

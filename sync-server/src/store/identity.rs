@@ -48,9 +48,58 @@ pub enum EnrolmentRefused {
     Used,
 }
 
-impl SqliteStore {
+/// Users, teams, devices and enrolment: the same on every backend.
+pub trait Identity {
     /// Adds a user working for `tenants`.
-    pub fn create_user(
+    fn create_user(
+        &self,
+        id: UserId,
+        name: &str,
+        role: Role,
+        tenants: &[TenantId],
+    ) -> Result<(), StoreError>;
+
+    /// Adds a team with its members. Changes who sees the team's work, so
+    /// the tenant's scope version moves on.
+    fn create_team(
+        &self,
+        id: TeamId,
+        tenant: TenantId,
+        name: &str,
+        members: &[UserId],
+    ) -> Result<(), StoreError>;
+
+    /// Issues a one-time code for `user`, valid until `expires_at`. With
+    /// `device`, redeeming it re-enrols that device.
+    fn create_enrolment(
+        &self,
+        code: &str,
+        user: UserId,
+        device: Option<DeviceId>,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Redeems a code: enrols a new device (with `new_device`, `new_actor`)
+    /// or re-enrols the one the code names, under `token`.
+    fn redeem_enrolment(
+        &self,
+        code: &str,
+        token: &str,
+        new_device: DeviceId,
+        new_actor: &ActorId,
+        now: Timestamp,
+    ) -> Result<Result<Enrolled, EnrolmentRefused>, StoreError>;
+
+    /// The device a token belongs to, if the token is valid and not revoked.
+    fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError>;
+
+    /// Revokes a device: its token is refused from now on. Returns whether
+    /// there was such a device.
+    fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+impl Identity for SqliteStore {
+    fn create_user(
         &self,
         id: UserId,
         name: &str,
@@ -73,9 +122,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Adds a team with its members. Changes who sees the team's work, so
-    /// the tenant's scope version moves on.
-    pub fn create_team(
+    fn create_team(
         &self,
         id: TeamId,
         tenant: TenantId,
@@ -102,9 +149,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Issues a one-time code for `user`, valid until `expires_at`. With
-    /// `device`, redeeming it re-enrols that device.
-    pub fn create_enrolment(
+    fn create_enrolment(
         &self,
         code: &str,
         user: UserId,
@@ -123,9 +168,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Redeems a code: enrols a new device (with `new_device`, `new_actor`)
-    /// or re-enrols the one the code names, under `token`.
-    pub fn redeem_enrolment(
+    fn redeem_enrolment(
         &self,
         code: &str,
         token: &str,
@@ -202,8 +245,7 @@ impl SqliteStore {
         Ok(Ok(enrolled))
     }
 
-    /// The device a token belongs to, if the token is valid and not revoked.
-    pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
+    fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
         let connection = self.connection()?;
         let row = connection
             .query_row(
@@ -246,9 +288,7 @@ impl SqliteStore {
         }))
     }
 
-    /// Revokes a device: its token is refused from now on. Returns whether
-    /// there was such a device.
-    pub fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+    fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
         let changed = self.connection()?.execute(
             "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![device.to_string(), now.as_millis()],

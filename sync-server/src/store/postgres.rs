@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-use automerge::{AutoCommit, Change};
-use doorstep_shared::ids::{DeviceId, JobId, TenantId};
+use automerge::{ActorId, AutoCommit, Change};
+use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::job::{Assignee, Job};
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
@@ -22,12 +22,14 @@ use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use postgres::{Client, NoTls, Transaction};
 
+use super::identity::{Enrolled, EnrolmentRefused, secret_hash};
 use super::{COMPACT_AFTER, StoreError};
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
 
-/// A PostgreSQL database shared by server nodes.
+/// A PostgreSQL database shared by server nodes. Its methods block: call
+/// them from `spawn_blocking` or outside the async runtime.
 pub struct PgStore {
     config: postgres::Config,
     idle: Mutex<Vec<Client>>,
@@ -135,6 +137,17 @@ impl PgStore {
             transaction.commit()?;
             Ok(result)
         })
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // A blocking client owns a small runtime of its own, which may not be
+        // dropped on an async worker thread: drop the clients on a plain one.
+        let clients = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        if !clients.is_empty() {
+            let _ = std::thread::spawn(move || drop(clients)).join();
+        }
     }
 }
 
@@ -517,5 +530,289 @@ impl SyncStore for PgSync<'_, '_> {
                 });
         }
         Ok(by_doc)
+    }
+}
+
+impl super::Store for PgStore {
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.query_one("SELECT 1", &[])?;
+            Ok(())
+        })
+    }
+
+    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
+        PgStore::put_tenant(self, id, name)
+    }
+
+    fn count_documents(&self) -> Result<u64, StoreError> {
+        self.with_client(|client| {
+            let count: i64 = client
+                .query_one("SELECT count(*) FROM sync_documents", &[])?
+                .get(0);
+            Ok(count.max(0) as u64)
+        })
+    }
+
+    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
+        self.with_client(|client| {
+            let rows = client.query(
+                "SELECT job, reference, service, service_name, status, status_label, address,
+                        appointment_starts, appointment_ends, pending_requests
+                 FROM job_summaries WHERE tenant = $1
+                 ORDER BY appointment_starts IS NULL, appointment_starts, reference",
+                &[&tenant.to_string()],
+            )?;
+            rows.into_iter()
+                .map(|row| {
+                    let job = match document_id(row.get(0))? {
+                        DocumentId::Job(id) => id,
+                        other => {
+                            return Err(StoreError::Corrupt {
+                                what: "job summary id",
+                                value: other.to_string(),
+                            });
+                        }
+                    };
+                    let parse =
+                        |what: &'static str, value: String| StoreError::Corrupt { what, value };
+                    let service: String = row.get(2);
+                    let status: String = row.get(4);
+                    Ok(JobSummary {
+                        job,
+                        reference: row.get(1),
+                        service: service
+                            .parse()
+                            .map_err(|_| parse("service id", service.clone()))?,
+                        service_name: row.get(3),
+                        status: status.parse().map_err(|_| parse("state", status.clone()))?,
+                        status_label: row.get(5),
+                        address: row.get(6),
+                        appointment_starts: row
+                            .get::<_, Option<i64>>(7)
+                            .map(Timestamp::from_millis),
+                        appointment_ends: row.get::<_, Option<i64>>(8).map(Timestamp::from_millis),
+                        pending_requests: row.get::<_, i64>(9).max(0) as usize,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn in_sync_transaction(
+        &self,
+        services: &ServiceCatalog,
+        work: &mut dyn FnMut(&mut dyn SyncStore<Error = StoreError>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.sync_transaction(services, |sync| work(sync))
+    }
+}
+
+impl super::Identity for PgStore {
+    fn create_user(
+        &self,
+        id: UserId,
+        name: &str,
+        role: Role,
+        tenants: &[TenantId],
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            transaction.execute(
+                "INSERT INTO users (id, name, role) VALUES ($1, $2, $3)",
+                &[&id.to_string(), &name, &role.as_str()],
+            )?;
+            for tenant in tenants {
+                transaction.execute(
+                    "INSERT INTO user_tenants (user_id, tenant) VALUES ($1, $2)",
+                    &[&id.to_string(), &tenant.to_string()],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn create_team(
+        &self,
+        id: TeamId,
+        tenant: TenantId,
+        name: &str,
+        members: &[UserId],
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            transaction.execute(
+                "INSERT INTO teams (id, tenant, name) VALUES ($1, $2, $3)",
+                &[&id.to_string(), &tenant.to_string(), &name],
+            )?;
+            for member in members {
+                transaction.execute(
+                    "INSERT INTO team_members (team, user_id) VALUES ($1, $2)",
+                    &[&id.to_string(), &member.to_string()],
+                )?;
+            }
+            transaction.execute(
+                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = $1",
+                &[&tenant.to_string()],
+            )?;
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn create_enrolment(
+        &self,
+        code: &str,
+        user: UserId,
+        device: Option<DeviceId>,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO enrolments (code_hash, user_id, device, expires_at) VALUES ($1, $2, $3, $4)",
+                &[
+                    &secret_hash(code),
+                    &user.to_string(),
+                    &device.map(|d| d.to_string()),
+                    &expires_at.as_millis(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn redeem_enrolment(
+        &self,
+        code: &str,
+        token: &str,
+        new_device: DeviceId,
+        new_actor: &ActorId,
+        now: Timestamp,
+    ) -> Result<Result<Enrolled, EnrolmentRefused>, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            // FOR UPDATE: two phones racing with one code cannot both win.
+            let Some(row) = transaction.query_opt(
+                "SELECT user_id, device, expires_at, used_at FROM enrolments
+                 WHERE code_hash = $1 FOR UPDATE",
+                &[&secret_hash(code)],
+            )?
+            else {
+                return Ok(Err(EnrolmentRefused::Unknown));
+            };
+            let (user, device, expires_at, used_at): (String, Option<String>, i64, Option<i64>) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            if used_at.is_some() {
+                return Ok(Err(EnrolmentRefused::Used));
+            }
+            if now.as_millis() > expires_at {
+                return Ok(Err(EnrolmentRefused::Expired));
+            }
+            let corrupt = |what: &'static str, value: String| StoreError::Corrupt { what, value };
+            let user: UserId = user.parse().map_err(|_| corrupt("user id", user.clone()))?;
+            let enrolled = match device {
+                Some(device) => {
+                    let actor: Vec<u8> = transaction
+                        .query_one(
+                            "UPDATE devices SET token_hash = $2, revoked_at = NULL
+                             WHERE id = $1 RETURNING actor",
+                            &[&device, &secret_hash(token)],
+                        )?
+                        .get(0);
+                    Enrolled {
+                        device: device
+                            .parse()
+                            .map_err(|_| corrupt("device id", device.clone()))?,
+                        actor: ActorId::from(actor),
+                        user,
+                        rebound: true,
+                    }
+                }
+                None => {
+                    transaction.execute(
+                        "INSERT INTO devices (id, user_id, actor, token_hash, enrolled_at)
+                         VALUES ($1, $2, $3, $4, $5)",
+                        &[
+                            &new_device.to_string(),
+                            &user.to_string(),
+                            &new_actor.to_bytes(),
+                            &secret_hash(token),
+                            &now.as_millis(),
+                        ],
+                    )?;
+                    Enrolled {
+                        device: new_device,
+                        actor: new_actor.clone(),
+                        user,
+                        rebound: false,
+                    }
+                }
+            };
+            transaction.execute(
+                "UPDATE enrolments SET used_at = $2 WHERE code_hash = $1",
+                &[&secret_hash(code), &now.as_millis()],
+            )?;
+            transaction.commit()?;
+            Ok(Ok(enrolled))
+        })
+    }
+
+    fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
+        self.with_client(|client| {
+            let Some(row) = client.query_opt(
+                "SELECT d.id, d.user_id, d.actor, u.role FROM devices d
+                 JOIN users u ON u.id = d.user_id
+                 WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
+                &[&secret_hash(token)],
+            )?
+            else {
+                return Ok(None);
+            };
+            let (device, user, actor, role): (String, String, Vec<u8>, String) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            let corrupt = |what: &'static str, value: String| StoreError::Corrupt { what, value };
+            let teams = client
+                .query("SELECT team FROM team_members WHERE user_id = $1", &[&user])?
+                .into_iter()
+                .map(|row| {
+                    let team: String = row.get(0);
+                    team.parse().map_err(|_| corrupt("team id", team.clone()))
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            let tenants = client
+                .query(
+                    "SELECT tenant FROM user_tenants WHERE user_id = $1",
+                    &[&user],
+                )?
+                .into_iter()
+                .map(|row| {
+                    let tenant: String = row.get(0);
+                    tenant
+                        .parse()
+                        .map_err(|_| corrupt("tenant id", tenant.clone()))
+                })
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            Ok(Some(DeviceIdentity {
+                device: device
+                    .parse()
+                    .map_err(|_| corrupt("device id", device.clone()))?,
+                user: user.parse().map_err(|_| corrupt("user id", user.clone()))?,
+                role: role.parse().map_err(|_| corrupt("role", role.clone()))?,
+                teams,
+                tenants,
+                actor: ActorId::from(actor),
+            }))
+        })
+    }
+
+    fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+        self.with_client(|client| {
+            let changed = client.execute(
+                "UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&device.to_string(), &now.as_millis()],
+            )?;
+            Ok(changed > 0)
+        })
     }
 }
