@@ -3,6 +3,7 @@
 mod enrol;
 mod health;
 mod jobs;
+mod live;
 mod sync;
 
 use axum::Router;
@@ -15,6 +16,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(jobs::router())
         .merge(sync::router())
+        .merge(live::router())
         .merge(enrol::router())
         .with_state(state)
 }

@@ -26,6 +26,16 @@ pub struct AppState {
     clock: Arc<dyn Clock>,
     node_actor: ActorId,
     admin_token: Option<Secret>,
+    changes: tokio::sync::broadcast::Sender<Changed>,
+}
+
+/// A tenant's documents changed through a device's push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changed {
+    /// The tenant.
+    pub tenant: doorstep_shared::ids::TenantId,
+    /// The device whose push it was (it needs no notice).
+    pub by: doorstep_shared::ids::DeviceId,
 }
 
 /// The Automerge actor id of a server node, derived from its name: every
@@ -44,6 +54,7 @@ impl AppState {
             clock,
             node_actor: node_actor("node-1"),
             admin_token: None,
+            changes: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -57,6 +68,17 @@ impl AppState {
     pub fn with_admin_token(mut self, token: Option<Secret>) -> Self {
         self.admin_token = token;
         self
+    }
+
+    /// Tells live connections that a tenant's documents changed.
+    pub fn notify(&self, changed: Changed) {
+        // No live connection is not an error.
+        let _ = self.changes.send(changed);
+    }
+
+    /// Listens for changes, for one live connection.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Changed> {
+        self.changes.subscribe()
     }
 
     /// The service definitions.

@@ -6,4 +6,5 @@
 mod postgres_store;
 mod server;
 mod sync_http;
+mod sync_live;
 mod sync_store;

@@ -245,6 +245,12 @@ impl DeviceSync {
         )
     }
 
+    /// The server said, over a live connection, that something changed:
+    /// sync at the next poll, whatever the backoff says.
+    pub fn changed(&mut self) {
+        self.next_attempt = Timestamp::from_millis(i64::MIN);
+    }
+
     /// The request failed (no network, server error); try again later.
     pub fn failed(&mut self, now: Timestamp, reason: &str) -> Effect {
         self.in_flight = None;

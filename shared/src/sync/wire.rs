@@ -28,6 +28,7 @@ const MAGIC: &[u8; 4] = b"DSYN";
 const HEADER_BYTES: usize = 7;
 const KIND_REQUEST: u8 = 1;
 const KIND_REPLY: u8 = 2;
+const KIND_CHANGED: u8 = 3;
 /// A reply saying the app's protocol version is not supported.
 pub const KIND_UPDATE_REQUIRED: u8 = 0xff;
 
@@ -300,6 +301,27 @@ impl SyncReply {
     }
 }
 
+/// A notice, pushed over a live connection, that a tenant's documents
+/// changed: the device should sync now.
+pub fn changed_notice(tenant: TenantId) -> Vec<u8> {
+    frame(KIND_CHANGED, tenant.as_uuid().as_bytes())
+}
+
+/// Reads a [`changed_notice`].
+pub fn decode_changed_notice(bytes: &[u8]) -> Result<TenantId, WireError> {
+    let (kind, body) = unframe(bytes)?;
+    if kind != KIND_CHANGED {
+        return Err(WireError::WrongKind {
+            expected: "change notice",
+            found: kind,
+        });
+    }
+    let id: [u8; 16] = body
+        .try_into()
+        .map_err(|_| WireError::Malformed("a change notice names one tenant".into()))?;
+    Ok(TenantId::from_u128(u128::from_be_bytes(id)))
+}
+
 /// The reply to a request in a protocol version the server does not speak:
 /// readable by every version of the app.
 pub fn update_required(message: &str) -> Vec<u8> {
@@ -397,6 +419,14 @@ mod tests {
                 "Doorstep needs version 2 of the app.".into()
             ))
         );
+    }
+
+    #[test]
+    fn change_notices_name_their_tenant_and_nothing_else_passes_for_one() {
+        let tenant = TenantId::from_random_bytes([9; 16]);
+        assert_eq!(decode_changed_notice(&changed_notice(tenant)), Ok(tenant));
+        assert!(decode_changed_notice(&request().encode()).is_err());
+        assert!(decode_changed_notice(&frame(KIND_CHANGED, &[1, 2])).is_err());
     }
 
     #[test]

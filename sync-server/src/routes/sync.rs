@@ -8,10 +8,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use doorstep_shared::sync::store::DeviceIdentity;
 use doorstep_shared::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest, WireError, update_required};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::state::Changed;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -37,7 +39,21 @@ async fn exchange(
     let token = bearer(&headers)
         .ok_or_else(|| ApiError::Unauthorized("this device is not enrolled".into()))?
         .to_owned();
-    let who = state
+    let (status, reply) = answer(&state, token, body).await?;
+    Ok((
+        status,
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        reply,
+    )
+        .into_response())
+}
+
+/// The device a token belongs to, or why not.
+pub(super) async fn authenticate(
+    state: &AppState,
+    token: String,
+) -> Result<DeviceIdentity, ApiError> {
+    state
         .with_store(move |store| store.device_by_token(&token))
         .await?
         .ok_or_else(|| {
@@ -45,25 +61,38 @@ async fn exchange(
                 "this device's access was revoked or never granted: ask your dispatcher to enrol it again"
                     .into(),
             )
-        })?;
+        })
+}
+
+/// Answers one sync request: authenticates the token (again, on live
+/// connections, so a revoked device is cut off), applies it in one
+/// transaction, and tells live connections if anything was pushed.
+pub(super) async fn answer(
+    state: &AppState,
+    token: String,
+    body: Bytes,
+) -> Result<(StatusCode, Vec<u8>), ApiError> {
+    let who = authenticate(state, token).await?;
     let request = match SyncRequest::decode(&body) {
         Ok(request) => request,
         Err(error @ WireError::UnsupportedVersion { .. }) => {
             return Ok((
                 StatusCode::UPGRADE_REQUIRED,
                 update_required(&error.to_string()),
-            )
-                .into_response());
+            ));
         }
         Err(error) => return Err(ApiError::BadRequest(error.to_string())),
     };
     let now = state.clock().now();
+    let device = who.device;
     let reply = state
         .with_sync(move |sync, server| server.handle(sync, &who, now, &request))
         .await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        reply.encode(),
-    )
-        .into_response())
+    for tenant in reply.tenants.iter().filter(|t| !t.accepted.is_empty()) {
+        state.notify(Changed {
+            tenant: tenant.tenant,
+            by: device,
+        });
+    }
+    Ok((StatusCode::OK, reply.encode()))
 }
