@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: formatting, lints, all tests, the browser
-# build of shared/, and shared/'s no-IO dependency rule.
+# build of shared/, shared/'s no-IO dependency rule, and each benchmark in
+# its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,8 @@ if offenders=$(cargo tree -p doorstep-shared --edges normal,build --target all -
     exit 1
 fi
 echo "ok"
+
+step "benchmarks, quick mode (so none rots)"
+DOORSTEP_BENCH_QUICK=1 cargo bench -p doorstep-tests --bench sync_reconnect --locked
 
 step "all checks passed"

@@ -64,6 +64,20 @@ pub enum StoreError {
     Poisoned,
 }
 
+/// Documents loaded from storage since the process started, by any store:
+/// a figure for benchmarks and operators ("what changed since" must not load
+/// documents).
+static DOCUMENTS_LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many documents the stores have loaded since the process started.
+pub fn documents_loaded() -> u64 {
+    DOCUMENTS_LOADED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_load() {
+    DOCUMENTS_LOADED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
 pub trait Store: Identity + Send + Sync + 'static {

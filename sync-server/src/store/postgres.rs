@@ -354,6 +354,7 @@ impl SyncStore for PgSync<'_, '_> {
         else {
             return Ok(None);
         };
+        super::count_load();
         let tenant: String = row.get(0);
         let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
             what: "tenant id",

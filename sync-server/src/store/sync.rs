@@ -260,6 +260,7 @@ impl SyncStore for SqliteSync<'_> {
         let Some((tenant, snapshot, snapshot_seq)) = row else {
             return Ok(None);
         };
+        super::count_load();
         let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
             what: "tenant id",
             value: tenant,
