@@ -122,6 +122,7 @@ impl SyncServer<'_> {
             }
             for doc in scope.difference(&delivery.confirmed) {
                 if let Some((_, mut document)) = store.load(*doc)? {
+                    self.bring_up_to_date(store, tenant, *doc, &mut document)?;
                     updates.push(Update {
                         doc: *doc,
                         content: Content::Snapshot(document.save()),
@@ -209,6 +210,41 @@ impl SyncServer<'_> {
             }
             Err(refused) => Ok(Err(refused)),
         }
+    }
+
+    /// Migrates a stored job of an older schema, as the server's actor, and
+    /// stores the migration before the document is sent anywhere. A job the
+    /// migration cannot read is sent as it is: the app shows it read-only.
+    fn bring_up_to_date<S: SyncStore + ?Sized>(
+        &self,
+        store: &mut S,
+        tenant: crate::ids::TenantId,
+        doc: DocumentId,
+        document: &mut AutoCommit,
+    ) -> Result<(), S::Error> {
+        let DocumentId::Job(_) = doc else {
+            return Ok(());
+        };
+        if !matches!(
+            compatibility(document, JOB_SCHEMA_VERSION),
+            Ok(crate::document::Compatibility::Older(_))
+        ) {
+            return Ok(());
+        }
+        let before = document.get_heads();
+        document.set_actor(self.actor.clone());
+        if migrate_job(document).is_err() {
+            return Ok(());
+        }
+        let changes: Vec<(Author, Change)> = document
+            .get_changes(&before)
+            .into_iter()
+            .map(|change| (Author::Server, change))
+            .collect();
+        if let Ok(record) = scope_record(document, doc, self.services) {
+            store.append(tenant, doc, document, changes, record)?;
+        }
+        Ok(())
     }
 
     /// Runs the workflow rules on a document a device changed, as the

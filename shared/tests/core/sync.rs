@@ -407,3 +407,43 @@ fn pushes_to_jobs_never_sent_to_the_device_or_unknown_or_malformed_are_refused()
     );
     assert_eq!(reply.refused.len(), 1, "{reply:?}");
 }
+
+#[test]
+fn a_stored_v1_job_is_migrated_by_the_server_before_a_device_receives_it() {
+    let mut fixture = Fixture::new();
+    let mut v1 =
+        AutoCommit::load(include_bytes!("../fixtures/v1/job-v1-worked.automerge")).unwrap();
+    let id = DocumentId::Job(JobId::from_u128(0x317));
+    // A v1 job is stored as it was, assigned to Alice in the scope record.
+    let changes = v1
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| (Author::Server, c))
+        .collect();
+    let record = doorstep_shared::sync::store::ScopeRecord::Job {
+        assignee: Some(Assignee::User(alice().user)),
+        open: true,
+    };
+    fixture
+        .store
+        .append(COUNCIL, id, &mut v1, changes, record)
+        .unwrap();
+
+    let reply = fixture.sync(&alice(), Cursor::default(), vec![]);
+    let copy = copy_from(&reply, id, &alice());
+    let job = Job::load(&copy).unwrap();
+    assert_eq!(job.schema_version, 2, "the device got the migrated job");
+    assert!(
+        job.notes.as_str().contains("roof valley"),
+        "{:?}",
+        job.notes
+    );
+    let (_, mut stored) = fixture.store.load(id).unwrap().unwrap();
+    assert_eq!(
+        doorstep_shared::document::schema_version(&stored).unwrap(),
+        2,
+        "the migration was stored, as the server's change"
+    );
+    let last = stored.get_changes(&[]).pop().unwrap();
+    assert_eq!(last.actor_id(), &server_actor());
+}
