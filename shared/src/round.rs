@@ -16,7 +16,9 @@ use crate::ids::{Name, PhotoId, PropertyId, ServiceId, StateId, TeamId, Transiti
 use crate::job::{Address, PhotoRef};
 use crate::service::ServiceDefinition;
 use crate::time::{Date, Timestamp};
-use crate::transition::{Actor, Evidence, Role, TransitionLog, TransitionRequest, Verdict};
+use crate::transition::{
+    Actor, Evidence, Role, TransitionLog, TransitionRequest, Verdict, file_request,
+};
 use crate::workflow::{self, Decidable, Decided, Facts, InvalidTransition};
 
 /// The round document's current schema version.
@@ -225,14 +227,7 @@ impl<'d> RoundEditor<'d> {
         evidence: Evidence,
         now: Timestamp,
     ) -> Result<(), DocumentError> {
-        let request = TransitionRequest {
-            from,
-            to,
-            actor: self.actor.clone(),
-            at: now,
-            evidence,
-        };
-        put_at(self.doc, &["requests"], &id.to_string(), &request)
+        file_request(self.doc, &self.actor, id, from, to, evidence, now)
     }
 }
 

@@ -197,3 +197,23 @@ impl<'a> TransitionLog<'a> {
         self.verdicts.values().map(|v| v.seq).max().unwrap_or(0) + 1
     }
 }
+
+/// Files a transition request under `requests` in a job or round document.
+pub(crate) fn file_request(
+    doc: &mut automerge::AutoCommit,
+    actor: &Actor,
+    id: TransitionId,
+    from: StateId,
+    to: StateId,
+    evidence: Evidence,
+    now: Timestamp,
+) -> Result<(), crate::document::DocumentError> {
+    let request = TransitionRequest {
+        from,
+        to,
+        actor: actor.clone(),
+        at: now,
+        evidence,
+    };
+    crate::document::put_at(doc, &["requests"], &id.to_string(), &request)
+}

@@ -14,7 +14,7 @@ use crate::document::{DocumentError, ensure_writable, object_at, put_at};
 use crate::ids::{BlobHash, EventId, Name, PhotoId, StateId, TransitionId};
 use crate::service::ServiceDefinition;
 use crate::time::Timestamp;
-use crate::transition::{Actor, Evidence, Role, TransitionRequest};
+use crate::transition::{Actor, Evidence, Role, file_request};
 use crate::workflow::{self, Decided};
 
 /// Device-side edits to a job, all recorded as made by one actor.
@@ -116,14 +116,7 @@ impl<'d> JobEditor<'d> {
         evidence: Evidence,
         now: Timestamp,
     ) -> Result<(), DocumentError> {
-        let request = TransitionRequest {
-            from,
-            to,
-            actor: self.actor.clone(),
-            at: now,
-            evidence,
-        };
-        put_at(self.doc, &["requests"], &id.to_string(), &request)
+        file_request(self.doc, &self.actor, id, from, to, evidence, now)
     }
 }
 
@@ -182,17 +175,19 @@ impl<'d> OfficeEditor<'d> {
             {
                 continue;
             }
-            let request = TransitionRequest {
-                from: status.clone(),
-                to: target.clone(),
-                actor: system.clone(),
-                at: now,
-                evidence: Evidence {
-                    photos: Vec::new(),
-                    note: event.note.clone(),
-                },
+            let evidence = Evidence {
+                photos: Vec::new(),
+                note: event.note.clone(),
             };
-            put_at(self.doc, &["requests"], &request_id.to_string(), &request)?;
+            file_request(
+                self.doc,
+                system,
+                request_id,
+                status.clone(),
+                target.clone(),
+                evidence,
+                now,
+            )?;
         }
         self.decide_pending(service, now, role_of)
     }

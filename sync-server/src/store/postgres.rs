@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use automerge::{ActorId, AutoCommit, Change};
 use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
-use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::job::Job;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::store::{
@@ -23,6 +23,7 @@ use doorstep_shared::transition::Role;
 use postgres::{Client, NoTls, Transaction};
 
 use super::identity::{Enrolled, EnrolmentRefused, secret_hash};
+use super::sync::{ScopeColumns, document_error, document_id, kind_name};
 use super::{COMPACT_AFTER, StoreError};
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
@@ -155,56 +156,6 @@ impl Drop for PgStore {
 pub struct PgSync<'t, 'c> {
     transaction: &'t mut Transaction<'c>,
     services: &'t ServiceCatalog,
-}
-
-fn document_id(text: String) -> Result<DocumentId, StoreError> {
-    text.parse().map_err(|_| StoreError::Corrupt {
-        what: "document id",
-        value: text,
-    })
-}
-
-fn document_error(error: automerge::AutomergeError) -> StoreError {
-    StoreError::Document(error.into())
-}
-
-/// The scope columns of a document: kind, assignee user, assignee team,
-/// open, crew, contact's job.
-type Columns = (
-    &'static str,
-    Option<String>,
-    Option<String>,
-    bool,
-    Option<String>,
-    Option<String>,
-);
-
-fn columns(record: &ScopeRecord) -> Columns {
-    match record {
-        ScopeRecord::Job { assignee, open } => (
-            "job",
-            match assignee {
-                Some(Assignee::User(user)) => Some(user.to_string()),
-                _ => None,
-            },
-            match assignee {
-                Some(Assignee::Team(team)) => Some(team.to_string()),
-                _ => None,
-            },
-            *open,
-            None,
-            None,
-        ),
-        ScopeRecord::Round { crew } => ("round", None, None, true, Some(crew.to_string()), None),
-        ScopeRecord::Contact { job } => (
-            "contact",
-            None,
-            None,
-            true,
-            None,
-            Some(DocumentId::Job(*job).to_string()),
-        ),
-    }
 }
 
 impl PgSync<'_, '_> {
@@ -399,28 +350,18 @@ impl SyncStore for PgSync<'_, '_> {
              FROM sync_documents WHERE id = $1",
             &[&doc.to_string()],
         )?;
-        let new = columns(&record);
-        let scope_changed = match &before {
-            None => true,
-            Some(row) => {
-                let kind: String = row.get(0);
-                (
-                    kind.as_str(),
-                    row.get(1),
-                    row.get(2),
-                    row.get(3),
-                    row.get(4),
-                    row.get(5),
-                ) != (
-                    new.0,
-                    new.1.clone(),
-                    new.2.clone(),
-                    new.3,
-                    new.4.clone(),
-                    new.5.clone(),
-                )
-            }
-        };
+        let new = ScopeColumns::from(&record);
+        let scope_changed = before.as_ref().is_none_or(|row| {
+            let kind: String = row.get(0);
+            ScopeColumns {
+                kind: kind_name(&kind),
+                assignee_user: row.get(1),
+                assignee_team: row.get(2),
+                open: row.get(3),
+                crew: row.get(4),
+                contact_job: row.get(5),
+            } != new
+        });
         match &before {
             None => {
                 self.transaction.execute(
@@ -432,12 +373,12 @@ impl SyncStore for PgSync<'_, '_> {
                         &tenant.to_string(),
                         &document.save(),
                         &last,
-                        &new.0,
-                        &new.1,
-                        &new.2,
-                        &new.3,
-                        &new.4,
-                        &new.5,
+                        &new.kind,
+                        &new.assignee_user,
+                        &new.assignee_team,
+                        &new.open,
+                        &new.crew,
+                        &new.contact_job,
                     ],
                 )?;
             }
@@ -450,11 +391,11 @@ impl SyncStore for PgSync<'_, '_> {
                     &[
                         &doc.to_string(),
                         &last,
-                        &new.1,
-                        &new.2,
-                        &new.3,
-                        &new.4,
-                        &new.5,
+                        &new.assignee_user,
+                        &new.assignee_team,
+                        &new.open,
+                        &new.crew,
+                        &new.contact_job,
                     ],
                 )?;
                 if last - snapshot_seq > COMPACT_AFTER {

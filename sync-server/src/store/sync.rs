@@ -84,15 +84,24 @@ impl<'c> SqliteSync<'c> {
     }
 }
 
-/// The scope columns of a document.
+/// The scope columns of a document, as both databases store them.
 #[derive(Debug, PartialEq, Eq)]
-struct ScopeColumns {
-    kind: &'static str,
-    assignee_user: Option<String>,
-    assignee_team: Option<String>,
-    open: bool,
-    crew: Option<String>,
-    contact_job: Option<String>,
+pub(super) struct ScopeColumns {
+    pub(super) kind: &'static str,
+    pub(super) assignee_user: Option<String>,
+    pub(super) assignee_team: Option<String>,
+    pub(super) open: bool,
+    pub(super) crew: Option<String>,
+    pub(super) contact_job: Option<String>,
+}
+
+/// The `kind` column's values.
+pub(super) fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "job" => "job",
+        "round" => "round",
+        _ => "contact",
+    }
 }
 
 impl From<&ScopeRecord> for ScopeColumns {
@@ -130,7 +139,7 @@ impl From<&ScopeRecord> for ScopeColumns {
     }
 }
 
-fn document_id(text: String) -> Result<DocumentId, StoreError> {
+pub(super) fn document_id(text: String) -> Result<DocumentId, StoreError> {
     text.parse().map_err(|_| StoreError::Corrupt {
         what: "document id",
         value: text,
@@ -306,11 +315,7 @@ impl SyncStore for SqliteSync<'_> {
                     let kind: String = row.get(0)?;
                     Ok((
                         ScopeColumns {
-                            kind: match kind.as_str() {
-                                "job" => "job",
-                                "round" => "round",
-                                _ => "contact",
-                            },
+                            kind: kind_name(&kind),
                             assignee_user: row.get(1)?,
                             assignee_team: row.get(2)?,
                             open: row.get(3)?,
@@ -437,6 +442,6 @@ impl SyncStore for SqliteSync<'_> {
     }
 }
 
-fn document_error(error: automerge::AutomergeError) -> StoreError {
+pub(super) fn document_error(error: automerge::AutomergeError) -> StoreError {
     StoreError::Document(error.into())
 }
