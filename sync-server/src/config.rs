@@ -1,11 +1,13 @@
-//! The server's settings: command-line flags, each also readable from a
-//! `DOORSTEP_*` environment variable.
+//! The server's settings, in layers: built-in defaults, then a TOML file
+//! (`--config`), then `DOORSTEP_*` environment variables, then flags. The
+//! file uses the flags' names with underscores (`data_dir = "/var/lib/doorstep"`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use doorstep_shared::ids::{DeviceId, UserId};
+use doorstep_shared::ids::{DeviceId, TeamId, TenantId, UserId};
+use doorstep_shared::transition::Role;
 
 use crate::secrets::Secret;
 
@@ -46,6 +48,10 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
+    /// A TOML file of settings, under environment variables and flags.
+    #[arg(long, env = "DOORSTEP_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// What to do; without a command, serve.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -63,9 +69,138 @@ pub enum Command {
         #[arg(long)]
         device: Option<DeviceId>,
     },
+    /// Add a council (or rename one); prints its id.
+    AddTenant {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Its id; a new one if not given.
+        #[arg(long)]
+        id: Option<TenantId>,
+    },
+    /// Add a person working for one or more councils; prints their id.
+    AddUser {
+        /// Their name.
+        #[arg(long)]
+        name: String,
+        /// operative, crew or dispatcher.
+        #[arg(long)]
+        role: Role,
+        /// A council they work for (repeat for several).
+        #[arg(long = "tenant", required = true)]
+        tenants: Vec<TenantId>,
+        /// Their id; a new one if not given.
+        #[arg(long)]
+        id: Option<UserId>,
+    },
+    /// Add a team (or crew) of a council with its members; prints its id.
+    AddTeam {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The council.
+        #[arg(long)]
+        tenant: TenantId,
+        /// A member (repeat for several).
+        #[arg(long = "member")]
+        members: Vec<UserId>,
+        /// Its id; a new one if not given.
+        #[arg(long)]
+        id: Option<TeamId>,
+    },
+}
+
+/// The settings a file may hold.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    services_dir: Option<PathBuf>,
+    demo: Option<bool>,
+    node: Option<String>,
+    admin_token: Option<String>,
+}
+
+/// The settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read the settings file {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("the settings file {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column.
+        message: String,
+    },
 }
 
 impl Config {
+    /// Reads flags and environment, then fills what neither set from the
+    /// settings file, if one is named.
+    pub fn load() -> Result<Self, ConfigError> {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+
+        let matches = Self::command().get_matches();
+        let mut config = match Self::from_arg_matches(&matches) {
+            Ok(config) => config,
+            Err(error) => error.exit(),
+        };
+        let Some(path) = config.config.clone() else {
+            return Ok(config);
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let file: FileConfig = toml::from_str(&text).map_err(|error| ConfigError::Invalid {
+            path: shown.clone(),
+            message: error.to_string(),
+        })?;
+        let unset = |id: &str| {
+            !matches!(
+                matches.value_source(id),
+                Some(ValueSource::EnvVariable | ValueSource::CommandLine)
+            )
+        };
+        if let (true, Some(listen)) = (unset("listen"), file.listen) {
+            config.listen = listen;
+        }
+        if let (true, Some(data_dir)) = (unset("data_dir"), file.data_dir) {
+            config.data_dir = data_dir;
+        }
+        if let (true, Some(url)) = (unset("database_url"), file.database_url) {
+            config.database_url = Some(url);
+        }
+        if let (true, Some(dir)) = (unset("services_dir"), file.services_dir) {
+            config.services_dir = Some(dir);
+        }
+        if let (true, Some(demo)) = (unset("demo"), file.demo) {
+            config.demo = demo;
+        }
+        if let (true, Some(node)) = (unset("node"), file.node) {
+            config.node = node;
+        }
+        if let (true, Some(token)) = (unset("admin_token"), file.admin_token) {
+            config.admin_token = Some(token.parse().map_err(|message| ConfigError::Invalid {
+                path: shown,
+                message: format!("admin_token {message}"),
+            })?);
+        }
+        Ok(config)
+    }
+
     /// The SQLite database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("doorstep.db")

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 use doorstep_server::config::{Command, Config};
 use doorstep_server::store::Store;
 use doorstep_server::store::postgres::PgStore;
 use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, demo, secrets, serve};
+use doorstep_shared::ids::{TeamId, TenantId, UserId};
+use doorstep_shared::time::Timestamp;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -28,7 +29,7 @@ fn run() -> anyhow::Result<()> {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let config = Config::parse();
+    let config = Config::load()?;
     let services = doorstep_server::services::load(config.services_dir.as_deref())?;
 
     std::fs::create_dir_all(&config.data_dir)
@@ -49,15 +50,11 @@ fn run() -> anyhow::Result<()> {
     };
     let clock = Arc::new(SystemClock);
 
-    if let Some(Command::Enrol { user, device }) = config.command {
-        let code = secrets::enrolment_code()?;
-        let expires = clock.now().plus_minutes(7 * 24 * 60);
-        store
-            .create_enrolment(&code, user, device, expires)
-            .context("could not issue the code (is the user id right?)")?;
+    if let Some(command) = config.command.clone() {
+        let printed = administer(store.as_ref(), command, clock.now())?;
         #[allow(clippy::print_stdout)]
         {
-            println!("{code}");
+            println!("{printed}");
         }
         return Ok(());
     }
@@ -131,4 +128,56 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Runs an administrative command on the store; returns what to print.
+fn administer(store: &dyn Store, command: Command, now: Timestamp) -> anyhow::Result<String> {
+    let random = || secrets::new_device().map(|(device, _)| *device.as_uuid().as_bytes());
+    Ok(match command {
+        Command::Enrol { user, device } => {
+            let code = secrets::enrolment_code()?;
+            store
+                .create_enrolment(&code, user, device, now.plus_minutes(7 * 24 * 60))
+                .context("could not issue the code (is the user id right?)")?;
+            code
+        }
+        Command::AddTenant { name, id } => {
+            let id = match id {
+                Some(id) => id,
+                None => TenantId::from_random_bytes(random()?),
+            };
+            store.put_tenant(id, &name)?;
+            id.to_string()
+        }
+        Command::AddUser {
+            name,
+            role,
+            tenants,
+            id,
+        } => {
+            let id = match id {
+                Some(id) => id,
+                None => UserId::from_random_bytes(random()?),
+            };
+            store
+                .create_user(id, &name, role, &tenants)
+                .context("could not add the user (do the councils exist?)")?;
+            id.to_string()
+        }
+        Command::AddTeam {
+            name,
+            tenant,
+            members,
+            id,
+        } => {
+            let id = match id {
+                Some(id) => id,
+                None => TeamId::from_random_bytes(random()?),
+            };
+            store
+                .create_team(id, tenant, &name, &members)
+                .context("could not add the team (do the council and members exist?)")?;
+            id.to_string()
+        }
+    })
 }

@@ -151,3 +151,108 @@ fn a_data_folder_that_cannot_be_created_is_named_in_the_error() {
     assert!(stderr.contains("could not create"), "{stderr}");
     assert!(stderr.contains("a-file"), "{stderr}");
 }
+
+fn run_ok(data: &std::path::Path, args: &[&str]) -> String {
+    let output = server()
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn councils_people_and_teams_are_set_up_from_the_command_line_and_a_phone_code_issued() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tenant = run_ok(&data, &["add-tenant", "--name", "Adur District Council"]);
+    assert_eq!(tenant.len(), 36, "{tenant}");
+    let user = run_ok(
+        &data,
+        &[
+            "add-user",
+            "--name",
+            "Priya Sharma",
+            "--role",
+            "operative",
+            "--tenant",
+            &tenant,
+        ],
+    );
+    let team = run_ok(
+        &data,
+        &[
+            "add-team",
+            "--name",
+            "North crew",
+            "--tenant",
+            &tenant,
+            "--member",
+            &user,
+        ],
+    );
+    assert_eq!(team.len(), 36, "{team}");
+    let code = run_ok(&data, &["enrol", "--user", &user]);
+    assert_eq!(code.len(), 11, "{code}");
+
+    let unknown = server()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["enrol", "--user", "00000000-0000-0000-0000-000000000999"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("is the user id right?"));
+}
+
+#[test]
+fn settings_come_from_a_file_under_flags_and_a_bad_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doorstep.toml");
+    let from_file = dir.path().join("from-file");
+    let from_flag = dir.path().join("from-flag");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndemo = true\ndata_dir = {:?}\n",
+            from_file.display().to_string()
+        ),
+    )
+    .unwrap();
+
+    let mut child = server().arg("--config").arg(&file).spawn().unwrap();
+    let (address, _lines) = wait_until_serving(&mut child);
+    assert!(
+        http_get(&address, "/health").contains(r#""documents":8"#),
+        "demo = true came from the file"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(from_file.join("doorstep.db").exists());
+
+    let mut child = server()
+        .arg("--config")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(&from_flag)
+        .spawn()
+        .unwrap();
+    wait_until_serving(&mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        from_flag.join("doorstep.db").exists(),
+        "the flag wins over the file"
+    );
+
+    std::fs::write(&file, "lisen = \"127.0.0.1:0\"\n").unwrap();
+    let stderr = run_to_failure(&["--config", file.to_str().unwrap()]);
+    assert!(stderr.contains("doorstep.toml is not valid"), "{stderr}");
+    assert!(stderr.contains("lisen"), "{stderr}");
+}
