@@ -64,6 +64,42 @@ pub fn migrate_job(doc: &mut AutoCommit) -> Result<Migration, DocumentError> {
     })
 }
 
+/// Mends a migrated job after changes from an app of schema v1 were merged
+/// in: such an app writes the notes as one string, which then conflicts
+/// with the collaborative text (and may win, or be hidden). The string is
+/// folded into new notes text after what the text said, so neither is lost.
+/// Returns whether anything was mended.
+pub fn mend_job_after_older_writes(doc: &mut AutoCommit) -> Result<bool, DocumentError> {
+    let mut text = String::new();
+    let mut strings = Vec::new();
+    for (value, id) in doc.get_all(ROOT, "notes")? {
+        match value {
+            Value::Object(ObjType::Text) if text.is_empty() => text = doc.text(&id)?,
+            Value::Scalar(scalar) => {
+                if let ScalarValue::Str(s) = scalar.as_ref() {
+                    strings.push(s.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    if strings.is_empty() {
+        return Ok(false);
+    }
+    for extra in strings {
+        if !extra.is_empty() && !text.contains(extra.as_str()) {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&extra);
+        }
+    }
+    let notes = doc.put_object(ROOT, "notes", ObjType::Text)?;
+    doc.splice_text(&notes, 0, 0, &text)?;
+    doc.commit();
+    Ok(true)
+}
+
 fn job_v1_to_v2(doc: &mut AutoCommit) -> Result<(), DocumentError> {
     // Every value v1 kept for the notes, the visible one first: a concurrent
     // edit that v1 hid behind the winner is kept too.

@@ -12,7 +12,7 @@ use super::wire::{
 };
 use crate::document::{DocumentError, compatibility};
 use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
-use crate::migrate::migrate_job;
+use crate::migrate::{mend_job_after_older_writes, migrate_job};
 use crate::round::Round;
 use crate::service::ServiceCatalog;
 use crate::time::Timestamp;
@@ -261,10 +261,16 @@ impl SyncServer<'_> {
         };
         let before = document.get_heads();
         document.set_actor(self.actor.clone());
-        if let crate::document::Compatibility::Older(_) =
-            compatibility(document, JOB_SCHEMA_VERSION)?
-        {
-            migrate_job(document)?;
+        match compatibility(document, JOB_SCHEMA_VERSION)? {
+            crate::document::Compatibility::Older(_) => {
+                migrate_job(document)?;
+            }
+            crate::document::Compatibility::Current => {
+                // An app of an older schema may have written over what the
+                // migration made.
+                mend_job_after_older_writes(document)?;
+            }
+            crate::document::Compatibility::Newer(_) => {}
         }
         let job = Job::load(document)?;
         if let Some(service) = self.services.get(&job.office.service) {

@@ -447,3 +447,51 @@ fn a_stored_v1_job_is_migrated_by_the_server_before_a_device_receives_it() {
     let last = stored.get_changes(&[]).pop().unwrap();
     assert_eq!(last.actor_id(), &server_actor());
 }
+
+#[test]
+fn notes_written_by_an_older_app_after_the_server_migrated_the_job_are_kept() {
+    let mut fixture = Fixture::new();
+    let bytes = include_bytes!("../fixtures/v1/job-v1-worked.automerge");
+    let mut v1 = AutoCommit::load(bytes).unwrap();
+    let id = DocumentId::Job(JobId::from_u128(0x318));
+    let changes = v1
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| (Author::Server, c))
+        .collect();
+    let record = doorstep_shared::sync::store::ScopeRecord::Job {
+        assignee: Some(Assignee::User(alice().user)),
+        open: true,
+    };
+    fixture
+        .store
+        .append(COUNCIL, id, &mut v1, changes, record)
+        .unwrap();
+    // Alice's phone got the job before the upgrade; the server migrates it now.
+    let first = fixture.sync(&alice(), Cursor::default(), vec![]);
+
+    // Her phone still runs the v1 app: offline, it rewrites the notes string.
+    let mut old_copy = AutoCommit::load(bytes).unwrap().with_actor(alice().actor);
+    let heads = old_copy.get_heads();
+    old_copy
+        .put(ROOT, "notes", "Roof valley cleared, gutter replaced.")
+        .unwrap();
+    old_copy.commit();
+    let push = Push {
+        doc: id,
+        changes: changes_since(&mut old_copy, &heads),
+    };
+    let reply = fixture.sync(&alice(), first.cursor, vec![push]);
+    assert_eq!(reply.accepted, [id], "{:?}", reply.refused);
+
+    let (_, stored) = fixture.store.load(id).unwrap().unwrap();
+    let notes = Job::load(&stored).unwrap().notes.as_str().to_owned();
+    assert!(
+        notes.contains("roof valley blocked with leaves"),
+        "the migrated text stays: {notes}"
+    );
+    assert!(
+        notes.contains("Roof valley cleared, gutter replaced."),
+        "the old app's note is kept: {notes}"
+    );
+}
