@@ -74,6 +74,7 @@ pub mod document;
 pub mod ids;
 pub mod job;
 pub mod migrate;
+pub mod photo;
 pub mod round;
 pub mod service;
 pub mod summary;

@@ -8,6 +8,7 @@
 mod definitions;
 mod merge;
 mod migration;
+mod photo;
 mod setup;
 mod simulation;
 mod sync;
