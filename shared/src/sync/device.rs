@@ -105,6 +105,8 @@ pub struct DeviceSync {
     in_flight: Option<InFlight>,
     failures: u32,
     next_attempt: Timestamp,
+    /// Set when the server needs a newer app: syncing stops until then.
+    update_required: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +127,7 @@ impl DeviceSync {
             in_flight: None,
             failures: 0,
             next_attempt: Timestamp::from_millis(i64::MIN),
+            update_required: None,
         }
     }
 
@@ -147,6 +150,7 @@ impl DeviceSync {
             in_flight: None,
             failures: 0,
             next_attempt: Timestamp::from_millis(i64::MIN),
+            update_required: None,
         })
     }
 
@@ -187,6 +191,11 @@ impl DeviceSync {
         self.tenants.get(&tenant).map(|t| t.cursor)
     }
 
+    /// Why syncing stopped until the app is updated, if it did.
+    pub fn update_required(&self) -> Option<&str> {
+        self.update_required.as_deref()
+    }
+
     /// Whether a request is waiting for its reply.
     pub fn is_syncing(&self) -> bool {
         self.in_flight.is_some()
@@ -200,6 +209,9 @@ impl DeviceSync {
     /// The request to send now, if it is time for one: nothing in flight (or
     /// the one in flight timed out) and no backoff pending.
     pub fn poll(&mut self, now: Timestamp) -> Option<Vec<u8>> {
+        if self.update_required.is_some() {
+            return None;
+        }
         if let Some(in_flight) = &self.in_flight {
             if now.as_millis() - in_flight.sent_at.as_millis() < REQUEST_TIMEOUT_MS {
                 return None;
@@ -272,6 +284,7 @@ impl DeviceSync {
             Ok(reply) => reply,
             Err(WireError::UpdateRequired(message)) => {
                 self.in_flight = None;
+                self.update_required = Some(message.clone());
                 return vec![Effect::Event(SyncEvent::UpdateRequired(message))];
             }
             Err(error) => {
@@ -351,4 +364,60 @@ fn drain_pushed(
         pending.remove(&doc);
     }
     drained
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::wire::update_required;
+
+    const TENANT: TenantId = TenantId::from_u128(1);
+
+    #[test]
+    fn a_server_that_needs_a_newer_app_stops_the_syncing_until_then() {
+        let mut sync = DeviceSync::new([TENANT]);
+        let now = Timestamp::from_millis(0);
+        assert!(sync.poll(now).is_some());
+        let effects = sync.receive(now, &update_required("Update Doorstep from the app store."));
+        assert!(matches!(
+            &effects[..],
+            [Effect::Event(SyncEvent::UpdateRequired(_))]
+        ));
+        assert!(sync.poll(now.plus_minutes(60)).is_none());
+        assert_eq!(
+            sync.update_required(),
+            Some("Update Doorstep from the app store.")
+        );
+    }
+
+    #[test]
+    fn failures_back_off_doubling_up_to_the_cap_and_a_reply_resets_it() {
+        let mut sync = DeviceSync::new([TENANT]);
+        let mut now = Timestamp::from_millis(0);
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            assert!(sync.poll(now).is_some());
+            let Effect::Event(SyncEvent::Failed { retry_at, .. }) = sync.failed(now, "offline")
+            else {
+                panic!("expected a failure event");
+            };
+            waits.push(retry_at.as_millis() - now.as_millis());
+            assert!(sync.poll(now).is_none(), "no retry before the wait is over");
+            now = retry_at;
+        }
+        assert_eq!(
+            waits,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+    }
+
+    #[test]
+    fn saved_state_restores_cursors_and_unsent_changes() {
+        let mut sync = DeviceSync::new([TENANT]);
+        let doc = DocumentId::Job(crate::ids::JobId::from_u128(5));
+        sync.record_local(TENANT, doc, vec![vec![1, 2, 3]]);
+        let restored = DeviceSync::restore(&sync.save()).unwrap();
+        assert_eq!(restored.waiting(), 1);
+        assert!(DeviceSync::restore(b"garbage").is_err());
+    }
 }
