@@ -23,6 +23,11 @@ else
     echo "setup: rustup not found; make sure rustfmt, clippy and the wasm32-unknown-unknown target are installed" >&2
 fi
 
+# vipsthumbnail, the peer the photo benchmark is compared with.
+if ! command -v vipsthumbnail >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libvips-tools >/dev/null
+fi
+
 # PostgreSQL for the store tests: started if installed but stopped,
 # installed from Debian's packages if missing (as root).
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

@@ -7,8 +7,8 @@
 //!   display rendition, which is most of the saving on a 12 MP photo.
 //! - The EXIF orientation is applied after resizing, on the small image.
 //! - Two JPEGs are made: **display** (long edge 1600 px) and **thumbnail**
-//!   (long edge 320 px), quality 80 with 4:2:0 chroma. Neither is ever
-//!   enlarged.
+//!   (long edge 320 px), quality 80 with 4:2:0 chroma and optimised Huffman
+//!   tables. Neither is ever enlarged.
 //! - Renditions are encoded from pixels alone, so no EXIF, GPS or camera
 //!   data survives. Capture time and place belong in the job document.
 //! - Oversized files, decompression bombs, truncated or corrupt data and
@@ -352,6 +352,9 @@ fn encode(image: &Rgb) -> Result<Rendition, PhotoError> {
     let mut jpeg = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, QUALITY);
     encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    // Huffman tables fitted to the image: a few percent smaller files for
+    // little time, which counts on a weak signal.
+    encoder.set_optimized_huffman_tables(true);
     encoder
         .encode(
             &image.pixels,
