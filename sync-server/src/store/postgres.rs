@@ -23,8 +23,11 @@ use doorstep_shared::transition::Role;
 use postgres::{Client, NoTls, Transaction};
 
 use super::identity::{Enrolled, EnrolmentRefused, secret_hash};
-use super::sync::{ScopeColumns, document_error, document_id, kind_name};
-use super::{COMPACT_AFTER, StoreError};
+use super::sync::{
+    ScopeColumns, author_column, author_from_column, decode_delivery, document_error, document_id,
+    encode_delivery, kind_name,
+};
+use super::{COMPACT_AFTER, StoreError, parse};
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
@@ -246,16 +249,10 @@ impl SyncStore for PgSync<'_, '_> {
             "SELECT delivery FROM sync_deliveries WHERE device = $1 AND tenant = $2",
             &[&device.to_string(), &tenant.to_string()],
         )?;
-        match row {
-            None => Ok(Delivery::default()),
-            Some(row) => {
-                let bytes: Vec<u8> = row.get(0);
-                postcard::from_bytes(&bytes).map_err(|_| StoreError::Corrupt {
-                    what: "delivery record",
-                    value: format!("{} bytes", bytes.len()),
-                })
-            }
-        }
+        row.map_or_else(
+            || Ok(Delivery::default()),
+            |row| decode_delivery(row.get::<_, &[u8]>(0)),
+        )
     }
 
     fn set_delivery(
@@ -265,7 +262,7 @@ impl SyncStore for PgSync<'_, '_> {
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
         let before = self.delivery(device, tenant)?.possibly_held();
-        let bytes = postcard::to_allocvec(delivery).unwrap_or_default();
+        let bytes = encode_delivery(delivery);
         self.transaction.execute(
             "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES ($1, $2, $3)
              ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
@@ -307,10 +304,7 @@ impl SyncStore for PgSync<'_, '_> {
         };
         super::count_load();
         let tenant: String = row.get(0);
-        let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
-            what: "tenant id",
-            value: tenant,
-        })?;
+        let tenant: TenantId = parse("tenant id", tenant)?;
         let snapshot: Vec<u8> = row.get(1);
         let snapshot_seq: i64 = row.get(2);
         let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
@@ -411,10 +405,7 @@ impl SyncStore for PgSync<'_, '_> {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )?;
         for ((author, change), seq) in changes.into_iter().zip(first..) {
-            let author = match author {
-                Author::Device(device) => Some(device.to_string()),
-                Author::Server => None,
-            };
+            let author = author_column(author);
             self.transaction.execute(
                 &insert,
                 &[
@@ -451,16 +442,7 @@ impl SyncStore for PgSync<'_, '_> {
         )?;
         let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
         for row in rows {
-            let author: Option<String> = row.get(2);
-            let author = match author {
-                None => Author::Server,
-                Some(device) => {
-                    Author::Device(device.parse().map_err(|_| StoreError::Corrupt {
-                        what: "device id",
-                        value: device,
-                    })?)
-                }
-            };
+            let author = author_from_column(row.get(2))?;
             let seq: i64 = row.get(1);
             by_doc
                 .entry(document_id(row.get(0))?)
@@ -516,18 +498,12 @@ impl super::Store for PgStore {
                             });
                         }
                     };
-                    let parse =
-                        |what: &'static str, value: String| StoreError::Corrupt { what, value };
-                    let service: String = row.get(2);
-                    let status: String = row.get(4);
                     Ok(JobSummary {
                         job,
                         reference: row.get(1),
-                        service: service
-                            .parse()
-                            .map_err(|_| parse("service id", service.clone()))?,
+                        service: parse("service id", row.get(2))?,
                         service_name: row.get(3),
-                        status: status.parse().map_err(|_| parse("state", status.clone()))?,
+                        status: parse("state", row.get(4))?,
                         status_label: row.get(5),
                         address: row.get(6),
                         appointment_starts: row
@@ -651,8 +627,7 @@ impl super::Identity for PgStore {
             if now.as_millis() > expires_at {
                 return Ok(Err(EnrolmentRefused::Expired));
             }
-            let corrupt = |what: &'static str, value: String| StoreError::Corrupt { what, value };
-            let user: UserId = user.parse().map_err(|_| corrupt("user id", user.clone()))?;
+            let user: UserId = parse("user id", user)?;
             let enrolled = match device {
                 Some(device) => {
                     let actor: Vec<u8> = transaction
@@ -663,9 +638,7 @@ impl super::Identity for PgStore {
                         )?
                         .get(0);
                     Enrolled {
-                        device: device
-                            .parse()
-                            .map_err(|_| corrupt("device id", device.clone()))?,
+                        device: parse("device id", device)?,
                         actor: ActorId::from(actor),
                         user,
                         rebound: true,
@@ -713,13 +686,12 @@ impl super::Identity for PgStore {
             };
             let (device, user, actor, role): (String, String, Vec<u8>, String) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
-            let corrupt = |what: &'static str, value: String| StoreError::Corrupt { what, value };
             let teams = client
                 .query("SELECT team FROM team_members WHERE user_id = $1", &[&user])?
                 .into_iter()
                 .map(|row| {
                     let team: String = row.get(0);
-                    team.parse().map_err(|_| corrupt("team id", team.clone()))
+                    parse("team id", team)
                 })
                 .collect::<Result<BTreeSet<_>, _>>()?;
             let tenants = client
@@ -730,17 +702,13 @@ impl super::Identity for PgStore {
                 .into_iter()
                 .map(|row| {
                     let tenant: String = row.get(0);
-                    tenant
-                        .parse()
-                        .map_err(|_| corrupt("tenant id", tenant.clone()))
+                    parse("tenant id", tenant)
                 })
                 .collect::<Result<BTreeSet<_>, _>>()?;
             Ok(Some(DeviceIdentity {
-                device: device
-                    .parse()
-                    .map_err(|_| corrupt("device id", device.clone()))?,
-                user: user.parse().map_err(|_| corrupt("user id", user.clone()))?,
-                role: role.parse().map_err(|_| corrupt("role", role.clone()))?,
+                device: parse("device id", device)?,
+                user: parse("user id", user)?,
+                role: parse("role", role)?,
                 teams,
                 tenants,
                 actor: ActorId::from(actor),

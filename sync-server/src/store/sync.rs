@@ -22,7 +22,7 @@ use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, parse};
 
 /// Changes stored after a snapshot before the snapshot is rewritten.
 pub const COMPACT_AFTER: i64 = 64;
@@ -140,9 +140,34 @@ impl From<&ScopeRecord> for ScopeColumns {
 }
 
 pub(super) fn document_id(text: String) -> Result<DocumentId, StoreError> {
-    text.parse().map_err(|_| StoreError::Corrupt {
-        what: "document id",
-        value: text,
+    parse("document id", text)
+}
+
+/// The `author_device` column of a change: the device, or NULL for the server.
+pub(super) fn author_column(author: Author) -> Option<String> {
+    match author {
+        Author::Device(device) => Some(device.to_string()),
+        Author::Server => None,
+    }
+}
+
+/// Reads an `author_device` column back.
+pub(super) fn author_from_column(column: Option<String>) -> Result<Author, StoreError> {
+    column.map_or(Ok(Author::Server), |device| {
+        Ok(Author::Device(parse("device id", device)?))
+    })
+}
+
+/// A delivery record as stored.
+pub(super) fn encode_delivery(delivery: &Delivery) -> Vec<u8> {
+    postcard::to_allocvec(delivery).unwrap_or_default()
+}
+
+/// Reads a stored delivery record.
+pub(super) fn decode_delivery(bytes: &[u8]) -> Result<Delivery, StoreError> {
+    postcard::from_bytes(bytes).map_err(|_| StoreError::Corrupt {
+        what: "delivery record",
+        value: format!("{} bytes", bytes.len()),
     })
 }
 
@@ -208,13 +233,7 @@ impl SyncStore for SqliteSync<'_> {
                 |row| row.get(0),
             )
             .optional()?;
-        match bytes {
-            None => Ok(Delivery::default()),
-            Some(bytes) => postcard::from_bytes(&bytes).map_err(|_| StoreError::Corrupt {
-                what: "delivery record",
-                value: format!("{} bytes", bytes.len()),
-            }),
-        }
+        bytes.map_or_else(|| Ok(Delivery::default()), |bytes| decode_delivery(&bytes))
     }
 
     fn set_delivery(
@@ -224,7 +243,7 @@ impl SyncStore for SqliteSync<'_> {
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
         let before = self.delivery(device, tenant)?.possibly_held();
-        let bytes = postcard::to_allocvec(delivery).unwrap_or_default();
+        let bytes = encode_delivery(delivery);
         self.connection.execute(
             "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
              ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
@@ -270,10 +289,7 @@ impl SyncStore for SqliteSync<'_> {
             return Ok(None);
         };
         super::count_load();
-        let tenant: TenantId = tenant.parse().map_err(|_| StoreError::Corrupt {
-            what: "tenant id",
-            value: tenant,
-        })?;
+        let tenant: TenantId = parse("tenant id", tenant)?;
         let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
         let mut statement = self.connection.prepare_cached(
             "SELECT bytes FROM sync_changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
@@ -375,10 +391,7 @@ impl SyncStore for SqliteSync<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for ((author, change), seq) in changes.into_iter().zip(first..) {
-            let author = match author {
-                Author::Device(device) => Some(device.to_string()),
-                Author::Server => None,
-            };
+            let author = author_column(author);
             insert.execute(params![
                 tenant.to_string(),
                 seq,
@@ -420,15 +433,7 @@ impl SyncStore for SqliteSync<'_> {
         let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
         for row in rows {
             let (doc, seq, author, bytes) = row?;
-            let author = match author {
-                None => Author::Server,
-                Some(device) => {
-                    Author::Device(device.parse().map_err(|_| StoreError::Corrupt {
-                        what: "device id",
-                        value: device,
-                    })?)
-                }
-            };
+            let author = author_from_column(author)?;
             by_doc
                 .entry(document_id(doc)?)
                 .or_default()
