@@ -28,6 +28,15 @@ if ! command -v vipsthumbnail >/dev/null 2>&1 && command -v apt-get >/dev/null 2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q libvips-tools >/dev/null
 fi
 
+# s3s-fs, a small S3-compatible server, for the tests of photos on S3 storage.
+# Built once from crates.io into the tools folder the tests look in.
+S3S_VERSION=0.14.1
+tools_dir="${DOORSTEP_TOOLS_DIR:-$HOME/.cache/doorstep-tools}"
+if [ "$("$tools_dir/bin/s3s-fs" --version 2>/dev/null)" != "s3s-fs $S3S_VERSION" ]; then
+    echo "setup: building s3s-fs $S3S_VERSION into $tools_dir (once)"
+    cargo install --quiet --locked --features binary --root "$tools_dir" "s3s-fs@$S3S_VERSION"
+fi
+
 # PostgreSQL for the store tests: started if installed but stopped,
 # installed from Debian's packages if missing (as root).
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

@@ -68,6 +68,7 @@
 #[macro_use]
 mod encoding;
 
+pub mod blob;
 pub mod contact;
 pub mod demo;
 pub mod document;
@@ -81,6 +82,7 @@ pub mod summary;
 pub mod sync;
 pub mod time;
 pub mod transition;
+pub mod upload;
 pub mod workflow;
 
 /// The names most callers need.

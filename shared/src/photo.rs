@@ -19,7 +19,12 @@ use std::io::Cursor;
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-use crate::ids::BlobHash;
+use crate::blob::RenditionKind;
+use crate::ids::{BlobHash, Name};
+use crate::job::{GeoPoint, PhotoRef};
+use crate::service::PhotoPolicy;
+use crate::time::Timestamp;
+use crate::transition::Actor;
 
 /// Long edge of the display rendition, in pixels.
 pub const DISPLAY_EDGE: u32 = 1600;
@@ -98,6 +103,61 @@ pub struct Processed {
     pub thumbnail: Rendition,
     /// SHA-256 of the original file, for services that keep originals.
     pub original: BlobHash,
+}
+
+impl Processed {
+    /// Whether the original is uploaded: only where the service keeps
+    /// originals as staff-only evidence.
+    fn keeps_original(policy: &PhotoPolicy) -> bool {
+        policy.keep_originals
+    }
+
+    /// The photo's entry for a job or round document: the hashes of the
+    /// renditions, and of the original only where the service keeps it.
+    pub fn reference(
+        &self,
+        kind: Name,
+        taken_by: Actor,
+        taken_at: Timestamp,
+        location: Option<GeoPoint>,
+        policy: &PhotoPolicy,
+    ) -> PhotoRef {
+        PhotoRef {
+            kind,
+            taken_at,
+            taken_by,
+            location,
+            display: Some(self.display.hash),
+            thumbnail: Some(self.thumbnail.hash),
+            original: Self::keeps_original(policy).then_some(self.original),
+        }
+    }
+
+    /// What to upload, in order: the thumbnail first (lists need it), the
+    /// display rendition, and the original (`file`) only where the service
+    /// keeps originals; otherwise it stays on the device.
+    pub fn uploads<'a>(
+        &'a self,
+        file: &'a [u8],
+        policy: &PhotoPolicy,
+    ) -> Vec<(RenditionKind, BlobHash, &'a [u8])> {
+        let mut uploads = vec![
+            (
+                RenditionKind::Thumbnail,
+                self.thumbnail.hash,
+                self.thumbnail.jpeg.as_slice(),
+            ),
+            (
+                RenditionKind::Display,
+                self.display.hash,
+                self.display.jpeg.as_slice(),
+            ),
+        ];
+        if Self::keeps_original(policy) {
+            uploads.push((RenditionKind::Original, self.original, file));
+        }
+        uploads
+    }
 }
 
 /// An RGB image, 3 bytes a pixel, rows top to bottom.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use doorstep_shared::ids::{DeviceId, TeamId, TenantId, UserId};
 use doorstep_shared::transition::Role;
 
+use crate::blobs::BlobLocation;
 use crate::secrets::Secret;
 
 /// Doorstep's sync server.
@@ -27,6 +28,16 @@ pub struct Config {
     /// data folder (a libpq string or a `postgres://` URL).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Where photos are kept: a folder, or `s3://bucket/prefix` for
+    /// S3-compatible storage (credentials, region and endpoint from the
+    /// usual `AWS_*` variables). Default: `photos` in the data folder.
+    #[arg(long, env = "DOORSTEP_BLOB_STORE")]
+    pub blob_store: Option<BlobLocation>,
+
+    /// The largest photo file accepted, in bytes.
+    #[arg(long, env = "DOORSTEP_MAX_PHOTO_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_photo_bytes: u64,
 
     /// Folder of a council's own service definitions (*.toml), added to the
     /// built-in ones.
@@ -118,6 +129,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     services_dir: Option<PathBuf>,
+    blob_store: Option<String>,
+    max_photo_bytes: Option<u64>,
     demo: Option<bool>,
     node: Option<String>,
     admin_token: Option<String>,
@@ -186,6 +199,15 @@ impl Config {
         if let (true, Some(dir)) = (unset("services_dir"), file.services_dir) {
             config.services_dir = Some(dir);
         }
+        if let (true, Some(location)) = (unset("blob_store"), file.blob_store) {
+            config.blob_store = Some(location.parse().map_err(|message| ConfigError::Invalid {
+                path: shown.clone(),
+                message: format!("blob_store: {message}"),
+            })?);
+        }
+        if let (true, Some(max)) = (unset("max_photo_bytes"), file.max_photo_bytes) {
+            config.max_photo_bytes = max;
+        }
         if let (true, Some(demo)) = (unset("demo"), file.demo) {
             config.demo = demo;
         }
@@ -199,6 +221,13 @@ impl Config {
             })?);
         }
         Ok(config)
+    }
+
+    /// Where photos are kept.
+    pub fn blob_location(&self) -> BlobLocation {
+        self.blob_store
+            .clone()
+            .unwrap_or_else(|| BlobLocation::Folder(self.data_dir.join("photos")))
     }
 
     /// The SQLite database file.

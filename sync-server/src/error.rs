@@ -20,6 +20,9 @@ pub enum ApiError {
     /// No randomness for a secret.
     #[error("could not make a secret")]
     Randomness(#[from] NoRandomness),
+    /// The object store failed.
+    #[error("the photo store failed")]
+    Blob(#[from] object_store::Error),
     /// No valid credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -32,12 +35,22 @@ pub enum ApiError {
     /// No such thing.
     #[error("{0}")]
     NotFound(String),
+    /// Too big to take.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Well-formed but unacceptable content (bytes that do not match their
+    /// hash, say).
+    #[error("{0}")]
+    Unprocessable(String),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
-            ApiError::Store(_) | ApiError::Task(_) | ApiError::Randomness(_) => (
+            ApiError::Store(_)
+            | ApiError::Task(_)
+            | ApiError::Randomness(_)
+            | ApiError::Blob(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on the server.".to_owned(),
             ),
@@ -45,6 +58,8 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, message.clone()),
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
+            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -11,20 +11,25 @@
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use std::sync::Arc;
+//! use doorstep_server::blobs::{BlobLocation, Blobs};
 //! use doorstep_server::{AppState, SqliteStore, SystemClock, serve};
 //! use doorstep_shared::service::ServiceCatalog;
 //!
 //! let store = Arc::new(SqliteStore::open("doorstep.db".as_ref())?);
-//! let state = AppState::new(store, ServiceCatalog::builtin()?, Arc::new(SystemClock));
+//! let location = BlobLocation::Folder("photos".into());
+//! let blobs = Blobs::open(&location, 32 * 1024 * 1024)?;
+//! let state = AppState::new(store, blobs, ServiceCatalog::builtin()?, Arc::new(SystemClock));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! serve(listener, state, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 
+pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod office;
 mod routes;
 pub mod secrets;
 pub mod services;

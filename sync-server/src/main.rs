@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use doorstep_server::blobs::{self, Blobs};
 use doorstep_server::config::{Command, Config};
 use doorstep_server::store::Store;
 use doorstep_server::store::postgres::PgStore;
@@ -49,6 +50,9 @@ fn run() -> anyhow::Result<()> {
         }
     };
     let clock = Arc::new(SystemClock);
+    let location = config.blob_location();
+    let blobs = Blobs::open(&location, config.max_photo_bytes)
+        .with_context(|| format!("could not open the photo store {location:?}"))?;
 
     if let Some(command) = config.command.clone() {
         let printed = administer(store.as_ref(), command, clock.now())?;
@@ -93,14 +97,30 @@ fn run() -> anyhow::Result<()> {
             "Doorstep is serving: open http://{}/",
             listener.local_addr()?
         );
-        let state = AppState::new(store, services, clock)
+        let state = AppState::new(store, blobs, services, clock)
             .with_node(&config.node)
             .with_admin_token(config.admin_token.clone());
+        tokio::spawn(prune_uploads(state.clone()));
         serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Uploads left unfinished for a week are thrown away, hourly.
+async fn prune_uploads(state: AppState) {
+    const WEEK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        hourly.tick().await;
+        let before = state.clock().now().plus_millis(-WEEK_MS);
+        match blobs::prune_stale_uploads(&state, before).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "threw away unfinished photo uploads"),
+            Err(error) => tracing::warn!(%error, "could not prune unfinished photo uploads"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,5 +1,6 @@
 //! The HTTP routes; each resource module owns its router.
 
+mod blobs;
 mod enrol;
 mod health;
 mod jobs;
@@ -18,5 +19,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(sync::router())
         .merge(live::router())
         .merge(enrol::router())
+        .merge(blobs::router())
         .with_state(state)
 }

@@ -9,7 +9,8 @@ use doorstep_shared::ids::DeviceId;
 #[error("the system's random number generator failed")]
 pub struct NoRandomness(#[from] getrandom::Error);
 
-fn random<const N: usize>() -> Result<[u8; N], NoRandomness> {
+/// `N` random bytes from the operating system.
+pub fn random<const N: usize>() -> Result<[u8; N], NoRandomness> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)?;
     Ok(bytes)

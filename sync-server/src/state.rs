@@ -10,6 +10,7 @@ use doorstep_shared::sync::server::SyncServer;
 use doorstep_shared::transition::{Actor, Role};
 use sha2::{Digest, Sha256};
 
+use crate::blobs::Blobs;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::secrets::Secret;
@@ -22,6 +23,7 @@ pub const SYSTEM_USER: UserId = UserId::from_u128(0);
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Store>,
+    blobs: Blobs,
     services: Arc<ServiceCatalog>,
     clock: Arc<dyn Clock>,
     node_actor: ActorId,
@@ -29,13 +31,14 @@ pub struct AppState {
     changes: tokio::sync::broadcast::Sender<Changed>,
 }
 
-/// A tenant's documents changed through a device's push.
+/// A tenant's documents changed, through a device's push or the office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Changed {
     /// The tenant.
     pub tenant: doorstep_shared::ids::TenantId,
-    /// The device whose push it was (it needs no notice).
-    pub by: doorstep_shared::ids::DeviceId,
+    /// The device whose push it was (it needs no notice); none for the
+    /// office's own edits.
+    pub by: Option<doorstep_shared::ids::DeviceId>,
 }
 
 /// The Automerge actor id of a server node, derived from its name: every
@@ -47,9 +50,15 @@ pub fn node_actor(node: &str) -> ActorId {
 
 impl AppState {
     /// Bundles the server's parts.
-    pub fn new(store: Arc<dyn Store>, services: ServiceCatalog, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: Blobs,
+        services: ServiceCatalog,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
+            blobs,
             services: Arc::new(services),
             clock,
             node_actor: node_actor("node-1"),
@@ -79,6 +88,11 @@ impl AppState {
     /// Listens for changes, for one live connection.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Changed> {
         self.changes.subscribe()
+    }
+
+    /// The photo store.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
     }
 
     /// The service definitions.

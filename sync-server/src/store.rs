@@ -18,16 +18,21 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use rusqlite::{Connection, TransactionBehavior, params};
 
+pub mod blobs;
 pub mod identity;
 pub mod postgres;
 mod sync;
 
+pub use blobs::BlobRecords;
 pub use identity::Identity;
 pub use sync::{COMPACT_AFTER, SqliteSync};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records
 /// how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_schema.sql"),
+    include_str!("../migrations/sqlite/0002_blobs.sql"),
+];
 
 /// Storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +85,7 @@ fn count_load() {
 
 /// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
-pub trait Store: Identity + Send + Sync + 'static {
+pub trait Store: Identity + BlobRecords + Send + Sync + 'static {
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 

@@ -22,43 +22,8 @@ use doorstep_shared::photo::{PhotoLimits, process};
 const WIDTH: usize = 4000;
 const HEIGHT: usize = 3000;
 
-/// A camera-like scene: smooth gradients with sensor-like noise from a
-/// fixed seed, stored rotated (EXIF orientation 6, as phones held upright do).
 fn camera_file() -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % 24) as i32 - 12
-    };
-    let mut pixels = Vec::with_capacity(WIDTH * HEIGHT * 3);
-    for y in 0..HEIGHT {
-        for x in 0..WIDTH {
-            let base = [
-                (x * 255 / WIDTH) as i32,
-                (y * 255 / HEIGHT) as i32,
-                (((x + y) / 16) % 256) as i32,
-            ];
-            for channel in base {
-                pixels.push((channel + noise()).clamp(0, 255) as u8);
-            }
-        }
-    }
-    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01".to_vec();
-    exif.extend_from_slice(&[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 92);
-    encoder.add_app_segment(1, exif).unwrap();
-    encoder
-        .encode(
-            &pixels,
-            WIDTH as u16,
-            HEIGHT as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .unwrap();
-    out
+    doorstep_tests::camera_file(WIDTH, HEIGHT)
 }
 
 fn vips(input: &Path, dir: &Path) -> (Duration, u64) {

@@ -169,7 +169,10 @@ async fn doorstep(sizes: &Sizes) -> (Measure, Measure) {
     })
     .await
     .unwrap();
-    let server = TestServer::start_with(store.clone()).await.unwrap();
+    let server =
+        TestServer::start_with(store.clone(), TestServer::photo_folder(dir.path()).unwrap())
+            .await
+            .unwrap();
     let mut device = TestDevice::enrol(&server, "BENCH-CODE1", TENANT)
         .await
         .unwrap();

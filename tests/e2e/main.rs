@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod photos;
 mod postgres_store;
 mod server;
 mod sync_http;

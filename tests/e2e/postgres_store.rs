@@ -23,7 +23,7 @@ fn url() -> String {
 }
 
 /// A store in a fresh schema named after the test.
-fn fresh_store(schema: &str) -> PgStore {
+pub(crate) fn fresh_store(schema: &str) -> PgStore {
     let url = url();
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|error| {
         panic!(
@@ -155,7 +155,13 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
     let store = tokio::task::spawn_blocking(|| fresh_store("doorstep_test_http"))
         .await
         .unwrap();
-    let server = TestServer::start_with(Arc::new(store)).await.unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(
+        Arc::new(store),
+        TestServer::photo_folder(photos.path()).unwrap(),
+    )
+    .await
+    .unwrap();
     let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
         .await
         .unwrap();

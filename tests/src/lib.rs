@@ -2,6 +2,16 @@
 //! `doorstep-server` on a loopback port chosen by the OS, with its own data
 //! folder and a fixed clock, and typed helpers to talk to it.
 
+mod camera;
+mod proxy;
+mod s3;
+mod uploads;
+
+pub use camera::camera_file;
+pub use proxy::CuttingProxy;
+pub use s3::S3Server;
+pub use uploads::{StopAt, UploadRun};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,15 +20,17 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
+use doorstep_server::blobs::{BlobLocation, Blobs};
 use doorstep_server::demo::DemoLogin;
 use doorstep_server::store::Store;
 use doorstep_server::{AppState, FixedClock, SqliteStore, demo, serve};
-use doorstep_shared::ids::{DeviceId, TenantId};
+use doorstep_shared::ids::{BlobHash, DeviceId, TenantId};
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
 use doorstep_shared::sync::simulation::apply_effects;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
+use doorstep_shared::upload::{UploadEvent, UploadQueue};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -26,6 +38,9 @@ use tokio::task::JoinHandle;
 pub fn test_now() -> Timestamp {
     Timestamp::from_millis(1_795_765_800_000)
 }
+
+/// The largest photo a test server takes.
+pub const MAX_PHOTO_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The admin token every test server accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -36,6 +51,8 @@ pub struct TestServer {
     pub address: SocketAddr,
     /// Enrolment codes of the demo people, if this start seeded the demo.
     pub logins: Vec<DemoLogin>,
+    /// The server's state, for looking behind its API.
+    pub state: AppState,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -45,11 +62,21 @@ impl TestServer {
     /// Starts a server on `data_dir`, seeding the demo data if the database
     /// there is empty.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::start_with(Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?)).await
+        let store = Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?);
+        Self::start_with(store, Self::photo_folder(data_dir)?).await
     }
 
-    /// Starts a server on any store, seeding the demo if it is empty.
-    pub async fn start_with(store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    /// The photo store a server keeps in `data_dir` by default.
+    pub fn photo_folder(data_dir: &Path) -> anyhow::Result<Blobs> {
+        Ok(Blobs::open(
+            &BlobLocation::Folder(data_dir.join("photos")),
+            MAX_PHOTO_BYTES,
+        )?)
+    }
+
+    /// Starts a server on any store and photo store, seeding the demo if
+    /// the store is empty.
+    pub async fn start_with(store: Arc<dyn Store>, blobs: Blobs) -> anyhow::Result<Self> {
         let services = ServiceCatalog::builtin()?;
         let server_actor = doorstep_server::state::node_actor("node-1");
         // Stores block: seed off the async threads.
@@ -64,7 +91,7 @@ impl TestServer {
             anyhow::Ok((store, services, logins))
         })
         .await??;
-        let state = AppState::new(store, services, Arc::new(FixedClock(test_now())))
+        let state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?));
 
         // Bound before the server task starts: requests made as soon as this
@@ -72,12 +99,13 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, state, async {
+        let task = tokio::spawn(serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         Ok(Self {
             address,
             logins,
+            state,
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
@@ -195,6 +223,12 @@ pub struct TestDevice {
     pub docs: BTreeMap<DocumentId, AutoCommit>,
     /// Events from the last sync.
     pub events: Vec<SyncEvent>,
+    /// Photos waiting to go up.
+    pub uploads: UploadQueue,
+    /// The bytes of every rendition taken on it, by hash.
+    pub files: BTreeMap<BlobHash, Vec<u8>>,
+    /// Events from uploads so far.
+    pub upload_events: Vec<UploadEvent>,
 }
 
 impl TestDevice {
@@ -212,6 +246,9 @@ impl TestDevice {
             sync: DeviceSync::new([tenant]),
             docs: BTreeMap::new(),
             events: Vec::new(),
+            uploads: UploadQueue::new(),
+            files: BTreeMap::new(),
+            upload_events: Vec::new(),
         })
     }
 
@@ -223,6 +260,8 @@ impl TestDevice {
         };
         let (status, body) = server.post_sync(request, &self.token).await?;
         let effects = if status == 200 {
+            // Pushed: photos its changes reference may now go up.
+            self.uploads.synced();
             self.sync.receive(now, &body)
         } else {
             vec![self.sync.failed(now, &String::from_utf8_lossy(&body))]

@@ -9,7 +9,6 @@ use super::store::{Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, 
 use super::wire::{Cursor, DocumentId};
 use crate::document::DocumentError;
 use crate::ids::{DeviceId, TenantId};
-use crate::job::Assignee;
 use crate::transition::Role;
 
 struct StoredDocument {
@@ -43,24 +42,16 @@ impl MemoryStore {
     }
 
     fn visible(&self, who: &DeviceIdentity, doc: &StoredDocument) -> bool {
-        if who.role == Role::Dispatcher {
-            return true;
-        }
         match &doc.record {
-            ScopeRecord::Job { assignee, .. } => match assignee {
-                Some(Assignee::User(user)) => *user == who.user,
-                Some(Assignee::Team(team)) => who.teams.contains(team),
-                None => false,
-            },
-            ScopeRecord::Round { crew } => who.teams.contains(crew),
-            ScopeRecord::Contact { job } => {
-                self.documents
-                    .get(&DocumentId::Job(*job))
-                    .is_some_and(|job_doc| {
-                        matches!(job_doc.record, ScopeRecord::Job { open: true, .. })
-                            && self.visible(who, job_doc)
-                    })
-            }
+            // Dispatchers see every contact; others only an open job's.
+            ScopeRecord::Contact { job } if who.role != Role::Dispatcher => self
+                .documents
+                .get(&DocumentId::Job(*job))
+                .is_some_and(|job_doc| {
+                    matches!(job_doc.record, ScopeRecord::Job { open: true, .. })
+                        && job_doc.record.visible_to(who)
+                }),
+            record => record.visible_to(who),
         }
     }
 }

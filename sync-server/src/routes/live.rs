@@ -69,7 +69,7 @@ async fn live(state: AppState, who: DeviceIdentity, token: String, mut socket: W
             }
             changed = changes.recv() => {
                 let tenants: Vec<_> = match changed {
-                    Ok(changed) if changed.by != who.device && who.tenants.contains(&changed.tenant) => {
+                    Ok(changed) if changed.by != Some(who.device) && who.tenants.contains(&changed.tenant) => {
                         vec![changed.tenant]
                     }
                     Ok(_) => continue,

@@ -91,7 +91,7 @@ pub(super) async fn answer(
     for tenant in reply.tenants.iter().filter(|t| !t.accepted.is_empty()) {
         state.notify(Changed {
             tenant: tenant.tenant,
-            by: device,
+            by: Some(device),
         });
     }
     Ok((StatusCode::OK, reply.encode()))

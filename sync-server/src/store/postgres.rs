@@ -25,12 +25,17 @@ use postgres::{Client, NoTls, Transaction};
 use super::identity::{Enrolled, EnrolmentRefused, secret_hash};
 use super::sync::{
     ScopeColumns, author_column, author_from_column, decode_delivery, document_error, document_id,
-    encode_delivery, kind_name,
+    encode_delivery, kind_name, pushed_by,
 };
 use super::{COMPACT_AFTER, StoreError, parse};
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_blobs.sql"),
+];
+
+mod blobs;
 
 /// A PostgreSQL database shared by server nodes. Its methods block: call
 /// them from `spawn_blocking` or outside the async runtime.
@@ -330,6 +335,7 @@ impl SyncStore for PgSync<'_, '_> {
         record: ScopeRecord,
     ) -> Result<(), StoreError> {
         let count = changes.len() as i64;
+        let device = pushed_by(&changes);
         // Locks the tenant's row until commit: see the module comment.
         let last: i64 = self
             .transaction
@@ -426,6 +432,10 @@ impl SyncStore for PgSync<'_, '_> {
         }
         if let DocumentId::Job(job) = doc {
             self.write_summary(tenant, job, document)?;
+        }
+        if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
+            let references = doorstep_shared::blob::references(document)?;
+            blobs::write_references(self.transaction, doc, &references, device)?;
         }
         Ok(())
     }

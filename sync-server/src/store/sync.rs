@@ -139,6 +139,46 @@ impl From<&ScopeRecord> for ScopeColumns {
     }
 }
 
+impl ScopeColumns {
+    /// Reads the columns back into the record they were written from.
+    pub(super) fn into_record(self, doc: DocumentId) -> Result<ScopeRecord, StoreError> {
+        Ok(match (self.kind, doc) {
+            ("job", _) => ScopeRecord::Job {
+                assignee: match (self.assignee_user, self.assignee_team) {
+                    (Some(user), _) => Some(Assignee::User(parse("user id", user)?)),
+                    (None, Some(team)) => Some(Assignee::Team(parse("team id", team)?)),
+                    (None, None) => None,
+                },
+                open: self.open,
+            },
+            ("round", _) => ScopeRecord::Round {
+                crew: parse(
+                    "team id",
+                    self.crew.ok_or(StoreError::Corrupt {
+                        what: "round crew",
+                        value: String::new(),
+                    })?,
+                )?,
+            },
+            (_, DocumentId::Contact(job)) => ScopeRecord::Contact { job },
+            (kind, _) => {
+                return Err(StoreError::Corrupt {
+                    what: "document kind",
+                    value: kind.to_owned(),
+                });
+            }
+        })
+    }
+}
+
+/// The device whose push a batch of changes is (none for the server's own).
+pub(super) fn pushed_by(changes: &[(Author, Change)]) -> Option<DeviceId> {
+    changes.iter().find_map(|(author, _)| match author {
+        Author::Device(device) => Some(*device),
+        Author::Server => None,
+    })
+}
+
 pub(super) fn document_id(text: String) -> Result<DocumentId, StoreError> {
     parse("document id", text)
 }
@@ -313,6 +353,7 @@ impl SyncStore for SqliteSync<'_> {
         record: ScopeRecord,
     ) -> Result<(), StoreError> {
         let count = changes.len() as i64;
+        let device = pushed_by(&changes);
         // The tenant row is locked by this update until the transaction
         // ends, so sequence numbers are handed out in commit order.
         let last: i64 = self.connection.query_row(
@@ -409,6 +450,10 @@ impl SyncStore for SqliteSync<'_> {
         }
         if let DocumentId::Job(job) = doc {
             self.write_summary(tenant, job, document)?;
+        }
+        if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
+            let references = doorstep_shared::blob::references(document)?;
+            super::blobs::write_references(self.connection, doc, &references, device)?;
         }
         Ok(())
     }

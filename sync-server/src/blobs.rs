@@ -1,0 +1,504 @@
+//! Photo blobs on the server: content-addressed, resumable uploads and
+//! access-checked reads, over an object store (a local folder by default,
+//! S3-compatible storage by configuration) and the database's records
+//! ([`crate::store::blobs`]).
+//!
+//! A blob is stored at `blobs/{hash}` only once every byte has arrived and
+//! its SHA-256 matches its name, so the same rendition uploaded twice, by
+//! anyone, is stored once. Until then its bytes are parts, each an object of
+//! its own, recorded in order by compare-and-set. A request cut off half
+//! way keeps what arrived: the body is read by a task of its own, which
+//! finishes even when the client has gone, so the device resumes from the
+//! last byte the server received.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use doorstep_shared::blob::{Reader, may_read, may_upload};
+use doorstep_shared::ids::BlobHash;
+use doorstep_shared::sync::store::DeviceIdentity;
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::upload::{MAX_CHUNK_BYTES, UploadStatus};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::blobs::{Part, PartOutcome, StoredBlob};
+
+/// Where blobs are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    /// A folder on this machine (the embedded default).
+    Folder(PathBuf),
+    /// An S3-compatible bucket, with credentials, region and endpoint from
+    /// the usual `AWS_*` environment variables.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// A prefix for every object name, possibly empty.
+        prefix: String,
+    },
+}
+
+impl FromStr for BlobLocation {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(format!("{text:?} names no bucket: use s3://bucket/prefix"));
+                }
+                Ok(Self::S3 {
+                    bucket: bucket.to_owned(),
+                    prefix: prefix.trim_matches('/').to_owned(),
+                })
+            }
+            None if text.is_empty() => Err("the blob store location is empty".into()),
+            None => Ok(Self::Folder(PathBuf::from(text))),
+        }
+    }
+}
+
+/// The blob store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenBlobsError {
+    /// The folder could not be created.
+    #[error("could not create the photo folder {path}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The object store refused its settings.
+    #[error("the object store's settings are not usable")]
+    Settings(#[from] object_store::Error),
+}
+
+/// The object store holding blobs and upload parts.
+#[derive(Clone)]
+pub struct Blobs {
+    objects: Arc<dyn ObjectStore>,
+    prefix: Path,
+    max_bytes: u64,
+}
+
+impl std::fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blobs({} {})", self.objects, self.prefix)
+    }
+}
+
+impl Blobs {
+    /// Opens the store at `location`, creating a folder if needed. Blobs
+    /// over `max_bytes` are refused.
+    pub fn open(location: &BlobLocation, max_bytes: u64) -> Result<Self, OpenBlobsError> {
+        let (objects, prefix): (Arc<dyn ObjectStore>, Path) = match location {
+            BlobLocation::Folder(path) => {
+                std::fs::create_dir_all(path).map_err(|source| OpenBlobsError::Folder {
+                    path: path.clone(),
+                    source,
+                })?;
+                (
+                    Arc::new(object_store::local::LocalFileSystem::new_with_prefix(path)?),
+                    Path::default(),
+                )
+            }
+            BlobLocation::S3 { bucket, prefix } => (
+                Arc::new(
+                    object_store::aws::AmazonS3Builder::from_env()
+                        .with_bucket_name(bucket)
+                        .build()?,
+                ),
+                Path::from(prefix.as_str()),
+            ),
+        };
+        Ok(Self {
+            objects,
+            prefix,
+            max_bytes,
+        })
+    }
+
+    /// Blobs over any object store (for tests and embedders).
+    pub fn over(objects: Arc<dyn ObjectStore>, max_bytes: u64) -> Self {
+        Self {
+            objects,
+            prefix: Path::default(),
+            max_bytes,
+        }
+    }
+
+    /// The object store.
+    pub fn objects(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// The object name of a stored blob.
+    pub fn blob_path(&self, hash: BlobHash) -> Path {
+        self.prefix.clone().join("blobs").join(hash.to_string())
+    }
+
+    fn part_path(&self, hash: BlobHash, start: u64) -> Result<Path, ApiError> {
+        let nonce = crate::secrets::random::<8>()?;
+        Ok(self
+            .prefix
+            .clone()
+            .join("uploads")
+            .join(hash.to_string())
+            .join(format!("{start:020}-{:016x}", u64::from_le_bytes(nonce))))
+    }
+}
+
+/// What became of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// What the server holds now.
+    pub status: UploadStatus,
+    /// The chunk did not start where the server's bytes end: nothing of it
+    /// was kept, and the device resumes from `status.offset`.
+    pub conflict: bool,
+}
+
+/// The device's right to upload `hash`, or why not.
+async fn check_upload(
+    state: &AppState,
+    who: &DeviceIdentity,
+    hash: BlobHash,
+) -> Result<(), ApiError> {
+    let holders = state
+        .with_store(move |store| store.blob_holders(hash))
+        .await?;
+    if may_upload(who, &holders) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "no job or round this device can see references that photo yet: sync, then upload"
+                .into(),
+        ))
+    }
+}
+
+/// What the server holds of a blob the device may upload. An upload left
+/// complete but unassembled (the server stopped half way) is assembled now.
+pub async fn status(
+    state: &AppState,
+    who: &DeviceIdentity,
+    hash: BlobHash,
+) -> Result<UploadStatus, ApiError> {
+    check_upload(state, who, hash).await?;
+    current(state, hash).await
+}
+
+async fn current(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+    let (stored, upload) = state
+        .with_store(move |store| Ok((store.stored_blob(hash)?, store.upload(hash)?)))
+        .await?;
+    if let Some(blob) = stored {
+        return Ok(UploadStatus {
+            offset: blob.length,
+            complete: true,
+        });
+    }
+    match upload {
+        Some(upload) if upload.received == upload.length => assemble(state, hash).await,
+        Some(upload) => Ok(UploadStatus {
+            offset: upload.received,
+            complete: false,
+        }),
+        None => Ok(UploadStatus {
+            offset: 0,
+            complete: false,
+        }),
+    }
+}
+
+/// Takes a chunk starting at `offset` of a blob `length` bytes long. The
+/// body is read (and what arrived of it kept) by a task of its own, so a
+/// client that goes away mid-chunk still leaves its bytes behind.
+pub async fn receive(
+    state: &AppState,
+    who: &DeviceIdentity,
+    hash: BlobHash,
+    offset: u64,
+    length: u64,
+    body: Body,
+) -> Result<Received, ApiError> {
+    let max = state.blobs().max_bytes;
+    if length > max {
+        return Err(ApiError::TooLarge(format!(
+            "the photo is {length} bytes; the limit is {max}"
+        )));
+    }
+    if offset > length {
+        return Err(ApiError::BadRequest(format!(
+            "the chunk starts at byte {offset}, past the photo's {length} bytes"
+        )));
+    }
+    check_upload(state, who, hash).await?;
+    let state = state.clone();
+    tokio::spawn(async move { take_chunk(&state, hash, offset, length, body).await }).await?
+}
+
+async fn take_chunk(
+    state: &AppState,
+    hash: BlobHash,
+    offset: u64,
+    length: u64,
+    body: Body,
+) -> Result<Received, ApiError> {
+    let already = current(state, hash).await?;
+    if already.complete || already.offset != offset {
+        return Ok(Received {
+            status: already,
+            conflict: !already.complete,
+        });
+    }
+    let room = usize::try_from(length - offset)
+        .unwrap_or(usize::MAX)
+        .min(MAX_CHUNK_BYTES);
+    let (bytes, cut) = read_prefix(body, room).await?;
+    if bytes.is_empty() {
+        if let Some(reason) = cut {
+            tracing::debug!(%hash, %reason, "an upload request ended before any byte arrived");
+        }
+        return Ok(Received {
+            status: already,
+            conflict: false,
+        });
+    }
+    let blobs = state.blobs();
+    let part = Part {
+        start: offset,
+        length: bytes.len() as u64,
+        object: blobs.part_path(hash, offset)?.to_string(),
+    };
+    let path = Path::from(part.object.as_str());
+    blobs
+        .objects
+        .put(&path, PutPayload::from_bytes(bytes))
+        .await?;
+    let now = state.clock().now();
+    let recorded = part.clone();
+    let outcome = state
+        .with_store(move |store| store.add_part(hash, length, &recorded, now))
+        .await?;
+    if let Some(reason) = cut {
+        tracing::info!(%hash, kept = part.length, %reason, "kept the part of a cut-off upload");
+    }
+    match outcome {
+        PartOutcome::Added { received } if received == length => Ok(Received {
+            status: assemble(state, hash).await?,
+            conflict: false,
+        }),
+        PartOutcome::Added { received } => Ok(Received {
+            status: UploadStatus {
+                offset: received,
+                complete: false,
+            },
+            conflict: false,
+        }),
+        PartOutcome::Conflict { received } => {
+            delete_quietly(blobs, &path).await;
+            Ok(Received {
+                status: UploadStatus {
+                    offset: received,
+                    complete: false,
+                },
+                conflict: true,
+            })
+        }
+        PartOutcome::LengthDiffers { .. } => {
+            // Someone declared another length for these bytes: that upload
+            // can never match its hash. Start again with this one's.
+            delete_quietly(blobs, &path).await;
+            discard(state, hash).await?;
+            Ok(Received {
+                status: UploadStatus {
+                    offset: 0,
+                    complete: false,
+                },
+                conflict: true,
+            })
+        }
+    }
+}
+
+/// Reads up to `room` bytes of a body; a longer body is refused. Returns
+/// what arrived and, if the body ended in an error (the client went away),
+/// why.
+async fn read_prefix(body: Body, room: usize) -> Result<(Bytes, Option<String>), ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = stream.next().await {
+        match frame {
+            Ok(data) => {
+                if bytes.len() + data.len() > room {
+                    return Err(ApiError::TooLarge(format!(
+                        "a chunk may hold at most {room} bytes here"
+                    )));
+                }
+                bytes.extend_from_slice(&data);
+            }
+            Err(error) => return Ok((bytes.freeze(), Some(error.to_string()))),
+        }
+    }
+    Ok((bytes.freeze(), None))
+}
+
+/// Joins an upload's parts, checks them against their hash, and stores the
+/// blob; an upload whose bytes do not match is thrown away.
+async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+    let blobs = state.blobs();
+    let Some(upload) = state.with_store(move |store| store.upload(hash)).await? else {
+        return current_after_race(state, hash).await;
+    };
+    let mut bytes = BytesMut::with_capacity(usize::try_from(upload.length).unwrap_or(0));
+    for part in &upload.parts {
+        let data = blobs
+            .objects
+            .get(&Path::from(part.object.as_str()))
+            .await?
+            .bytes()
+            .await?;
+        bytes.extend_from_slice(&data);
+    }
+    let bytes = bytes.freeze();
+    if BlobHash::of(&bytes) != hash {
+        discard(state, hash).await?;
+        return Err(ApiError::Unprocessable(
+            "the uploaded bytes do not match their SHA-256; upload the photo again from the start"
+                .into(),
+        ));
+    }
+    let Some(content_type) = content_type(&bytes) else {
+        discard(state, hash).await?;
+        return Err(ApiError::Unprocessable(
+            "the upload is not a JPEG or PNG image".into(),
+        ));
+    };
+    let length = bytes.len() as u64;
+    blobs
+        .objects
+        .put(&blobs.blob_path(hash), PutPayload::from_bytes(bytes))
+        .await?;
+    let now = state.clock().now();
+    let blob = StoredBlob {
+        length,
+        content_type: content_type.to_owned(),
+    };
+    state
+        .with_store(move |store| store.blob_stored(hash, &blob, now))
+        .await?;
+    for part in &upload.parts {
+        delete_quietly(blobs, &Path::from(part.object.as_str())).await;
+    }
+    Ok(UploadStatus {
+        offset: length,
+        complete: true,
+    })
+}
+
+/// Another request assembled the blob (or threw the upload away) first.
+async fn current_after_race(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+    let stored = state
+        .with_store(move |store| store.stored_blob(hash))
+        .await?;
+    Ok(stored.map_or(
+        UploadStatus {
+            offset: 0,
+            complete: false,
+        },
+        |blob| UploadStatus {
+            offset: blob.length,
+            complete: true,
+        },
+    ))
+}
+
+/// Forgets an upload and deletes its parts.
+async fn discard(state: &AppState, hash: BlobHash) -> Result<(), ApiError> {
+    let objects = state
+        .with_store(move |store| store.drop_upload(hash))
+        .await?;
+    for object in objects {
+        delete_quietly(state.blobs(), &Path::from(object.as_str())).await;
+    }
+    Ok(())
+}
+
+/// Throws away uploads started before `before` and never finished.
+pub async fn prune_stale_uploads(state: &AppState, before: Timestamp) -> Result<usize, ApiError> {
+    let stale = state
+        .with_store(move |store| store.stale_uploads(before))
+        .await?;
+    for hash in &stale {
+        discard(state, *hash).await?;
+    }
+    Ok(stale.len())
+}
+
+async fn delete_quietly(blobs: &Blobs, path: &Path) {
+    // An orphaned part costs only space; the upload's outcome stands.
+    if let Err(error) = blobs.objects.delete(path).await {
+        tracing::warn!(%path, %error, "could not delete an upload part");
+    }
+}
+
+/// The media type of a stored blob, by its first bytes.
+fn content_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
+/// A blob to send, once the reader's right to it is checked.
+pub struct Opened {
+    /// Its record.
+    pub blob: StoredBlob,
+    /// Its bytes, streamed from the object store.
+    pub bytes: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+/// Checks that `reader` may read a blob and that it is stored.
+pub async fn check_read(
+    state: &AppState,
+    reader: Reader<'_>,
+    hash: BlobHash,
+) -> Result<StoredBlob, ApiError> {
+    let holders = state
+        .with_store(move |store| store.blob_holders(hash))
+        .await?;
+    if !may_read(reader, &holders) {
+        return Err(ApiError::Forbidden(
+            "that photo belongs to a job you cannot see".into(),
+        ));
+    }
+    state
+        .with_store(move |store| store.stored_blob(hash))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("that photo has not been uploaded yet".into()))
+}
+
+/// Opens a stored blob's bytes.
+pub async fn open(state: &AppState, hash: BlobHash, blob: StoredBlob) -> Result<Opened, ApiError> {
+    let blobs = state.blobs();
+    let result = blobs.objects.get(&blobs.blob_path(hash)).await?;
+    Ok(Opened {
+        blob,
+        bytes: result.into_stream(),
+    })
+}

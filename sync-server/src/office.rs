@@ -1,0 +1,49 @@
+//! The office's own edits to job documents (assigning, rebooking), made
+//! by this server node and stored like any other change, so devices get
+//! them at their next sync.
+
+use automerge::Change;
+use doorstep_shared::document::DocumentError;
+use doorstep_shared::ids::JobId;
+use doorstep_shared::job::OfficeEditor;
+use doorstep_shared::sync::server::scope_record;
+use doorstep_shared::sync::store::Author;
+use doorstep_shared::sync::wire::DocumentId;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Edits a job's office part as this server node, in one transaction, and
+/// tells live devices.
+pub async fn edit_job<F>(state: &AppState, job: JobId, edit: F) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut OfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
+{
+    let doc = DocumentId::Job(job);
+    let tenant = state
+        .with_sync(move |sync, server| {
+            let Some((tenant, mut document)) = sync.load(doc)? else {
+                return Ok(None);
+            };
+            document.set_actor(server.actor.clone());
+            let before = document.get_heads();
+            edit(&mut OfficeEditor::new(&mut document)?)?;
+            document.commit();
+            let changes: Vec<(Author, Change)> = document
+                .get_changes(&before)
+                .into_iter()
+                .map(|change| (Author::Server, change))
+                .collect();
+            if changes.is_empty() {
+                return Ok(Some(tenant));
+            }
+            let record = scope_record(&document, doc, server.services)?;
+            sync.append(tenant, doc, &mut document, changes, record)?;
+            Ok::<_, StoreError>(Some(tenant))
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no job {job}")))?;
+    state.notify(crate::state::Changed { tenant, by: None });
+    Ok(())
+}
