@@ -18,7 +18,7 @@ use automerge::{AutoCommit, ROOT};
 use serde::{Deserialize, Serialize};
 
 use crate::document::DocumentError;
-use crate::ids::{BlobHash, DeviceId, JobId, PhotoId};
+use crate::ids::{BlobHash, DeviceId, JobId, PhotoId, TenantId};
 use crate::job::PhotoRef;
 use crate::sync::store::{DeviceIdentity, ScopeRecord};
 use crate::sync::wire::DocumentId;
@@ -102,6 +102,8 @@ pub fn references(document: &AutoCommit) -> Result<BTreeSet<BlobReference>, Docu
 pub struct Holder {
     /// The document.
     pub doc: DocumentId,
+    /// Its council.
+    pub tenant: TenantId,
     /// As which rendition.
     pub kind: RenditionKind,
     /// Who sees the document.
@@ -109,6 +111,11 @@ pub struct Holder {
     /// The device whose push first referenced the blob (none if the server
     /// wrote it).
     pub added_by: Option<DeviceId>,
+    /// Another document referenced the blob first: this reference lets its
+    /// device upload the bytes, but grants no reads (a hash copied from one
+    /// job into another must not open the photo to the second job's staff,
+    /// nor an original to a resident as a "display").
+    pub borrowed: bool,
 }
 
 /// Who asks to read a blob.
@@ -144,29 +151,34 @@ impl ScopeRecord {
 
 /// Whether `reader` may read a blob held by `holders`.
 pub fn may_read(reader: Reader<'_>, holders: &[Holder]) -> bool {
-    holders.iter().any(|holder| match reader {
-        Reader::Staff(who) => {
-            (holder.kind.for_residents() || who.role != Role::Resident)
-                && holder.scope.visible_to(who)
-        }
-        Reader::Resident { job } => {
-            holder.doc == DocumentId::Job(job) && holder.kind.for_residents()
-        }
-    })
+    holders
+        .iter()
+        .filter(|holder| !holder.borrowed)
+        .any(|holder| match reader {
+            Reader::Staff(who) => {
+                (holder.kind.for_residents() || who.role != Role::Resident)
+                    && who.tenants.contains(&holder.tenant)
+                    && holder.scope.visible_to(who)
+            }
+            Reader::Resident { job } => {
+                holder.doc == DocumentId::Job(job) && holder.kind.for_residents()
+            }
+        })
 }
 
 /// Whether a device may upload a blob held by `holders`: a document in its
 /// scope references it, or its own push did.
 pub fn may_upload(who: &DeviceIdentity, holders: &[Holder]) -> bool {
-    holders
-        .iter()
-        .any(|holder| holder.added_by == Some(who.device) || holder.scope.visible_to(who))
+    holders.iter().any(|holder| {
+        holder.added_by == Some(who.device)
+            || (who.tenants.contains(&holder.tenant) && holder.scope.visible_to(who))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{TeamId, TenantId, UserId};
+    use crate::ids::{TeamId, UserId};
     use crate::job::Assignee;
 
     fn who(user: u128, role: Role) -> DeviceIdentity {
@@ -183,6 +195,8 @@ mod tests {
     fn held_by_job(job: u128, kind: RenditionKind, assignee: u128) -> Holder {
         Holder {
             doc: DocumentId::Job(JobId::from_u128(job)),
+            tenant: TenantId::from_u128(1),
+            borrowed: false,
             kind,
             scope: ScopeRecord::Job {
                 assignee: Some(Assignee::User(UserId::from_u128(assignee))),
@@ -223,6 +237,32 @@ mod tests {
         assert!(may_upload(&who(2, Role::Operative), &[holder.clone()]));
         assert!(may_upload(&who(3, Role::Operative), &[holder.clone()]));
         assert!(!may_upload(&who(4, Role::Operative), &[holder]));
+    }
+
+    #[test]
+    fn a_dispatcher_reads_no_photo_of_another_council() {
+        let mut holder = held_by_job(1, RenditionKind::Display, 2);
+        holder.tenant = TenantId::from_u128(2);
+        assert!(!may_read(
+            Reader::Staff(&who(7, Role::Dispatcher)),
+            &[holder.clone()]
+        ));
+        assert!(!may_upload(&who(7, Role::Dispatcher), &[holder]));
+    }
+
+    #[test]
+    fn a_borrowed_reference_lets_its_device_upload_but_opens_the_photo_to_nobody() {
+        let mut copied = held_by_job(5, RenditionKind::Display, 3);
+        copied.borrowed = true;
+        let holders = [copied];
+        assert!(!may_read(Reader::Staff(&who(3, Role::Operative)), &holders));
+        assert!(!may_read(
+            Reader::Resident {
+                job: JobId::from_u128(5)
+            },
+            &holders
+        ));
+        assert!(may_upload(&who(3, Role::Operative), &holders));
     }
 
     #[test]

@@ -90,7 +90,45 @@ pub struct Blobs {
     objects: Arc<dyn ObjectStore>,
     prefix: Path,
     max_bytes: u64,
+    /// Assemblies hold a whole blob in memory: a few at a time.
+    assembling: Arc<tokio::sync::Semaphore>,
+    chunks: Arc<ChunksInFlight>,
 }
+
+/// Chunk tasks still running, so tests can wait for the server to settle.
+#[derive(Default)]
+struct ChunksInFlight {
+    count: std::sync::atomic::AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+/// Counts one chunk task for as long as it lives.
+struct ChunkGuard(Arc<ChunksInFlight>);
+
+impl ChunkGuard {
+    fn new(chunks: &Arc<ChunksInFlight>) -> Self {
+        chunks
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self(Arc::clone(chunks))
+    }
+}
+
+impl Drop for ChunkGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.settled.notify_waiters();
+        }
+    }
+}
+
+/// Assemblies at once per server node.
+const ASSEMBLIES: usize = 2;
 
 impl std::fmt::Debug for Blobs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,20 +160,36 @@ impl Blobs {
                 Path::from(prefix.as_str()),
             ),
         };
-        Ok(Self {
+        Ok(Self::with_prefix(objects, prefix, max_bytes))
+    }
+
+    fn with_prefix(objects: Arc<dyn ObjectStore>, prefix: Path, max_bytes: u64) -> Self {
+        Self {
             objects,
             prefix,
             max_bytes,
-        })
+            assembling: Arc::new(tokio::sync::Semaphore::new(ASSEMBLIES)),
+            chunks: Arc::default(),
+        }
+    }
+
+    /// Waits until no chunk is being taken: every request that reached the
+    /// server, even one whose client went away, has left its mark.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.chunks.settled.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.chunks.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Blobs over any object store (for tests and embedders).
     pub fn over(objects: Arc<dyn ObjectStore>, max_bytes: u64) -> Self {
-        Self {
-            objects,
-            prefix: Path::default(),
-            max_bytes,
-        }
+        Self::with_prefix(objects, Path::default(), max_bytes)
     }
 
     /// The object store.
@@ -246,7 +300,13 @@ pub async fn receive(
     }
     check_upload(state, who, hash).await?;
     let state = state.clone();
-    tokio::spawn(async move { take_chunk(&state, hash, offset, length, body).await }).await?
+    let guard = ChunkGuard::new(&state.blobs().chunks);
+    tokio::spawn(async move {
+        let received = take_chunk(&state, hash, offset, length, body).await;
+        drop(guard);
+        received
+    })
+    .await?
 }
 
 async fn take_chunk(
@@ -317,18 +377,21 @@ async fn take_chunk(
                 conflict: true,
             })
         }
-        PartOutcome::LengthDiffers { .. } => {
-            // Someone declared another length for these bytes: that upload
-            // can never match its hash. Start again with this one's.
+        PartOutcome::Stored => {
             delete_quietly(blobs, &path).await;
-            discard(state, hash).await?;
-            Ok(Received {
-                status: UploadStatus {
-                    offset: 0,
-                    complete: false,
-                },
-                conflict: true,
+            current(state, hash).await.map(|status| Received {
+                status,
+                conflict: false,
             })
+        }
+        PartOutcome::LengthDiffers { length: theirs } => {
+            // The upload under way declares another length, so it will fail
+            // its hash check and be thrown away, or go stale. Until then
+            // this one waits: the first upload is never wiped by a second.
+            delete_quietly(blobs, &path).await;
+            Err(ApiError::Locked(format!(
+                "another upload of this photo, declaring {theirs} bytes, is under way; try again later"
+            )))
         }
     }
 }
@@ -359,18 +422,33 @@ async fn read_prefix(body: Body, room: usize) -> Result<(Bytes, Option<String>),
 /// blob; an upload whose bytes do not match is thrown away.
 async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
     let blobs = state.blobs();
+    let _turn = blobs
+        .assembling
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is stopping".into()))?;
     let Some(upload) = state.with_store(move |store| store.upload(hash)).await? else {
         return current_after_race(state, hash).await;
     };
     let mut bytes = BytesMut::with_capacity(usize::try_from(upload.length).unwrap_or(0));
     for part in &upload.parts {
-        let data = blobs
-            .objects
-            .get(&Path::from(part.object.as_str()))
-            .await?
-            .bytes()
-            .await?;
-        bytes.extend_from_slice(&data);
+        let fetched = match blobs.objects.get(&Path::from(part.object.as_str())).await {
+            Ok(result) => result.bytes().await,
+            Err(error) => Err(error),
+        };
+        match fetched {
+            Ok(data) => bytes.extend_from_slice(&data),
+            Err(object_store::Error::NotFound { .. }) => {
+                // Another request assembled it first (and deleted the
+                // parts), or a part was lost: then the upload starts over.
+                let now = current_after_race(state, hash).await?;
+                if !now.complete {
+                    discard(state, hash).await?;
+                }
+                return Ok(now);
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
     let bytes = bytes.freeze();
     if BlobHash::of(&bytes) != hash {
@@ -436,7 +514,7 @@ async fn discard(state: &AppState, hash: BlobHash) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Throws away uploads started before `before` and never finished.
+/// Throws away uploads untouched since `before` and never finished.
 pub async fn prune_stale_uploads(state: &AppState, before: Timestamp) -> Result<usize, ApiError> {
     let stale = state
         .with_store(move |store| store.stale_uploads(before))

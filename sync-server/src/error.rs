@@ -38,6 +38,12 @@ pub enum ApiError {
     /// Too big to take.
     #[error("{0}")]
     TooLarge(String),
+    /// Busy with something else that must finish first; try again later.
+    #[error("{0}")]
+    Locked(String),
+    /// Not available now (the server is stopping).
+    #[error("{0}")]
+    Unavailable(String),
     /// Well-formed but unacceptable content (bytes that do not match their
     /// hash, say).
     #[error("{0}")]
@@ -59,6 +65,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
             ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, message.clone()),
+            ApiError::Locked(message) => (StatusCode::LOCKED, message.clone()),
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message.clone()),
             ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();

@@ -274,11 +274,18 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
+        if number + 1 == BLOB_REFS_MIGRATION {
+            sync::backfill_blob_references(&transaction)?;
+        }
         transaction.pragma_update(None, "user_version", number as i64 + 1)?;
         transaction.commit()?;
     }
     Ok(())
 }
+
+/// The migration that added `blob_refs`: documents stored before it get
+/// their rows when it runs.
+const BLOB_REFS_MIGRATION: usize = 2;
 
 #[cfg(test)]
 mod tests {
@@ -301,6 +308,71 @@ mod tests {
             .query_row("SELECT name FROM tenants", [], |row| row.get(0))
             .unwrap();
         assert_eq!(name, "Adur & Worthing");
+    }
+
+    #[test]
+    fn photos_of_jobs_stored_before_blob_references_existed_are_found_after_the_upgrade() {
+        use doorstep_shared::ids::{BlobHash, JobId, PhotoId};
+        use doorstep_shared::job::JobEditor;
+        use doorstep_shared::sync::server::scope_record;
+        use doorstep_shared::sync::store::Author;
+        use doorstep_shared::transition::{Actor, Role};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorstep.db");
+        let services = ServiceCatalog::builtin().unwrap();
+        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
+        let tenant = TenantId::from_u128(1);
+        let doc = DocumentId::Job(JobId::from_u128(1));
+        let hash = BlobHash::of(b"display");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            store.put_tenant(tenant, "Adur").unwrap();
+            let mut document =
+                doorstep_shared::demo::job(repair, 1, "1 High Street", Timestamp::from_millis(0))
+                    .create_document(automerge::ActorId::from(&[1u8; 16][..]))
+                    .unwrap();
+            let by = Actor {
+                user: doorstep_shared::ids::UserId::from_u128(2),
+                role: Role::Operative,
+                device: None,
+            };
+            let mut photo = doorstep_shared::demo::photo(
+                "before".parse().unwrap(),
+                &by,
+                Timestamp::from_millis(0),
+            );
+            photo.display = Some(hash);
+            JobEditor::new(&mut document, by)
+                .unwrap()
+                .add_photo(PhotoId::from_u128(1), &photo)
+                .unwrap();
+            document.commit();
+            let changes = document
+                .get_changes(&[])
+                .into_iter()
+                .map(|c| (Author::Server, c))
+                .collect();
+            let record = scope_record(&document, doc, &services).unwrap();
+            store
+                .sync_transaction(&services, |sync| {
+                    sync.append(tenant, doc, &mut document, changes, record)
+                })
+                .unwrap();
+            // As a server from before blob references left it.
+            let connection = store.connection().unwrap();
+            connection
+                .execute_batch(
+                    "DROP TABLE upload_parts; DROP TABLE uploads; DROP TABLE blobs; DROP TABLE blob_refs;
+                     PRAGMA user_version = 1;",
+                )
+                .unwrap();
+        }
+        let upgraded = SqliteStore::open(&path).unwrap();
+        let holders = upgraded.blob_holders(hash).unwrap();
+        assert_eq!(holders.len(), 1);
+        assert_eq!(holders[0].doc, doc);
+        assert!(!holders[0].borrowed);
     }
 
     #[test]

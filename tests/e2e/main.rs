@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod app_core;
 mod photos;
 mod postgres_store;
 mod server;

@@ -1,11 +1,13 @@
-//! A TCP proxy that cuts connections: the n-th connection it accepts is
-//! closed, both ways, once `cuts[n]` bytes have gone from the client to the
-//! server; connections after the last cut pass untouched. Cut points are
-//! byte counts, not times, so a test that uses it is repeatable.
+//! A TCP proxy that cuts connections: counting every byte that goes from
+//! clients to the server, over all connections, it closes the connection
+//! carrying byte `cut` (both ways) for each cut point, and after the last
+//! cut passes everything untouched. Cut points are byte counts, not times,
+//! so a test that uses it is repeatable.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,20 +22,25 @@ pub struct CuttingProxy {
 }
 
 impl CuttingProxy {
-    /// Forwards to `target`, cutting the first connections at `cuts`.
-    pub async fn start(target: SocketAddr, cuts: Vec<u64>) -> std::io::Result<Self> {
+    /// Forwards to `target`, cutting at the cumulative upstream byte
+    /// counts `cuts` (in increasing order).
+    pub async fn start(target: SocketAddr, mut cuts: Vec<u64>) -> std::io::Result<Self> {
+        cuts.sort_unstable();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let cuts_made = Arc::new(AtomicUsize::new(0));
         let made = Arc::clone(&cuts_made);
+        let plan = Arc::new(Mutex::new(Plan {
+            sent: 0,
+            cuts: cuts.into(),
+        }));
         let task = tokio::spawn(async move {
-            let mut cuts = cuts.into_iter();
             while let Ok((client, _)) = listener.accept().await {
-                let limit = cuts.next();
                 let made = Arc::clone(&made);
+                let plan = Arc::clone(&plan);
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await
-                        && forward(client, server, limit).await
+                        && forward(client, server, &plan).await
                     {
                         made.fetch_add(1, Ordering::SeqCst);
                     }
@@ -64,25 +71,50 @@ impl Drop for CuttingProxy {
     }
 }
 
-/// Copies both ways until either side closes or, with a limit, until that
-/// many bytes went upstream. Returns whether it cut the connection.
-async fn forward(client: TcpStream, server: TcpStream, limit: Option<u64>) -> bool {
+/// Upstream bytes so far, over all connections, and the cuts to come.
+struct Plan {
+    sent: u64,
+    cuts: VecDeque<u64>,
+}
+
+impl Plan {
+    /// How much of `read` bytes may go, and whether the connection is cut
+    /// after them.
+    fn take(&mut self, read: usize) -> (usize, bool) {
+        let Some(&cut) = self.cuts.front() else {
+            self.sent += read as u64;
+            return (read, false);
+        };
+        let allowed = (read as u64).min(cut.saturating_sub(self.sent));
+        self.sent += allowed;
+        if self.sent >= cut {
+            self.cuts.pop_front();
+            (allowed as usize, true)
+        } else {
+            (allowed as usize, false)
+        }
+    }
+}
+
+/// Copies both ways until either side closes or the plan cuts it. Returns
+/// whether it cut the connection.
+async fn forward(client: TcpStream, server: TcpStream, plan: &Mutex<Plan>) -> bool {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let upstream = async {
-        let mut sent = 0u64;
         let mut buffer = vec![0u8; 16 * 1024];
         loop {
             let read = match client_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => return false,
                 Ok(read) => read,
             };
-            let allowed = limit.map_or(read, |limit| read.min((limit - sent) as usize));
+            let Ok((allowed, cut)) = plan.lock().map(|mut plan| plan.take(read)) else {
+                return false;
+            };
             if server_write.write_all(&buffer[..allowed]).await.is_err() {
                 return false;
             }
-            sent += allowed as u64;
-            if limit == Some(sent) {
+            if cut {
                 return true;
             }
         }

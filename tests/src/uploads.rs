@@ -133,6 +133,19 @@ impl TestDevice {
                     self.upload_events.extend(events);
                 }
                 Ok((403, _)) => self.uploads.not_referenced_yet(hash),
+                // Bytes that did not match their hash: if the phone's own
+                // file is sound, someone else's bytes were mixed in; the
+                // server threw them away, so try again.
+                Ok((422, body))
+                    if self
+                        .files
+                        .get(&hash)
+                        .is_some_and(|file| BlobHash::of(file) == hash) =>
+                {
+                    run.failures += 1;
+                    let event = self.uploads.failed(now, &body);
+                    self.upload_events.push(event);
+                }
                 Ok((413 | 422, body)) => {
                     let events = self.uploads.refused(hash, &body);
                     self.upload_events.extend(events);

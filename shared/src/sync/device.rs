@@ -177,6 +177,24 @@ impl DeviceSync {
             .sum()
     }
 
+    /// Documents with changes waiting to be accepted.
+    pub fn waiting_documents(&self) -> BTreeSet<DocumentId> {
+        self.tenants
+            .values()
+            .flat_map(|t| t.pending.keys())
+            .copied()
+            .collect()
+    }
+
+    /// Documents with changes the server refused.
+    pub fn refused_documents(&self) -> BTreeSet<DocumentId> {
+        self.tenants
+            .values()
+            .flat_map(|t| t.refused.keys())
+            .copied()
+            .collect()
+    }
+
     /// Changes the server refused, kept on the device.
     pub fn refused(&self) -> usize {
         self.tenants

@@ -7,7 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use doorstep_shared::ids::{DeviceId, UserId};
+use doorstep_shared::ids::{DeviceId, TenantId, UserId};
+use doorstep_shared::transition::Role;
 use serde::{Deserialize, Serialize};
 
 use super::sync::bearer;
@@ -69,6 +70,10 @@ struct Redeem {
 struct Credentials {
     device: DeviceId,
     user: UserId,
+    /// The user's role, so the app offers what the role may do.
+    role: Role,
+    /// The councils the user works for.
+    tenants: Vec<TenantId>,
     /// The Automerge actor id to sign changes with, as hex.
     actor: String,
     /// The bearer token for `/sync`.
@@ -85,13 +90,22 @@ async fn redeem(
     let now = state.clock().now();
     let code = redeem.code.trim().to_uppercase();
     let stored_token = token.clone();
-    let enrolled = state
-        .with_store(move |store| store.redeem_enrolment(&code, &stored_token, device, &actor, now))
-        .await?
-        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let (enrolled, identity) = state
+        .with_store(move |store| {
+            let enrolled = store.redeem_enrolment(&code, &stored_token, device, &actor, now)?;
+            let identity = store.device_by_token(&stored_token)?;
+            Ok((enrolled, identity))
+        })
+        .await?;
+    let enrolled = enrolled.map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let identity = identity.ok_or_else(|| {
+        ApiError::BadRequest("the enrolment did not take; ask for a new code".into())
+    })?;
     Ok(Json(Credentials {
         device: enrolled.device,
         user: enrolled.user,
+        role: identity.role,
+        tenants: identity.tenants.into_iter().collect(),
         actor: enrolled.actor.to_hex_string(),
         token,
         rebound: enrolled.rebound,

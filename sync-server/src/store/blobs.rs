@@ -62,6 +62,8 @@ pub enum PartOutcome {
         /// Bytes received.
         received: u64,
     },
+    /// The blob is already stored whole: the part is not needed.
+    Stored,
     /// The upload was started with another length.
     LengthDiffers {
         /// The length it was started with.
@@ -101,13 +103,16 @@ pub trait BlobRecords {
     /// Forgets an upload, returning the part objects to delete.
     fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError>;
 
-    /// Uploads started before `before` and never finished, to clean up.
+    /// Uploads untouched since before `before` and never finished, to
+    /// clean up.
     fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError>;
 }
 
 /// One `blob_refs` row joined with its document's scope columns.
 pub(super) struct HolderRow {
     pub(super) doc: String,
+    pub(super) tenant: String,
+    pub(super) borrowed: bool,
     pub(super) kind: String,
     pub(super) added_by: Option<String>,
     pub(super) scope_kind: String,
@@ -132,9 +137,11 @@ impl HolderRow {
         .into_record(doc)?;
         Ok(Holder {
             doc,
+            tenant: parse("tenant id", self.tenant)?,
             kind,
             scope,
             added_by,
+            borrowed: self.borrowed,
         })
     }
 }
@@ -176,8 +183,12 @@ pub(super) fn write_references(
         .collect::<Result<Vec<(String, String)>, _>>()?;
     let (added, removed) = reference_changes(references, &stored);
     for reference in added {
+        // A device's reference to a blob another document had first is
+        // borrowed: see the migration.
         connection.execute(
-            "INSERT INTO blob_refs (doc, hash, kind, photo, added_by) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO blob_refs (doc, hash, kind, photo, added_by, borrowed)
+             VALUES (?1, ?2, ?3, ?4, ?5,
+                     ?5 IS NOT NULL AND EXISTS (SELECT 1 FROM blob_refs WHERE hash = ?2 AND doc <> ?1))
              ON CONFLICT DO NOTHING",
             params![
                 doc,
@@ -206,7 +217,7 @@ impl BlobRecords for SqliteStore {
         let connection = self.connection()?;
         let mut statement = connection.prepare_cached(
             "SELECT r.doc, r.kind, r.added_by, d.kind, d.assignee_user, d.assignee_team, d.open,
-                    d.crew, d.contact_job
+                    d.crew, d.contact_job, d.tenant, r.borrowed
              FROM blob_refs r JOIN sync_documents d ON d.id = r.doc
              WHERE r.hash = ?1",
         )?;
@@ -224,6 +235,8 @@ impl BlobRecords for SqliteStore {
                     crew: row.get(7)?,
                     contact_job: row.get(8)?,
                 },
+                tenant: row.get(9)?,
+                borrowed: row.get(10)?,
             })
         })?;
         rows.map(|row| row?.into_holder()).collect()
@@ -286,6 +299,16 @@ impl BlobRecords for SqliteStore {
         let mut connection = self.connection()?;
         let transaction = connection.transaction()?;
         let hash = hash.to_string();
+        let stored: Option<i64> = transaction
+            .query_row(
+                "SELECT length FROM blobs WHERE hash = ?1",
+                params![hash],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if stored.is_some() {
+            return Ok(PartOutcome::Stored);
+        }
         let existing: Option<(i64, i64)> = transaction
             .query_row(
                 "SELECT length, received FROM uploads WHERE hash = ?1",
@@ -296,7 +319,8 @@ impl BlobRecords for SqliteStore {
         let received = match existing {
             None => {
                 transaction.execute(
-                    "INSERT INTO uploads (hash, length, received, started_at) VALUES (?1, ?2, 0, ?3)",
+                    "INSERT INTO uploads (hash, length, received, started_at, touched_at)
+                     VALUES (?1, ?2, 0, ?3, ?3)",
                     params![hash, length as i64, now.as_millis()],
                 )?;
                 0
@@ -313,8 +337,8 @@ impl BlobRecords for SqliteStore {
         }
         let received = part.start + part.length;
         transaction.execute(
-            "UPDATE uploads SET received = ?2 WHERE hash = ?1",
-            params![hash, received as i64],
+            "UPDATE uploads SET received = ?2, touched_at = ?3 WHERE hash = ?1",
+            params![hash, received as i64, now.as_millis()],
         )?;
         transaction.execute(
             "INSERT INTO upload_parts (hash, start, length, object) VALUES (?1, ?2, ?3, ?4)",
@@ -371,7 +395,7 @@ impl BlobRecords for SqliteStore {
     fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError> {
         let connection = self.connection()?;
         let mut statement =
-            connection.prepare_cached("SELECT hash FROM uploads WHERE started_at < ?1")?;
+            connection.prepare_cached("SELECT hash FROM uploads WHERE touched_at < ?1")?;
         let rows = statement.query_map(params![before.as_millis()], |row| row.get(0))?;
         rows.map(|hash| parse("blob hash", hash?)).collect()
     }

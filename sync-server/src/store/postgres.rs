@@ -37,6 +37,36 @@ const MIGRATIONS: &[&str] = &[
 
 mod blobs;
 
+/// The migration that added `blob_refs`: documents stored before it get
+/// their rows when it runs.
+const BLOB_REFS_MIGRATION: usize = 2;
+
+/// Writes `blob_refs` rows for every job and round already stored.
+fn backfill_blob_references(transaction: &mut Transaction<'_>) -> Result<(), StoreError> {
+    let ids: Vec<String> = transaction
+        .query(
+            "SELECT id FROM sync_documents WHERE kind IN ('job', 'round')",
+            &[],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let services = ServiceCatalog::default();
+    for id in ids {
+        let doc = document_id(id)?;
+        let loaded = PgSync {
+            transaction: &mut *transaction,
+            services: &services,
+        }
+        .load(doc)?;
+        if let Some((_, document)) = loaded {
+            let references = doorstep_shared::blob::references(&document)?;
+            blobs::write_references(transaction, doc, &references, None)?;
+        }
+    }
+    Ok(())
+}
+
 /// A PostgreSQL database shared by server nodes. Its methods block: call
 /// them from `spawn_blocking` or outside the async runtime.
 pub struct PgStore {
@@ -108,6 +138,9 @@ impl PgStore {
             }
             for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
                 transaction.batch_execute(sql)?;
+                if number + 1 == BLOB_REFS_MIGRATION {
+                    backfill_blob_references(&mut transaction)?;
+                }
                 transaction.execute(
                     "INSERT INTO doorstep_migrations (version) VALUES ($1)",
                     &[&(number as i64 + 1)],

@@ -179,6 +179,25 @@ pub(super) fn pushed_by(changes: &[(Author, Change)]) -> Option<DeviceId> {
     })
 }
 
+/// Writes `blob_refs` rows for every job and round already stored (once,
+/// when the table is added), as the server's own references.
+pub(super) fn backfill_blob_references(connection: &Connection) -> Result<(), StoreError> {
+    let ids: Vec<String> = connection
+        .prepare("SELECT id FROM sync_documents WHERE kind IN ('job', 'round')")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let services = ServiceCatalog::default();
+    let mut sync = SqliteSync::new(connection, &services);
+    for id in ids {
+        let doc = document_id(id)?;
+        if let Some((_, document)) = sync.load(doc)? {
+            let references = doorstep_shared::blob::references(&document)?;
+            super::blobs::write_references(connection, doc, &references, None)?;
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn document_id(text: String) -> Result<DocumentId, StoreError> {
     parse("document id", text)
 }

@@ -38,7 +38,10 @@ pub(super) fn write_references(
     let (added, removed) = reference_changes(references, &stored);
     for reference in added {
         transaction.execute(
-            "INSERT INTO blob_refs (doc, hash, kind, photo, added_by) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO blob_refs (doc, hash, kind, photo, added_by, borrowed)
+             VALUES ($1, $2, $3, $4, $5,
+                     $5::TEXT IS NOT NULL
+                     AND EXISTS (SELECT 1 FROM blob_refs WHERE hash = $2 AND doc <> $1))
              ON CONFLICT DO NOTHING",
             &[
                 &doc,
@@ -63,7 +66,7 @@ impl BlobRecords for PgStore {
         self.with_client(|client| {
             let rows = client.query(
                 "SELECT r.doc, r.kind, r.added_by, d.kind, d.assignee_user, d.assignee_team,
-                        d.open, d.crew, d.contact_job
+                        d.open, d.crew, d.contact_job, d.tenant, r.borrowed
                  FROM blob_refs r JOIN sync_documents d ON d.id = r.doc
                  WHERE r.hash = $1",
                 &[&hash.to_string()],
@@ -83,6 +86,8 @@ impl BlobRecords for PgStore {
                             crew: row.get(7),
                             contact_job: row.get(8),
                         },
+                        tenant: row.get(9),
+                        borrowed: row.get(10),
                     }
                     .into_holder()
                 })
@@ -142,29 +147,41 @@ impl BlobRecords for PgStore {
         now: Timestamp,
     ) -> Result<PartOutcome, StoreError> {
         self.with_client(|client| {
+            // Dropping the transaction without committing rolls it back.
             let mut transaction = client.transaction()?;
             let hash = hash.to_string();
+            if transaction
+                .query_opt("SELECT 1 FROM blobs WHERE hash = $1", &[&hash])?
+                .is_some()
+            {
+                return Ok(PartOutcome::Stored);
+            }
             transaction.execute(
-                "INSERT INTO uploads (hash, length, received, started_at) VALUES ($1, $2, 0, $3)
+                "INSERT INTO uploads (hash, length, received, started_at, touched_at)
+                 VALUES ($1, $2, 0, $3, $3)
                  ON CONFLICT DO NOTHING",
                 &[&hash, &(length as i64), &now.as_millis()],
             )?;
-            let row = transaction.query_one(
+            // Locks the upload: parts are recorded one at a time, and an
+            // upload being dropped (see `drop_upload`) takes no new part.
+            let Some(row) = transaction.query_opt(
                 "SELECT length, received FROM uploads WHERE hash = $1 FOR UPDATE",
                 &[&hash],
-            )?;
+            )?
+            else {
+                return Ok(PartOutcome::Conflict { received: 0 });
+            };
             let (stored, received) = (count(row.get(0)), count(row.get(1)));
             if stored != length {
                 return Ok(PartOutcome::LengthDiffers { length: stored });
             }
             if received != part.start {
-                transaction.commit()?;
                 return Ok(PartOutcome::Conflict { received });
             }
             let received = part.start + part.length;
             transaction.execute(
-                "UPDATE uploads SET received = $2 WHERE hash = $1",
-                &[&hash, &(received as i64)],
+                "UPDATE uploads SET received = $2, touched_at = $3 WHERE hash = $1",
+                &[&hash, &(received as i64), &now.as_millis()],
             )?;
             transaction.execute(
                 "INSERT INTO upload_parts (hash, start, length, object) VALUES ($1, $2, $3, $4)",
@@ -207,6 +224,11 @@ impl BlobRecords for PgStore {
     fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
+            // The same lock `add_part` takes: no part slips in unlisted.
+            transaction.query_opt(
+                "SELECT 1 FROM uploads WHERE hash = $1 FOR UPDATE",
+                &[&hash.to_string()],
+            )?;
             let objects = transaction
                 .query(
                     "SELECT object FROM upload_parts WHERE hash = $1",
@@ -225,7 +247,7 @@ impl BlobRecords for PgStore {
         self.with_client(|client| {
             client
                 .query(
-                    "SELECT hash FROM uploads WHERE started_at < $1",
+                    "SELECT hash FROM uploads WHERE touched_at < $1",
                     &[&before.as_millis()],
                 )?
                 .iter()

@@ -1,0 +1,928 @@
+//! [`AppCore`]: the app's state and rules over the local store. Every
+//! command that changes something is one SQLite transaction — document,
+//! list row and sync state together — committed before the command
+//! returns, so what the screen shows as done is on disk.
+//!
+//! Network work is split into steps ([`AppCore::sync_step`],
+//! [`AppCore::upload_step`]) over a [`Transport`], so the same core runs on a
+//! native thread and, in the browser, inside a Web Worker.
+
+use std::collections::BTreeSet;
+
+use automerge::{ActorId, AutoCommit, Change};
+use doorstep_shared::blob::RenditionKind;
+use doorstep_shared::document::DocumentError;
+use doorstep_shared::ids::{
+    BlobHash, DeviceId, EventId, JobId, Name, PhotoId, PropertyId, RoundId, StateId, TenantId,
+    TransitionId, UserId,
+};
+use doorstep_shared::job::{GeoPoint, Job, JobEditor};
+use doorstep_shared::photo::{PhotoError, PhotoLimits, process};
+use doorstep_shared::round::{Round, RoundEditor};
+use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
+use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
+use doorstep_shared::sync::wire::{Content, DocumentId};
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::{Actor, Evidence, Role};
+use doorstep_shared::upload::{
+    LENGTH_HEADER, OFFSET_HEADER, UploadEvent, UploadQueue, UploadStatus, UploadStep,
+};
+use doorstep_shared::workflow::{self, InvalidTransition};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{JobRow, LocalStore, StoreError, Write};
+use crate::transport::{HttpRequest, Method, Transport};
+
+const ENROLMENT: &str = "enrolment";
+const SYNC: &str = "sync";
+const UPLOADS: &str = "uploads";
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Who this phone is enrolled as, and where it syncs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// The council's Doorstep server, such as `https://doorstep.adur.gov.uk`.
+    pub server: String,
+    /// This phone.
+    pub device: DeviceId,
+    /// Its user.
+    pub user: UserId,
+    /// The user's role.
+    pub role: Role,
+    /// The councils the user works for.
+    pub tenants: Vec<TenantId>,
+    /// The Automerge actor id, as hex.
+    pub actor: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+/// Why a command was not carried out. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The phone's database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A document could not be edited.
+    #[error("the job could not be changed")]
+    Document(#[from] DocumentError),
+    /// The workflow does not allow it now.
+    #[error(transparent)]
+    Invalid(#[from] InvalidTransition),
+    /// The photo could not be used.
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    /// The phone is not enrolled yet.
+    #[error("this phone is not enrolled: enter the code your dispatcher gave you")]
+    NotEnrolled,
+    /// No such job or round on this phone.
+    #[error("that job is not on this phone")]
+    Missing,
+    /// The job's service is unknown to this version of the app.
+    #[error("this job's service is not known to this version of the app: update the app")]
+    UnknownService,
+    /// Enrolment failed.
+    #[error("{0}")]
+    Enrolment(String),
+}
+
+/// What the screens may want to know after a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CoreEvent {
+    /// Documents changed (on this phone or from the server): lists and open
+    /// screens showing them should re-read.
+    Changed(BTreeSet<DocumentId>),
+    /// Sync news for the status line.
+    Sync(SyncNews),
+    /// Photo upload news.
+    Upload(UploadNews),
+}
+
+/// Sync news, in plain data for any screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncNews {
+    /// A sync finished.
+    Synced {
+        /// When.
+        at: Timestamp,
+    },
+    /// A sync failed; the next try is at `retry_at`.
+    Failed {
+        /// Why.
+        reason: String,
+        /// When it tries again.
+        retry_at: Timestamp,
+    },
+    /// The server refused changes to a document; they stay on the phone.
+    Refused {
+        /// The document.
+        doc: DocumentId,
+        /// Why.
+        reason: String,
+    },
+    /// The server needs a newer app.
+    UpdateRequired(String),
+}
+
+/// Upload news for the photo screens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UploadNews {
+    /// `sent` of `total` bytes of a rendition are on the server.
+    Progress {
+        /// The photo.
+        photo: PhotoId,
+        /// The rendition.
+        kind: RenditionKind,
+        /// Bytes on the server.
+        sent: u64,
+        /// Its length.
+        total: u64,
+    },
+    /// A rendition is on the server.
+    Uploaded {
+        /// The photo.
+        photo: PhotoId,
+        /// The rendition.
+        kind: RenditionKind,
+    },
+    /// An upload failed; it is tried again at `retry_at`.
+    Failed {
+        /// Why.
+        reason: String,
+        /// When.
+        retry_at: Timestamp,
+    },
+    /// The server refused a rendition for good.
+    Refused {
+        /// The photo.
+        photo: PhotoId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A source of fresh ids; random on phones, counted in tests.
+pub type IdSource = Box<dyn FnMut() -> [u8; 16] + Send>;
+
+fn random_id() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source (never seen on a phone): the clock and a
+        // counter still keep this phone's ids apart from each other.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+        bytes[8..].copy_from_slice(&count.to_le_bytes());
+    }
+    bytes
+}
+
+/// The app's core.
+pub struct AppCore {
+    store: LocalStore,
+    services: ServiceCatalog,
+    enrolment: Option<Enrolment>,
+    actor: Option<ActorId>,
+    sync: DeviceSync,
+    uploads: UploadQueue,
+    ids: IdSource,
+    limits: PhotoLimits,
+}
+
+impl AppCore {
+    /// Opens the core over a store, restoring its enrolment, sync state and
+    /// upload queue.
+    pub fn open(store: LocalStore, services: ServiceCatalog) -> Result<Self, CoreError> {
+        let corrupt = |what| CoreError::Store(StoreError::Corrupt { what });
+        let enrolment: Option<Enrolment> = store
+            .state(ENROLMENT)?
+            .map(|bytes| serde_json::from_slice(&bytes))
+            .transpose()
+            .map_err(|_| corrupt("enrolment"))?;
+        let sync = match store.state(SYNC)? {
+            Some(bytes) => DeviceSync::restore(&bytes).map_err(|_| corrupt("sync state"))?,
+            None => DeviceSync::new(enrolment.iter().flat_map(|e| e.tenants.iter().copied())),
+        };
+        let uploads = match store.state(UPLOADS)? {
+            Some(bytes) => UploadQueue::restore(&bytes).map_err(|_| corrupt("upload queue"))?,
+            None => UploadQueue::new(),
+        };
+        let actor = enrolment
+            .as_ref()
+            .map(|e| actor_from_hex(&e.actor))
+            .transpose()?;
+        Ok(Self {
+            store,
+            services,
+            enrolment,
+            actor,
+            sync,
+            uploads,
+            ids: Box::new(random_id),
+            limits: PhotoLimits::default(),
+        })
+    }
+
+    /// Draws ids from `ids` instead of randomness (tests).
+    pub fn with_ids(mut self, ids: IdSource) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// Who the phone is enrolled as.
+    pub fn enrolment(&self) -> Option<&Enrolment> {
+        self.enrolment.as_ref()
+    }
+
+    /// The service definitions.
+    pub fn services(&self) -> &ServiceCatalog {
+        &self.services
+    }
+
+    /// The job list.
+    pub fn job_rows(&self) -> Result<Vec<JobRow>, CoreError> {
+        Ok(self.store.job_rows()?)
+    }
+
+    /// A job and its service.
+    pub fn job(&self, job: JobId) -> Result<(Job, &ServiceDefinition), CoreError> {
+        let (_, document) = self
+            .store
+            .document(DocumentId::Job(job))?
+            .ok_or(CoreError::Missing)?;
+        let job = Job::load(&document)?;
+        let service = self
+            .services
+            .get(&job.office.service)
+            .ok_or(CoreError::UnknownService)?;
+        Ok((job, service))
+    }
+
+    /// A round and its service.
+    pub fn round(&self, round: RoundId) -> Result<(Round, &ServiceDefinition), CoreError> {
+        let (_, document) = self
+            .store
+            .document(DocumentId::Round(round))?
+            .ok_or(CoreError::Missing)?;
+        let round = Round::load(&document)?;
+        let service = self
+            .services
+            .get(&round.office.service)
+            .ok_or(CoreError::UnknownService)?;
+        Ok((round, service))
+    }
+
+    /// Every document on the phone.
+    pub fn documents(&self) -> Result<BTreeSet<DocumentId>, CoreError> {
+        Ok(self.store.document_ids()?)
+    }
+
+    /// A document's bytes, for comparing phones in tests and for support.
+    pub fn document(&self, doc: DocumentId) -> Result<Option<AutoCommit>, CoreError> {
+        Ok(self.store.document(doc)?.map(|(_, document)| document))
+    }
+
+    /// Changes waiting to go up.
+    pub fn waiting(&self) -> usize {
+        self.sync.waiting()
+    }
+
+    /// Photo renditions waiting to go up.
+    pub fn uploads_waiting(&self) -> usize {
+        self.uploads.pending().count()
+    }
+
+    /// When the sync core next wants to try, after failures.
+    pub fn next_sync_attempt(&self) -> Timestamp {
+        self.sync.next_attempt()
+    }
+
+    /// When the upload queue next wants to try, after failures.
+    pub fn next_upload_attempt(&self) -> Option<Timestamp> {
+        self.uploads.next_attempt()
+    }
+
+    /// A photo file kept on the phone (shown at once, before upload).
+    pub fn file(&self, hash: BlobHash) -> Result<Option<Vec<u8>>, CoreError> {
+        Ok(self.store.file(hash)?)
+    }
+
+    fn me(&self) -> Result<(Actor, ActorId), CoreError> {
+        let (Some(enrolment), Some(actor)) = (&self.enrolment, &self.actor) else {
+            return Err(CoreError::NotEnrolled);
+        };
+        Ok((
+            Actor {
+                user: enrolment.user,
+                role: enrolment.role,
+                device: Some(enrolment.device),
+            },
+            actor.clone(),
+        ))
+    }
+
+    /// Redeems an enrolment code with the server.
+    pub fn enrol(
+        &mut self,
+        transport: &dyn Transport,
+        server: &str,
+        code: &str,
+    ) -> Result<Enrolment, CoreError> {
+        let server = server.trim().trim_end_matches('/').to_owned();
+        let body = serde_json::json!({ "code": code }).to_string().into_bytes();
+        let response = transport
+            .send(HttpRequest {
+                method: Method::Post,
+                url: format!("{server}/api/enrol"),
+                token: None,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body,
+            })
+            .map_err(|error| CoreError::Enrolment(format!("could not reach {server}: {error}")))?;
+        #[derive(Deserialize)]
+        struct Credentials {
+            device: DeviceId,
+            user: UserId,
+            role: Role,
+            tenants: Vec<TenantId>,
+            actor: String,
+            token: String,
+        }
+        if response.status != 200 {
+            let message = serde_json::from_slice::<serde_json::Value>(&response.body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("the server answered {}", response.status));
+            return Err(CoreError::Enrolment(message));
+        }
+        let credentials: Credentials = serde_json::from_slice(&response.body)
+            .map_err(|_| CoreError::Enrolment("the server's answer was not understood".into()))?;
+        let enrolment = Enrolment {
+            server,
+            device: credentials.device,
+            user: credentials.user,
+            role: credentials.role,
+            tenants: credentials.tenants,
+            actor: credentials.actor,
+            token: credentials.token,
+        };
+        let actor = actor_from_hex(&enrolment.actor)?;
+        let sync = DeviceSync::new(enrolment.tenants.iter().copied());
+        let saved = serde_json::to_vec(&enrolment).unwrap_or_default();
+        self.store.write(|write| {
+            write.put_state(ENROLMENT, &saved)?;
+            write.put_state(SYNC, &sync.save())
+        })?;
+        self.enrolment = Some(enrolment.clone());
+        self.actor = Some(actor);
+        self.sync = sync;
+        Ok(enrolment)
+    }
+
+    /// Edits a job as this phone's user, in one transaction with the sync
+    /// state. `edit` may refuse (a workflow rule); then nothing is written.
+    fn edit_job(
+        &mut self,
+        job: JobId,
+        edit: impl FnOnce(&mut JobEditor<'_>, &Job, &ServiceDefinition) -> Result<(), CoreError>,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let (me, actor) = self.me()?;
+        let doc = DocumentId::Job(job);
+        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
+        document.set_actor(actor);
+        let before = document.get_heads();
+        let loaded = Job::load(&document)?;
+        let service = self
+            .services
+            .get(&loaded.office.service)
+            .ok_or(CoreError::UnknownService)?
+            .clone();
+        edit(&mut JobEditor::new(&mut document, me)?, &loaded, &service)?;
+        self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
+    }
+
+    /// Stores a local edit: the document, the change for the next sync and
+    /// `extra` writes, in one transaction.
+    fn save_local_edit(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        mut document: AutoCommit,
+        before: &[automerge::ChangeHash],
+        extra: impl FnOnce(&mut Write<'_>) -> Result<(), StoreError>,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        document.commit();
+        let changes: Vec<Vec<u8>> = document
+            .get_changes(before)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let mut sync = self.sync.clone();
+        sync.record_local(tenant, doc, changes);
+        let services = &self.services;
+        let unsynced: BTreeSet<DocumentId> = sync
+            .waiting_documents()
+            .union(&sync.refused_documents())
+            .copied()
+            .collect();
+        self.store.write(|write| {
+            write.put_document(tenant, doc, &mut document, services)?;
+            write.put_state(SYNC, &sync.save())?;
+            write.mark_unsynced(&unsynced)?;
+            extra(write)?;
+            crate::failpoint::hit("edit-before-commit");
+            Ok(())
+        })?;
+        // Only now, with everything on disk, does memory move on.
+        self.sync = sync;
+        Ok(vec![CoreEvent::Changed(BTreeSet::from([doc]))])
+    }
+
+    /// Replaces a job's notes with `text` (merged character by character
+    /// with other phones' edits).
+    pub fn update_notes(&mut self, job: JobId, text: &str) -> Result<Vec<CoreEvent>, CoreError> {
+        self.edit_job(job, |editor, _, _| Ok(editor.update_notes(text)?))
+    }
+
+    /// Ticks or unticks a checklist item.
+    pub fn tick(
+        &mut self,
+        job: JobId,
+        item: &Name,
+        done: bool,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        self.edit_job(job, |editor, _, _| Ok(editor.tick(item, done, now)?))
+    }
+
+    /// Takes an action the service allows this role now ("on my way").
+    pub fn take_action(
+        &mut self,
+        job: JobId,
+        action: &Name,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let id = EventId::from_random_bytes((self.ids)());
+        let role = self.me()?.0.role;
+        self.edit_job(job, |editor, loaded, service| {
+            workflow::check_action(
+                service,
+                &loaded.facts(service),
+                role,
+                action,
+                note.as_deref(),
+            )?;
+            Ok(editor.log_action(id, action.clone(), note, now)?)
+        })
+    }
+
+    /// Asks the server to move a job to `to`; refused at once if the
+    /// workflow does not allow it from here or its evidence is missing.
+    pub fn request_transition(
+        &mut self,
+        job: JobId,
+        to: &StateId,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let id = TransitionId::from_random_bytes((self.ids)());
+        let (me, _) = self.me()?;
+        self.edit_job(job, |editor, loaded, service| {
+            let from = loaded.status(service).clone();
+            let evidence = Evidence {
+                photos: loaded.photos.keys().copied().collect(),
+                note,
+            };
+            let request = doorstep_shared::transition::TransitionRequest {
+                from: from.clone(),
+                to: to.clone(),
+                actor: me.clone(),
+                at: now,
+                evidence: evidence.clone(),
+            };
+            workflow::check_request(service, &loaded.facts(service), me.role, &request)?;
+            Ok(editor.request_transition(id, from, to.clone(), evidence, now)?)
+        })
+    }
+
+    /// Adds a photo to a job: processed on the phone, kept in its database,
+    /// referenced by the job at once and queued for upload.
+    pub fn add_job_photo(
+        &mut self,
+        job: JobId,
+        kind: &Name,
+        file: &[u8],
+        location: Option<GeoPoint>,
+        now: Timestamp,
+    ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
+        let (me, actor) = self.me()?;
+        let photo = PhotoId::from_random_bytes((self.ids)());
+        let processed = process(file, &self.limits)?;
+        let doc = DocumentId::Job(job);
+        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
+        document.set_actor(actor);
+        let before = document.get_heads();
+        let service = self
+            .services
+            .get(&Job::load(&document)?.office.service)
+            .ok_or(CoreError::UnknownService)?
+            .clone();
+        let reference =
+            processed.reference(kind.clone(), me.clone(), now, location, &service.photos);
+        JobEditor::new(&mut document, me)?.add_photo(photo, &reference)?;
+        let events = self.save_photo(
+            tenant, doc, document, &before, photo, &processed, file, &service, now,
+        )?;
+        Ok((photo, events))
+    }
+
+    /// Adds a photo to a round (evidence for an outcome).
+    pub fn add_round_photo(
+        &mut self,
+        round: RoundId,
+        kind: &Name,
+        file: &[u8],
+        location: Option<GeoPoint>,
+        now: Timestamp,
+    ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
+        let (me, actor) = self.me()?;
+        let photo = PhotoId::from_random_bytes((self.ids)());
+        let processed = process(file, &self.limits)?;
+        let doc = DocumentId::Round(round);
+        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
+        document.set_actor(actor);
+        let before = document.get_heads();
+        let service = self
+            .services
+            .get(&Round::load(&document)?.office.service)
+            .ok_or(CoreError::UnknownService)?
+            .clone();
+        let reference =
+            processed.reference(kind.clone(), me.clone(), now, location, &service.photos);
+        RoundEditor::new(&mut document, me)?.add_photo(photo, &reference)?;
+        let events = self.save_photo(
+            tenant, doc, document, &before, photo, &processed, file, &service, now,
+        )?;
+        Ok((photo, events))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn save_photo(
+        &mut self,
+        tenant: TenantId,
+        doc: DocumentId,
+        document: AutoCommit,
+        before: &[automerge::ChangeHash],
+        photo: PhotoId,
+        processed: &doorstep_shared::photo::Processed,
+        file: &[u8],
+        service: &ServiceDefinition,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let mut uploads = self.uploads.clone();
+        for (kind, hash, bytes) in processed.uploads(file, &service.photos) {
+            uploads.add(hash, bytes.len() as u64, photo, kind);
+        }
+        let saved_queue = uploads.save();
+        let retention = now.plus_millis(i64::from(service.photos.device_retention_days) * DAY_MS);
+        let keep_original = !service.photos.keep_originals;
+        let events = self.save_local_edit(tenant, doc, document, before, |write| {
+            write.put_file(processed.thumbnail.hash, &processed.thumbnail.jpeg, None)?;
+            write.put_file(processed.display.hash, &processed.display.jpeg, None)?;
+            // An original that is not uploaded stays for the retention days;
+            // one that is uploaded stays until it is.
+            write.put_file(processed.original, file, keep_original.then_some(retention))?;
+            write.put_state(UPLOADS, &saved_queue)
+        })?;
+        self.uploads = uploads;
+        Ok(events)
+    }
+
+    /// Logs what the crew found at a property on a round.
+    pub fn log_outcome(
+        &mut self,
+        round: RoundId,
+        property: PropertyId,
+        outcome: &Name,
+        note: Option<String>,
+        photo: Option<PhotoId>,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let (me, actor) = self.me()?;
+        let doc = DocumentId::Round(round);
+        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
+        document.set_actor(actor);
+        let before = document.get_heads();
+        let service = self
+            .services
+            .get(&Round::load(&document)?.office.service)
+            .ok_or(CoreError::UnknownService)?
+            .clone();
+        RoundEditor::new(&mut document, me)?.log_outcome(
+            &service,
+            property,
+            outcome.clone(),
+            note,
+            photo,
+            now,
+        )??;
+        self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
+    }
+
+    /// One sync exchange, if the sync core wants one now: send what is
+    /// waiting, apply the reply, and save both in one transaction.
+    pub fn sync_step(
+        &mut self,
+        transport: &dyn Transport,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let Some(enrolment) = self.enrolment.clone() else {
+            return Err(CoreError::NotEnrolled);
+        };
+        let mut sync = self.sync.clone();
+        let Some(request) = sync.poll(now) else {
+            return Ok(Vec::new());
+        };
+        let effects = match transport.send(HttpRequest {
+            method: Method::Post,
+            url: format!("{}/sync", enrolment.server),
+            token: Some(enrolment.token.clone()),
+            headers: vec![("content-type".into(), "application/octet-stream".into())],
+            body: request,
+        }) {
+            Ok(response) if response.status == 200 || response.status == 426 => {
+                sync.receive(now, &response.body)
+            }
+            Ok(response) => {
+                let reason = serde_json::from_slice::<serde_json::Value>(&response.body)
+                    .ok()
+                    .and_then(|v| v["error"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| format!("the server answered {}", response.status));
+                vec![sync.failed(now, &reason)]
+            }
+            Err(error) => vec![sync.failed(now, &error.to_string())],
+        };
+        self.apply(sync, effects)
+    }
+
+    /// Applies a sync reply's effects and saves the sync state with them.
+    fn apply(
+        &mut self,
+        sync: DeviceSync,
+        effects: Vec<Effect>,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let actor = self.actor.clone().ok_or(CoreError::NotEnrolled)?;
+        let mut changed = BTreeSet::new();
+        let mut news = Vec::new();
+        let mut updates = Vec::new();
+        let mut removals = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Apply {
+                    tenant,
+                    doc,
+                    content,
+                } => {
+                    let existing = updates
+                        .iter()
+                        .position(|(_, d, _)| *d == doc)
+                        .map(|at| updates.swap_remove(at))
+                        .map(|(_, _, document)| document);
+                    let existing = match existing {
+                        Some(document) => Some(document),
+                        None => self.store.document(doc)?.map(|(_, document)| document),
+                    };
+                    let document = merge_content(existing, content, &actor)?;
+                    changed.insert(doc);
+                    updates.push((tenant, doc, document));
+                }
+                Effect::Remove { doc, .. } => {
+                    updates.retain(|(_, d, _)| *d != doc);
+                    changed.insert(doc);
+                    removals.push(doc);
+                }
+                Effect::Event(event) => news.push(CoreEvent::Sync(match event {
+                    SyncEvent::Synced { at } => SyncNews::Synced { at },
+                    SyncEvent::Failed { reason, retry_at } => SyncNews::Failed { reason, retry_at },
+                    SyncEvent::Refused { doc, reason } => SyncNews::Refused { doc, reason },
+                    SyncEvent::TenantRefused { reason, .. } => SyncNews::Failed {
+                        reason,
+                        retry_at: sync.next_attempt(),
+                    },
+                    SyncEvent::UpdateRequired(message) => SyncNews::UpdateRequired(message),
+                })),
+            }
+        }
+        let unsynced: BTreeSet<DocumentId> = sync
+            .waiting_documents()
+            .union(&sync.refused_documents())
+            .copied()
+            .collect();
+        let services = &self.services;
+        self.store.write(|write| {
+            for (tenant, doc, document) in &mut updates {
+                write.put_document(*tenant, *doc, document, services)?;
+            }
+            for doc in &removals {
+                write.remove_document(*doc)?;
+            }
+            write.put_state(SYNC, &sync.save())?;
+            write.mark_unsynced(&unsynced)
+        })?;
+        self.sync = sync;
+        // Photos waiting for their job to reach the server may go now.
+        self.uploads.synced();
+        if !changed.is_empty() {
+            news.insert(0, CoreEvent::Changed(changed));
+        }
+        Ok(news)
+    }
+
+    /// One upload request, if the queue wants one now.
+    pub fn upload_step(
+        &mut self,
+        transport: &dyn Transport,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let Some(enrolment) = self.enrolment.clone() else {
+            return Err(CoreError::NotEnrolled);
+        };
+        let mut queue = self.uploads.clone();
+        let Some(step) = queue.next(now) else {
+            return Ok(Vec::new());
+        };
+        let (hash, request) = match step {
+            UploadStep::Ask { hash } => (
+                hash,
+                HttpRequest {
+                    method: Method::Get,
+                    url: format!("{}/api/uploads/{hash}", enrolment.server),
+                    token: Some(enrolment.token.clone()),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                },
+            ),
+            UploadStep::Send {
+                hash,
+                offset,
+                end,
+                length,
+            } => {
+                let Some(file) = self.store.file(hash)? else {
+                    // The file is gone (cleared storage): nothing to send.
+                    let events = queue.refused(hash, "the photo file is no longer on this phone");
+                    return self.save_queue(queue, events, now);
+                };
+                let body = file
+                    .get(offset as usize..end as usize)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                (
+                    hash,
+                    HttpRequest {
+                        method: Method::Patch,
+                        url: format!("{}/api/uploads/{hash}", enrolment.server),
+                        token: Some(enrolment.token.clone()),
+                        headers: vec![
+                            (OFFSET_HEADER.into(), offset.to_string()),
+                            (LENGTH_HEADER.into(), length.to_string()),
+                        ],
+                        body,
+                    },
+                )
+            }
+        };
+        let events = match transport.send(request) {
+            Ok(response) if response.status == 200 || response.status == 409 => {
+                match serde_json::from_slice::<UploadStatus>(&response.body) {
+                    Ok(status) => queue.held(hash, status),
+                    Err(_) => vec![queue.failed(now, "the server's answer was not understood")],
+                }
+            }
+            Ok(response) if response.status == 403 => {
+                queue.not_referenced_yet(hash);
+                Vec::new()
+            }
+            Ok(response) if response.status == 413 || response.status == 422 => {
+                let reason = String::from_utf8_lossy(&response.body).into_owned();
+                let sound = self
+                    .store
+                    .file(hash)?
+                    .is_some_and(|file| BlobHash::of(&file) == hash);
+                if response.status == 422 && sound {
+                    // Someone else's bytes were mixed in and thrown away;
+                    // this phone's are sound, so it tries again.
+                    vec![queue.failed(now, &reason)]
+                } else {
+                    queue.refused(hash, &reason)
+                }
+            }
+            Ok(response) => {
+                vec![queue.failed(now, &format!("the server answered {}", response.status))]
+            }
+            Err(error) => vec![queue.failed(now, &error.to_string())],
+        };
+        self.save_queue(queue, events, now)
+    }
+
+    fn save_queue(
+        &mut self,
+        queue: UploadQueue,
+        events: Vec<UploadEvent>,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let saved = queue.save();
+        let uploaded: Vec<BlobHash> = self
+            .uploads
+            .pending()
+            .filter(|blob| !queue.pending().any(|left| left.hash == blob.hash))
+            .map(|blob| blob.hash)
+            .collect();
+        self.store.write(|write| {
+            write.put_state(UPLOADS, &saved)?;
+            // Uploaded renditions may go from the phone's storage after a
+            // day (the screens show them from the server after that).
+            for hash in &uploaded {
+                write.release_file(*hash, now.plus_millis(DAY_MS))?;
+            }
+            write.prune_files(now)?;
+            Ok(())
+        })?;
+        self.uploads = queue;
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                CoreEvent::Upload(match event {
+                    UploadEvent::Progress {
+                        photo,
+                        kind,
+                        sent,
+                        total,
+                    } => UploadNews::Progress {
+                        photo,
+                        kind,
+                        sent,
+                        total,
+                    },
+                    UploadEvent::Uploaded { photo, kind } => UploadNews::Uploaded { photo, kind },
+                    UploadEvent::Failed { reason, retry_at } => {
+                        UploadNews::Failed { reason, retry_at }
+                    }
+                    UploadEvent::Refused { photo, reason, .. } => {
+                        UploadNews::Refused { photo, reason }
+                    }
+                })
+            })
+            .collect())
+    }
+}
+
+fn actor_from_hex(hex: &str) -> Result<ActorId, CoreError> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(bytes) if !bytes.is_empty() && hex.len().is_multiple_of(2) => Ok(ActorId::from(bytes)),
+        _ => Err(CoreError::Store(StoreError::Corrupt { what: "actor id" })),
+    }
+}
+
+/// Merges what the server sent into the phone's copy (or starts one).
+fn merge_content(
+    existing: Option<AutoCommit>,
+    content: Content,
+    actor: &ActorId,
+) -> Result<AutoCommit, CoreError> {
+    let mut document = match (existing, content) {
+        (Some(mut document), Content::Snapshot(bytes)) => {
+            let mut incoming = AutoCommit::load(&bytes).map_err(DocumentError::from)?;
+            document.merge(&mut incoming).map_err(DocumentError::from)?;
+            document
+        }
+        (None, Content::Snapshot(bytes)) => {
+            AutoCommit::load(&bytes).map_err(DocumentError::from)?
+        }
+        (existing, Content::Changes(changes)) => {
+            let mut document = existing.unwrap_or_default();
+            let changes = changes
+                .into_iter()
+                .map(Change::from_bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|error| DocumentError::from(automerge::AutomergeError::from(error)))?;
+            document
+                .apply_changes(changes)
+                .map_err(DocumentError::from)?;
+            document
+        }
+    };
+    document.set_actor(actor.clone());
+    Ok(document)
+}
