@@ -34,5 +34,6 @@ echo "ok"
 step "benchmarks, quick mode (so none rots)"
 DOORSTEP_BENCH_QUICK=1 cargo bench -p doorstep-tests --bench sync_reconnect --locked
 DOORSTEP_BENCH_QUICK=1 cargo bench -p doorstep-tests --bench photo_pipeline --locked
+DOORSTEP_BENCH_QUICK=1 cargo bench -p doorstep-tests --bench app_start --locked
 
 step "all checks passed"

@@ -191,7 +191,9 @@ impl FromStr for Uprn {
 string_encoded!(Uprn);
 
 /// A position in WGS 84 degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Reconcile, Hydrate)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Reconcile, Hydrate, serde::Serialize, serde::Deserialize,
+)]
 pub struct GeoPoint {
     /// Latitude, north positive.
     pub lat: f64,

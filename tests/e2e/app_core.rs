@@ -257,3 +257,62 @@ async fn a_core_killed_in_the_middle_of_a_write_reopens_with_every_committed_edi
     assert!(seen.notes.as_str().ends_with("crasher edit 2"));
     let _ = DEMO_TENANT;
 }
+
+fn wall_clock() -> Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Timestamp::from_millis(millis)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_on_its_thread_enrols_syncs_and_sends_an_edit_up_by_itself() {
+    use doorstep_app_core::runtime::{Command, Runtime, Update};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let code = code_for(&server, PRIYA).await;
+    let url = server.url("");
+    let path = dir.path().join("phone.db");
+    blocking(move || {
+        let core = AppCore::open(
+            LocalStore::open(&path).unwrap(),
+            ServiceCatalog::builtin().unwrap(),
+        )
+        .unwrap();
+        let runtime = Runtime::start(core, Box::new(transport()), wall_clock).unwrap();
+        // Waits, without sleeping, for an update that passes `check`.
+        let wait_for = |check: &dyn Fn(&Update) -> bool| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while std::time::Instant::now() < deadline {
+                if let Some(update) = runtime.next_update(Duration::from_secs(1))
+                    && check(&update)
+                {
+                    return update;
+                }
+            }
+            panic!("the awaited update never came");
+        };
+        runtime.send(Command::Enrol { server: url, code });
+        wait_for(&|u| matches!(u, Update::Enrolled(_)));
+        wait_for(&|u| matches!(u, Update::Jobs(rows) if rows.len() == 7));
+
+        runtime.send(Command::UpdateNotes {
+            job: JOB,
+            text: "Sent up without a button.".into(),
+        });
+        wait_for(&|u| matches!(u, Update::Waiting { changes: 1, .. }));
+        wait_for(&|u| matches!(u, Update::Waiting { changes: 0, .. }));
+
+        runtime.send(Command::RequestTransition {
+            job: JOB,
+            to: "completed".parse().unwrap(),
+            note: None,
+        });
+        let Update::Refused { reason } = wait_for(&|u| matches!(u, Update::Refused { .. })) else {
+            unreachable!()
+        };
+        assert!(!reason.is_empty());
+    });
+}

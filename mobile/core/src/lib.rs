@@ -25,5 +25,6 @@
 
 pub mod core;
 mod failpoint;
+pub mod runtime;
 pub mod store;
 pub mod transport;

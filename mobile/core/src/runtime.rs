@@ -1,0 +1,314 @@
+//! The core on a thread of its own, reached by messages: [`Command`]s in,
+//! [`Update`]s out. The screens never wait on the database or the network;
+//! sync and uploads run between commands, with the cores' own backoff.
+//! The browser build ([5/8]) runs the same loop in a Web Worker with the
+//! same messages.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use doorstep_shared::ids::{JobId, Name, PhotoId, PropertyId, RoundId, StateId};
+use doorstep_shared::job::GeoPoint;
+use doorstep_shared::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::core::{AppCore, CoreError, CoreEvent, Enrolment};
+use crate::store::JobRow;
+use crate::transport::Transport;
+
+/// How often an idle phone with signal syncs, so office changes arrive.
+const SYNC_EVERY_MS: i64 = 60_000;
+
+/// What the screens ask of the core.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Redeem an enrolment code with a server.
+    Enrol {
+        /// The server's address.
+        server: String,
+        /// The code.
+        code: String,
+    },
+    /// Sync now (the retry button, or the network came back).
+    SyncNow,
+    /// Replace a job's notes.
+    UpdateNotes {
+        /// The job.
+        job: JobId,
+        /// The whole new text.
+        text: String,
+    },
+    /// Tick or untick a checklist item.
+    Tick {
+        /// The job.
+        job: JobId,
+        /// The item.
+        item: Name,
+        /// Ticked or not.
+        done: bool,
+    },
+    /// Take an action ("on my way").
+    TakeAction {
+        /// The job.
+        job: JobId,
+        /// The action.
+        action: Name,
+        /// An optional note.
+        note: Option<String>,
+    },
+    /// Ask to move a job on.
+    RequestTransition {
+        /// The job.
+        job: JobId,
+        /// The state to move to.
+        to: StateId,
+        /// A note, where the transition asks for one.
+        note: Option<String>,
+    },
+    /// Add a photo to a job.
+    AddJobPhoto {
+        /// The job.
+        job: JobId,
+        /// Its kind (`before`, `after`…).
+        kind: Name,
+        /// The camera file.
+        file: Vec<u8>,
+        /// Where it was taken.
+        location: Option<GeoPoint>,
+    },
+    /// Add a photo to a round.
+    AddRoundPhoto {
+        /// The round.
+        round: RoundId,
+        /// Its kind.
+        kind: Name,
+        /// The camera file.
+        file: Vec<u8>,
+        /// Where it was taken.
+        location: Option<GeoPoint>,
+    },
+    /// Log what the crew found at a property.
+    LogOutcome {
+        /// The round.
+        round: RoundId,
+        /// The property.
+        property: PropertyId,
+        /// The outcome.
+        outcome: Name,
+        /// An optional note.
+        note: Option<String>,
+        /// An evidence photo, added first with [`Command::AddRoundPhoto`].
+        photo: Option<PhotoId>,
+    },
+}
+
+/// What the core tells the screens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Update {
+    /// The phone is enrolled.
+    Enrolled(Enrolment),
+    /// The job list, after anything that may have changed it.
+    Jobs(Vec<JobRow>),
+    /// A photo was added (so its screen can show it at once).
+    PhotoAdded(PhotoId),
+    /// News from an edit, a sync or an upload.
+    Event(CoreEvent),
+    /// A command was refused; nothing changed.
+    Refused {
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// Sync and upload status counts for the status line.
+    Waiting {
+        /// Changes waiting to go up.
+        changes: usize,
+        /// Photo renditions waiting to go up.
+        photos: usize,
+    },
+}
+
+/// The core's thread. Dropping it stops the thread after the command in
+/// hand.
+pub struct Runtime {
+    commands: Option<Sender<Command>>,
+    updates: Receiver<Update>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Starts the core on its own thread. `now` is the clock.
+    pub fn start(
+        core: AppCore,
+        transport: Box<dyn Transport + Send>,
+        now: fn() -> Timestamp,
+    ) -> std::io::Result<Self> {
+        let (commands, inbox) = mpsc::channel();
+        let (outbox, updates) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("doorstep-core".into())
+            .spawn(move || run(core, transport.as_ref(), now, &inbox, &outbox))?;
+        Ok(Self {
+            commands: Some(commands),
+            updates,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends a command; its answer comes as updates.
+    pub fn send(&self, command: Command) {
+        if let Some(commands) = &self.commands {
+            // A stopped core takes no commands; the screen shows its error.
+            let _ = commands.send(command);
+        }
+    }
+
+    /// The updates so far, without waiting.
+    pub fn updates(&self) -> Vec<Update> {
+        self.updates.try_iter().collect()
+    }
+
+    /// Waits up to `timeout` for the next update.
+    pub fn next_update(&self, timeout: Duration) -> Option<Update> {
+        self.updates.recv_timeout(timeout).ok()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.commands = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    mut core: AppCore,
+    transport: &dyn Transport,
+    now: fn() -> Timestamp,
+    inbox: &Receiver<Command>,
+    outbox: &Sender<Update>,
+) {
+    let send = |update: Update| outbox.send(update).is_ok();
+    let mut next_sync = now();
+    if let Ok(rows) = core.job_rows() {
+        send(Update::Jobs(rows));
+    }
+    loop {
+        // Network work that is due, between commands.
+        if core.enrolment().is_some() {
+            let at = now();
+            if at >= next_sync.max(core.next_sync_attempt()) {
+                let synced = core.sync_step(transport, at);
+                report(&core, outbox, synced);
+                next_sync = at.plus_millis(SYNC_EVERY_MS);
+            }
+            while core.uploads_waiting() > 0
+                && core
+                    .next_upload_attempt()
+                    .is_none_or(|retry| now() >= retry)
+            {
+                let before = core.uploads_waiting();
+                let events = core.upload_step(transport, now());
+                let stalled = matches!(&events, Ok(events) if events.is_empty());
+                report(&core, outbox, events);
+                if stalled
+                    || (core.uploads_waiting() == before && core.next_upload_attempt().is_some())
+                {
+                    break;
+                }
+            }
+        }
+        let wait = next_sync
+            .max(core.next_sync_attempt())
+            .as_millis()
+            .saturating_sub(now().as_millis())
+            .clamp(10, SYNC_EVERY_MS);
+        let command = match inbox.recv_timeout(Duration::from_millis(wait as u64)) {
+            Ok(command) => command,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let at = now();
+        let result = match command {
+            Command::Enrol { server, code } => match core.enrol(transport, &server, &code) {
+                Ok(enrolment) => {
+                    send(Update::Enrolled(enrolment));
+                    next_sync = at;
+                    Ok(Vec::new())
+                }
+                Err(error) => Err(error),
+            },
+            Command::SyncNow => {
+                next_sync = at;
+                Ok(Vec::new())
+            }
+            Command::UpdateNotes { job, text } => core.update_notes(job, &text),
+            Command::Tick { job, item, done } => core.tick(job, &item, done, at),
+            Command::TakeAction { job, action, note } => core.take_action(job, &action, note, at),
+            Command::RequestTransition { job, to, note } => {
+                core.request_transition(job, &to, note, at)
+            }
+            Command::AddJobPhoto {
+                job,
+                kind,
+                file,
+                location,
+            } => core
+                .add_job_photo(job, &kind, &file, location, at)
+                .map(|(photo, events)| {
+                    send(Update::PhotoAdded(photo));
+                    events
+                }),
+            Command::AddRoundPhoto {
+                round,
+                kind,
+                file,
+                location,
+            } => core
+                .add_round_photo(round, &kind, &file, location, at)
+                .map(|(photo, events)| {
+                    send(Update::PhotoAdded(photo));
+                    events
+                }),
+            Command::LogOutcome {
+                round,
+                property,
+                outcome,
+                note,
+                photo,
+            } => core.log_outcome(round, property, &outcome, note, photo, at),
+        };
+        // An edit made in signal goes up soon.
+        if matches!(&result, Ok(events) if !events.is_empty()) {
+            next_sync = next_sync.min(at.plus_millis(2_000));
+        }
+        report(&core, outbox, result);
+    }
+}
+
+/// Passes a step's outcome on: its events, the job list if documents
+/// changed, the waiting counts; or the refusal.
+fn report(core: &AppCore, outbox: &Sender<Update>, result: Result<Vec<CoreEvent>, CoreError>) {
+    match result {
+        Ok(events) => {
+            let changed = events.iter().any(|e| matches!(e, CoreEvent::Changed(_)));
+            for event in events {
+                let _ = outbox.send(Update::Event(event));
+            }
+            if changed && let Ok(rows) = core.job_rows() {
+                let _ = outbox.send(Update::Jobs(rows));
+            }
+            let _ = outbox.send(Update::Waiting {
+                changes: core.waiting(),
+                photos: core.uploads_waiting(),
+            });
+        }
+        Err(error) => {
+            let _ = outbox.send(Update::Refused {
+                reason: error.to_string(),
+            });
+        }
+    }
+}
