@@ -1,0 +1,487 @@
+//! **Job**: everything an operative needs at the door — address (opening
+//! the phone's maps), service and slot, notes, checklist, photos, timeline —
+//! and the buttons the service allows this role now, each disabled with
+//! the reason when its evidence is missing.
+
+use dioxus::prelude::*;
+use doorstep_shared::ids::{BlobHash, JobId, Name, PhotoId, StateId};
+use doorstep_shared::job::Job;
+use doorstep_shared::service::ServiceDefinition;
+use doorstep_shared::transition::{Decision, Role};
+use doorstep_shared::workflow;
+
+/// One checklist line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChecklistLine {
+    /// The item.
+    pub item: Name,
+    /// Its words.
+    pub label: String,
+    /// Needed to complete the job.
+    pub mandatory: bool,
+    /// Ticked.
+    pub done: bool,
+}
+
+/// One photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoLine {
+    /// The photo.
+    pub id: PhotoId,
+    /// Its kind, in words ("Before").
+    pub kind: String,
+    /// Its thumbnail, once made.
+    pub thumbnail: Option<BlobHash>,
+}
+
+/// What a button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ButtonAction {
+    /// Take an action ("On my way").
+    Action(Name),
+    /// Ask to move the job on.
+    Transition(StateId),
+}
+
+/// A button the service offers this role now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    /// What it does.
+    pub action: ButtonAction,
+    /// Its words.
+    pub label: String,
+    /// Why it cannot be pressed yet ("add an after photo"), if it cannot.
+    pub blocked: Option<String>,
+}
+
+/// Everything the Job screen shows, worked out from the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobScreen {
+    /// The job.
+    pub job: JobId,
+    /// Its reference.
+    pub reference: String,
+    /// The service's name.
+    pub service: String,
+    /// The status in words.
+    pub status: String,
+    /// The address on one line.
+    pub address: String,
+    /// A link that opens the phone's maps at the address.
+    pub maps: String,
+    /// The slot, in words.
+    pub slot: String,
+    /// The notes.
+    pub notes: String,
+    /// The checklist, in order.
+    pub checklist: Vec<ChecklistLine>,
+    /// The photos.
+    pub photos: Vec<PhotoLine>,
+    /// The timeline, newest first: (when, what, note).
+    pub timeline: Vec<(String, String, Option<String>)>,
+    /// The buttons.
+    pub buttons: Vec<Button>,
+    /// Requests waiting for the office, in words.
+    pub pending: Vec<String>,
+    /// The latest refusal, if the latest decision was one.
+    pub refused: Option<String>,
+    /// The phone holds changes the server has not accepted yet.
+    pub unsynced: bool,
+}
+
+impl JobScreen {
+    /// The screen for `job` as `role` sees it.
+    pub fn new(
+        id: JobId,
+        job: &Job,
+        service: &ServiceDefinition,
+        role: Role,
+        unsynced: bool,
+    ) -> Self {
+        let facts = job.facts(service);
+        let mut checklist: Vec<(u64, ChecklistLine)> = job
+            .office
+            .checklist
+            .iter()
+            .map(|(item, template)| {
+                (
+                    template.position,
+                    ChecklistLine {
+                        item: item.clone(),
+                        label: template.label.clone(),
+                        mandatory: template.mandatory,
+                        done: job.ticks.get(item).is_some_and(|tick| tick.done),
+                    },
+                )
+            })
+            .collect();
+        checklist.sort_by_key(|(position, _)| *position);
+        let mut timeline: Vec<_> = job.timeline.values().collect();
+        timeline.sort_by_key(|event| std::cmp::Reverse(event.at));
+        let mut buttons: Vec<Button> = workflow::available_actions(service, &facts, role)
+            .into_iter()
+            .map(|action| Button {
+                action: ButtonAction::Action(action.id.clone()),
+                label: action.label.clone(),
+                blocked: None,
+            })
+            .collect();
+        let pending = job.transitions().pending();
+        buttons.extend(
+            workflow::offers(service, &facts, role)
+                .into_iter()
+                .map(|offer| Button {
+                    action: ButtonAction::Transition(offer.transition.to.clone()),
+                    label: offer.transition.label.clone(),
+                    // One request at a time: the office decides it first.
+                    blocked: if pending.is_empty() {
+                        offer.blocked.map(|why| capitalise(&why.to_string()))
+                    } else {
+                        Some("Waiting for the office to confirm the last step".into())
+                    },
+                }),
+        );
+        let refused = job
+            .office
+            .verdicts
+            .values()
+            .max_by_key(|verdict| verdict.seq)
+            .and_then(|verdict| match &verdict.decision {
+                Decision::Refused { reason } => Some(reason.clone()),
+                Decision::Accepted => None,
+            });
+        let address = job.office.address.one_line();
+        Self {
+            job: id,
+            reference: job.office.reference.clone(),
+            service: service.name.clone(),
+            status: service.state_label(&facts.status).to_owned(),
+            maps: maps_link(job, &address),
+            address,
+            slot: job.office.appointment.map_or_else(
+                || "Not booked".to_owned(),
+                |slot| {
+                    format!(
+                        "{} {}–{}",
+                        slot.starts.date(),
+                        slot.starts.time_of_day(),
+                        slot.ends.time_of_day()
+                    )
+                },
+            ),
+            notes: job.notes.as_str().to_owned(),
+            checklist: checklist.into_iter().map(|(_, line)| line).collect(),
+            photos: job
+                .photos
+                .iter()
+                .map(|(id, photo)| PhotoLine {
+                    id: *id,
+                    kind: service.photo_label(&photo.kind).to_owned(),
+                    thumbnail: photo.thumbnail,
+                })
+                .collect(),
+            timeline: timeline
+                .into_iter()
+                .map(|event| {
+                    let label = service
+                        .action(&event.action)
+                        .map_or_else(|| event.action.to_string(), |a| a.label.clone());
+                    (
+                        event.at.time_of_day().to_string(),
+                        label,
+                        event.note.clone(),
+                    )
+                })
+                .collect(),
+            buttons,
+            pending: pending
+                .iter()
+                .map(|(_, request)| {
+                    format!(
+                        "Waiting for the office: {}",
+                        service.state_label(&request.to)
+                    )
+                })
+                .collect(),
+            refused,
+            unsynced,
+        }
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// A `geo:` link: the phone offers its maps app.
+fn maps_link(job: &Job, address: &str) -> String {
+    match job.office.location {
+        Some(point) => format!("geo:{},{}", point.lat, point.lon),
+        None => {
+            let query: String = address
+                .chars()
+                .map(|c| if c == ' ' { '+' } else { c })
+                .filter(|c| c.is_alphanumeric() || matches!(c, '+' | ',' | '-'))
+                .collect();
+            format!("geo:0,0?q={query}")
+        }
+    }
+}
+
+/// The Job screen. `on_button` gets the button pressed; `on_tick` the item
+/// and its new state.
+#[component]
+pub fn JobView(
+    screen: JobScreen,
+    on_button: EventHandler<ButtonAction>,
+    on_tick: EventHandler<(Name, bool)>,
+) -> Element {
+    rsx! {
+        main { class: "job",
+            header {
+                p { class: "reference", "{screen.reference} · {screen.service}" }
+                h1 { a { href: "{screen.maps}", "{screen.address}" } }
+                p { class: "slot", "{screen.slot}" }
+                p { class: "status", "{screen.status}" }
+                if screen.unsynced {
+                    p { class: "unsynced", "Saved on this phone; waiting for signal to send" }
+                }
+            }
+            for line in screen.pending.iter() {
+                p { class: "pending", role: "status", "{line}" }
+            }
+            if let Some(reason) = &screen.refused {
+                p { class: "refused", role: "alert", "The office said no: {reason}" }
+            }
+            section { class: "buttons",
+                for button in screen.buttons.iter() {
+                    div { key: "{button.label}",
+                        button {
+                            class: "big",
+                            disabled: button.blocked.is_some(),
+                            onclick: {
+                                let action = button.action.clone();
+                                move |_| on_button.call(action.clone())
+                            },
+                            "{button.label}"
+                        }
+                        if let Some(why) = &button.blocked {
+                            p { class: "why", "{why}" }
+                        }
+                    }
+                }
+            }
+            section { class: "checklist",
+                h2 { "Checklist" }
+                for line in screen.checklist.iter() {
+                    label { key: "{line.item}", class: "tick",
+                        input {
+                            r#type: "checkbox",
+                            checked: line.done,
+                            onchange: {
+                                let item = line.item.clone();
+                                let done = line.done;
+                                move |_| on_tick.call((item.clone(), !done))
+                            },
+                        }
+                        "{line.label}"
+                        if line.mandatory {
+                            span { class: "mandatory", " (needed)" }
+                        }
+                    }
+                }
+            }
+            section { class: "photos",
+                h2 { "Photos" }
+                if screen.photos.is_empty() {
+                    p { "No photos yet." }
+                }
+                for photo in screen.photos.iter() {
+                    figure { key: "{photo.id}",
+                        figcaption { "{photo.kind}" }
+                    }
+                }
+            }
+            section { class: "notes",
+                h2 { "Notes" }
+                p { "{screen.notes}" }
+            }
+            section { class: "timeline",
+                h2 { "Timeline" }
+                ul {
+                    for (n, (at, what, note)) in screen.timeline.iter().enumerate() {
+                        li { key: "{n}",
+                            "{at} {what}"
+                            if let Some(note) = note {
+                                " — {note}"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{ActorId, AutoCommit};
+    use doorstep_shared::prelude::*;
+
+    use super::*;
+
+    fn repair() -> ServiceDefinition {
+        ServiceCatalog::builtin()
+            .unwrap()
+            .get(&"housing-repair".parse().unwrap())
+            .unwrap()
+            .clone()
+    }
+
+    fn operative() -> Actor {
+        Actor {
+            user: UserId::from_u128(2),
+            role: Role::Operative,
+            device: Some(DeviceId::from_u128(3)),
+        }
+    }
+
+    /// Job 1, booked and started (so "complete" is what comes next).
+    fn started() -> AutoCommit {
+        let service = repair();
+        let now = Timestamp::from_millis(1_795_765_800_000);
+        let mut doc = demo::job(&service, 1, "7 Tarring Road, Worthing, BN11 4SS", now)
+            .create_document(ActorId::from(b"server".as_slice()))
+            .unwrap();
+        let dispatcher = Actor {
+            user: UserId::from_u128(4),
+            role: Role::Dispatcher,
+            device: None,
+        };
+        JobEditor::new(&mut doc, dispatcher)
+            .unwrap()
+            .request_transition(
+                TransitionId::from_u128(1),
+                "reported".parse().unwrap(),
+                "booked".parse().unwrap(),
+                Evidence::default(),
+                now,
+            )
+            .unwrap();
+        OfficeEditor::new(&mut doc)
+            .unwrap()
+            .decide_pending(&service, now, |a| a.role)
+            .unwrap();
+        let mut editor = JobEditor::new(&mut doc, operative()).unwrap();
+        let before = demo::photo("before".parse().unwrap(), &operative(), now);
+        editor.add_photo(PhotoId::from_u128(1), &before).unwrap();
+        editor
+            .request_transition(
+                TransitionId::from_u128(2),
+                "booked".parse().unwrap(),
+                "in_progress".parse().unwrap(),
+                Evidence::default(),
+                now,
+            )
+            .unwrap();
+        OfficeEditor::new(&mut doc)
+            .unwrap()
+            .decide_pending(&service, now, |a| a.role)
+            .unwrap();
+        doc
+    }
+
+    fn screen(doc: &AutoCommit, unsynced: bool) -> JobScreen {
+        let service = repair();
+        JobScreen::new(
+            JobId::from_u128(1),
+            &Job::load(doc).unwrap(),
+            &service,
+            Role::Operative,
+            unsynced,
+        )
+    }
+
+    #[component]
+    fn Harness(screen: JobScreen) -> Element {
+        rsx! {
+            JobView { screen, on_button: move |_| {}, on_tick: move |_| {} }
+        }
+    }
+
+    /// Renders inside a runtime (its event handlers need one).
+    fn render(screen: JobScreen) -> String {
+        let mut dom = VirtualDom::new_with_props(Harness, HarnessProps { screen });
+        dom.rebuild_in_place();
+        dioxus_ssr::render(&dom)
+    }
+
+    #[test]
+    fn the_job_screen_shows_the_address_as_a_maps_link_and_the_photos() {
+        let doc = started();
+        let html = render(screen(&doc, false));
+        assert!(html.contains("geo:"), "{html}");
+        assert!(html.contains("7 Tarring Road"), "{html}");
+        assert!(html.contains("Before"), "{html}");
+        assert!(!html.contains("waiting for signal"), "{html}");
+    }
+
+    #[test]
+    fn a_button_whose_evidence_is_missing_is_disabled_with_the_reason() {
+        let state = screen(&started(), false);
+        let blocked: Vec<&Button> = state
+            .buttons
+            .iter()
+            .filter(|b| b.blocked.is_some())
+            .collect();
+        assert!(
+            blocked.iter().any(|b| b.label == "Complete job"),
+            "{:?}",
+            state.buttons
+        );
+        let html = render(state.clone());
+        assert!(html.contains("Add an after photo"), "{html}");
+        for button in &blocked {
+            assert!(html.contains(button.blocked.as_deref().unwrap()), "{html}");
+        }
+        assert!(html.contains("disabled"), "{html}");
+    }
+
+    #[test]
+    fn an_unsynced_job_says_it_is_saved_and_waiting_for_signal() {
+        let html = render(screen(&started(), true));
+        assert!(html.contains("waiting for signal"), "{html}");
+    }
+
+    #[test]
+    fn a_pending_request_is_shown_and_blocks_further_steps() {
+        let service = repair();
+        let mut doc = started();
+        let job = Job::load(&doc).unwrap();
+        let from = job.status(&service).clone();
+        let to = service
+            .transitions
+            .iter()
+            .find(|t| t.from.contains(&from))
+            .unwrap()
+            .to
+            .clone();
+        JobEditor::new(&mut doc, operative())
+            .unwrap()
+            .request_transition(
+                TransitionId::from_u128(9),
+                from,
+                to,
+                Evidence::default(),
+                Timestamp::from_millis(1_795_765_900_000),
+            )
+            .unwrap();
+        let state = screen(&doc, true);
+        assert_eq!(state.pending.len(), 1);
+        let html = render(state);
+        assert!(html.contains("Waiting for the office"), "{html}");
+    }
+}
