@@ -5,6 +5,7 @@
 //! are tested without a renderer; the offline core (local store, sync,
 //! photo queue) arrives in its own package in [4/8].
 
+pub mod components;
 pub mod views;
 
 use dioxus::prelude::*;

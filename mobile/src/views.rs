@@ -1,7 +1,11 @@
 //! One screen per file.
 
+mod enrol;
 mod job;
+mod round;
 mod today;
 
+pub use enrol::{EnrolScreen, EnrolView};
 pub use job::{Button, ButtonAction, ChecklistLine, JobScreen, JobView, PhotoLine};
+pub use round::{OutcomeButton, RoundScreen, RoundView, Stop};
 pub use today::{Today, TodayState};
