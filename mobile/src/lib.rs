@@ -1,19 +1,150 @@
 //! # Doorstep's operative app
 //!
 //! The app repair operatives and waste crews carry all day, mostly without
-//! signal. Screens are thin Dioxus components over plain state structs that
-//! are tested without a renderer; the offline core (local store, sync,
-//! photo queue) arrives in its own package in [4/8].
+//! signal. Screens are thin Dioxus components over plain state structs
+//! ([`model`], [`views`]) that are tested without a renderer; everything
+//! else — the phone's database, sync, photos — is the offline core in
+//! `doorstep-app-core`, reached through [`services::CoreLink`].
 
 pub mod components;
+pub mod model;
+pub mod services;
 pub mod views;
 
-use dioxus::prelude::*;
+use std::rc::Rc;
 
-/// The app's root component.
+use dioxus::prelude::*;
+use doorstep_app_core::runtime::Command;
+use doorstep_shared::service::ServiceCatalog;
+use doorstep_shared::sync::wire::DocumentId;
+use futures_util::StreamExt;
+
+use crate::components::SyncStatusLine;
+use crate::model::{AppModel, Screen};
+use crate::services::CoreLink;
+use crate::views::{ButtonAction, EnrolView, JobView, RoundView, Today};
+
+/// The app's root component. With a [`CoreLink`] in context (the desktop
+/// and phone builds provide one) it drives the core; without, it shows an
+/// unenrolled phone.
 #[component]
 pub fn App() -> Element {
+    let link = try_use_context::<CoreLink>();
+    let services = use_hook(|| Rc::new(ServiceCatalog::builtin().unwrap_or_default()));
+    let enrolment = link.as_ref().and_then(|l| l.enrolment.clone());
+    let mut model = use_signal(move || AppModel::new(enrolment));
+    let updates_link = link.clone();
+    use_future(move || {
+        let link = updates_link.clone();
+        async move {
+            let Some(mut updates) = link.and_then(|l| l.take_updates()) else {
+                return;
+            };
+            while let Some(update) = updates.next().await {
+                model.write().apply(update);
+            }
+        }
+    });
+    let send = move |command: Command| {
+        if let Some(link) = &link {
+            link.send(command);
+        }
+    };
+    let send = Rc::new(send);
+    let current = model.read().clone();
+    let body = match current.screen {
+        Screen::Enrol => {
+            let send = Rc::clone(&send);
+            rsx! {
+                EnrolView {
+                    screen: current.enrol.clone(),
+                    on_server: move |server| model.write().enrol.server = server,
+                    on_code: move |code| model.write().enrol.code = code,
+                    on_enrol: move |(server, code)| {
+                        model.write().enrol.busy = true;
+                        send(Command::Enrol { server, code });
+                    },
+                }
+            }
+        }
+        Screen::Today => {
+            let send = Rc::clone(&send);
+            let jobs = current
+                .jobs
+                .iter()
+                .map(|row| row.summary.clone())
+                .collect::<Vec<_>>();
+            rsx! {
+                Today {
+                    jobs,
+                    on_open: move |job| {
+                        model.write().screen = Screen::Job(job);
+                        send(Command::Open(DocumentId::Job(job)));
+                    },
+                }
+            }
+        }
+        Screen::Job(job) => match current.job_screen(&services) {
+            Some(screen) => {
+                let (press, tick) = (Rc::clone(&send), Rc::clone(&send));
+                rsx! {
+                    button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
+                    JobView {
+                        screen,
+                        on_button: move |action| {
+                            model.write().notice = None;
+                            press(match action {
+                                ButtonAction::Action(action) => Command::TakeAction { job, action, note: None },
+                                ButtonAction::Transition(to) => Command::RequestTransition { job, to, note: None },
+                            });
+                        },
+                        on_tick: move |(item, done)| tick(Command::Tick { job, item, done }),
+                    }
+                }
+            }
+            None => rsx! { p { "Opening the job…" } },
+        },
+        Screen::Round(round) => match current.round_screen(&services) {
+            Some(screen) => {
+                let send = Rc::clone(&send);
+                rsx! {
+                    RoundView {
+                        screen,
+                        on_outcome: move |(property, outcome): (doorstep_shared::ids::PropertyId, views::OutcomeButton)| {
+                            send(Command::LogOutcome {
+                                round,
+                                property,
+                                outcome: outcome.outcome,
+                                note: None,
+                                photo: None,
+                            });
+                        },
+                    }
+                }
+            }
+            None => rsx! { p { "Opening the round…" } },
+        },
+    };
+    let retry = Rc::clone(&send);
     rsx! {
-        views::Today { jobs: Vec::new() }
+        SyncStatusLine { status: current.sync.clone(), on_retry: move |_| retry(Command::SyncNow) }
+        if let Some(notice) = &current.notice {
+            p { class: "notice", role: "alert", "{notice}" }
+        }
+        {body}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_core_the_app_opens_on_the_enrol_screen_with_its_status_line() {
+        let mut dom = VirtualDom::new(App);
+        dom.rebuild_in_place();
+        let html = dioxus_ssr::render(&dom);
+        assert!(html.contains("Enrol this phone"), "{html}");
+        assert!(html.contains("Not synced yet"), "{html}");
     }
 }

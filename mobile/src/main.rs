@@ -1,6 +1,26 @@
-//! The app's entry point: launches the platform renderer chosen by feature.
+//! The app's entry point: starts the offline core on its own thread, then
+//! the platform renderer chosen by feature.
 
-#[cfg(any(feature = "desktop", feature = "mobile", feature = "web"))]
+#[cfg(any(feature = "desktop", feature = "mobile"))]
+fn main() {
+    let dir = std::env::var_os("DOORSTEP_APP_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("doorstep-app-data"));
+    match doorstep_mobile::services::start_core(&dir) {
+        Ok(link) => dioxus::LaunchBuilder::new()
+            .with_context(link)
+            .launch(doorstep_mobile::App),
+        Err(error) => {
+            eprintln!(
+                "doorstep: the app could not open its data in {}: {error}",
+                dir.display()
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(all(feature = "web", not(any(feature = "desktop", feature = "mobile"))))]
 fn main() {
     dioxus::launch(doorstep_mobile::App);
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use doorstep_shared::ids::{JobId, Name, PhotoId, PropertyId, RoundId, StateId};
 use doorstep_shared::job::GeoPoint;
+use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,8 @@ pub enum Command {
         /// Where it was taken.
         location: Option<GeoPoint>,
     },
+    /// Show this document: its bytes come now and after every change.
+    Open(DocumentId),
     /// Log what the crew found at a property.
     LogOutcome {
         /// The round.
@@ -112,6 +115,13 @@ pub enum Update {
     Jobs(Vec<JobRow>),
     /// A photo was added (so its screen can show it at once).
     PhotoAdded(PhotoId),
+    /// The open document, as saved on the phone.
+    Document {
+        /// The document.
+        doc: DocumentId,
+        /// Its bytes (`AutoCommit::load` reads them).
+        bytes: Vec<u8>,
+    },
     /// News from an edit, a sync or an upload.
     Event(CoreEvent),
     /// A command was refused; nothing changed.
@@ -126,6 +136,18 @@ pub enum Update {
         /// Photo renditions waiting to go up.
         photos: usize,
     },
+}
+
+/// Sends commands to a core's thread; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Commander(Sender<Command>);
+
+impl Commander {
+    /// Sends a command; its answer comes as updates.
+    pub fn send(&self, command: Command) {
+        // A stopped core takes no commands; the screen shows its error.
+        let _ = self.0.send(command);
+    }
 }
 
 /// The core's thread. Dropping it stops the thread after the command in
@@ -163,6 +185,11 @@ impl Runtime {
         }
     }
 
+    /// A handle for sending commands from elsewhere.
+    pub fn commander(&self) -> Option<Commander> {
+        self.commands.clone().map(Commander)
+    }
+
     /// The updates so far, without waiting.
     pub fn updates(&self) -> Vec<Update> {
         self.updates.try_iter().collect()
@@ -192,6 +219,7 @@ fn run(
 ) {
     let send = |update: Update| outbox.send(update).is_ok();
     let mut next_sync = now();
+    let mut open: Option<DocumentId> = None;
     if let Ok(rows) = core.job_rows() {
         send(Update::Jobs(rows));
     }
@@ -201,7 +229,7 @@ fn run(
             let at = now();
             if at >= next_sync.max(core.next_sync_attempt()) {
                 let synced = core.sync_step(transport, at);
-                report(&core, outbox, synced);
+                report(&core, outbox, open, synced);
                 next_sync = at.plus_millis(SYNC_EVERY_MS);
             }
             while core.uploads_waiting() > 0
@@ -212,7 +240,7 @@ fn run(
                 let before = core.uploads_waiting();
                 let events = core.upload_step(transport, now());
                 let stalled = matches!(&events, Ok(events) if events.is_empty());
-                report(&core, outbox, events);
+                report(&core, outbox, open, events);
                 if stalled
                     || (core.uploads_waiting() == before && core.next_upload_attempt().is_some())
                 {
@@ -242,6 +270,11 @@ fn run(
             },
             Command::SyncNow => {
                 next_sync = at;
+                Ok(Vec::new())
+            }
+            Command::Open(doc) => {
+                open = Some(doc);
+                send_document(&core, outbox, doc);
                 Ok(Vec::new())
             }
             Command::UpdateNotes { job, text } => core.update_notes(job, &text),
@@ -284,16 +317,37 @@ fn run(
         if matches!(&result, Ok(events) if !events.is_empty()) {
             next_sync = next_sync.min(at.plus_millis(2_000));
         }
-        report(&core, outbox, result);
+        report(&core, outbox, open, result);
+    }
+}
+
+fn send_document(core: &AppCore, outbox: &Sender<Update>, doc: DocumentId) {
+    if let Ok(Some(mut document)) = core.document(doc) {
+        let _ = outbox.send(Update::Document {
+            doc,
+            bytes: document.save(),
+        });
     }
 }
 
 /// Passes a step's outcome on: its events, the job list if documents
 /// changed, the waiting counts; or the refusal.
-fn report(core: &AppCore, outbox: &Sender<Update>, result: Result<Vec<CoreEvent>, CoreError>) {
+fn report(
+    core: &AppCore,
+    outbox: &Sender<Update>,
+    open: Option<DocumentId>,
+    result: Result<Vec<CoreEvent>, CoreError>,
+) {
     match result {
         Ok(events) => {
             let changed = events.iter().any(|e| matches!(e, CoreEvent::Changed(_)));
+            let open_changed = events.iter().find_map(|e| match (e, open) {
+                (CoreEvent::Changed(docs), Some(doc)) if docs.contains(&doc) => Some(doc),
+                _ => None,
+            });
+            if let Some(doc) = open_changed {
+                send_document(core, outbox, doc);
+            }
             for event in events {
                 let _ = outbox.send(Update::Event(event));
             }

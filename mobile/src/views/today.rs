@@ -1,6 +1,7 @@
 //! **Today**: the jobs assigned to me, by appointment, with counts.
 
 use dioxus::prelude::*;
+use doorstep_shared::ids::JobId;
 use doorstep_shared::summary::JobSummary;
 
 /// What the Today screen shows, worked out from job summaries.
@@ -42,9 +43,9 @@ impl TodayState {
     }
 }
 
-/// The Today screen.
+/// The Today screen; `on_open` gets the job tapped.
 #[component]
-pub fn Today(jobs: Vec<JobSummary>) -> Element {
+pub fn Today(jobs: Vec<JobSummary>, on_open: Option<EventHandler<JobId>>) -> Element {
     let state = TodayState::new(jobs);
     rsx! {
         main { class: "today",
@@ -52,7 +53,17 @@ pub fn Today(jobs: Vec<JobSummary>) -> Element {
             p { class: "count", "{state.count_line()}" }
             ul { class: "jobs",
                 for job in state.jobs.iter() {
-                    li { key: "{job.job}", class: "job",
+                    li {
+                        key: "{job.job}",
+                        class: "job",
+                        onclick: {
+                            let id = job.job;
+                            move |_| {
+                                if let Some(open) = on_open {
+                                    open.call(id);
+                                }
+                            }
+                        },
                         span { class: "time", "{slot(job)}" }
                         strong { class: "address", "{job.address}" }
                         span { class: "service", "{job.service_name}" }
