@@ -28,6 +28,14 @@ if ! command -v vipsthumbnail >/dev/null 2>&1 && command -v apt-get >/dev/null 2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q libvips-tools >/dev/null
 fi
 
+# The desktop app's build (webkit) and its smoke test (Xvfb, xdotool).
+desktop_packages="libwebkit2gtk-4.1-dev libxdo-dev xvfb xdotool"
+missing_desktop=$(for p in $desktop_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing_desktop" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_desktop >/dev/null
+fi
+
 # s3s-fs, a small S3-compatible server, for the tests of photos on S3 storage.
 # Built once from crates.io into the tools folder the tests look in.
 S3S_VERSION=0.14.1

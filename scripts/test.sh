@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs, in order: formatting, lints, all tests, the browser
-# build of shared/, shared/'s no-IO dependency rule, and each benchmark in
-# its quick mode.
+# build of shared/, shared/'s no-IO dependency rule, the desktop app starting
+# under Xvfb, and each benchmark in its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,9 @@ if offenders=$(cargo tree -p doorstep-shared --edges normal,build --target all -
     exit 1
 fi
 echo "ok"
+
+step "the desktop app builds and starts under Xvfb"
+./scripts/desktop-smoke.sh
 
 step "benchmarks, quick mode (so none rots)"
 DOORSTEP_BENCH_QUICK=1 cargo bench -p doorstep-tests --bench sync_reconnect --locked

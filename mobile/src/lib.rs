@@ -24,6 +24,10 @@ use crate::model::{AppModel, Screen};
 use crate::services::CoreLink;
 use crate::views::{ButtonAction, EnrolView, JobView, RoundView, Today};
 
+/// The app's stylesheet: high contrast and large touch targets for outdoor
+/// use.
+pub const STYLESHEET: &str = include_str!("../../assets/styles/app.css");
+
 /// The app's root component. With a [`CoreLink`] in context (the desktop
 /// and phone builds provide one) it drives the core; without, it shows an
 /// unenrolled phone.
@@ -127,6 +131,7 @@ pub fn App() -> Element {
     };
     let retry = Rc::clone(&send);
     rsx! {
+        style { {STYLESHEET} }
         SyncStatusLine { status: current.sync.clone(), on_retry: move |_| retry(Command::SyncNow) }
         if let Some(notice) = &current.notice {
             p { class: "notice", role: "alert", "{notice}" }

@@ -7,9 +7,18 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("doorstep-app-data"));
     match doorstep_mobile::services::start_core(&dir) {
-        Ok(link) => dioxus::LaunchBuilder::new()
-            .with_context(link)
-            .launch(doorstep_mobile::App),
+        Ok(link) => {
+            let launch = dioxus::LaunchBuilder::new().with_context(link);
+            #[cfg(feature = "desktop")]
+            let launch = launch.with_cfg(
+                dioxus::desktop::Config::new().with_window(
+                    dioxus::desktop::WindowBuilder::new()
+                        .with_title("Doorstep")
+                        .with_inner_size(dioxus::desktop::LogicalSize::new(420.0, 860.0)),
+                ),
+            );
+            launch.launch(doorstep_mobile::App)
+        }
         Err(error) => {
             eprintln!(
                 "doorstep: the app could not open its data in {}: {error}",

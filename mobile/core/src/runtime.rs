@@ -340,7 +340,10 @@ fn report(
 ) {
     match result {
         Ok(events) => {
-            let changed = events.iter().any(|e| matches!(e, CoreEvent::Changed(_)));
+            // A sync can change which jobs wait to go up without changing
+            // any document; list rows are cheap to read, so any news sends
+            // them.
+            let changed = !events.is_empty();
             let open_changed = events.iter().find_map(|e| match (e, open) {
                 (CoreEvent::Changed(docs), Some(doc)) if docs.contains(&doc) => Some(doc),
                 _ => None,

@@ -62,14 +62,14 @@ pub fn EnrolView(
             input {
                 id: "server",
                 r#type: "url",
-                value: "{screen.server}",
+                // Uncontrolled: re-rendering a typed value back drops keys
+                // typed quickly; the screen keeps what `oninput` reports.
                 placeholder: "https://doorstep.example.gov.uk",
                 oninput: move |event| on_server.call(event.value()),
             }
             label { r#for: "code", "Code from your dispatcher" }
             input {
                 id: "code",
-                value: "{screen.code}",
                 autocomplete: "one-time-code",
                 oninput: move |event| on_code.call(event.value()),
             }
