@@ -90,7 +90,7 @@ pub fn App() -> Element {
         }
         Screen::Job(job) => match current.job_screen(&services) {
             Some(screen) => {
-                let (press, tick) = (Rc::clone(&send), Rc::clone(&send));
+                let (press, tick, notes) = (Rc::clone(&send), Rc::clone(&send), Rc::clone(&send));
                 rsx! {
                     button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
                     JobView {
@@ -103,6 +103,7 @@ pub fn App() -> Element {
                             });
                         },
                         on_tick: move |(item, done)| tick(Command::Tick { job, item, done }),
+                        on_notes: move |text| notes(Command::UpdateNotes { job, text }),
                     }
                 }
             }
@@ -112,6 +113,7 @@ pub fn App() -> Element {
             Some(screen) => {
                 let send = Rc::clone(&send);
                 rsx! {
+                    button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
                     RoundView {
                         screen,
                         on_outcome: move |(property, outcome): (doorstep_shared::ids::PropertyId, views::OutcomeButton)| {

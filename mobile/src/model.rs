@@ -4,7 +4,7 @@
 //! without a renderer.
 
 use automerge::AutoCommit;
-use doorstep_app_core::core::Enrolment;
+use doorstep_app_core::core::{Enrolment, RoundRow};
 use doorstep_app_core::runtime::Update;
 use doorstep_app_core::store::JobRow;
 use doorstep_shared::ids::{JobId, RoundId};
@@ -39,6 +39,8 @@ pub struct AppModel {
     pub enrol: EnrolScreen,
     /// The job list.
     pub jobs: Vec<JobRow>,
+    /// The rounds on the phone.
+    pub rounds: Vec<RoundRow>,
     /// The status line.
     pub sync: SyncStatus,
     /// The last refusal, shown until the next action.
@@ -60,6 +62,7 @@ impl AppModel {
                 ..EnrolScreen::default()
             },
             jobs: Vec::new(),
+            rounds: Vec::new(),
             sync: SyncStatus::default(),
             notice: None,
             open: None,
@@ -85,6 +88,7 @@ impl AppModel {
                 self.screen = Screen::Today;
             }
             Update::Jobs(rows) => self.jobs = rows,
+            Update::Rounds(rounds) => self.rounds = rounds,
             Update::Document { doc, bytes } => self.open = Some((doc, bytes)),
             Update::Refused { reason } => {
                 if self.screen == Screen::Enrol {

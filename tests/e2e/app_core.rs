@@ -191,6 +191,12 @@ async fn two_phones_offline_edit_the_same_job_and_round_and_converge() {
     );
     let (round, _) = crew_a.round(ROUND).unwrap();
     assert_eq!(round.outcomes.len(), 2);
+    let rounds = crew_a.rounds().unwrap();
+    assert_eq!(rounds.len(), 1, "the crew's list holds its round");
+    assert_eq!(
+        (rounds[0].done, rounds[0].total),
+        (2, round.office.properties.len())
+    );
 
     // The crew's evidence photo goes up in the background.
     blocking(|| {

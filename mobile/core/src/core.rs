@@ -161,6 +161,21 @@ pub enum UploadNews {
     },
 }
 
+/// A round as the crew's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundRow {
+    /// The round.
+    pub round: RoundId,
+    /// Its reference.
+    pub reference: String,
+    /// Its day.
+    pub date: doorstep_shared::time::Date,
+    /// Properties logged.
+    pub done: usize,
+    /// Properties on it.
+    pub total: usize,
+}
+
 /// A source of fresh ids; random on phones, counted in tests.
 pub type IdSource = Box<dyn FnMut() -> [u8; 16] + Send>;
 
@@ -245,6 +260,27 @@ impl AppCore {
     /// The job list.
     pub fn job_rows(&self) -> Result<Vec<JobRow>, CoreError> {
         Ok(self.store.job_rows()?)
+    }
+
+    /// The rounds on the phone, by date then reference.
+    pub fn rounds(&self) -> Result<Vec<RoundRow>, CoreError> {
+        let mut rows = Vec::new();
+        for doc in self.store.document_ids()? {
+            let DocumentId::Round(id) = doc else {
+                continue;
+            };
+            let (round, _) = self.round(id)?;
+            let (done, total) = round.progress();
+            rows.push(RoundRow {
+                round: id,
+                reference: round.office.reference.clone(),
+                date: round.office.date,
+                done,
+                total,
+            });
+        }
+        rows.sort_by(|a, b| (a.date, &a.reference).cmp(&(b.date, &b.reference)));
+        Ok(rows)
     }
 
     /// A job and its service.

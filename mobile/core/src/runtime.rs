@@ -14,7 +14,7 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{AppCore, CoreError, CoreEvent, Enrolment};
+use crate::core::{AppCore, CoreError, CoreEvent, Enrolment, RoundRow};
 use crate::store::JobRow;
 use crate::transport::Transport;
 
@@ -113,6 +113,8 @@ pub enum Update {
     Enrolled(Enrolment),
     /// The job list, after anything that may have changed it.
     Jobs(Vec<JobRow>),
+    /// The rounds on the phone, with the job list.
+    Rounds(Vec<RoundRow>),
     /// A photo was added (so its screen can show it at once).
     PhotoAdded(PhotoId),
     /// The open document, as saved on the phone.
@@ -220,9 +222,7 @@ fn run(
     let send = |update: Update| outbox.send(update).is_ok();
     let mut next_sync = now();
     let mut open: Option<DocumentId> = None;
-    if let Ok(rows) = core.job_rows() {
-        send(Update::Jobs(rows));
-    }
+    send_lists(&core, outbox);
     loop {
         // Network work that is due, between commands.
         if core.enrolment().is_some() {
@@ -321,6 +321,15 @@ fn run(
     }
 }
 
+fn send_lists(core: &AppCore, outbox: &Sender<Update>) {
+    if let Ok(rows) = core.job_rows() {
+        let _ = outbox.send(Update::Jobs(rows));
+    }
+    if let Ok(rounds) = core.rounds() {
+        let _ = outbox.send(Update::Rounds(rounds));
+    }
+}
+
 fn send_document(core: &AppCore, outbox: &Sender<Update>, doc: DocumentId) {
     if let Ok(Some(mut document)) = core.document(doc) {
         let _ = outbox.send(Update::Document {
@@ -354,8 +363,8 @@ fn report(
             for event in events {
                 let _ = outbox.send(Update::Event(event));
             }
-            if changed && let Ok(rows) = core.job_rows() {
-                let _ = outbox.send(Update::Jobs(rows));
+            if changed {
+                send_lists(core, outbox);
             }
             let _ = outbox.send(Update::Waiting {
                 changes: core.waiting(),

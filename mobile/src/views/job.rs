@@ -238,6 +238,7 @@ pub fn JobView(
     screen: JobScreen,
     on_button: EventHandler<ButtonAction>,
     on_tick: EventHandler<(Name, bool)>,
+    on_notes: Option<EventHandler<String>>,
 ) -> Element {
     rsx! {
         main { class: "job",
@@ -306,8 +307,19 @@ pub fn JobView(
                 }
             }
             section { class: "notes",
-                h2 { "Notes" }
-                p { "{screen.notes}" }
+                h2 { label { r#for: "notes", "Notes" } }
+                // Saved when the field loses focus, so typing is never
+                // interrupted by a re-render.
+                textarea {
+                    id: "notes",
+                    rows: "5",
+                    value: "{screen.notes}",
+                    onchange: move |event| {
+                        if let Some(save) = on_notes {
+                            save.call(event.value());
+                        }
+                    },
+                }
             }
             section { class: "timeline",
                 h2 { "Timeline" }
@@ -408,7 +420,7 @@ mod tests {
     #[component]
     fn Harness(screen: JobScreen) -> Element {
         rsx! {
-            JobView { screen, on_button: move |_| {}, on_tick: move |_| {} }
+            JobView { screen, on_button: move |_| {}, on_tick: move |_| {}, on_notes: move |_| {} }
         }
     }
 
@@ -448,6 +460,18 @@ mod tests {
             assert!(html.contains(button.blocked.as_deref().unwrap()), "{html}");
         }
         assert!(html.contains("disabled"), "{html}");
+    }
+
+    #[test]
+    fn the_notes_are_an_editable_field_holding_the_merged_text() {
+        let mut doc = started();
+        JobEditor::new(&mut doc, operative())
+            .unwrap()
+            .update_notes("Dog in the garden")
+            .unwrap();
+        let html = render(screen(&doc, false));
+        assert!(html.contains("<textarea"), "{html}");
+        assert!(html.contains("Dog in the garden"), "{html}");
     }
 
     #[test]
