@@ -10,13 +10,13 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build -p doorstep-server -p doorstep-mobile --features doorstep-mobile/desktop
-./target/debug/doorstep-server --demo --data-dir "$work/server" --listen 127.0.0.1:18080 >"$work/server.log" 2>&1 &
-until grep -q "Priya Sharma: enrolment code" "$work/server.log"; do sleep 0.2; done
+"${CARGO_TARGET_DIR:-target}"/debug/doorstep-server --demo --data-dir "$work/server" --listen 127.0.0.1:18080 >"$work/server.log" 2>&1 &
+until grep -q "Priya Sharma: enrolment code" "$work/server.log" 2>/dev/null; do sleep 0.2; done
 code=$(grep "Priya Sharma: enrolment code" "$work/server.log" | awk '{print $NF}')
 
 Xvfb :97 -screen 0 800x1000x24 >/dev/null 2>&1 &
 export DISPLAY=:97
-DOORSTEP_APP_DATA="$work/app" ./target/debug/doorstep-mobile >"$work/app.log" 2>&1 &
+DOORSTEP_APP_DATA="$work/app" "${CARGO_TARGET_DIR:-target}"/debug/doorstep-mobile >"$work/app.log" 2>&1 &
 sleep 12
 shot() { import -window root "$work/full.png"; convert "$work/full.png" -crop 420x860+0+0 +repage "docs/screenshots/$1.png"; }
 

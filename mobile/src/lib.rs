@@ -91,6 +91,7 @@ pub fn App() -> Element {
         Screen::Job(job) => match current.job_screen(&services) {
             Some(screen) => {
                 let (press, tick, notes) = (Rc::clone(&send), Rc::clone(&send), Rc::clone(&send));
+                let photo = Rc::clone(&send);
                 rsx! {
                     button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
                     JobView {
@@ -104,6 +105,7 @@ pub fn App() -> Element {
                         },
                         on_tick: move |(item, done)| tick(Command::Tick { job, item, done }),
                         on_notes: move |text| notes(Command::UpdateNotes { job, text }),
+                        on_photo: move |(kind, file)| photo(Command::AddJobPhoto { job, kind, file, location: None }),
                     }
                 }
             }

@@ -4,9 +4,11 @@
 //! without a renderer.
 
 use automerge::AutoCommit;
-use doorstep_app_core::core::{Enrolment, RoundRow};
+use doorstep_app_core::core::{CoreEvent, Enrolment, RoundRow, UploadNews};
 use doorstep_app_core::runtime::Update;
 use doorstep_app_core::store::JobRow;
+use doorstep_shared::blob::RenditionKind;
+use doorstep_shared::ids::PhotoId;
 use doorstep_shared::ids::{JobId, RoundId};
 use doorstep_shared::job::Job;
 use doorstep_shared::round::Round;
@@ -15,7 +17,7 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::transition::Role;
 
 use crate::components::SyncStatus;
-use crate::views::{EnrolScreen, JobScreen, RoundScreen};
+use crate::views::{EnrolScreen, JobScreen, RoundScreen, UploadProgress};
 
 /// Which screen shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct AppModel {
     pub sync: SyncStatus,
     /// The last refusal, shown until the next action.
     pub notice: Option<String>,
+    /// Upload progress by photo and rendition: (sent, total).
+    pub uploads: std::collections::BTreeMap<(PhotoId, RenditionKind), (u64, u64)>,
     open: Option<(DocumentId, Vec<u8>)>,
 }
 
@@ -65,6 +69,7 @@ impl AppModel {
             rounds: Vec::new(),
             sync: SyncStatus::default(),
             notice: None,
+            uploads: std::collections::BTreeMap::new(),
             open: None,
         }
     }
@@ -98,6 +103,14 @@ impl AppModel {
                     self.notice = Some(reason);
                 }
             }
+            Update::Event(CoreEvent::Upload(UploadNews::Progress {
+                photo,
+                kind,
+                sent,
+                total,
+            })) => {
+                self.uploads.insert((photo, kind), (sent, total));
+            }
             Update::PhotoAdded(_) | Update::Event(_) | Update::Waiting { .. } => {}
         }
     }
@@ -114,7 +127,23 @@ impl AppModel {
             .jobs
             .iter()
             .any(|row| row.summary.job == id && row.unsynced);
-        Some(JobScreen::new(id, &job, service, self.role(), unsynced))
+        let progress = |photo: PhotoId| {
+            let mut renditions = self
+                .uploads
+                .range((photo, RenditionKind::Display)..=(photo, RenditionKind::Original));
+            let first = renditions.next()?;
+            let (sent, total) =
+                renditions.fold(*first.1, |(s, t), (_, (sent, total))| (s + sent, t + total));
+            Some(UploadProgress { sent, total })
+        };
+        Some(JobScreen::with_uploads(
+            id,
+            &job,
+            service,
+            self.role(),
+            unsynced,
+            &progress,
+        ))
     }
 
     /// The open round's screen, once its document has arrived.
@@ -191,5 +220,28 @@ mod tests {
         });
         let screen = model.job_screen(&services).unwrap();
         assert_eq!(screen.reference, "HR-00004");
+    }
+
+    #[test]
+    fn a_photos_upload_progress_adds_up_its_renditions() {
+        let mut model = AppModel::new(None);
+        let photo = PhotoId::from_u128(7);
+        for (kind, sent, total) in [
+            (RenditionKind::Thumbnail, 30, 30),
+            (RenditionKind::Display, 70, 170),
+        ] {
+            model.apply(Update::Event(CoreEvent::Upload(UploadNews::Progress {
+                photo,
+                kind,
+                sent,
+                total,
+            })));
+        }
+        let ((_, first), (_, second)) = (
+            model.uploads.first_key_value().unwrap(),
+            model.uploads.last_key_value().unwrap(),
+        );
+        assert_eq!(first.0 + second.0, 100);
+        assert_eq!(first.1 + second.1, 200);
     }
 }

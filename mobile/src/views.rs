@@ -6,6 +6,6 @@ mod round;
 mod today;
 
 pub use enrol::{EnrolScreen, EnrolView};
-pub use job::{Button, ButtonAction, ChecklistLine, JobScreen, JobView, PhotoLine};
+pub use job::{Button, ButtonAction, ChecklistLine, JobScreen, JobView, PhotoLine, UploadProgress};
 pub use round::{OutcomeButton, RoundScreen, RoundView, Stop};
 pub use today::{Today, TodayState};

@@ -32,6 +32,17 @@ pub struct PhotoLine {
     pub kind: String,
     /// Its thumbnail, once made.
     pub thumbnail: Option<BlobHash>,
+    /// Where its upload stands, in words.
+    pub upload: String,
+}
+
+/// Where a photo's upload stands, as the core last reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadProgress {
+    /// Bytes on the server, over its renditions.
+    pub sent: u64,
+    /// Bytes in all.
+    pub total: u64,
 }
 
 /// What a button does.
@@ -77,6 +88,8 @@ pub struct JobScreen {
     pub checklist: Vec<ChecklistLine>,
     /// The photos.
     pub photos: Vec<PhotoLine>,
+    /// The kinds of photo the service takes: (kind, label).
+    pub photo_kinds: Vec<(Name, String)>,
     /// The timeline, newest first: (when, what, note).
     pub timeline: Vec<(String, String, Option<String>)>,
     /// The buttons.
@@ -97,6 +110,18 @@ impl JobScreen {
         service: &ServiceDefinition,
         role: Role,
         unsynced: bool,
+    ) -> Self {
+        Self::with_uploads(id, job, service, role, unsynced, &|_| None)
+    }
+
+    /// The screen, with each photo's upload progress from `progress`.
+    pub fn with_uploads(
+        id: JobId,
+        job: &Job,
+        service: &ServiceDefinition,
+        role: Role,
+        unsynced: bool,
+        progress: &dyn Fn(PhotoId) -> Option<UploadProgress>,
     ) -> Self {
         let facts = job.facts(service);
         let mut checklist: Vec<(u64, ChecklistLine)> = job
@@ -178,7 +203,23 @@ impl JobScreen {
                     id: *id,
                     kind: service.photo_label(&photo.kind).to_owned(),
                     thumbnail: photo.thumbnail,
+                    upload: match progress(*id) {
+                        Some(UploadProgress { sent, total }) if total > 0 && sent >= total => {
+                            "Sent".into()
+                        }
+                        Some(UploadProgress { sent, total }) if total > 0 => {
+                            format!("Sending, {}%", sent * 100 / total)
+                        }
+                        // Not uploading from this phone (taken elsewhere, or
+                        // sent before the app started): nothing to say.
+                        _ => String::new(),
+                    },
                 })
+                .collect(),
+            photo_kinds: service
+                .photo_kinds
+                .iter()
+                .map(|kind| (kind.id.clone(), kind.label.clone()))
                 .collect(),
             timeline: timeline
                 .into_iter()
@@ -206,6 +247,14 @@ impl JobScreen {
             refused,
             unsynced,
         }
+    }
+}
+
+/// "a" or "an" before a word, by its first letter.
+fn a_or_an(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }
 
@@ -239,6 +288,7 @@ pub fn JobView(
     on_button: EventHandler<ButtonAction>,
     on_tick: EventHandler<(Name, bool)>,
     on_notes: Option<EventHandler<String>>,
+    on_photo: Option<EventHandler<(Name, Vec<u8>)>>,
 ) -> Element {
     rsx! {
         main { class: "job",
@@ -302,7 +352,35 @@ pub fn JobView(
                 }
                 for photo in screen.photos.iter() {
                     figure { key: "{photo.id}",
-                        figcaption { "{photo.kind}" }
+                        if photo.upload.is_empty() {
+                            figcaption { "{photo.kind}" }
+                        } else {
+                            figcaption { "{photo.kind} — {photo.upload}" }
+                        }
+                    }
+                }
+                // The phone's camera opens from a file input with `capture`.
+                for (kind, label) in screen.photo_kinds.iter() {
+                    label { key: "{kind}", class: "photo-button",
+                        "Take {a_or_an(label)} {label.to_lowercase()} photo"
+                        input {
+                            r#type: "file",
+                            accept: "image/jpeg,image/png",
+                            "capture": "environment",
+                            onchange: {
+                                let kind = kind.clone();
+                                move |event: FormEvent| {
+                                    let kind = kind.clone();
+                                    async move {
+                                        for file in event.files() {
+                                            if let (Ok(bytes), Some(take)) = (file.read_bytes().await, on_photo) {
+                                                take.call((kind.clone(), bytes.to_vec()));
+                                            }
+                                        }
+                                    }
+                                }
+                            },
+                        }
                     }
                 }
             }
@@ -420,7 +498,13 @@ mod tests {
     #[component]
     fn Harness(screen: JobScreen) -> Element {
         rsx! {
-            JobView { screen, on_button: move |_| {}, on_tick: move |_| {}, on_notes: move |_| {} }
+            JobView {
+                screen,
+                on_button: move |_| {},
+                on_tick: move |_| {},
+                on_notes: move |_| {},
+                on_photo: move |_| {},
+            }
         }
     }
 
@@ -472,6 +556,31 @@ mod tests {
         let html = render(screen(&doc, false));
         assert!(html.contains("<textarea"), "{html}");
         assert!(html.contains("Dog in the garden"), "{html}");
+    }
+
+    #[test]
+    fn each_photo_kind_has_a_camera_button_and_each_photo_its_upload_state() {
+        let doc = started();
+        let service = repair();
+        let job = Job::load(&doc).unwrap();
+        let state = JobScreen::with_uploads(
+            JobId::from_u128(1),
+            &job,
+            &service,
+            Role::Operative,
+            false,
+            &|_| {
+                Some(UploadProgress {
+                    sent: 50,
+                    total: 200,
+                })
+            },
+        );
+        let html = render(state);
+        assert!(html.contains("Take a before photo"), "{html}");
+        assert!(html.contains("Take an after photo"), "{html}");
+        assert!(html.contains("capture=\"environment\""), "{html}");
+        assert!(html.contains("Before — Sending, 25%"), "{html}");
     }
 
     #[test]
