@@ -555,25 +555,7 @@ impl AppCore {
         location: Option<GeoPoint>,
         now: Timestamp,
     ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
-        let (me, actor) = self.me()?;
-        let photo = PhotoId::from_random_bytes((self.ids)());
-        let processed = process(file, &self.limits)?;
-        let doc = DocumentId::Job(job);
-        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
-        document.set_actor(actor);
-        let before = document.get_heads();
-        let service = self
-            .services
-            .get(&Job::load(&document)?.office.service)
-            .ok_or(CoreError::UnknownService)?
-            .clone();
-        let reference =
-            processed.reference(kind.clone(), me.clone(), now, location, &service.photos);
-        JobEditor::new(&mut document, me)?.add_photo(photo, &reference)?;
-        let events = self.save_photo(
-            tenant, doc, document, &before, photo, &processed, file, &service, now,
-        )?;
-        Ok((photo, events))
+        self.add_photo(DocumentId::Job(job), kind, file, location, now)
     }
 
     /// Adds a photo to a round (evidence for an outcome).
@@ -585,40 +567,44 @@ impl AppCore {
         location: Option<GeoPoint>,
         now: Timestamp,
     ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
+        self.add_photo(DocumentId::Round(round), kind, file, location, now)
+    }
+
+    /// Adds a photo to a job or round document: the renditions and (where
+    /// kept) the original go into the phone's files and the upload queue in
+    /// the same transaction as the reference.
+    fn add_photo(
+        &mut self,
+        doc: DocumentId,
+        kind: &Name,
+        file: &[u8],
+        location: Option<GeoPoint>,
+        now: Timestamp,
+    ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
         let (me, actor) = self.me()?;
         let photo = PhotoId::from_random_bytes((self.ids)());
         let processed = process(file, &self.limits)?;
-        let doc = DocumentId::Round(round);
         let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
         document.set_actor(actor);
         let before = document.get_heads();
+        let service_id = match doc {
+            DocumentId::Job(_) => Job::load(&document)?.office.service,
+            DocumentId::Round(_) => Round::load(&document)?.office.service,
+            DocumentId::Contact(_) => return Err(CoreError::Missing),
+        };
         let service = self
             .services
-            .get(&Round::load(&document)?.office.service)
+            .get(&service_id)
             .ok_or(CoreError::UnknownService)?
             .clone();
         let reference =
             processed.reference(kind.clone(), me.clone(), now, location, &service.photos);
-        RoundEditor::new(&mut document, me)?.add_photo(photo, &reference)?;
-        let events = self.save_photo(
-            tenant, doc, document, &before, photo, &processed, file, &service, now,
-        )?;
-        Ok((photo, events))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn save_photo(
-        &mut self,
-        tenant: TenantId,
-        doc: DocumentId,
-        document: AutoCommit,
-        before: &[automerge::ChangeHash],
-        photo: PhotoId,
-        processed: &doorstep_shared::photo::Processed,
-        file: &[u8],
-        service: &ServiceDefinition,
-        now: Timestamp,
-    ) -> Result<Vec<CoreEvent>, CoreError> {
+        match doc {
+            DocumentId::Round(_) => {
+                RoundEditor::new(&mut document, me)?.add_photo(photo, &reference)?
+            }
+            _ => JobEditor::new(&mut document, me)?.add_photo(photo, &reference)?,
+        }
         let mut uploads = self.uploads.clone();
         for (kind, hash, bytes) in processed.uploads(file, &service.photos) {
             uploads.add(hash, bytes.len() as u64, photo, kind);
@@ -626,7 +612,7 @@ impl AppCore {
         let saved_queue = uploads.save();
         let retention = now.plus_millis(i64::from(service.photos.device_retention_days) * DAY_MS);
         let keep_original = !service.photos.keep_originals;
-        let events = self.save_local_edit(tenant, doc, document, before, |write| {
+        let events = self.save_local_edit(tenant, doc, document, &before, |write| {
             write.put_file(processed.thumbnail.hash, &processed.thumbnail.jpeg, None)?;
             write.put_file(processed.display.hash, &processed.display.jpeg, None)?;
             // An original that is not uploaded stays for the retention days;
@@ -635,7 +621,7 @@ impl AppCore {
             write.put_state(UPLOADS, &saved_queue)
         })?;
         self.uploads = uploads;
-        Ok(events)
+        Ok((photo, events))
     }
 
     /// Logs what the crew found at a property on a round.
