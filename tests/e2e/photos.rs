@@ -51,31 +51,38 @@ async fn enrol(server: &TestServer, name: &str) -> TestDevice {
     phone
 }
 
-/// Priya takes a before photo of job 2 and syncs the reference; its files
-/// wait in her upload queue.
-async fn priya_with_a_photo(server: &TestServer) -> (TestDevice, Processed) {
-    let mut phone = enrol(server, "Priya Sharma").await;
-    let (file, processed) = photo();
+/// Priya's phone references `processed` as photo `id` of `kind` on `job`,
+/// a change waiting for the next sync.
+fn reference_photo(
+    phone: &mut TestDevice,
+    job: JobId,
+    id: PhotoId,
+    kind: &str,
+    processed: &Processed,
+    at: Timestamp,
+) {
     let me = Actor {
         user: DEMO_OPERATIVE,
         role: Role::Operative,
         device: Some(phone.device),
     };
-    let reference = processed.reference(
-        "before".parse().unwrap(),
-        me.clone(),
-        later(1),
-        None,
-        &KEEP_NOTHING,
-    );
+    let reference = processed.reference(kind.parse().unwrap(), me.clone(), at, None, &KEEP_NOTHING);
     phone
-        .edit(DEMO_TENANT, DocumentId::Job(JOB), |doc: &mut AutoCommit| {
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
             JobEditor::new(doc, me)
                 .unwrap()
-                .add_photo(PHOTO, &reference)
+                .add_photo(id, &reference)
                 .unwrap();
         })
         .unwrap();
+}
+
+/// Priya takes a before photo of job 2 and syncs the reference; its files
+/// wait in her upload queue.
+async fn priya_with_a_photo(server: &TestServer) -> (TestDevice, Processed) {
+    let mut phone = enrol(server, "Priya Sharma").await;
+    let (file, processed) = photo();
+    reference_photo(&mut phone, JOB, PHOTO, "before", &processed, later(1));
     phone.queue_photo(PHOTO, &processed, &file, &KEEP_NOTHING);
     assert_eq!(phone.sync(server, later(2)).await.unwrap(), 200);
     (phone, processed)
@@ -374,6 +381,27 @@ async fn a_phone_uploads_the_photos_of_a_job_reassigned_away_from_it() {
         403,
         "she may send it, but no longer read it"
     );
+
+    // Copying the hash into a job she still has opens nothing: that
+    // reference is borrowed, and grants no reads.
+    let other_job = JobId::from_u128(0xd00_0001);
+    reference_photo(
+        &mut phone,
+        other_job,
+        PhotoId::from_u128(0xf1),
+        "after",
+        &processed,
+        later(5),
+    );
+    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
+    assert_eq!(phone.sync.waiting(), 0, "the change itself is accepted");
+    assert_eq!(
+        download(&server, processed.display.hash, &phone.token)
+            .await
+            .0,
+        403,
+        "a copied hash is no key"
+    );
 }
 
 #[tokio::test]
@@ -392,26 +420,7 @@ async fn a_photo_nobody_references_yet_waits_for_the_next_sync() {
         "both wait, none is lost"
     );
 
-    let me = Actor {
-        user: DEMO_OPERATIVE,
-        role: Role::Operative,
-        device: Some(phone.device),
-    };
-    let reference = processed.reference(
-        "before".parse().unwrap(),
-        me.clone(),
-        later(1),
-        None,
-        &KEEP_NOTHING,
-    );
-    phone
-        .edit(DEMO_TENANT, DocumentId::Job(JOB), |doc: &mut AutoCommit| {
-            JobEditor::new(doc, me)
-                .unwrap()
-                .add_photo(PHOTO, &reference)
-                .unwrap();
-        })
-        .unwrap();
+    reference_photo(&mut phone, JOB, PHOTO, "before", &processed, later(1));
     phone.sync(&server, later(2)).await.unwrap();
     phone.upload(&server.url(""), later(3)).await.unwrap();
     assert!(phone.uploads.is_empty());
