@@ -13,8 +13,8 @@ use automerge::{ActorId, AutoCommit, Change};
 use doorstep_shared::blob::RenditionKind;
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::{
-    BlobHash, DeviceId, EventId, JobId, Name, PhotoId, PropertyId, RoundId, StateId, TenantId,
-    TransitionId, UserId,
+    BlobHash, DeviceId, EventId, JobId, Name, PhotoId, PropertyId, RoundId, ServiceId, StateId,
+    TenantId, TransitionId, UserId,
 };
 use doorstep_shared::job::{GeoPoint, Job, JobEditor};
 use doorstep_shared::photo::{PhotoError, PhotoLimits, process};
@@ -283,6 +283,24 @@ impl AppCore {
         Ok(rows)
     }
 
+    /// A service definition this app knows.
+    fn service(&self, id: &ServiceId) -> Result<&ServiceDefinition, CoreError> {
+        self.services.get(id).ok_or(CoreError::UnknownService)
+    }
+
+    /// A document loaded for a local edit, signed with this phone's actor,
+    /// with who edits and the heads the edit starts from.
+    fn open_for_edit(
+        &self,
+        doc: DocumentId,
+    ) -> Result<(Actor, TenantId, AutoCommit, Vec<automerge::ChangeHash>), CoreError> {
+        let (me, actor) = self.me()?;
+        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
+        document.set_actor(actor);
+        let before = document.get_heads();
+        Ok((me, tenant, document, before))
+    }
+
     /// A job and its service.
     pub fn job(&self, job: JobId) -> Result<(Job, &ServiceDefinition), CoreError> {
         let (_, document) = self
@@ -290,10 +308,7 @@ impl AppCore {
             .document(DocumentId::Job(job))?
             .ok_or(CoreError::Missing)?;
         let job = Job::load(&document)?;
-        let service = self
-            .services
-            .get(&job.office.service)
-            .ok_or(CoreError::UnknownService)?;
+        let service = self.service(&job.office.service)?;
         Ok((job, service))
     }
 
@@ -304,10 +319,7 @@ impl AppCore {
             .document(DocumentId::Round(round))?
             .ok_or(CoreError::Missing)?;
         let round = Round::load(&document)?;
-        let service = self
-            .services
-            .get(&round.office.service)
-            .ok_or(CoreError::UnknownService)?;
+        let service = self.service(&round.office.service)?;
         Ok((round, service))
     }
 
@@ -425,17 +437,10 @@ impl AppCore {
         job: JobId,
         edit: impl FnOnce(&mut JobEditor<'_>, &Job, &ServiceDefinition) -> Result<(), CoreError>,
     ) -> Result<Vec<CoreEvent>, CoreError> {
-        let (me, actor) = self.me()?;
         let doc = DocumentId::Job(job);
-        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
-        document.set_actor(actor);
-        let before = document.get_heads();
+        let (me, tenant, mut document, before) = self.open_for_edit(doc)?;
         let loaded = Job::load(&document)?;
-        let service = self
-            .services
-            .get(&loaded.office.service)
-            .ok_or(CoreError::UnknownService)?
-            .clone();
+        let service = self.service(&loaded.office.service)?.clone();
         edit(&mut JobEditor::new(&mut document, me)?, &loaded, &service)?;
         self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
     }
@@ -581,22 +586,15 @@ impl AppCore {
         location: Option<GeoPoint>,
         now: Timestamp,
     ) -> Result<(PhotoId, Vec<CoreEvent>), CoreError> {
-        let (me, actor) = self.me()?;
+        let (me, tenant, mut document, before) = self.open_for_edit(doc)?;
         let photo = PhotoId::from_random_bytes((self.ids)());
         let processed = process(file, &self.limits)?;
-        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
-        document.set_actor(actor);
-        let before = document.get_heads();
         let service_id = match doc {
             DocumentId::Job(_) => Job::load(&document)?.office.service,
             DocumentId::Round(_) => Round::load(&document)?.office.service,
             DocumentId::Contact(_) => return Err(CoreError::Missing),
         };
-        let service = self
-            .services
-            .get(&service_id)
-            .ok_or(CoreError::UnknownService)?
-            .clone();
+        let service = self.service(&service_id)?.clone();
         let reference =
             processed.reference(kind.clone(), me.clone(), now, location, &service.photos);
         match doc {
@@ -634,15 +632,10 @@ impl AppCore {
         photo: Option<PhotoId>,
         now: Timestamp,
     ) -> Result<Vec<CoreEvent>, CoreError> {
-        let (me, actor) = self.me()?;
         let doc = DocumentId::Round(round);
-        let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
-        document.set_actor(actor);
-        let before = document.get_heads();
+        let (me, tenant, mut document, before) = self.open_for_edit(doc)?;
         let service = self
-            .services
-            .get(&Round::load(&document)?.office.service)
-            .ok_or(CoreError::UnknownService)?
+            .service(&Round::load(&document)?.office.service)?
             .clone();
         RoundEditor::new(&mut document, me)?.log_outcome(
             &service,

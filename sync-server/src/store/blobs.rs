@@ -208,7 +208,8 @@ pub(super) fn write_references(
     Ok(())
 }
 
-fn count(value: i64) -> u64 {
+/// A stored byte count (never negative) as a length.
+pub(super) fn count(value: i64) -> u64 {
     value.max(0) as u64
 }
 

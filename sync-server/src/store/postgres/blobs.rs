@@ -11,15 +11,11 @@ use doorstep_shared::time::Timestamp;
 use postgres::Transaction;
 
 use super::super::blobs::{
-    BlobRecords, HolderRow, Part, PartOutcome, StoredBlob, UploadRecord, reference_changes,
+    BlobRecords, HolderRow, Part, PartOutcome, StoredBlob, UploadRecord, count, reference_changes,
 };
 use super::super::sync::ScopeColumns;
 use super::super::{StoreError, parse};
 use super::PgStore;
-
-fn count(value: i64) -> u64 {
-    value.max(0) as u64
-}
 
 /// Brings a document's `blob_refs` rows up to date inside its sync
 /// transaction.
