@@ -9,6 +9,8 @@
 pub mod components;
 pub mod model;
 pub mod services;
+#[cfg(test)]
+mod testing;
 pub mod views;
 
 use std::rc::Rc;
@@ -16,7 +18,6 @@ use std::rc::Rc;
 use dioxus::prelude::*;
 use doorstep_app_core::runtime::Command;
 use doorstep_shared::service::ServiceCatalog;
-use doorstep_shared::sync::wire::DocumentId;
 use futures_util::StreamExt;
 
 use crate::components::SyncStatusLine;
@@ -72,19 +73,21 @@ pub fn App() -> Element {
             }
         }
         Screen::Today => {
-            let send = Rc::clone(&send);
-            let jobs = current
-                .jobs
-                .iter()
-                .map(|row| row.summary.clone())
-                .collect::<Vec<_>>();
+            let (open, round) = (Rc::clone(&send), Rc::clone(&send));
             rsx! {
                 Today {
-                    jobs,
+                    state: current.today(&services),
                     on_open: move |job| {
-                        model.write().screen = Screen::Job(job);
-                        send(Command::Open(DocumentId::Job(job)));
+                        if let Some(command) = model.write().show(Screen::Job(job)) {
+                            open(command);
+                        }
                     },
+                    on_round: move |id| {
+                        if let Some(command) = model.write().show(Screen::Round(id)) {
+                            round(command);
+                        }
+                    },
+                    on_filter: move |filter| model.write().today_filter = filter,
                 }
             }
         }
@@ -93,7 +96,7 @@ pub fn App() -> Element {
                 let (press, tick, notes) = (Rc::clone(&send), Rc::clone(&send), Rc::clone(&send));
                 let photo = Rc::clone(&send);
                 rsx! {
-                    button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
+                    button { class: "back", onclick: move |_| { model.write().show(Screen::Today); }, "← Today" }
                     JobView {
                         screen,
                         on_button: move |action| {
@@ -114,18 +117,15 @@ pub fn App() -> Element {
         Screen::Round(round) => match current.round_screen(&services) {
             Some(screen) => {
                 let send = Rc::clone(&send);
+                let shown = screen.clone();
                 rsx! {
-                    button { class: "back", onclick: move |_| model.write().screen = Screen::Today, "← Today" }
+                    button { class: "back", onclick: move |_| { model.write().show(Screen::Today); }, "← Today" }
                     RoundView {
                         screen,
-                        on_outcome: move |(property, outcome): (doorstep_shared::ids::PropertyId, views::OutcomeButton)| {
-                            send(Command::LogOutcome {
-                                round,
-                                property,
-                                outcome: outcome.outcome,
-                                note: None,
-                                photo: None,
-                            });
+                        on_input: move |input| {
+                            if let Some(command) = model.write().round_input(round, &shown, input) {
+                                send(command);
+                            }
                         },
                     }
                 }

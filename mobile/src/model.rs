@@ -3,13 +3,15 @@
 //! commands; [`AppModel::apply`] folds each update from the core in. Tested
 //! without a renderer.
 
+use std::collections::BTreeMap;
+
 use automerge::AutoCommit;
+use base64::Engine as _;
 use doorstep_app_core::core::{CoreEvent, Enrolment, RoundRow, UploadNews};
-use doorstep_app_core::runtime::Update;
+use doorstep_app_core::runtime::{Command, ContactCard, Update};
 use doorstep_app_core::store::JobRow;
 use doorstep_shared::blob::RenditionKind;
-use doorstep_shared::ids::PhotoId;
-use doorstep_shared::ids::{JobId, RoundId};
+use doorstep_shared::ids::{BlobHash, JobId, PhotoId, RoundId};
 use doorstep_shared::job::Job;
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceCatalog;
@@ -17,7 +19,10 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::transition::Role;
 
 use crate::components::SyncStatus;
-use crate::views::{EnrolScreen, JobScreen, RoundScreen, UploadProgress};
+use crate::views::{
+    EnrolScreen, JobScreen, RoundDraft, RoundInput, RoundScreen, TodayFilter, TodayState,
+    UploadProgress,
+};
 
 /// Which screen shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,15 @@ pub struct AppModel {
     /// The last refusal, shown until the next action.
     pub notice: Option<String>,
     /// Upload progress by photo and rendition: (sent, total).
-    pub uploads: std::collections::BTreeMap<(PhotoId, RenditionKind), (u64, u64)>,
+    pub uploads: BTreeMap<(PhotoId, RenditionKind), (u64, u64)>,
+    /// Which jobs the Today list shows.
+    pub today_filter: TodayFilter,
+    /// The open job's resident, if the phone holds their details.
+    pub contact: Option<ContactCard>,
+    /// The open job's thumbnails on the phone, as `data:` URLs by hash.
+    pub images: BTreeMap<BlobHash, String>,
+    /// The round's note-and-photo panel, when open.
+    pub round_draft: Option<RoundDraft>,
     open: Option<(DocumentId, Vec<u8>)>,
 }
 
@@ -69,8 +82,108 @@ impl AppModel {
             rounds: Vec::new(),
             sync: SyncStatus::default(),
             notice: None,
-            uploads: std::collections::BTreeMap::new(),
+            uploads: BTreeMap::new(),
+            today_filter: TodayFilter::default(),
+            contact: None,
+            images: BTreeMap::new(),
+            round_draft: None,
             open: None,
+        }
+    }
+
+    /// Shows `screen`; returns the command that asks the core for its
+    /// document.
+    pub fn show(&mut self, screen: Screen) -> Option<Command> {
+        self.screen = screen;
+        self.notice = None;
+        self.contact = None;
+        self.images.clear();
+        self.round_draft = None;
+        match screen {
+            Screen::Job(job) => Some(Command::Open(DocumentId::Job(job))),
+            Screen::Round(round) => Some(Command::Open(DocumentId::Round(round))),
+            Screen::Enrol | Screen::Today => None,
+        }
+    }
+
+    /// The Today screen, under the filter chosen.
+    pub fn today(&self, services: &ServiceCatalog) -> TodayState {
+        TodayState::new(
+            &self.jobs,
+            self.rounds.clone(),
+            self.today_filter,
+            self.enrol.enrolled.is_some(),
+            |summary| {
+                services
+                    .get(&summary.service)
+                    .and_then(|service| service.state(&summary.status))
+                    .is_some_and(|state| state.terminal)
+            },
+        )
+    }
+
+    /// Folds in what the crew did on the round screen; returns the command
+    /// for the core, if it needs one.
+    pub fn round_input(
+        &mut self,
+        round: RoundId,
+        screen: &RoundScreen,
+        input: RoundInput,
+    ) -> Option<Command> {
+        self.notice = None;
+        let log = |draft: RoundDraft, outcome| Command::LogOutcome {
+            round,
+            property: draft.property,
+            outcome,
+            note: Some(draft.note.trim().to_owned()).filter(|note| !note.is_empty()),
+            photo: draft.photo,
+        };
+        match input {
+            RoundInput::Tap(property, outcome) => {
+                let button = screen.outcome(&outcome)?;
+                if button.needs_photo || button.needs_note {
+                    self.round_draft = Some(RoundDraft::new(property, Some(outcome)));
+                    None
+                } else {
+                    self.round_draft = None;
+                    Some(log(RoundDraft::new(property, None), outcome))
+                }
+            }
+            RoundInput::Evidence(property) => {
+                self.round_draft = Some(RoundDraft::new(property, None));
+                None
+            }
+            RoundInput::Choose(outcome) => {
+                self.round_draft.as_mut()?.outcome = Some(outcome);
+                None
+            }
+            RoundInput::Note(note) => {
+                self.round_draft.as_mut()?.note = note;
+                None
+            }
+            RoundInput::Photo(file) => {
+                self.round_draft.as_mut()?.photo_saving = true;
+                Some(Command::AddRoundPhoto {
+                    round,
+                    kind: screen.photo_kind.clone()?,
+                    file,
+                    location: None,
+                })
+            }
+            RoundInput::Log => {
+                let ready = screen
+                    .clone()
+                    .with_draft(self.round_draft.clone())
+                    .draft_blocked()
+                    .is_none();
+                let draft = self.round_draft.take_if(|_| ready)?;
+                let outcome = draft.outcome.clone()?;
+                Some(log(draft, outcome))
+            }
+            RoundInput::Cancel => {
+                self.round_draft = None;
+                None
+            }
         }
     }
 
@@ -95,7 +208,29 @@ impl AppModel {
             Update::Jobs(rows) => self.jobs = rows,
             Update::Rounds(rounds) => self.rounds = rounds,
             Update::Document { doc, bytes } => self.open = Some((doc, bytes)),
+            Update::JobExtras {
+                job,
+                contact,
+                thumbnails,
+            } if self.screen == Screen::Job(job) => {
+                self.contact = contact;
+                for (hash, jpeg) in thumbnails {
+                    self.images.entry(hash).or_insert_with(|| {
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(jpeg);
+                        format!("data:image/jpeg;base64,{encoded}")
+                    });
+                }
+            }
+            Update::PhotoAdded(photo) => {
+                if let Some(draft) = self.round_draft.as_mut().filter(|d| d.photo_saving) {
+                    draft.photo = Some(photo);
+                    draft.photo_saving = false;
+                }
+            }
             Update::Refused { reason } => {
+                if let Some(draft) = self.round_draft.as_mut() {
+                    draft.photo_saving = false;
+                }
                 if self.screen == Screen::Enrol {
                     self.enrol.busy = false;
                     self.enrol.error = Some(reason);
@@ -111,7 +246,7 @@ impl AppModel {
             })) => {
                 self.uploads.insert((photo, kind), (sent, total));
             }
-            Update::PhotoAdded(_) | Update::Event(_) | Update::Waiting { .. } => {}
+            Update::JobExtras { .. } | Update::Event(_) | Update::Waiting { .. } => {}
         }
     }
 
@@ -136,14 +271,10 @@ impl AppModel {
                 renditions.fold(*first.1, |(s, t), (_, (sent, total))| (s + sent, t + total));
             Some(UploadProgress { sent, total })
         };
-        Some(JobScreen::with_uploads(
-            id,
-            &job,
-            service,
-            self.role(),
-            unsynced,
-            &progress,
-        ))
+        Some(
+            JobScreen::with_uploads(id, &job, service, self.role(), unsynced, &progress)
+                .with_phone_data(self.contact.as_ref(), &self.images),
+        )
     }
 
     /// The open round's screen, once its document has arrived.
@@ -154,7 +285,7 @@ impl AppModel {
         let document = self.document(DocumentId::Round(id))?;
         let round = Round::load(&document).ok()?;
         let service = services.get(&round.office.service)?;
-        Some(RoundScreen::new(id, &round, service))
+        Some(RoundScreen::new(id, &round, service).with_draft(self.round_draft.clone()))
     }
 
     fn document(&self, doc: DocumentId) -> Option<AutoCommit> {
@@ -243,5 +374,121 @@ mod tests {
         );
         assert_eq!(first.0 + second.0, 100);
         assert_eq!(first.1 + second.1, 200);
+    }
+
+    fn waste_round() -> (RoundId, RoundScreen, Vec<u8>) {
+        let services = ServiceCatalog::builtin().unwrap();
+        let service = services.get(&"waste-round".parse().unwrap()).unwrap();
+        let round = demo::round(
+            service,
+            "WR-FRI-1",
+            "2026-11-27".parse().unwrap(),
+            TeamId::from_u128(3),
+            &[(PropertyId::from_u128(1), "1 Marine Parade, Worthing")],
+            &"refuse_240l".parse().unwrap(),
+        );
+        let mut doc = round
+            .create_document(automerge::ActorId::from(b"server".as_slice()))
+            .unwrap();
+        let id = RoundId::from_u128(8);
+        let screen = RoundScreen::new(id, &Round::load(&doc).unwrap(), service);
+        (id, screen, doc.save())
+    }
+
+    #[test]
+    fn a_plain_outcome_is_logged_with_one_tap() {
+        let (round, screen, _) = waste_round();
+        let mut model = AppModel::new(None);
+        let property = PropertyId::from_u128(1);
+        let command = model.round_input(
+            round,
+            &screen,
+            RoundInput::Tap(property, "collected".parse().unwrap()),
+        );
+        assert_eq!(
+            command,
+            Some(Command::LogOutcome {
+                round,
+                property,
+                outcome: "collected".parse().unwrap(),
+                note: None,
+                photo: None,
+            })
+        );
+        assert!(model.round_draft.is_none());
+    }
+
+    #[test]
+    fn an_outcome_needing_a_photo_opens_the_panel_and_logs_with_the_saved_photo() {
+        let (round, _, bytes) = waste_round();
+        let mut model = AppModel::new(None);
+        model.show(Screen::Round(round));
+        model.apply(Update::Document {
+            doc: DocumentId::Round(round),
+            bytes,
+        });
+        let property = PropertyId::from_u128(1);
+        let contaminated: Name = "contaminated".parse().unwrap();
+        let input = |model: &mut AppModel, input| {
+            let screen = model
+                .round_screen(&ServiceCatalog::builtin().unwrap())
+                .unwrap();
+            model.round_input(round, &screen, input)
+        };
+        assert_eq!(
+            input(&mut model, RoundInput::Tap(property, contaminated.clone())),
+            None,
+            "nothing logged before the photo"
+        );
+        assert_eq!(input(&mut model, RoundInput::Log), None, "blocked");
+        let taken = input(&mut model, RoundInput::Photo(vec![0xFF, 0xD8]));
+        assert!(
+            matches!(&taken, Some(Command::AddRoundPhoto { kind, file, .. }) if kind.as_str() == "evidence" && file.len() == 2),
+            "{taken:?}"
+        );
+        assert_eq!(input(&mut model, RoundInput::Log), None, "still saving");
+        model.apply(Update::PhotoAdded(PhotoId::from_u128(5)));
+        input(
+            &mut model,
+            RoundInput::Note("  Food in the recycling ".into()),
+        );
+        assert_eq!(
+            input(&mut model, RoundInput::Log),
+            Some(Command::LogOutcome {
+                round,
+                property,
+                outcome: contaminated,
+                note: Some("Food in the recycling".into()),
+                photo: Some(PhotoId::from_u128(5)),
+            })
+        );
+        assert!(model.round_draft.is_none(), "the panel closes once logged");
+    }
+
+    #[test]
+    fn the_open_jobs_contact_and_thumbnails_arrive_with_it_and_go_when_it_closes() {
+        let job = JobId::from_u128(4);
+        let mut model = AppModel::new(None);
+        assert_eq!(
+            model.show(Screen::Job(job)),
+            Some(Command::Open(DocumentId::Job(job)))
+        );
+        let hash: BlobHash = "cd".repeat(32).parse().unwrap();
+        let extras = |job| Update::JobExtras {
+            job,
+            contact: Some(ContactCard {
+                name: "Margaret Ellis".into(),
+                phone: None,
+                email: None,
+            }),
+            thumbnails: vec![(hash, vec![0xFF, 0xD8, 0xFF])],
+        };
+        model.apply(extras(JobId::from_u128(99)));
+        assert!(model.contact.is_none(), "another job's extras are ignored");
+        model.apply(extras(job));
+        assert_eq!(model.images[&hash], "data:image/jpeg;base64,/9j/");
+        assert_eq!(model.contact.as_ref().unwrap().name, "Margaret Ellis");
+        assert_eq!(model.show(Screen::Today), None);
+        assert!(model.images.is_empty() && model.contact.is_none());
     }
 }

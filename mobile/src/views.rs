@@ -6,6 +6,8 @@ mod round;
 mod today;
 
 pub use enrol::{EnrolScreen, EnrolView};
-pub use job::{Button, ButtonAction, ChecklistLine, JobScreen, JobView, PhotoLine, UploadProgress};
-pub use round::{OutcomeButton, RoundScreen, RoundView, Stop};
-pub use today::{Today, TodayState};
+pub use job::{
+    Button, ButtonAction, ChecklistLine, ContactLine, JobScreen, JobView, PhotoLine, UploadProgress,
+};
+pub use round::{OutcomeButton, RoundDraft, RoundInput, RoundScreen, RoundView, Stop};
+pub use today::{Today, TodayFilter, TodayLine, TodayState};

@@ -3,6 +3,7 @@
 //! round, all made through the same editors and workflow rules as real work.
 
 use automerge::{ActorId, AutoCommit};
+use doorstep_shared::contact::{CONTACT_SCHEMA_VERSION, Channel, Contact};
 use doorstep_shared::ids::{
     JobId, Name, PhotoId, PropertyId, RoundId, TeamId, TenantId, TransitionId, UserId,
 };
@@ -49,6 +50,9 @@ struct DemoJob {
     notes: &'static str,
     slot: Option<(i64, i64)>,
     path: &'static [&'static str],
+    /// The resident's name and phone (Ofcom's drama range: never a real
+    /// line).
+    resident: (&'static str, &'static str),
 }
 
 const JOBS: &[DemoJob] = &[
@@ -58,6 +62,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Kitchen tap dripping constantly. Resident works nights: knock loudly.",
         slot: Some((0, 2)),
         path: &["booked", "in_progress"],
+        resident: ("Margaret Ellis", "07700 900101"),
     },
     DemoJob {
         service: "housing-repair",
@@ -65,6 +70,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Bathroom extractor fan not working; mould starting on ceiling.",
         slot: Some((2, 4)),
         path: &["booked"],
+        resident: ("Tomasz Nowak", "07700 900102"),
     },
     DemoJob {
         service: "housing-repair",
@@ -72,6 +78,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Back door lock stiff, key hard to turn.",
         slot: Some((5, 7)),
         path: &["booked"],
+        resident: ("Aisha Rahman", "01903 900103"),
     },
     DemoJob {
         service: "housing-repair",
@@ -79,6 +86,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Radiator in front bedroom cold at the top.",
         slot: None,
         path: &[],
+        resident: ("Graham Pike", "07700 900104"),
     },
     DemoJob {
         service: "bulky-waste",
@@ -86,6 +94,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Sofa and two dining chairs, left by the front gate.",
         slot: Some((0, 9)),
         path: &[],
+        resident: ("Helen Carter", "07700 900105"),
     },
     DemoJob {
         service: "clinical-waste",
@@ -93,6 +102,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Sharps bin, blue-lidded, at the side door.",
         slot: Some((1, 5)),
         path: &["scheduled"],
+        resident: ("Joyce Barnes", "01903 900106"),
     },
     DemoJob {
         service: "social-prescribing",
@@ -100,6 +110,7 @@ const JOBS: &[DemoJob] = &[
         notes: "Referred by GP: lives alone since bereavement, interested in walking groups.",
         slot: None,
         path: &[],
+        resident: ("Peter Quinn", "07700 900107"),
     },
 ];
 
@@ -195,8 +206,24 @@ pub fn seed_if_empty(
                 now,
             )?;
         }
-        let id = DocumentId::Job(JobId::from_u128(0xd00_0000 + u128::from(number)));
-        store_new(store, services, id, &mut doc)?;
+        let job = JobId::from_u128(0xd00_0000 + u128::from(number));
+        store_new(store, services, DocumentId::Job(job), &mut doc)?;
+        let (name, phone) = demo.resident;
+        let contact = Contact {
+            schema_version: CONTACT_SCHEMA_VERSION,
+            job,
+            name: name.to_owned(),
+            phone: Some(
+                phone
+                    .parse()
+                    .map_err(|_| SeedError::Definitions("a valid demo phone number"))?,
+            ),
+            email: None,
+            preferred_channel: Channel::Sms,
+            sms_opt_out: false,
+        };
+        let mut contact = contact.create_document(server.clone())?;
+        store_new(store, services, DocumentId::Contact(job), &mut contact)?;
     }
 
     let round_service = service(services, "waste-round")?;

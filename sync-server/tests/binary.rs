@@ -80,7 +80,7 @@ fn the_readme_command_serves_the_demo_and_stops_on_sigterm() {
 
     let health = http_get(&address, "/health");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.contains(r#""documents":8"#), "{health}");
+    assert!(health.contains(r#""documents":15"#), "{health}");
     let page = http_get(&address, "/");
     assert!(page.contains("HR-00001"), "{page}");
     assert!(data.join("doorstep.db").exists());
@@ -229,7 +229,7 @@ fn settings_come_from_a_file_under_flags_and_a_bad_file_is_named() {
     let mut child = server().arg("--config").arg(&file).spawn().unwrap();
     let (address, _lines) = wait_until_serving(&mut child);
     assert!(
-        http_get(&address, "/health").contains(r#""documents":8"#),
+        http_get(&address, "/health").contains(r#""documents":15"#),
         "demo = true came from the file"
     );
     child.kill().unwrap();

@@ -304,6 +304,32 @@ async fn the_core_on_its_thread_enrols_syncs_and_sends_an_edit_up_by_itself() {
         wait_for(&|u| matches!(u, Update::Enrolled(_)));
         wait_for(&|u| matches!(u, Update::Jobs(rows) if rows.len() == 7));
 
+        // Opening a job brings its resident's number from the phone's copy
+        // of the contact document, and a photo taken shows at once from the
+        // phone's storage.
+        runtime.send(Command::Open(DocumentId::Job(JOB)));
+        let Update::JobExtras { contact, .. } =
+            wait_for(&|u| matches!(u, Update::JobExtras { job, .. } if *job == JOB))
+        else {
+            unreachable!()
+        };
+        let contact = contact.expect("the demo job's resident");
+        assert_eq!(contact.name, "Tomasz Nowak");
+        assert_eq!(contact.phone.as_deref(), Some("+447700900102"));
+        runtime.send(Command::AddJobPhoto {
+            job: JOB,
+            kind: "before".parse().unwrap(),
+            file: camera_file(640, 480),
+            location: None,
+        });
+        let Update::JobExtras { thumbnails, .. } = wait_for(
+            &|u| matches!(u, Update::JobExtras { thumbnails, .. } if !thumbnails.is_empty()),
+        ) else {
+            unreachable!()
+        };
+        assert_eq!(thumbnails.len(), 1);
+        assert!(thumbnails[0].1.starts_with(&[0xFF, 0xD8]), "a JPEG");
+
         runtime.send(Command::UpdateNotes {
             job: JOB,
             text: "Sent up without a button.".into(),

@@ -166,7 +166,11 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
         .await
         .unwrap();
     assert_eq!(phone.sync(&server, test_now()).await.unwrap(), 200);
-    assert_eq!(phone.docs.len(), 7);
+    assert_eq!(
+        phone.docs.len(),
+        14,
+        "seven jobs and their residents' contacts"
+    );
 
     let job = DocumentId::Job(JobId::from_u128(0xd00_0002));
     let me = Actor {

@@ -13,7 +13,10 @@ async fn a_fresh_server_reports_healthy_with_the_demo_seeded() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
     assert_eq!(health["services"], 5);
-    assert_eq!(health["documents"], 8, "seven jobs and one round");
+    assert_eq!(
+        health["documents"], 15,
+        "seven jobs, their residents' contacts and one round"
+    );
     server.stop().await.unwrap();
 }
 
@@ -79,7 +82,7 @@ async fn restarting_on_the_same_folder_keeps_the_data_and_does_not_seed_twice() 
 
     let second = TestServer::start(dir.path()).await.unwrap();
     let (_, health) = second.get_json("/health").await.unwrap();
-    assert_eq!(health["documents"], 8);
+    assert_eq!(health["documents"], 15);
     second.stop().await.unwrap();
 }
 

@@ -30,7 +30,8 @@ async fn an_enrolled_operative_gets_her_jobs_and_a_crew_member_his_round() {
     let mut phone = priya(&server).await;
     assert_eq!(phone.sync(&server, later(0)).await.unwrap(), 200);
     let held: Vec<DocumentId> = phone.docs.keys().copied().collect();
-    assert_eq!(held, (1..=7).map(job).collect::<Vec<_>>());
+    let contacts = (1..=7).map(|n| DocumentId::Contact(JobId::from_u128(0xd00_0000 + n)));
+    assert_eq!(held, (1..=7).map(job).chain(contacts).collect::<Vec<_>>());
 
     let mut crew = TestDevice::enrol(&server, &server.code_for("Sam Lee"), DEMO_TENANT)
         .await
@@ -158,7 +159,7 @@ async fn a_revoked_device_is_refused_keeps_its_work_and_is_rebound_on_re_enrolme
     assert!(
         matches!(&phone.events[..], [SyncEvent::Failed { reason, .. }] if reason.contains("revoked"))
     );
-    assert_eq!(phone.docs.len(), 7, "the phone keeps its documents");
+    assert_eq!(phone.docs.len(), 14, "the phone keeps its documents");
     assert_eq!(phone.sync.waiting(), 1, "and its unsynced note");
 
     // The dispatcher re-enrols this phone; it keeps its actor id.

@@ -64,8 +64,8 @@ async fn a_push_from_one_device_reaches_a_connected_one_without_it_asking() {
     sync_over(&mut dan_socket, &mut dan, test_now()).await;
     assert_eq!(
         dan.docs.len(),
-        8,
-        "the dispatcher sees every job and the round"
+        15,
+        "the dispatcher sees every job, its contact and the round"
     );
 
     let job = DocumentId::Job(JobId::from_u128(0xd00_0003));

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use automerge::{ActorId, AutoCommit, Change};
 use doorstep_shared::blob::RenditionKind;
+use doorstep_shared::contact::Contact;
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::{
     BlobHash, DeviceId, EventId, JobId, Name, PhotoId, PropertyId, RoundId, ServiceId, StateId,
@@ -37,6 +38,8 @@ const ENROLMENT: &str = "enrolment";
 const SYNC: &str = "sync";
 const UPLOADS: &str = "uploads";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Days an uploaded thumbnail stays on the phone.
+const THUMBNAIL_DAYS: i64 = 30;
 
 /// Who this phone is enrolled as, and where it syncs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +359,26 @@ impl AppCore {
     /// A photo file kept on the phone (shown at once, before upload).
     pub fn file(&self, hash: BlobHash) -> Result<Option<Vec<u8>>, CoreError> {
         Ok(self.store.file(hash)?)
+    }
+
+    /// The thumbnails of a job's photos that this phone holds, by hash.
+    pub fn thumbnails(&self, job: &Job) -> Result<Vec<(BlobHash, Vec<u8>)>, CoreError> {
+        let mut found = Vec::new();
+        for hash in job.photos.values().filter_map(|photo| photo.thumbnail) {
+            if let Some(bytes) = self.store.file(hash)? {
+                found.push((hash, bytes));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The resident's contact details for a job, if the phone holds them
+    /// (the server sends them with the job while it is assigned here).
+    pub fn contact(&self, job: JobId) -> Result<Option<Contact>, CoreError> {
+        match self.store.document(DocumentId::Contact(job))? {
+            Some((_, document)) => Ok(Some(Contact::load(&document)?)),
+            None => Ok(None),
+        }
     }
 
     fn me(&self) -> Result<(Actor, ActorId), CoreError> {
@@ -851,18 +874,23 @@ impl AppCore {
         now: Timestamp,
     ) -> Result<Vec<CoreEvent>, CoreError> {
         let saved = queue.save();
-        let uploaded: Vec<BlobHash> = self
+        let uploaded: Vec<(BlobHash, RenditionKind)> = self
             .uploads
             .pending()
             .filter(|blob| !queue.pending().any(|left| left.hash == blob.hash))
-            .map(|blob| blob.hash)
+            .map(|blob| (blob.hash, blob.kind))
             .collect();
         self.store.write(|write| {
             write.put_state(UPLOADS, &saved)?;
-            // Uploaded renditions may go from the phone's storage after a
-            // day (the screens show them from the server after that).
-            for hash in &uploaded {
-                write.release_file(*hash, now.plus_millis(DAY_MS))?;
+            // Uploaded renditions may go from the phone's storage: the large
+            // ones after a day, thumbnails (a few kilobytes, shown on the Job
+            // screen) after a month.
+            for (hash, kind) in &uploaded {
+                let days = match kind {
+                    RenditionKind::Thumbnail => THUMBNAIL_DAYS,
+                    RenditionKind::Display | RenditionKind::Original => 1,
+                };
+                write.release_file(*hash, now.plus_millis(days * DAY_MS))?;
             }
             write.prune_files(now)?;
             Ok(())

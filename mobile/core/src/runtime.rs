@@ -8,8 +8,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use doorstep_shared::ids::{JobId, Name, PhotoId, PropertyId, RoundId, StateId};
-use doorstep_shared::job::GeoPoint;
+use doorstep_shared::contact::Contact;
+use doorstep_shared::ids::{BlobHash, JobId, Name, PhotoId, PropertyId, RoundId, StateId};
+use doorstep_shared::job::{GeoPoint, Job};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -123,6 +124,16 @@ pub enum Update {
         doc: DocumentId,
         /// Its bytes (`AutoCommit::load` reads them).
         bytes: Vec<u8>,
+    },
+    /// What the open job's screen shows besides its document: the
+    /// resident's contact details and the photo thumbnails on the phone.
+    JobExtras {
+        /// The job.
+        job: JobId,
+        /// How to reach the resident, if the phone holds their details.
+        contact: Option<ContactCard>,
+        /// Thumbnails by hash (JPEG bytes).
+        thumbnails: Vec<(BlobHash, Vec<u8>)>,
     },
     /// News from an edit, a sync or an upload.
     Event(CoreEvent),
@@ -331,11 +342,45 @@ fn send_lists(core: &AppCore, outbox: &Sender<Update>) {
 }
 
 fn send_document(core: &AppCore, outbox: &Sender<Update>, doc: DocumentId) {
-    if let Ok(Some(mut document)) = core.document(doc) {
-        let _ = outbox.send(Update::Document {
-            doc,
-            bytes: document.save(),
+    let Ok(Some(mut document)) = core.document(doc) else {
+        return;
+    };
+    let _ = outbox.send(Update::Document {
+        doc,
+        bytes: document.save(),
+    });
+    if let (DocumentId::Job(job), Ok(loaded)) = (doc, Job::load(&document)) {
+        let _ = outbox.send(Update::JobExtras {
+            job,
+            contact: core
+                .contact(job)
+                .ok()
+                .flatten()
+                .map(|contact| ContactCard::of(&contact)),
+            thumbnails: core.thumbnails(&loaded).unwrap_or_default(),
         });
+    }
+}
+
+/// A resident's contact details as the Job screen shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactCard {
+    /// Their name.
+    pub name: String,
+    /// A phone number to call.
+    pub phone: Option<String>,
+    /// An email address.
+    pub email: Option<String>,
+}
+
+impl ContactCard {
+    /// The card for a contact document.
+    pub fn of(contact: &Contact) -> Self {
+        Self {
+            name: contact.name.clone(),
+            phone: contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+            email: contact.email.as_ref().map(|e| e.as_str().to_owned()),
+        }
     }
 }
 

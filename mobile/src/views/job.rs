@@ -3,7 +3,10 @@
 //! and the buttons the service allows this role now, each disabled with
 //! the reason when its evidence is missing.
 
+use std::collections::BTreeMap;
+
 use dioxus::prelude::*;
+use doorstep_app_core::runtime::ContactCard;
 use doorstep_shared::ids::{BlobHash, JobId, Name, PhotoId, StateId};
 use doorstep_shared::job::Job;
 use doorstep_shared::service::ServiceDefinition;
@@ -32,8 +35,21 @@ pub struct PhotoLine {
     pub kind: String,
     /// Its thumbnail, once made.
     pub thumbnail: Option<BlobHash>,
+    /// The thumbnail as a `data:` URL, when the phone holds it.
+    pub image: Option<String>,
     /// Where its upload stands, in words.
     pub upload: String,
+}
+
+/// How to reach the resident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactLine {
+    /// Their name.
+    pub name: String,
+    /// Their number, to show and as a `tel:` link.
+    pub phone: Option<(String, String)>,
+    /// Their email address, to show and as a `mailto:` link.
+    pub email: Option<(String, String)>,
 }
 
 /// Where a photo's upload stands, as the core last reported it.
@@ -82,6 +98,8 @@ pub struct JobScreen {
     pub maps: String,
     /// The slot, in words.
     pub slot: String,
+    /// The resident, when the phone holds their details.
+    pub contact: Option<ContactLine>,
     /// The notes.
     pub notes: String,
     /// The checklist, in order.
@@ -194,6 +212,7 @@ impl JobScreen {
                     )
                 },
             ),
+            contact: None,
             notes: job.notes.as_str().to_owned(),
             checklist: checklist.into_iter().map(|(_, line)| line).collect(),
             photos: job
@@ -203,6 +222,7 @@ impl JobScreen {
                     id: *id,
                     kind: service.photo_label(&photo.kind).to_owned(),
                     thumbnail: photo.thumbnail,
+                    image: None,
                     upload: match progress(*id) {
                         Some(UploadProgress { sent, total }) if total > 0 && sent >= total => {
                             "Sent".into()
@@ -247,6 +267,35 @@ impl JobScreen {
             refused,
             unsynced,
         }
+    }
+}
+
+impl JobScreen {
+    /// The same screen with what only the phone holds: the resident's
+    /// contact details and the thumbnails (as `data:` URLs by hash).
+    pub fn with_phone_data(
+        mut self,
+        contact: Option<&ContactCard>,
+        images: &BTreeMap<BlobHash, String>,
+    ) -> Self {
+        self.contact = contact.map(|card| ContactLine {
+            name: card.name.clone(),
+            phone: card.phone.as_ref().map(|number| {
+                let dial: String = number
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '+')
+                    .collect();
+                (number.clone(), format!("tel:{dial}"))
+            }),
+            email: card
+                .email
+                .as_ref()
+                .map(|address| (address.clone(), format!("mailto:{address}"))),
+        });
+        for photo in &mut self.photos {
+            photo.image = photo.thumbnail.and_then(|hash| images.get(&hash).cloned());
+        }
+        self
     }
 }
 
@@ -296,6 +345,17 @@ pub fn JobView(
                 p { class: "reference", "{screen.reference} · {screen.service}" }
                 h1 { a { href: "{screen.maps}", "{screen.address}" } }
                 p { class: "slot", "{screen.slot}" }
+                if let Some(contact) = &screen.contact {
+                    div { class: "contact",
+                        span { "{contact.name}" }
+                        if let Some((number, tel)) = &contact.phone {
+                            a { class: "big call", href: "{tel}", "Call {number}" }
+                        }
+                        if let Some((address, mailto)) = &contact.email {
+                            a { class: "email", href: "{mailto}", "{address}" }
+                        }
+                    }
+                }
                 p { class: "status", "{screen.status}" }
                 if screen.unsynced {
                     p { class: "unsynced", "Saved on this phone; waiting for signal to send" }
@@ -352,6 +412,11 @@ pub fn JobView(
                 }
                 for photo in screen.photos.iter() {
                     figure { key: "{photo.id}",
+                        if let Some(image) = &photo.image {
+                            img { src: "{image}", alt: "{photo.kind} photo", width: "160" }
+                        } else {
+                            div { class: "no-image", "On the server" }
+                        }
                         if photo.upload.is_empty() {
                             figcaption { "{photo.kind}" }
                         } else {
@@ -422,6 +487,7 @@ mod tests {
     use doorstep_shared::prelude::*;
 
     use super::*;
+    use crate::testing::Driven;
 
     fn repair() -> ServiceDefinition {
         ServiceCatalog::builtin()
@@ -495,24 +561,8 @@ mod tests {
         )
     }
 
-    #[component]
-    fn Harness(screen: JobScreen) -> Element {
-        rsx! {
-            JobView {
-                screen,
-                on_button: move |_| {},
-                on_tick: move |_| {},
-                on_notes: move |_| {},
-                on_photo: move |_| {},
-            }
-        }
-    }
-
-    /// Renders inside a runtime (its event handlers need one).
     fn render(screen: JobScreen) -> String {
-        let mut dom = VirtualDom::new_with_props(Harness, HarnessProps { screen });
-        dom.rebuild_in_place();
-        dioxus_ssr::render(&dom)
+        Driven::job(screen).html()
     }
 
     #[test]
@@ -616,5 +666,80 @@ mod tests {
         assert_eq!(state.pending.len(), 1);
         let html = render(state);
         assert!(html.contains("Waiting for the office"), "{html}");
+    }
+
+    #[test]
+    fn a_refused_request_says_what_the_office_said() {
+        let service = repair();
+        let mut doc = started();
+        // Asking to complete without the after photo: the office refuses.
+        JobEditor::new(&mut doc, operative())
+            .unwrap()
+            .request_transition(
+                TransitionId::from_u128(9),
+                "in_progress".parse().unwrap(),
+                "completed".parse().unwrap(),
+                Evidence::default(),
+                Timestamp::from_millis(1_795_765_900_000),
+            )
+            .unwrap();
+        OfficeEditor::new(&mut doc)
+            .unwrap()
+            .decide_pending(&service, Timestamp::from_millis(1_795_765_900_000), |a| {
+                a.role
+            })
+            .unwrap();
+        let state = screen(&doc, false);
+        let reason = state.refused.clone().expect("refused");
+        assert!(state.pending.is_empty());
+        let html = render(state);
+        assert!(
+            html.contains(&format!("The office said no: {reason}")),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_resident_can_be_called_with_one_tap_and_photos_show_from_the_phone() {
+        let doc = started();
+        let thumbnail: BlobHash = "ab".repeat(32).parse().unwrap();
+        let images = BTreeMap::from([(thumbnail, "data:image/jpeg;base64,/9j/".to_owned())]);
+        let card = ContactCard {
+            name: "Margaret Ellis".into(),
+            phone: Some("+44 7700 900123".into()),
+            email: None,
+        };
+        let mut state = screen(&doc, false);
+        state.photos[0].thumbnail = Some(thumbnail);
+        let state = state.with_phone_data(Some(&card), &images);
+        let html = render(state);
+        assert!(html.contains("href=\"tel:+447700900123\""), "{html}");
+        assert!(html.contains("Call +44 7700 900123"), "{html}");
+        assert!(html.contains("Margaret Ellis"), "{html}");
+        assert!(
+            html.contains("src=\"data:image/jpeg;base64,/9j/\""),
+            "{html}"
+        );
+        let without = render(screen(&doc, false));
+        assert!(without.contains("On the server"), "{without}");
+        assert!(!without.contains("tel:"), "{without}");
+    }
+
+    #[test]
+    fn buttons_ticks_and_notes_reach_their_handlers() {
+        let mut driven = Driven::job(screen(&started(), false));
+        // Listeners are numbered in the order the DOM made them. The
+        // disabled "Complete job" is not pressed: a browser would not fire it.
+        driven.click(0);
+        driven.change(0, "Side gate code 4411");
+        driven.change(3, "on");
+        assert_eq!(
+            driven.taken(),
+            [
+                "transition awaiting_parts",
+                "notes Side gate code 4411",
+                "tick supply_isolated true"
+            ]
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! needs evidence (a contaminated bin needs a photo, say) asks for it first.
 
 use dioxus::prelude::*;
-use doorstep_shared::ids::{Name, PropertyId, RoundId};
+use doorstep_shared::ids::{Name, PhotoId, PropertyId, RoundId};
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceDefinition;
 
@@ -33,6 +33,53 @@ pub struct Stop {
     pub logged: Option<String>,
 }
 
+/// An outcome being written with a note or photo, before it is logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundDraft {
+    /// The property.
+    pub property: PropertyId,
+    /// The outcome chosen, once chosen.
+    pub outcome: Option<Name>,
+    /// The note typed so far.
+    pub note: String,
+    /// The photo taken, once the phone has saved it.
+    pub photo: Option<PhotoId>,
+    /// A photo is being processed and saved.
+    pub photo_saving: bool,
+}
+
+impl RoundDraft {
+    /// A panel for `property`, with `outcome` already chosen if it was.
+    pub fn new(property: PropertyId, outcome: Option<Name>) -> Self {
+        Self {
+            property,
+            outcome,
+            note: String::new(),
+            photo: None,
+            photo_saving: false,
+        }
+    }
+}
+
+/// What the crew did on the round screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoundInput {
+    /// Tapped an outcome on a property's row.
+    Tap(PropertyId, Name),
+    /// Asked to add a note or photo before logging a property.
+    Evidence(PropertyId),
+    /// Chose the outcome in the note-and-photo panel.
+    Choose(Name),
+    /// Typed the note.
+    Note(String),
+    /// Took a photo (the camera file).
+    Photo(Vec<u8>),
+    /// Logged the panel's outcome.
+    Log,
+    /// Closed the panel without logging.
+    Cancel,
+}
+
 /// Everything the round screen shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundScreen {
@@ -46,6 +93,10 @@ pub struct RoundScreen {
     pub stops: Vec<Stop>,
     /// The outcomes the service defines.
     pub outcomes: Vec<OutcomeButton>,
+    /// The kind of photo evidence is taken as.
+    pub photo_kind: Option<Name>,
+    /// The note-and-photo panel, when open.
+    pub draft: Option<RoundDraft>,
 }
 
 impl RoundScreen {
@@ -88,7 +139,15 @@ impl RoundScreen {
                     needs_note: outcome.evidence.note,
                 })
                 .collect(),
+            photo_kind: service.photo_kinds.first().map(|kind| kind.id.clone()),
+            draft: None,
         }
+    }
+
+    /// The same screen with the note-and-photo panel open (or not).
+    pub fn with_draft(mut self, draft: Option<RoundDraft>) -> Self {
+        self.draft = draft;
+        self
     }
 
     /// The progress line.
@@ -96,14 +155,34 @@ impl RoundScreen {
         let (done, all) = self.progress;
         format!("{done} of {all} done")
     }
+
+    /// The outcome button for `outcome`.
+    pub fn outcome(&self, outcome: &Name) -> Option<&OutcomeButton> {
+        self.outcomes.iter().find(|o| &o.outcome == outcome)
+    }
+
+    /// Why the panel's outcome cannot be logged yet, if it cannot.
+    pub fn draft_blocked(&self) -> Option<&'static str> {
+        let draft = self.draft.as_ref()?;
+        let Some(outcome) = draft.outcome.as_ref().and_then(|o| self.outcome(o)) else {
+            return Some("Choose what you found");
+        };
+        if draft.photo_saving {
+            Some("Saving the photo…")
+        } else if outcome.needs_photo && draft.photo.is_none() {
+            Some("Take a photo first")
+        } else if outcome.needs_note && draft.note.trim().is_empty() {
+            Some("Write a note first")
+        } else {
+            None
+        }
+    }
 }
 
-/// The round screen: `on_outcome` gets the property and the outcome tapped.
+/// The round screen: every tap, choice and typed note goes to `on_input`.
 #[component]
-pub fn RoundView(
-    screen: RoundScreen,
-    on_outcome: EventHandler<(PropertyId, OutcomeButton)>,
-) -> Element {
+pub fn RoundView(screen: RoundScreen, on_input: EventHandler<RoundInput>) -> Element {
+    let blocked = screen.draft_blocked();
     rsx! {
         main { class: "round",
             header {
@@ -117,23 +196,36 @@ pub fn RoundView(
                         if let Some(note) = &stop.crew_note {
                             p { class: "crew-note", "{note}" }
                         }
-                        match &stop.logged {
-                            Some(logged) => rsx! { p { class: "logged", "{logged}" } },
-                            None => rsx! {
+                        match (&stop.logged, &screen.draft) {
+                            (Some(logged), _) => rsx! { p { class: "logged", "{logged}" } },
+                            (None, Some(draft)) if draft.property == stop.property => rsx! {
+                                EvidencePanel { draft: draft.clone(), outcomes: screen.outcomes.clone(), blocked, on_input }
+                            },
+                            (None, _) => rsx! {
                                 div { class: "outcomes",
                                     for outcome in screen.outcomes.iter() {
                                         button {
                                             key: "{outcome.outcome}",
                                             class: "big",
                                             onclick: {
-                                                let pressed = (stop.property, outcome.clone());
-                                                move |_| on_outcome.call(pressed.clone())
+                                                let tapped = RoundInput::Tap(stop.property, outcome.outcome.clone());
+                                                move |_| on_input.call(tapped.clone())
                                             },
                                             "{outcome.label}"
                                             if outcome.needs_photo {
                                                 span { class: "needs", " (photo)" }
+                                            } else if outcome.needs_note {
+                                                span { class: "needs", " (note)" }
                                             }
                                         }
+                                    }
+                                    button {
+                                        class: "plain",
+                                        onclick: {
+                                            let property = stop.property;
+                                            move |_| on_input.call(RoundInput::Evidence(property))
+                                        },
+                                        "Add a note or photo"
                                     }
                                 }
                             },
@@ -145,12 +237,79 @@ pub fn RoundView(
     }
 }
 
+/// The note-and-photo panel under one property.
+#[component]
+fn EvidencePanel(
+    draft: RoundDraft,
+    outcomes: Vec<OutcomeButton>,
+    blocked: Option<&'static str>,
+    on_input: EventHandler<RoundInput>,
+) -> Element {
+    rsx! {
+        div { class: "evidence",
+            p { "What did you find?" }
+            div { class: "outcomes",
+                for outcome in outcomes.iter() {
+                    button {
+                        key: "{outcome.outcome}",
+                        class: if draft.outcome.as_ref() == Some(&outcome.outcome) { "big chosen" } else { "big" },
+                        "aria-pressed": draft.outcome.as_ref() == Some(&outcome.outcome),
+                        onclick: {
+                            let chosen = RoundInput::Choose(outcome.outcome.clone());
+                            move |_| on_input.call(chosen.clone())
+                        },
+                        "{outcome.label}"
+                    }
+                }
+            }
+            label { r#for: "round-note", "Note" }
+            textarea {
+                id: "round-note",
+                rows: "3",
+                value: "{draft.note}",
+                onchange: move |event| on_input.call(RoundInput::Note(event.value())),
+            }
+            label { class: "photo-button",
+                if draft.photo.is_some() { "Retake the photo" } else { "Take a photo" }
+                input {
+                    r#type: "file",
+                    accept: "image/jpeg,image/png",
+                    "capture": "environment",
+                    onchange: move |event: FormEvent| async move {
+                        for file in event.files() {
+                            if let Ok(bytes) = file.read_bytes().await {
+                                on_input.call(RoundInput::Photo(bytes.to_vec()));
+                            }
+                        }
+                    },
+                }
+            }
+            if draft.photo_saving {
+                p { class: "photo-state", "Saving the photo…" }
+            } else if draft.photo.is_some() {
+                p { class: "photo-state", "Photo added" }
+            }
+            button {
+                class: "big",
+                disabled: blocked.is_some(),
+                onclick: move |_| on_input.call(RoundInput::Log),
+                "Log it"
+            }
+            if let Some(why) = blocked {
+                p { class: "why", "{why}" }
+            }
+            button { class: "plain", onclick: move |_| on_input.call(RoundInput::Cancel), "Cancel" }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use automerge::ActorId;
     use doorstep_shared::prelude::*;
 
     use super::*;
+    use crate::testing::Driven;
 
     fn round_and_service() -> (Round, ServiceDefinition) {
         let services = ServiceCatalog::builtin().unwrap();
@@ -199,26 +358,72 @@ mod tests {
         (Round::load(&doc).unwrap(), service)
     }
 
-    #[component]
-    fn Harness(screen: RoundScreen) -> Element {
-        rsx! { RoundView { screen, on_outcome: move |_| {} } }
+    fn screen() -> RoundScreen {
+        let (round, service) = round_and_service();
+        RoundScreen::new(RoundId::from_u128(1), &round, &service)
     }
 
     #[test]
     fn the_round_lists_streets_in_order_with_progress_and_one_tap_outcomes() {
-        let (round, service) = round_and_service();
-        let screen = RoundScreen::new(RoundId::from_u128(1), &round, &service);
+        let screen = screen();
         assert_eq!(screen.progress_line(), "1 of 2 done");
         assert_eq!(screen.stops[0].logged.as_deref(), Some("Collected"));
         assert!(
             screen.outcomes.iter().any(|o| o.needs_photo),
             "contaminated needs a photo"
         );
-        let mut dom = VirtualDom::new_with_props(Harness, HarnessProps { screen });
-        dom.rebuild_in_place();
-        let html = dioxus_ssr::render(&dom);
+        let html = Driven::round(screen).html();
         assert!(html.contains("1 Marine Parade"), "{html}");
         assert!(html.contains("(photo)"), "{html}");
+        assert!(html.contains("(note)"), "{html}");
         assert!(html.contains("1 of 2 done"), "{html}");
+        assert!(html.contains("Add a note or photo"), "{html}");
+    }
+
+    #[test]
+    fn tapping_an_outcome_on_the_next_property_reaches_the_handler() {
+        let mut driven = Driven::round(screen());
+        // The logged first stop has no buttons. Listeners are numbered in
+        // the order the DOM made them: the row's last button comes first.
+        driven.click(1);
+        driven.click(0);
+        assert_eq!(
+            driven.taken(),
+            [
+                "tap 00000000-0000-0000-0000-000000000002 collected",
+                "Evidence(PropertyId(00000000-0000-0000-0000-000000000002))"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_panel_asks_for_what_the_chosen_outcome_still_needs() {
+        let property = PropertyId::from_u128(2);
+        let mut draft = RoundDraft::new(property, None);
+        let open = |draft: &RoundDraft| screen().with_draft(Some(draft.clone()));
+        assert_eq!(open(&draft).draft_blocked(), Some("Choose what you found"));
+        draft.outcome = Some("contaminated".parse().unwrap());
+        assert_eq!(open(&draft).draft_blocked(), Some("Take a photo first"));
+        draft.photo_saving = true;
+        assert_eq!(open(&draft).draft_blocked(), Some("Saving the photo…"));
+        draft.photo_saving = false;
+        draft.photo = Some(PhotoId::from_u128(9));
+        assert_eq!(open(&draft).draft_blocked(), None);
+        draft.outcome = Some("other".parse().unwrap());
+        draft.photo = None;
+        assert_eq!(open(&draft).draft_blocked(), Some("Write a note first"));
+        draft.note = "Bin lid broken".into();
+        assert_eq!(open(&draft).draft_blocked(), None);
+
+        let mut driven = Driven::round(open(&RoundDraft::new(
+            property,
+            Some("contaminated".parse().unwrap()),
+        )));
+        let html = driven.html();
+        assert!(html.contains("What did you find?"), "{html}");
+        assert!(html.contains("Take a photo first"), "{html}");
+        assert!(html.contains("capture=\"environment\""), "{html}");
+        driven.change(0, "Food waste in the recycling");
+        assert_eq!(driven.taken(), ["Note(\"Food waste in the recycling\")"]);
     }
 }

@@ -1,73 +1,214 @@
-//! **Today**: the jobs assigned to me, by appointment, with counts.
+//! **Today**: a crew's rounds, then my jobs by appointment, with counts and
+//! filters (still to do, waiting to sync, all).
 
 use dioxus::prelude::*;
-use doorstep_shared::ids::JobId;
+use doorstep_app_core::core::RoundRow;
+use doorstep_app_core::store::JobRow;
+use doorstep_shared::ids::{JobId, RoundId};
 use doorstep_shared::summary::JobSummary;
 
-/// What the Today screen shows, worked out from job summaries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TodayState {
-    /// Jobs with a slot, earliest first, then jobs without one.
-    pub jobs: Vec<JobSummary>,
-    /// How many have a request waiting for the server.
-    pub pending: usize,
+/// Which jobs the list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TodayFilter {
+    /// Jobs not finished yet.
+    #[default]
+    ToDo,
+    /// Jobs holding changes the server has not accepted.
+    Waiting,
+    /// Every job on the phone.
+    All,
 }
 
-impl TodayState {
-    /// Orders the jobs by appointment (unbooked last, then by reference).
-    pub fn new(mut jobs: Vec<JobSummary>) -> Self {
-        jobs.sort_by(|a, b| {
-            (
-                a.appointment_starts.is_none(),
-                a.appointment_starts,
-                &a.reference,
-            )
-                .cmp(&(
-                    b.appointment_starts.is_none(),
-                    b.appointment_starts,
-                    &b.reference,
-                ))
-        });
-        let pending = jobs.iter().filter(|j| j.pending_requests > 0).count();
-        Self { jobs, pending }
-    }
+impl TodayFilter {
+    /// The filters in the order the buttons show them.
+    pub const ALL: [TodayFilter; 3] = [TodayFilter::ToDo, TodayFilter::Waiting, TodayFilter::All];
 
-    /// The heading's count line.
-    pub fn count_line(&self) -> String {
-        match (self.jobs.len(), self.pending) {
-            (0, _) => "No jobs yet. Enrol this phone with your council's Doorstep server.".into(),
-            (1, 0) => "1 job".into(),
-            (n, 0) => format!("{n} jobs"),
-            (n, p) => format!("{n} jobs, {p} waiting to sync"),
+    fn label(self) -> &'static str {
+        match self {
+            TodayFilter::ToDo => "To do",
+            TodayFilter::Waiting => "Not sent",
+            TodayFilter::All => "All",
         }
     }
 }
 
-/// The Today screen; `on_open` gets the job tapped.
+/// One job on the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TodayLine {
+    /// Its summary.
+    pub summary: JobSummary,
+    /// Its status is a final one (completed, cancelled).
+    pub finished: bool,
+    /// The phone holds changes to it the server has not accepted.
+    pub unsynced: bool,
+}
+
+/// What the Today screen shows, worked out from the job rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TodayState {
+    /// The jobs the filter lets through: slot order, unbooked last.
+    pub jobs: Vec<TodayLine>,
+    /// The rounds on the phone.
+    pub rounds: Vec<RoundRow>,
+    /// The filter in force.
+    pub filter: TodayFilter,
+    /// How many jobs each filter would show, in [`TodayFilter::ALL`] order.
+    pub counts: [usize; 3],
+    /// The phone is enrolled (an empty list then means no work, not no
+    /// server).
+    pub enrolled: bool,
+}
+
+impl TodayState {
+    /// The list for `filter`; `finished` says whether a job's status is a
+    /// final one in its service.
+    pub fn new(
+        rows: &[JobRow],
+        rounds: Vec<RoundRow>,
+        filter: TodayFilter,
+        enrolled: bool,
+        finished: impl Fn(&JobSummary) -> bool,
+    ) -> Self {
+        let mut lines: Vec<TodayLine> = rows
+            .iter()
+            .map(|row| TodayLine {
+                finished: finished(&row.summary),
+                unsynced: row.unsynced || row.summary.pending_requests > 0,
+                summary: row.summary.clone(),
+            })
+            .collect();
+        lines.sort_by(|a, b| {
+            let key = |line: &TodayLine| {
+                (
+                    line.summary.appointment_starts.is_none(),
+                    line.summary.appointment_starts,
+                    line.summary.reference.clone(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let counts = TodayFilter::ALL.map(|f| lines.iter().filter(|l| f.admits(l)).count());
+        lines.retain(|line| filter.admits(line));
+        Self {
+            jobs: lines,
+            rounds,
+            filter,
+            counts,
+            enrolled,
+        }
+    }
+
+    /// The heading's count line.
+    pub fn count_line(&self) -> String {
+        let [to_do, waiting, all] = self.counts;
+        if !self.enrolled {
+            return "Not enrolled yet. Enrol this phone with your council's Doorstep server."
+                .into();
+        }
+        if all == 0 {
+            return if self.rounds.is_empty() {
+                "No jobs on this phone yet.".into()
+            } else {
+                "No jobs today, just your round.".into()
+            };
+        }
+        let jobs = |n: usize| {
+            if n == 1 {
+                "1 job".to_owned()
+            } else {
+                format!("{n} jobs")
+            }
+        };
+        match waiting {
+            0 => format!("{} to do, {} in all", jobs(to_do), all),
+            w => format!("{} to do, {} in all, {w} not sent yet", jobs(to_do), all),
+        }
+    }
+
+    /// What an empty list says under the filter in force.
+    pub fn empty_line(&self) -> Option<&'static str> {
+        if !self.jobs.is_empty() || self.counts[2] == 0 {
+            return None;
+        }
+        Some(match self.filter {
+            TodayFilter::ToDo => "Nothing left to do. Well done.",
+            TodayFilter::Waiting => "Everything has been sent.",
+            TodayFilter::All => "No jobs.",
+        })
+    }
+}
+
+impl TodayFilter {
+    fn admits(self, line: &TodayLine) -> bool {
+        match self {
+            TodayFilter::ToDo => !line.finished,
+            TodayFilter::Waiting => line.unsynced,
+            TodayFilter::All => true,
+        }
+    }
+}
+
+/// The Today screen; `on_open` gets the job tapped, `on_round` the round,
+/// `on_filter` the filter chosen.
 #[component]
-pub fn Today(jobs: Vec<JobSummary>, on_open: Option<EventHandler<JobId>>) -> Element {
-    let state = TodayState::new(jobs);
+pub fn Today(
+    state: TodayState,
+    on_open: EventHandler<JobId>,
+    on_round: EventHandler<RoundId>,
+    on_filter: EventHandler<TodayFilter>,
+) -> Element {
     rsx! {
         main { class: "today",
             h1 { "Today" }
             p { class: "count", "{state.count_line()}" }
-            ul { class: "jobs",
-                for job in state.jobs.iter() {
-                    li {
-                        key: "{job.job}",
-                        class: "job",
-                        onclick: {
-                            let id = job.job;
-                            move |_| {
-                                if let Some(open) = on_open {
-                                    open.call(id);
-                                }
+            if !state.rounds.is_empty() {
+                ul { class: "rounds",
+                    for round in state.rounds.iter() {
+                        li { key: "{round.round}",
+                            button {
+                                class: "big round-link",
+                                onclick: {
+                                    let id = round.round;
+                                    move |_| on_round.call(id)
+                                },
+                                "Round {round.reference} · {round.done} of {round.total} done"
                             }
+                        }
+                    }
+                }
+            }
+            if state.counts[2] > 0 {
+                nav { class: "filters",
+                    for (filter, count) in TodayFilter::ALL.into_iter().zip(state.counts) {
+                        button {
+                            key: "{filter.label()}",
+                            class: if filter == state.filter { "filter chosen" } else { "filter" },
+                            "aria-pressed": filter == state.filter,
+                            onclick: move |_| on_filter.call(filter),
+                            "{filter.label()} ({count})"
+                        }
+                    }
+                }
+            }
+            if let Some(empty) = state.empty_line() {
+                p { class: "empty", "{empty}" }
+            }
+            ul { class: "jobs",
+                for line in state.jobs.iter() {
+                    li {
+                        key: "{line.summary.job}",
+                        class: if line.finished { "job finished" } else { "job" },
+                        onclick: {
+                            let id = line.summary.job;
+                            move |_| on_open.call(id)
                         },
-                        span { class: "time", "{slot(job)}" }
-                        strong { class: "address", "{job.address}" }
-                        span { class: "service", "{job.service_name}" }
-                        span { class: "status", "{job.status_label}" }
+                        span { class: "time", "{slot(&line.summary)}" }
+                        strong { class: "address", "{line.summary.address}" }
+                        span { class: "service", "{line.summary.service_name}" }
+                        span { class: "status", "{line.summary.status_label}" }
+                        if line.unsynced {
+                            span { class: "unsent", "Not sent yet" }
+                        }
                     }
                 }
             }
@@ -88,8 +229,9 @@ mod tests {
     use doorstep_shared::prelude::*;
 
     use super::*;
+    use crate::testing::Driven;
 
-    fn summary(number: u32, starts_at_hour: Option<u8>) -> JobSummary {
+    fn row(number: u32, starts_at_hour: Option<u8>, unsynced: bool) -> JobRow {
         let services = ServiceCatalog::builtin().unwrap();
         let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
         let job = demo::job(
@@ -109,38 +251,109 @@ mod tests {
         let day: Date = "2026-11-27".parse().unwrap();
         summary.appointment_starts = starts_at_hour.map(|h| Timestamp::at(day, h, 0));
         summary.appointment_ends = starts_at_hour.map(|h| Timestamp::at(day, h + 2, 0));
-        summary
+        JobRow { summary, unsynced }
+    }
+
+    fn state(rows: &[JobRow], filter: TodayFilter, finished: &[&str]) -> TodayState {
+        TodayState::new(rows, Vec::new(), filter, true, |s| {
+            finished.contains(&s.reference.as_str())
+        })
     }
 
     #[test]
     fn jobs_are_listed_by_appointment_with_unbooked_ones_last() {
-        let state = TodayState::new(vec![
-            summary(1, None),
-            summary(2, Some(13)),
-            summary(3, Some(9)),
-        ]);
-        let order: Vec<&str> = state.jobs.iter().map(|j| j.reference.as_str()).collect();
+        let rows = [
+            row(1, None, false),
+            row(2, Some(13), false),
+            row(3, Some(9), false),
+        ];
+        let state = state(&rows, TodayFilter::All, &[]);
+        let order: Vec<&str> = state
+            .jobs
+            .iter()
+            .map(|j| j.summary.reference.as_str())
+            .collect();
         assert_eq!(order, ["HR-00003", "HR-00002", "HR-00001"]);
-        assert_eq!(state.count_line(), "3 jobs");
+        assert_eq!(state.count_line(), "3 jobs to do, 3 in all");
     }
 
     #[test]
-    fn the_today_screen_renders_each_job_with_its_slot_and_status() {
-        let html = dioxus_ssr::render_element(rsx! {
-            Today { jobs: vec![summary(1, Some(9))] }
-        });
+    fn the_filters_split_finished_and_unsent_jobs_and_count_each() {
+        let rows = [
+            row(1, Some(9), false),
+            row(2, Some(11), true),
+            row(3, Some(13), false),
+        ];
+        let to_do = state(&rows, TodayFilter::ToDo, &["HR-00001"]);
+        assert_eq!(to_do.counts, [2, 1, 3]);
+        assert_eq!(to_do.jobs.len(), 2);
+        assert_eq!(to_do.count_line(), "2 jobs to do, 3 in all, 1 not sent yet");
+        let waiting = state(&rows, TodayFilter::Waiting, &["HR-00001"]);
+        assert_eq!(waiting.jobs[0].summary.reference, "HR-00002");
+        let done = state(&rows[..1], TodayFilter::ToDo, &["HR-00001"]);
+        assert_eq!(done.empty_line(), Some("Nothing left to do. Well done."));
+    }
+
+    #[test]
+    fn the_today_screen_renders_each_job_with_its_slot_status_and_sync_state() {
+        let rows = [row(1, Some(9), true)];
+        let html = Driven::today(state(&rows, TodayFilter::ToDo, &[])).html();
         assert!(html.contains("09:00–11:00"), "{html}");
         assert!(
             html.contains("7 Tarring Road, Worthing, BN11 4SS"),
             "{html}"
         );
         assert!(html.contains("Reported"), "{html}");
-        assert!(html.contains("1 job"), "{html}");
+        assert!(html.contains("Not sent yet"), "{html}");
+        assert!(html.contains("To do (1)"), "{html}");
     }
 
     #[test]
-    fn an_unenrolled_phone_says_what_to_do() {
-        let html = dioxus_ssr::render_element(rsx! { Today { jobs: Vec::new() } });
+    fn an_unenrolled_phone_says_what_to_do_and_an_enrolled_one_with_no_work_says_so() {
+        let unenrolled = TodayState::new(&[], Vec::new(), TodayFilter::ToDo, false, |_| false);
+        let html = Driven::today(unenrolled).html();
         assert!(html.contains("Enrol this phone"), "{html}");
+        let idle = state(&[], TodayFilter::ToDo, &[]);
+        let html = Driven::today(idle).html();
+        assert!(html.contains("No jobs on this phone yet."), "{html}");
+        assert!(!html.contains("filter"), "no filters over nothing: {html}");
+    }
+
+    #[test]
+    fn a_crew_sees_its_round_with_progress_and_tapping_it_opens_the_round() {
+        let rounds = vec![RoundRow {
+            round: RoundId::from_u128(5),
+            reference: "WR-FRI-1".into(),
+            date: "2026-11-27".parse().unwrap(),
+            done: 12,
+            total: 40,
+        }];
+        let state = TodayState::new(&[], rounds, TodayFilter::ToDo, true, |_| false);
+        let mut driven = Driven::today(state);
+        let html = driven.html();
+        assert!(html.contains("Round WR-FRI-1 · 12 of 40 done"), "{html}");
+        assert!(html.contains("just your round"), "{html}");
+        driven.click(0);
+        assert_eq!(
+            driven.taken(),
+            ["round 00000000-0000-0000-0000-000000000005"]
+        );
+    }
+
+    #[test]
+    fn tapping_a_filter_and_a_job_reach_their_handlers() {
+        let rows = [row(1, Some(9), false), row(2, Some(11), false)];
+        let mut driven = Driven::today(state(&rows, TodayFilter::ToDo, &[]));
+        // Listeners are numbered in the order the DOM made them: the jobs
+        // (a list of their own) first, then the three filters.
+        driven.click(3);
+        driven.click(1);
+        assert_eq!(
+            driven.taken(),
+            [
+                "filter Waiting",
+                "open 00000000-0000-0000-0000-000000000002"
+            ]
+        );
     }
 }
