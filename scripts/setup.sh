@@ -45,6 +45,40 @@ if [ "$("$tools_dir/bin/s3s-fs" --version 2>/dev/null)" != "s3s-fs $S3S_VERSION"
     cargo install --quiet --locked --features binary --root "$tools_dir" "s3s-fs@$S3S_VERSION"
 fi
 
+# The web app's build and its browser tests: clang compiles sqlite3.c for
+# wasm32, Debian's Chromium is the browser the tests drive.
+web_packages="chromium clang"
+missing_web=$(for p in $web_packages; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing_web" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing_web >/dev/null
+fi
+
+# wasm-bindgen-cli, which must be exactly the wasm-bindgen crate's version in
+# Cargo.lock. Not --locked: its lock file pins a webpki-roots that fails to build.
+repo_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+wasm_bindgen_version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$repo_dir/Cargo.lock")
+if [ -z "$wasm_bindgen_version" ]; then
+    echo "setup: no wasm-bindgen in $repo_dir/Cargo.lock; cannot tell which wasm-bindgen-cli to install" >&2
+    exit 1
+fi
+if [ "$("$tools_dir/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+    echo "setup: building wasm-bindgen-cli $wasm_bindgen_version into $tools_dir (once)"
+    cargo install --quiet wasm-bindgen-cli --version "=$wasm_bindgen_version" --root "$tools_dir"
+fi
+
+# playwright-core for the browser tests in tests/browser, at the version its
+# package-lock.json pins; it drives the Chromium above and downloads no browser.
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm is not installed; install Node.js and npm (Debian: apt-get install nodejs npm) and run this again" >&2
+    exit 1
+fi
+browser_tests_dir="$repo_dir/tests/browser"
+if [ ! -f "$browser_tests_dir/node_modules/playwright-core/package.json" ] \
+    || [ "$browser_tests_dir/package-lock.json" -nt "$browser_tests_dir/node_modules/.package-lock.json" ]; then
+    (cd "$browser_tests_dir" && npm ci --silent)
+fi
+
 # PostgreSQL for the store tests: started if installed but stopped,
 # installed from Debian's packages if missing (as root).
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

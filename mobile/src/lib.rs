@@ -37,7 +37,14 @@ pub fn App() -> Element {
     let link = try_use_context::<CoreLink>();
     let services = use_hook(|| Rc::new(ServiceCatalog::builtin().unwrap_or_default()));
     let enrolment = link.as_ref().and_then(|l| l.enrolment.clone());
-    let mut model = use_signal(move || AppModel::new(enrolment));
+    let server = link.as_ref().and_then(|l| l.server.clone());
+    let mut model = use_signal(move || {
+        let mut model = AppModel::new(enrolment);
+        if let Some(server) = server {
+            model.enrol.server = server;
+        }
+        model
+    });
     let updates_link = link.clone();
     use_future(move || {
         let link = updates_link.clone();

@@ -7,8 +7,13 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::PathBuf::from("doorstep-app-data"));
     match doorstep_mobile::services::start_core(&dir) {
-        Ok(link) => {
-            let launch = dioxus::LaunchBuilder::new().with_context(link);
+        Ok(core) => {
+            let launch = dioxus::LaunchBuilder::new().with_context_provider(move || {
+                match doorstep_mobile::services::native_link(core.clone()) {
+                    Some(link) => Box::new(link),
+                    None => Box::new(()),
+                }
+            });
             #[cfg(feature = "desktop")]
             let launch = launch.with_cfg(
                 dioxus::desktop::Config::new().with_window(
@@ -29,10 +34,9 @@ fn main() {
     }
 }
 
+// The browser build starts from `doorstep-web`'s `start_app`, not here.
 #[cfg(all(feature = "web", not(any(feature = "desktop", feature = "mobile"))))]
-fn main() {
-    dioxus::launch(doorstep_mobile::App);
-}
+fn main() {}
 
 #[cfg(not(any(feature = "desktop", feature = "mobile", feature = "web")))]
 fn main() {

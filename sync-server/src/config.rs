@@ -39,6 +39,12 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_MAX_PHOTO_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_photo_bytes: u64,
 
+    /// Folder of the operative app's browser build, served at `/app/`.
+    /// Default: `web-app` in the build folder the server binary is in
+    /// (where `scripts/build-web.sh` puts it).
+    #[arg(long, env = "DOORSTEP_WEB_APP")]
+    pub web_app: Option<PathBuf>,
+
     /// Folder of a council's own service definitions (*.toml), added to the
     /// built-in ones.
     #[arg(long, env = "DOORSTEP_SERVICES_DIR")]
@@ -129,6 +135,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     services_dir: Option<PathBuf>,
+    web_app: Option<PathBuf>,
     blob_store: Option<String>,
     max_photo_bytes: Option<u64>,
     demo: Option<bool>,
@@ -199,6 +206,9 @@ impl Config {
         if let (true, Some(dir)) = (unset("services_dir"), file.services_dir) {
             config.services_dir = Some(dir);
         }
+        if let (true, Some(dir)) = (unset("web_app"), file.web_app) {
+            config.web_app = Some(dir);
+        }
         if let (true, Some(location)) = (unset("blob_store"), file.blob_store) {
             config.blob_store = Some(location.parse().map_err(|message| ConfigError::Invalid {
                 path: shown.clone(),
@@ -228,6 +238,15 @@ impl Config {
         self.blob_store
             .clone()
             .unwrap_or_else(|| BlobLocation::Folder(self.data_dir.join("photos")))
+    }
+
+    /// Where the browser app's build is: as set, or `web-app` beside the
+    /// `debug`/`release` folder holding this binary.
+    pub fn web_app_folder(&self) -> Option<PathBuf> {
+        self.web_app.clone().or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("web-app"))
+        })
     }
 
     /// The SQLite database file.

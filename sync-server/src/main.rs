@@ -99,7 +99,8 @@ fn run() -> anyhow::Result<()> {
         );
         let state = AppState::new(store, blobs, services, clock)
             .with_node(&config.node)
-            .with_admin_token(config.admin_token.clone());
+            .with_admin_token(config.admin_token.clone())
+            .with_web_app(config.web_app_folder());
         tokio::spawn(prune_uploads(state.clone()));
         serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())

@@ -6,6 +6,7 @@ mod health;
 mod jobs;
 mod live;
 mod sync;
+mod web_app;
 
 use axum::Router;
 
@@ -20,5 +21,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(enrol::router())
         .merge(blobs::router())
+        .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

@@ -29,6 +29,7 @@ pub struct AppState {
     node_actor: ActorId,
     admin_token: Option<Secret>,
     changes: tokio::sync::broadcast::Sender<Changed>,
+    web_app: Option<Arc<std::path::Path>>,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -64,7 +65,19 @@ impl AppState {
             node_actor: node_actor("node-1"),
             admin_token: None,
             changes: tokio::sync::broadcast::channel(256).0,
+            web_app: None,
         }
+    }
+
+    /// Serves the browser app built into `folder` at `/app/`.
+    pub fn with_web_app(mut self, folder: Option<std::path::PathBuf>) -> Self {
+        self.web_app = folder.map(Arc::from);
+        self
+    }
+
+    /// Where the browser app is, if it is served.
+    pub fn web_app(&self) -> Option<&std::path::Path> {
+        self.web_app.as_deref()
     }
 
     /// Names this server node (see [`node_actor`]).

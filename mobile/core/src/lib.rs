@@ -28,3 +28,5 @@ mod failpoint;
 pub mod runtime;
 pub mod store;
 pub mod transport;
+#[cfg(all(feature = "web", target_arch = "wasm32"))]
+pub mod web;

@@ -4,8 +4,11 @@
 //! The browser build ([5/8]) runs the same loop in a Web Worker with the
 //! same messages.
 
+#[cfg(feature = "native")]
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+#[cfg(feature = "native")]
 use std::thread::JoinHandle;
+#[cfg(feature = "native")]
 use std::time::Duration;
 
 use doorstep_shared::contact::Contact;
@@ -151,10 +154,247 @@ pub enum Update {
     },
 }
 
+/// The core and what it is doing between commands: the due network work,
+/// the open document. The native [`Runtime`] drives it from a thread; the
+/// browser drives it from a Web Worker's message and timer callbacks. Every
+/// call passes what the screens must hear to `out`.
+pub struct Driver {
+    core: AppCore,
+    transport: Box<dyn Transport>,
+    next_sync: Timestamp,
+    open: Option<DocumentId>,
+}
+
+impl Driver {
+    /// Takes over a core; `out` gets the lists the screens start from.
+    pub fn new(
+        core: AppCore,
+        transport: Box<dyn Transport>,
+        now: Timestamp,
+        out: &mut dyn FnMut(Update),
+    ) -> Self {
+        let driver = Self {
+            core,
+            transport,
+            next_sync: now,
+            open: None,
+        };
+        // The browser's page learns who the phone is from its worker.
+        if let Some(enrolment) = driver.core.enrolment() {
+            out(Update::Enrolled(enrolment.clone()));
+        }
+        driver.send_lists(out);
+        driver
+    }
+
+    /// The core, for reading.
+    pub fn core(&self) -> &AppCore {
+        &self.core
+    }
+
+    /// Does the network work that is due: a sync when the minute is up or
+    /// an edit asked for one, then uploads until they finish or stall.
+    pub fn work(&mut self, now: &dyn Fn() -> Timestamp, out: &mut dyn FnMut(Update)) {
+        if self.core.enrolment().is_none() {
+            return;
+        }
+        let at = now();
+        if at >= self.next_sync.max(self.core.next_sync_attempt()) {
+            let synced = self.core.sync_step(self.transport.as_ref(), at);
+            self.report(synced, out);
+            self.next_sync = at.plus_millis(SYNC_EVERY_MS);
+        }
+        while self.core.uploads_waiting() > 0
+            && self
+                .core
+                .next_upload_attempt()
+                .is_none_or(|retry| now() >= retry)
+        {
+            let before = self.core.uploads_waiting();
+            let events = self.core.upload_step(self.transport.as_ref(), now());
+            let stalled = matches!(&events, Ok(events) if events.is_empty());
+            self.report(events, out);
+            if stalled
+                || (self.core.uploads_waiting() == before
+                    && self.core.next_upload_attempt().is_some())
+            {
+                break;
+            }
+        }
+    }
+
+    /// How long to wait for a command before [`Driver::work`] is due again.
+    pub fn wait_millis(&self, now: Timestamp) -> u64 {
+        let next = self.next_sync.max(self.core.next_sync_attempt());
+        let mut wait = next.as_millis().saturating_sub(now.as_millis());
+        if self.core.enrolment().is_some()
+            && self.core.uploads_waiting() > 0
+            && let Some(retry) = self.core.next_upload_attempt()
+        {
+            wait = wait.min(retry.as_millis().saturating_sub(now.as_millis()));
+        }
+        wait.clamp(10, SYNC_EVERY_MS) as u64
+    }
+
+    /// Carries out one command from the screens.
+    pub fn handle(&mut self, command: Command, at: Timestamp, out: &mut dyn FnMut(Update)) {
+        let core = &mut self.core;
+        let result = match command {
+            Command::Enrol { server, code } => {
+                match core.enrol(self.transport.as_ref(), &server, &code) {
+                    Ok(enrolment) => {
+                        out(Update::Enrolled(enrolment));
+                        self.next_sync = at;
+                        Ok(Vec::new())
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            Command::SyncNow => {
+                self.next_sync = at;
+                Ok(Vec::new())
+            }
+            Command::Open(doc) => {
+                self.open = Some(doc);
+                self.send_document(doc, out);
+                Ok(Vec::new())
+            }
+            Command::UpdateNotes { job, text } => core.update_notes(job, &text),
+            Command::Tick { job, item, done } => core.tick(job, &item, done, at),
+            Command::TakeAction { job, action, note } => core.take_action(job, &action, note, at),
+            Command::RequestTransition { job, to, note } => {
+                core.request_transition(job, &to, note, at)
+            }
+            Command::AddJobPhoto {
+                job,
+                kind,
+                file,
+                location,
+            } => core
+                .add_job_photo(job, &kind, &file, location, at)
+                .map(|(photo, events)| {
+                    out(Update::PhotoAdded(photo));
+                    events
+                }),
+            Command::AddRoundPhoto {
+                round,
+                kind,
+                file,
+                location,
+            } => core
+                .add_round_photo(round, &kind, &file, location, at)
+                .map(|(photo, events)| {
+                    out(Update::PhotoAdded(photo));
+                    events
+                }),
+            Command::LogOutcome {
+                round,
+                property,
+                outcome,
+                note,
+                photo,
+            } => core.log_outcome(round, property, &outcome, note, photo, at),
+        };
+        // An edit made in signal goes up soon.
+        if matches!(&result, Ok(events) if !events.is_empty()) {
+            self.next_sync = self.next_sync.min(at.plus_millis(2_000));
+        }
+        self.report(result, out);
+    }
+
+    fn send_lists(&self, out: &mut dyn FnMut(Update)) {
+        if let Ok(rows) = self.core.job_rows() {
+            out(Update::Jobs(rows));
+        }
+        if let Ok(rounds) = self.core.rounds() {
+            out(Update::Rounds(rounds));
+        }
+    }
+
+    fn send_document(&self, doc: DocumentId, out: &mut dyn FnMut(Update)) {
+        let Ok(Some(mut document)) = self.core.document(doc) else {
+            return;
+        };
+        out(Update::Document {
+            doc,
+            bytes: document.save(),
+        });
+        if let (DocumentId::Job(job), Ok(loaded)) = (doc, Job::load(&document)) {
+            out(Update::JobExtras {
+                job,
+                contact: self
+                    .core
+                    .contact(job)
+                    .ok()
+                    .flatten()
+                    .map(|contact| ContactCard::of(&contact)),
+                thumbnails: self.core.thumbnails(&loaded).unwrap_or_default(),
+            });
+        }
+    }
+
+    /// Passes a step's outcome on: its events, the job list if documents
+    /// changed, the waiting counts; or the refusal.
+    fn report(&self, result: Result<Vec<CoreEvent>, CoreError>, out: &mut dyn FnMut(Update)) {
+        match result {
+            Ok(events) => {
+                // A sync can change which jobs wait to go up without
+                // changing any document; list rows are cheap to read, so
+                // any news sends them.
+                let changed = !events.is_empty();
+                let open_changed = events.iter().find_map(|e| match (e, self.open) {
+                    (CoreEvent::Changed(docs), Some(doc)) if docs.contains(&doc) => Some(doc),
+                    _ => None,
+                });
+                if let Some(doc) = open_changed {
+                    self.send_document(doc, out);
+                }
+                for event in events {
+                    out(Update::Event(event));
+                }
+                if changed {
+                    self.send_lists(out);
+                }
+                out(Update::Waiting {
+                    changes: self.core.waiting(),
+                    photos: self.core.uploads_waiting(),
+                });
+            }
+            Err(error) => out(Update::Refused {
+                reason: error.to_string(),
+            }),
+        }
+    }
+}
+
+/// A resident's contact details as the Job screen shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactCard {
+    /// Their name.
+    pub name: String,
+    /// A phone number to call.
+    pub phone: Option<String>,
+    /// An email address.
+    pub email: Option<String>,
+}
+
+impl ContactCard {
+    /// The card for a contact document.
+    pub fn of(contact: &Contact) -> Self {
+        Self {
+            name: contact.name.clone(),
+            phone: contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+            email: contact.email.as_ref().map(|e| e.as_str().to_owned()),
+        }
+    }
+}
+
 /// Sends commands to a core's thread; cheap to clone.
+#[cfg(feature = "native")]
 #[derive(Debug, Clone)]
 pub struct Commander(Sender<Command>);
 
+#[cfg(feature = "native")]
 impl Commander {
     /// Sends a command; its answer comes as updates.
     pub fn send(&self, command: Command) {
@@ -165,12 +405,14 @@ impl Commander {
 
 /// The core's thread. Dropping it stops the thread after the command in
 /// hand.
+#[cfg(feature = "native")]
 pub struct Runtime {
     commands: Option<Sender<Command>>,
     updates: Receiver<Update>,
     thread: Option<JoinHandle<()>>,
 }
 
+#[cfg(feature = "native")]
 impl Runtime {
     /// Starts the core on its own thread. `now` is the clock.
     pub fn start(
@@ -182,7 +424,7 @@ impl Runtime {
         let (outbox, updates) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("doorstep-core".into())
-            .spawn(move || run(core, transport.as_ref(), now, &inbox, &outbox))?;
+            .spawn(move || run(core, transport, now, &inbox, &outbox))?;
         Ok(Self {
             commands: Some(commands),
             updates,
@@ -214,6 +456,7 @@ impl Runtime {
     }
 }
 
+#[cfg(feature = "native")]
 impl Drop for Runtime {
     fn drop(&mut self) {
         self.commands = None;
@@ -223,203 +466,26 @@ impl Drop for Runtime {
     }
 }
 
+#[cfg(feature = "native")]
 fn run(
-    mut core: AppCore,
-    transport: &dyn Transport,
+    core: AppCore,
+    transport: Box<dyn Transport + Send>,
     now: fn() -> Timestamp,
     inbox: &Receiver<Command>,
     outbox: &Sender<Update>,
 ) {
-    let send = |update: Update| outbox.send(update).is_ok();
-    let mut next_sync = now();
-    let mut open: Option<DocumentId> = None;
-    send_lists(&core, outbox);
+    let mut out = |update: Update| {
+        let _ = outbox.send(update);
+    };
+    let mut driver = Driver::new(core, transport, now(), &mut out);
     loop {
-        // Network work that is due, between commands.
-        if core.enrolment().is_some() {
-            let at = now();
-            if at >= next_sync.max(core.next_sync_attempt()) {
-                let synced = core.sync_step(transport, at);
-                report(&core, outbox, open, synced);
-                next_sync = at.plus_millis(SYNC_EVERY_MS);
-            }
-            while core.uploads_waiting() > 0
-                && core
-                    .next_upload_attempt()
-                    .is_none_or(|retry| now() >= retry)
-            {
-                let before = core.uploads_waiting();
-                let events = core.upload_step(transport, now());
-                let stalled = matches!(&events, Ok(events) if events.is_empty());
-                report(&core, outbox, open, events);
-                if stalled
-                    || (core.uploads_waiting() == before && core.next_upload_attempt().is_some())
-                {
-                    break;
-                }
-            }
-        }
-        let wait = next_sync
-            .max(core.next_sync_attempt())
-            .as_millis()
-            .saturating_sub(now().as_millis())
-            .clamp(10, SYNC_EVERY_MS);
-        let command = match inbox.recv_timeout(Duration::from_millis(wait as u64)) {
+        driver.work(&now, &mut out);
+        let wait = driver.wait_millis(now());
+        let command = match inbox.recv_timeout(Duration::from_millis(wait)) {
             Ok(command) => command,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let at = now();
-        let result = match command {
-            Command::Enrol { server, code } => match core.enrol(transport, &server, &code) {
-                Ok(enrolment) => {
-                    send(Update::Enrolled(enrolment));
-                    next_sync = at;
-                    Ok(Vec::new())
-                }
-                Err(error) => Err(error),
-            },
-            Command::SyncNow => {
-                next_sync = at;
-                Ok(Vec::new())
-            }
-            Command::Open(doc) => {
-                open = Some(doc);
-                send_document(&core, outbox, doc);
-                Ok(Vec::new())
-            }
-            Command::UpdateNotes { job, text } => core.update_notes(job, &text),
-            Command::Tick { job, item, done } => core.tick(job, &item, done, at),
-            Command::TakeAction { job, action, note } => core.take_action(job, &action, note, at),
-            Command::RequestTransition { job, to, note } => {
-                core.request_transition(job, &to, note, at)
-            }
-            Command::AddJobPhoto {
-                job,
-                kind,
-                file,
-                location,
-            } => core
-                .add_job_photo(job, &kind, &file, location, at)
-                .map(|(photo, events)| {
-                    send(Update::PhotoAdded(photo));
-                    events
-                }),
-            Command::AddRoundPhoto {
-                round,
-                kind,
-                file,
-                location,
-            } => core
-                .add_round_photo(round, &kind, &file, location, at)
-                .map(|(photo, events)| {
-                    send(Update::PhotoAdded(photo));
-                    events
-                }),
-            Command::LogOutcome {
-                round,
-                property,
-                outcome,
-                note,
-                photo,
-            } => core.log_outcome(round, property, &outcome, note, photo, at),
-        };
-        // An edit made in signal goes up soon.
-        if matches!(&result, Ok(events) if !events.is_empty()) {
-            next_sync = next_sync.min(at.plus_millis(2_000));
-        }
-        report(&core, outbox, open, result);
-    }
-}
-
-fn send_lists(core: &AppCore, outbox: &Sender<Update>) {
-    if let Ok(rows) = core.job_rows() {
-        let _ = outbox.send(Update::Jobs(rows));
-    }
-    if let Ok(rounds) = core.rounds() {
-        let _ = outbox.send(Update::Rounds(rounds));
-    }
-}
-
-fn send_document(core: &AppCore, outbox: &Sender<Update>, doc: DocumentId) {
-    let Ok(Some(mut document)) = core.document(doc) else {
-        return;
-    };
-    let _ = outbox.send(Update::Document {
-        doc,
-        bytes: document.save(),
-    });
-    if let (DocumentId::Job(job), Ok(loaded)) = (doc, Job::load(&document)) {
-        let _ = outbox.send(Update::JobExtras {
-            job,
-            contact: core
-                .contact(job)
-                .ok()
-                .flatten()
-                .map(|contact| ContactCard::of(&contact)),
-            thumbnails: core.thumbnails(&loaded).unwrap_or_default(),
-        });
-    }
-}
-
-/// A resident's contact details as the Job screen shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContactCard {
-    /// Their name.
-    pub name: String,
-    /// A phone number to call.
-    pub phone: Option<String>,
-    /// An email address.
-    pub email: Option<String>,
-}
-
-impl ContactCard {
-    /// The card for a contact document.
-    pub fn of(contact: &Contact) -> Self {
-        Self {
-            name: contact.name.clone(),
-            phone: contact.phone.as_ref().map(|p| p.as_str().to_owned()),
-            email: contact.email.as_ref().map(|e| e.as_str().to_owned()),
-        }
-    }
-}
-
-/// Passes a step's outcome on: its events, the job list if documents
-/// changed, the waiting counts; or the refusal.
-fn report(
-    core: &AppCore,
-    outbox: &Sender<Update>,
-    open: Option<DocumentId>,
-    result: Result<Vec<CoreEvent>, CoreError>,
-) {
-    match result {
-        Ok(events) => {
-            // A sync can change which jobs wait to go up without changing
-            // any document; list rows are cheap to read, so any news sends
-            // them.
-            let changed = !events.is_empty();
-            let open_changed = events.iter().find_map(|e| match (e, open) {
-                (CoreEvent::Changed(docs), Some(doc)) if docs.contains(&doc) => Some(doc),
-                _ => None,
-            });
-            if let Some(doc) = open_changed {
-                send_document(core, outbox, doc);
-            }
-            for event in events {
-                let _ = outbox.send(Update::Event(event));
-            }
-            if changed {
-                send_lists(core, outbox);
-            }
-            let _ = outbox.send(Update::Waiting {
-                changes: core.waiting(),
-                photos: core.uploads_waiting(),
-            });
-        }
-        Err(error) => {
-            let _ = outbox.send(Update::Refused {
-                reason: error.to_string(),
-            });
-        }
+        driver.handle(command, now(), &mut out);
     }
 }

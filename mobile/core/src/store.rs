@@ -1,5 +1,8 @@
-//! The phone's database: SQLite in WAL mode, `synchronous = FULL`, so a
-//! committed edit survives a crash, a kill or a flat battery.
+//! The phone's database, `synchronous = FULL` everywhere, so a committed
+//! edit survives a crash, a kill or a flat battery: natively in WAL mode;
+//! in the browser (the OPFS SAH-pool VFS has no shared memory, so no WAL)
+//! with a rollback journal that is truncated, not deleted, after each
+//! commit, since the pool's files are preallocated handles.
 //!
 //! Writes go through [`LocalStore::write`]: one transaction in which the
 //! caller saves documents (each job's list row is rewritten beside it),
@@ -56,6 +59,13 @@ pub struct LocalStore {
     connection: Connection,
 }
 
+/// WAL natively; the browser's VFS cannot share memory between
+/// connections, which WAL needs.
+#[cfg(not(target_arch = "wasm32"))]
+const JOURNAL_MODE: &str = "WAL";
+#[cfg(target_arch = "wasm32")]
+const JOURNAL_MODE: &str = "TRUNCATE";
+
 impl LocalStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -68,7 +78,7 @@ impl LocalStore {
     }
 
     fn prepare(mut connection: Connection) -> Result<Self, StoreError> {
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "journal_mode", JOURNAL_MODE)?;
         connection.pragma_update(None, "synchronous", "FULL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         let applied: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;

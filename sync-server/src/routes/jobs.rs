@@ -80,7 +80,7 @@ th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; ve
 }
 
 /// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
