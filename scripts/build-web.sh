@@ -20,7 +20,7 @@ if [ "$("$bindgen" --version 2>/dev/null)" != "wasm-bindgen $wanted" ]; then
     exit 1
 fi
 
-cargo build --quiet -p doorstep-web --target wasm32-unknown-unknown --profile "$profile"
+cargo build --quiet --locked -p doorstep-web --target wasm32-unknown-unknown --profile "$profile"
 folder=$([ "$profile" = dev ] && echo debug || echo "$profile")
 
 staging="$out.new"
@@ -32,7 +32,8 @@ cp mobile/web/static/* "$staging/"
 # The service worker's cache is named after the build, so a new build
 # replaces the old shell on phones.
 version=$(cat "$staging"/*.wasm "$staging"/*.js "$staging"/*.html | sha256sum | cut -c1-16)
-sed -i "s/__DOORSTEP_VERSION__/$version/" "$staging/sw.js"
+shell=$(cd "$staging" && find . -type f ! -name sw.js | sed 's|^\./||' | sort | awk 'BEGIN { printf "[" } { printf "%s\"%s\"", (NR > 1 ? ", " : ""), $0 } END { printf "]" }')
+sed -i -e "s/__DOORSTEP_VERSION__/$version/" -e "s|__DOORSTEP_SHELL__|$shell|" "$staging/sw.js"
 rm -rf "$out"
 mv "$staging" "$out"
 echo "build-web: $out ($(du -sh "$out" | cut -f1), version $version)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every check CI runs, in order: formatting, lints, all tests, the browser
-# build of shared/, shared/'s no-IO dependency rule, the desktop app starting
+# Every check CI runs, in order: formatting, lints, the web app's build, all
+# tests (one drives the web app in Chromium), the browser build of shared/, shared/'s no-IO dependency rule, the desktop app starting
 # under Xvfb, and each benchmark in its quick mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,11 @@ cargo fmt --all --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests"
+step "the web app builds (wasm32, wasm-bindgen) and passes lints"
+cargo clippy -p doorstep-web --target wasm32-unknown-unknown --locked -- -D warnings
+./scripts/build-web.sh
+
+step "tests (the browser test uses the web app just built)"
 cargo test --workspace --locked
 
 step "shared/ builds for wasm32-unknown-unknown"

@@ -10,3 +10,4 @@ mod server;
 mod sync_http;
 mod sync_live;
 mod sync_store;
+mod web_app;

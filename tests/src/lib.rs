@@ -13,7 +13,7 @@ pub use s3::S3Server;
 pub use uploads::{StopAt, UploadRun};
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use std::collections::BTreeMap;
@@ -44,6 +44,15 @@ pub const MAX_PHOTO_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The admin token every test server accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// How to start a test server, beyond its store.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The address to listen on (any free loopback port if none).
+    pub listen: Option<SocketAddr>,
+    /// The browser app's build folder, served at `/app/`.
+    pub web_app: Option<PathBuf>,
+}
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
 pub struct TestServer {
@@ -77,6 +86,22 @@ impl TestServer {
     /// Starts a server on any store and photo store, seeding the demo if
     /// the store is empty.
     pub async fn start_with(store: Arc<dyn Store>, blobs: Blobs) -> anyhow::Result<Self> {
+        Self::start_with_options(store, blobs, ServerOptions::default()).await
+    }
+
+    /// Starts a server on `data_dir` with `options` (a fixed address, so a
+    /// browser can find it again after a restart; the web app).
+    pub async fn start_at(data_dir: &Path, options: ServerOptions) -> anyhow::Result<Self> {
+        let store = Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?);
+        Self::start_with_options(store, Self::photo_folder(data_dir)?, options).await
+    }
+
+    /// Starts a server on any store and photo store with `options`.
+    pub async fn start_with_options(
+        store: Arc<dyn Store>,
+        blobs: Blobs,
+        options: ServerOptions,
+    ) -> anyhow::Result<Self> {
         let services = ServiceCatalog::builtin()?;
         let server_actor = doorstep_server::state::node_actor("node-1");
         // Stores block: seed off the async threads.
@@ -92,11 +117,17 @@ impl TestServer {
         })
         .await??;
         let state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
-            .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?));
+            .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?))
+            .with_web_app(options.web_app);
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listen = options
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("could not listen on {listen}"))?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async {

@@ -4,18 +4,9 @@
 // at build time with a hash of the files, so a new build replaces the old.
 const VERSION = '__DOORSTEP_VERSION__';
 const CACHE = `doorstep-shell-${VERSION}`;
-const SHELL = [
-  './',
-  'index.html',
-  'app.js',
-  'worker.js',
-  'doorstep_web.js',
-  'doorstep_web_bg.wasm',
-  'manifest.webmanifest',
-  'icon.svg',
-  'icon-192.png',
-  'icon-512.png',
-];
+// Every file of the build, listed by scripts/build-web.sh (wasm-bindgen
+// adds its snippets under snippets/).
+const SHELL = ['./', ...__DOORSTEP_SHELL__];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
