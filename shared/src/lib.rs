@@ -75,6 +75,7 @@ pub mod document;
 pub mod ids;
 pub mod job;
 pub mod migrate;
+pub mod notify;
 pub mod photo;
 pub mod round;
 pub mod service;

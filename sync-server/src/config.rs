@@ -39,6 +39,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_MAX_PHOTO_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_photo_bytes: u64,
 
+    /// The address residents reach this server at, for the links in their
+    /// messages (default: `http://` and the listen address).
+    #[arg(long, env = "DOORSTEP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Folder of the operative app's browser build, served at `/app/`.
     /// Default: `web-app` in the build folder the server binary is in
     /// (where `scripts/build-web.sh` puts it).
@@ -136,6 +141,7 @@ struct FileConfig {
     database_url: Option<String>,
     services_dir: Option<PathBuf>,
     web_app: Option<PathBuf>,
+    public_url: Option<String>,
     blob_store: Option<String>,
     max_photo_bytes: Option<u64>,
     demo: Option<bool>,
@@ -205,6 +211,9 @@ impl Config {
         }
         if let (true, Some(dir)) = (unset("services_dir"), file.services_dir) {
             config.services_dir = Some(dir);
+        }
+        if let (true, Some(url)) = (unset("public_url"), file.public_url) {
+            config.public_url = Some(url);
         }
         if let (true, Some(dir)) = (unset("web_app"), file.web_app) {
             config.web_app = Some(dir);

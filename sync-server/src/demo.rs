@@ -209,6 +209,12 @@ pub fn seed_if_empty(
         let job = JobId::from_u128(0xd00_0000 + u128::from(number));
         store_new(store, services, DocumentId::Job(job), &mut doc)?;
         let (name, phone) = demo.resident;
+        // Two residents also gave an email address, so the demo shows both.
+        let email = match number {
+            1 => Some("margaret.ellis@example.org"),
+            2 => Some("tomasz.nowak@example.org"),
+            _ => None,
+        };
         let contact = Contact {
             schema_version: CONTACT_SCHEMA_VERSION,
             job,
@@ -218,7 +224,10 @@ pub fn seed_if_empty(
                     .parse()
                     .map_err(|_| SeedError::Definitions("a valid demo phone number"))?,
             ),
-            email: None,
+            email: email
+                .map(str::parse)
+                .transpose()
+                .map_err(|_| SeedError::Definitions("a valid demo email address"))?,
             preferred_channel: Channel::Sms,
             sms_opt_out: false,
         };

@@ -30,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod office;
+pub mod outbox;
 mod routes;
 pub mod secrets;
 pub mod services;

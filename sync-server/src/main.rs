@@ -100,13 +100,43 @@ fn run() -> anyhow::Result<()> {
         let state = AppState::new(store, blobs, services, clock)
             .with_node(&config.node)
             .with_admin_token(config.admin_token.clone())
-            .with_web_app(config.web_app_folder());
+            .with_web_app(config.web_app_folder())
+            .with_demo_pages(config.demo)
+            .with_public_url(
+                &config
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", config.listen)),
+            );
         tokio::spawn(prune_uploads(state.clone()));
+        tokio::spawn(deliver_messages(state.clone()));
         serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sends residents' messages as they fall due, every ten seconds, through
+/// the demo outbox (which records them for `/demo/outbox`).
+async fn deliver_messages(state: AppState) {
+    let provider = doorstep_server::outbox::DemoProvider::default();
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        let now = state.clock().now();
+        match doorstep_server::outbox::deliver_due(&state, &provider, now).await {
+            Ok(done) if done == Default::default() => {}
+            Ok(done) => tracing::info!(
+                sent = done.sent,
+                skipped = done.skipped,
+                retried = done.retried,
+                failed = done.failed,
+                "residents' messages"
+            ),
+            Err(error) => tracing::warn!(%error, "could not deliver residents' messages"),
+        }
+    }
 }
 
 /// Uploads left unfinished for a week are thrown away, hourly.

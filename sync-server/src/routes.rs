@@ -1,6 +1,7 @@
 //! The HTTP routes; each resource module owns its router.
 
 mod blobs;
+mod demo_outbox;
 mod enrol;
 mod health;
 mod jobs;
@@ -21,6 +22,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(enrol::router())
         .merge(blobs::router())
+        .merge(demo_outbox::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     admin_token: Option<Secret>,
     changes: tokio::sync::broadcast::Sender<Changed>,
     web_app: Option<Arc<std::path::Path>>,
+    public_url: Arc<str>,
+    demo_pages: bool,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -66,7 +68,31 @@ impl AppState {
             admin_token: None,
             changes: tokio::sync::broadcast::channel(256).0,
             web_app: None,
+            public_url: Arc::from("http://127.0.0.1:8080"),
+            demo_pages: false,
         }
+    }
+
+    /// Serves the demo's own pages (the demo outbox).
+    pub fn with_demo_pages(mut self, on: bool) -> Self {
+        self.demo_pages = on;
+        self
+    }
+
+    /// Whether the demo's own pages are served.
+    pub fn demo_pages(&self) -> bool {
+        self.demo_pages
+    }
+
+    /// The address residents reach this server at, for links in messages.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    /// The address residents reach this server at, without a trailing `/`.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Serves the browser app built into `folder` at `/app/`.

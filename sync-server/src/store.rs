@@ -16,10 +16,11 @@ use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::store::SyncStore;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub mod blobs;
 pub mod identity;
+pub mod outbox;
 pub mod postgres;
 mod sync;
 
@@ -32,6 +33,7 @@ pub use sync::{COMPACT_AFTER, SqliteSync};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_schema.sql"),
     include_str!("../migrations/sqlite/0002_blobs.sql"),
+    include_str!("../migrations/sqlite/0003_outbox.sql"),
 ];
 
 /// Storage failed.
@@ -85,12 +87,15 @@ fn count_load() {
 
 /// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
-pub trait Store: Identity + BlobRecords + Send + Sync + 'static {
+pub trait Store: Identity + BlobRecords + outbox::OutboxRecords + Send + Sync + 'static {
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 
     /// Adds a tenant, or renames it.
     fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError>;
+
+    /// A tenant's name (the council residents are told about).
+    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError>;
 
     /// How many synced documents are stored.
     fn count_documents(&self) -> Result<u64, StoreError>;
@@ -179,6 +184,17 @@ impl Store for SqliteStore {
             params![id.to_string(), name],
         )?;
         Ok(())
+    }
+
+    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection()?
+            .query_row(
+                "SELECT name FROM tenants WHERE id = ?1",
+                params![id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     fn count_documents(&self) -> Result<u64, StoreError> {
@@ -363,8 +379,8 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE upload_parts; DROP TABLE uploads; DROP TABLE blobs; DROP TABLE blob_refs;
-                     PRAGMA user_version = 1;",
+                    "DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
+                     DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",
                 )
                 .unwrap();
         }

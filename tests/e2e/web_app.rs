@@ -60,8 +60,8 @@ async fn the_web_app_works_offline_survives_a_reload_and_syncs_when_the_server_r
     let data = dir.path().join("server");
     std::fs::create_dir_all(&data).unwrap();
     let options = ServerOptions {
-        listen: None,
         web_app: Some(web_app),
+        ..ServerOptions::default()
     };
     let mut server = Some(TestServer::start_at(&data, options.clone()).await.unwrap());
     let first = server.as_ref().unwrap();

@@ -52,6 +52,8 @@ pub struct ServerOptions {
     pub listen: Option<SocketAddr>,
     /// The browser app's build folder, served at `/app/`.
     pub web_app: Option<PathBuf>,
+    /// Serve the demo's own pages (the demo outbox), as `--demo` does.
+    pub demo_pages: bool,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -118,7 +120,8 @@ impl TestServer {
         .await??;
         let state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?))
-            .with_web_app(options.web_app);
+            .with_web_app(options.web_app)
+            .with_demo_pages(options.demo_pages);
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.

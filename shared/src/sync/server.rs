@@ -173,6 +173,11 @@ impl SyncServer<'_> {
                 "this job was never sent to this device, so it cannot change it".into(),
             )));
         }
+        // The job as it was, to tell its resident what is new.
+        let before = match push.doc {
+            DocumentId::Job(_) => Job::load(&document).ok(),
+            _ => None,
+        };
         let outcome = (|| -> Result<(Vec<(Author, Change)>, ScopeRecord), Refused> {
             let mut changes = Vec::with_capacity(push.changes.len());
             for bytes in &push.changes {
@@ -205,6 +210,13 @@ impl SyncServer<'_> {
             Ok((changes, record)) => {
                 if !changes.is_empty() {
                     store.append(tenant, push.doc, &mut document, changes, record)?;
+                    if let (DocumentId::Job(job), Some(before)) = (push.doc, &before) {
+                        let events =
+                            crate::notify::events_in(job, Some(before), &document, self.services);
+                        if !events.is_empty() {
+                            store.enqueue(tenant, &events)?;
+                        }
+                    }
                 }
                 Ok(Ok(()))
             }

@@ -173,6 +173,17 @@ pub trait SyncStore {
         tenant: TenantId,
         after: u64,
     ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, Self::Error>;
+
+    /// Records what residents must be told about changes just appended, in
+    /// the same transaction (the server's outbox). Keys already recorded
+    /// are kept as they are. Stores without an outbox ignore them.
+    fn enqueue(
+        &mut self,
+        _tenant: TenantId,
+        _events: &[crate::notify::ResidentEvent],
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// A borrowed store is a store: lets a caller keep ownership across a sync.
@@ -229,5 +240,13 @@ impl<S: SyncStore + ?Sized> SyncStore for &mut S {
         after: u64,
     ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, Self::Error> {
         (**self).changes_since(tenant, after)
+    }
+
+    fn enqueue(
+        &mut self,
+        tenant: TenantId,
+        events: &[crate::notify::ResidentEvent],
+    ) -> Result<(), Self::Error> {
+        (**self).enqueue(tenant, events)
     }
 }

@@ -23,19 +23,23 @@ use doorstep_shared::transition::Role;
 use postgres::{Client, NoTls, Transaction};
 
 use super::identity::{Enrolled, EnrolmentRefused, secret_hash};
+use super::outbox::outbox_rows;
 use super::sync::{
     ScopeColumns, author_column, author_from_column, decode_delivery, document_error, document_id,
     encode_delivery, kind_name, pushed_by,
 };
 use super::{COMPACT_AFTER, StoreError, parse};
+use doorstep_shared::notify::ResidentEvent;
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_blobs.sql"),
+    include_str!("../../migrations/postgres/0003_outbox.sql"),
 ];
 
 mod blobs;
+mod outbox;
 
 /// The migration that added `blob_refs`: documents stored before it get
 /// their rows when it runs.
@@ -473,6 +477,25 @@ impl SyncStore for PgSync<'_, '_> {
         Ok(())
     }
 
+    fn enqueue(&mut self, tenant: TenantId, events: &[ResidentEvent]) -> Result<(), StoreError> {
+        for (event, channel) in outbox_rows(events) {
+            self.transaction.execute(
+                "INSERT INTO outbox (tenant, job, key, channel, event, happened_at, next_attempt)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)
+                 ON CONFLICT (tenant, key, channel) DO NOTHING",
+                &[
+                    &tenant.to_string(),
+                    &event.job.to_string(),
+                    &event.key,
+                    &channel,
+                    &event.event.as_str(),
+                    &event.at.as_millis(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
     fn changes_since(
         &mut self,
         tenant: TenantId,
@@ -510,6 +533,14 @@ impl super::Store for PgStore {
 
     fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
         PgStore::put_tenant(self, id, name)
+    }
+
+    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
+        self.with_client(|client| {
+            Ok(client
+                .query_opt("SELECT name FROM tenants WHERE id = $1", &[&id.to_string()])?
+                .map(|row| row.get(0)))
+        })
     }
 
     fn count_documents(&self) -> Result<u64, StoreError> {

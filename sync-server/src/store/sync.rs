@@ -22,7 +22,9 @@ use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::outbox::outbox_rows;
 use super::{StoreError, parse};
+use doorstep_shared::notify::ResidentEvent;
 
 /// Changes stored after a snapshot before the snapshot is rewritten.
 pub const COMPACT_AFTER: i64 = 64;
@@ -473,6 +475,25 @@ impl SyncStore for SqliteSync<'_> {
         if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
             let references = doorstep_shared::blob::references(document)?;
             super::blobs::write_references(self.connection, doc, &references, device)?;
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, tenant: TenantId, events: &[ResidentEvent]) -> Result<(), StoreError> {
+        let mut statement = self.connection.prepare_cached(
+            "INSERT INTO outbox (tenant, job, key, channel, event, happened_at, next_attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (tenant, key, channel) DO NOTHING",
+        )?;
+        for (event, channel) in outbox_rows(events) {
+            statement.execute(params![
+                tenant.to_string(),
+                event.job.to_string(),
+                event.key,
+                channel,
+                event.event.as_str(),
+                event.at.as_millis(),
+            ])?;
         }
         Ok(())
     }

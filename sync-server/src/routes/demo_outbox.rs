@@ -1,0 +1,74 @@
+//! `GET /demo/outbox`: what the demo outbox provider "sent" — each message
+//! with its channel, recipient, status and text, newest first. Served only
+//! when the server runs with `--demo`, since it shows residents' details.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+
+use super::jobs::escape;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/demo/outbox", get(page))
+}
+
+async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    if !state.demo_pages() {
+        return Err(ApiError::NotFound(
+            "the demo outbox is shown only on a demo server (--demo)".into(),
+        ));
+    }
+    let rows = state.with_store(|store| store.outbox(200)).await?;
+    let mut table = String::new();
+    for row in &rows {
+        let when = row.sent_at.unwrap_or(row.happened_at);
+        let text = match (&row.subject, &row.body) {
+            (Some(subject), Some(body)) => {
+                format!("<strong>{}</strong>\n{}", escape(subject), escape(body))
+            }
+            (None, Some(body)) => escape(body),
+            _ => String::new(),
+        };
+        table.push_str(&format!(
+            "<tr><td>{} {}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>\n",
+            when.date(),
+            when.time_of_day(),
+            escape(row.event.as_str()),
+            row.channel,
+            escape(row.recipient.as_deref().unwrap_or("")),
+            escape(&row.status),
+            escape(row.outcome.as_deref().unwrap_or("")),
+            text,
+        ));
+    }
+    Ok(Html(format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Doorstep — demo outbox</title>
+<style>
+body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
+td.text {{ white-space: pre-wrap; }}
+</style>
+</head>
+<body>
+<h1>Demo outbox</h1>
+<p>Messages residents would have received ({count}, newest first). This server sends nothing: its messages only go here. Times are UTC.</p>
+<table>
+<thead><tr><th>When</th><th>Event</th><th>Channel</th><th>To</th><th>Status</th><th>Note</th><th>Text</th></tr></thead>
+<tbody>
+{table}</tbody>
+</table>
+</body>
+</html>
+"#,
+        count = rows.len(),
+    )))
+}

@@ -1,0 +1,103 @@
+//! The outbox on PostgreSQL: the same rows as on SQLite; a claim skips rows
+//! another node has locked, so two nodes never take the same row.
+
+use doorstep_shared::time::Timestamp;
+
+use super::super::StoreError;
+use super::super::outbox::{COLUMNS, Finish, OutboxRecords, OutboxRow, RawRow};
+use super::PgStore;
+
+fn raw(row: &postgres::Row) -> RawRow {
+    RawRow {
+        id: row.get(0),
+        tenant: row.get(1),
+        job: row.get(2),
+        key: row.get(3),
+        channel: row.get(4),
+        event: row.get(5),
+        happened_at: row.get(6),
+        status: row.get(7),
+        attempts: row.get(8),
+        recipient: row.get(9),
+        subject: row.get(10),
+        body: row.get(11),
+        outcome: row.get(12),
+        sent_at: row.get(13),
+    }
+}
+
+impl OutboxRecords for PgStore {
+    fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.with_client(|client| {
+            let rows = client.query(
+                &format!(
+                    "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE status = 'pending' AND next_attempt <= $1
+                           AND (claimed_until IS NULL OR claimed_until <= $1)
+                         ORDER BY next_attempt, id LIMIT $3
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING {COLUMNS}"
+                ),
+                &[&now.as_millis(), &lease_until.as_millis(), &(limit as i64)],
+            )?;
+            let mut claimed = rows
+                .iter()
+                .map(|row| raw(row).parse())
+                .collect::<Result<Vec<_>, _>>()?;
+            claimed.sort_by_key(|row| row.id);
+            Ok(claimed)
+        })
+    }
+
+    fn finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            match finish {
+                Finish::Sent {
+                    recipient,
+                    subject,
+                    body,
+                    provider_ref,
+                    at,
+                } => client.execute(
+                    "UPDATE outbox SET status = 'sent', claimed_until = NULL, recipient = $2,
+                         subject = $3, body = $4, provider_ref = $5, sent_at = $6, outcome = NULL
+                     WHERE id = $1",
+                    &[&id, recipient, subject, body, provider_ref, &at.as_millis()],
+                )?,
+                Finish::Skipped(why) => client.execute(
+                    "UPDATE outbox SET status = 'skipped', claimed_until = NULL, outcome = $2
+                     WHERE id = $1",
+                    &[&id, why],
+                )?,
+                Finish::Retry { at, why } => client.execute(
+                    "UPDATE outbox SET claimed_until = NULL, next_attempt = $2, outcome = $3
+                     WHERE id = $1",
+                    &[&id, &at.as_millis(), why],
+                )?,
+                Finish::Failed(why) => client.execute(
+                    "UPDATE outbox SET status = 'failed', claimed_until = NULL, outcome = $2
+                     WHERE id = $1",
+                    &[&id, why],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
+    fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        self.with_client(|client| {
+            let rows = client.query(
+                &format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"),
+                &[&(limit as i64)],
+            )?;
+            rows.iter().map(|row| raw(row).parse()).collect()
+        })
+    }
+}
