@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 
-use super::jobs::escape;
+use super::jobs::{escape, plain_page};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -44,31 +44,18 @@ async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
             text,
         ));
     }
-    Ok(Html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Doorstep — demo outbox</title>
-<style>
-body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
-td.text {{ white-space: pre-wrap; }}
-</style>
-</head>
-<body>
-<h1>Demo outbox</h1>
+    Ok(Html(plain_page(
+        "Doorstep — demo outbox",
+        "td.text { white-space: pre-wrap; }",
+        &format!(
+            "<h1>Demo outbox</h1>
 <p>Messages residents would have received ({count}, newest first). This server sends nothing: its messages only go here. Times are UTC.</p>
 <table>
 <thead><tr><th>When</th><th>Event</th><th>Channel</th><th>To</th><th>Status</th><th>Note</th><th>Text</th></tr></thead>
 <tbody>
 {table}</tbody>
-</table>
-</body>
-</html>
-"#,
-        count = rows.len(),
+</table>",
+            count = rows.len(),
+        ),
     )))
 }

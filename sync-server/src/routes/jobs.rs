@@ -51,32 +51,46 @@ async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
             escape(&slot),
         ));
     }
-    Ok(Html(format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Doorstep — jobs</title>
-<style>
-body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
-</style>
-</head>
-<body>
-<h1>Doorstep</h1>
+    Ok(Html(plain_page(
+        "Doorstep — jobs",
+        "",
+        &format!(
+            "<h1>Doorstep</h1>
 <p>{count} jobs. Times are UTC.</p>
 <table>
 <thead><tr><th>Reference</th><th>Service</th><th>Status</th><th>Address</th><th>Appointment</th></tr></thead>
 <tbody>
 {rows}</tbody>
-</table>
+</table>",
+            count = jobs.len(),
+        ),
+    )))
+}
+
+/// A plain server page: the house style for tables, `extra_style` after
+/// it, and `body` (already escaped) inside.
+pub(super) fn plain_page(title: &str, extra_style: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
+{extra_style}
+</style>
+</head>
+<body>
+{body}
 </body>
 </html>
 "#,
-        count = jobs.len(),
-    )))
+        title = escape(title),
+    )
 }
 
 /// Escapes text for HTML element content and attribute values.
