@@ -131,6 +131,16 @@ pub fn events_in(
     }
 }
 
+/// When a text may go if not now: the end of the service's quiet hours
+/// (UK local time), if `now` falls inside them. Emails are never held.
+pub fn sms_held_until(service: &ServiceDefinition, now: Timestamp) -> Option<Timestamp> {
+    let quiet = service.quiet_hours?;
+    let (_, time) = crate::time::uk::local(now);
+    quiet
+        .contains(time)
+        .then(|| crate::time::uk::next(now, quiet.until))
+}
+
 /// One message, ready to hand to a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

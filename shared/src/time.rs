@@ -60,6 +60,54 @@ impl Timestamp {
     }
 }
 
+/// Local time in the United Kingdom, where Doorstep's councils are: GMT,
+/// or BST (one hour ahead) from 01:00 UTC on the last Sunday of March to
+/// 01:00 UTC on the last Sunday of October.
+pub mod uk {
+    use super::{Date, TimeOfDay, Timestamp};
+
+    const HOUR_MS: i64 = 60 * 60 * 1000;
+
+    /// The last Sunday of a month, at 01:00 UTC.
+    fn last_sunday_1am(year: i32, month: u8) -> Timestamp {
+        let last = Date::new(year, month, super::days_in_month(year, month)).unwrap_or(Date {
+            year,
+            month,
+            day: 28,
+        });
+        let days = last.days_since_epoch();
+        // 1970-01-01 was a Thursday: (days + 4) % 7 is 0 on Sundays.
+        let sunday = days - (days + 4).rem_euclid(7);
+        Timestamp::at(Date::from_days_since_epoch(sunday), 1, 0)
+    }
+
+    /// Milliseconds local time is ahead of UTC at `at`.
+    pub fn offset_millis(at: Timestamp) -> i64 {
+        let year = at.date().year();
+        if last_sunday_1am(year, 3) <= at && at < last_sunday_1am(year, 10) {
+            HOUR_MS
+        } else {
+            0
+        }
+    }
+
+    /// The local date and time of day at `at`.
+    pub fn local(at: Timestamp) -> (Date, TimeOfDay) {
+        let shifted = at.plus_millis(offset_millis(at));
+        (shifted.date(), shifted.time_of_day())
+    }
+
+    /// The instant the local clock next shows `time` after `at` (today's,
+    /// if still ahead; else tomorrow's).
+    pub fn next(at: Timestamp, time: TimeOfDay) -> Timestamp {
+        let (date, now) = local(at);
+        let day = if time > now { date } else { date.succ() };
+        let local = Timestamp::at(day, time.hour, time.minute);
+        // Local to UTC with the offset in force then.
+        local.plus_millis(-offset_millis(local.plus_millis(-HOUR_MS)))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} UTC", self.date(), self.time_of_day())
@@ -287,5 +335,32 @@ mod tests {
         assert_eq!(at.to_string(), "2026-11-27 09:05 UTC");
         assert_eq!(at.date(), date);
         assert_eq!(Timestamp::from_millis(-1).date().to_string(), "1969-12-31");
+    }
+
+    #[test]
+    fn uk_local_time_follows_british_summer_time() {
+        let winter = Timestamp::at("2026-01-15".parse().unwrap(), 21, 30);
+        assert_eq!(uk::local(winter).1.to_string(), "21:30");
+        let summer = Timestamp::at("2026-07-15".parse().unwrap(), 21, 30);
+        assert_eq!(uk::local(summer).1.to_string(), "22:30");
+        // 2026: BST from 29 March to 25 October, at 01:00 UTC.
+        let before = Timestamp::at("2026-03-29".parse().unwrap(), 0, 59);
+        let after = Timestamp::at("2026-03-29".parse().unwrap(), 1, 0);
+        assert_eq!(uk::offset_millis(before), 0);
+        assert_eq!(uk::offset_millis(after), 3_600_000);
+        assert_eq!(
+            uk::offset_millis(Timestamp::at("2026-10-25".parse().unwrap(), 1, 0)),
+            0
+        );
+        let eight: TimeOfDay = "08:00".parse().unwrap();
+        assert_eq!(
+            uk::next(summer, eight),
+            Timestamp::at("2026-07-16".parse().unwrap(), 7, 0),
+            "08:00 BST is 07:00 UTC"
+        );
+        assert_eq!(
+            uk::next(winter, eight),
+            Timestamp::at("2026-01-16".parse().unwrap(), 8, 0)
+        );
     }
 }

@@ -131,6 +131,7 @@ async fn deliver_messages(state: AppState) {
                 sent = done.sent,
                 skipped = done.skipped,
                 retried = done.retried,
+                held = done.held,
                 failed = done.failed,
                 "residents' messages"
             ),

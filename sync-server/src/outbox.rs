@@ -12,9 +12,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 
+use doorstep_shared::contact::Channel;
 use doorstep_shared::contact::Contact;
 use doorstep_shared::job::Job;
-use doorstep_shared::notify::{Message, MessageContext, compose};
+use doorstep_shared::notify::{Message, MessageContext, compose, sms_held_until};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
@@ -91,6 +92,8 @@ pub struct Delivered {
     pub skipped: usize,
     /// To be tried again later.
     pub retried: usize,
+    /// Held back (texts in quiet hours).
+    pub held: usize,
     /// Given up.
     pub failed: usize,
 }
@@ -112,6 +115,7 @@ pub async fn deliver_due(
             Finish::Sent { .. } => delivered.sent += 1,
             Finish::Skipped(_) => delivered.skipped += 1,
             Finish::Retry { .. } => delivered.retried += 1,
+            Finish::Hold { .. } => delivered.held += 1,
             Finish::Failed(_) => delivered.failed += 1,
         }
         state
@@ -161,6 +165,14 @@ async fn deliver_one(
         Ok(message) => message,
         Err(why) => return Ok(Finish::Skipped(why.to_string())),
     };
+    if message.channel == Channel::Sms
+        && let Some(until) = sms_held_until(service, now)
+    {
+        return Ok(Finish::Hold {
+            until,
+            why: "quiet hours: texts wait until morning".into(),
+        });
+    }
     let reference = row.id.to_string();
     Ok(match provider.send(&message, &reference).await {
         Ok(provider_ref) => Finish::Sent {

@@ -2,6 +2,8 @@
 //! is written with it, and the delivery worker (driven here with the test
 //! clock, never real waiting) hands each message to a provider exactly
 //! once — through re-syncs, repeated taps and a provider that is down.
+//! The test clock starts at 07:50, inside housing repairs' quiet hours for
+//! texts (20:00–08:00), so deliveries are run from 08:10 on.
 
 use std::sync::Mutex;
 
@@ -74,7 +76,7 @@ async fn an_action_on_a_phone_sends_the_resident_one_text_and_one_email_even_whe
     phone.sync = DeviceSync::restore(&unsent).unwrap();
     assert_eq!(phone.sync(&server, later(7)).await.unwrap(), 200);
 
-    let done = deliver_due(&server.state, &provider, later(8))
+    let done = deliver_due(&server.state, &provider, later(20))
         .await
         .unwrap();
     assert_eq!((done.sent, done.skipped, done.failed), (2, 0, 0));
@@ -138,11 +140,11 @@ async fn a_provider_that_is_down_gets_each_message_once_when_it_is_back() {
         inner: DemoProvider::default(),
     };
 
-    let first = deliver_due(&server.state, &provider, later(8))
+    let first = deliver_due(&server.state, &provider, later(20))
         .await
         .unwrap();
     assert_eq!((first.sent, first.retried), (0, 2));
-    let too_soon = deliver_due(&server.state, &provider, later(8))
+    let too_soon = deliver_due(&server.state, &provider, later(20))
         .await
         .unwrap();
     assert_eq!(
@@ -150,7 +152,7 @@ async fn a_provider_that_is_down_gets_each_message_once_when_it_is_back() {
         Default::default(),
         "not due until the backoff ends"
     );
-    let back = deliver_due(&server.state, &provider, later(10))
+    let back = deliver_due(&server.state, &provider, later(22))
         .await
         .unwrap();
     assert_eq!((back.sent, back.retried), (2, 0));
@@ -177,11 +179,11 @@ async fn a_server_stopped_before_sending_sends_after_its_restart_exactly_once() 
     };
     let restarted = TestServer::start_at(dir.path(), options).await.unwrap();
     let provider = DemoProvider::default();
-    let done = deliver_due(&restarted.state, &provider, later(8))
+    let done = deliver_due(&restarted.state, &provider, later(20))
         .await
         .unwrap();
     assert_eq!(done.sent, 2);
-    let again = deliver_due(&restarted.state, &provider, later(9))
+    let again = deliver_due(&restarted.state, &provider, later(21))
         .await
         .unwrap();
     assert_eq!(again.sent, 0);
@@ -218,11 +220,11 @@ async fn on_postgres_an_action_synced_twice_is_told_once_and_a_down_provider_is_
         down: Mutex::new(1),
         inner: DemoProvider::default(),
     };
-    let first = deliver_due(&server.state, &provider, later(8))
+    let first = deliver_due(&server.state, &provider, later(20))
         .await
         .unwrap();
     assert_eq!((first.sent, first.retried), (1, 1));
-    let back = deliver_due(&server.state, &provider, later(10))
+    let back = deliver_due(&server.state, &provider, later(22))
         .await
         .unwrap();
     assert_eq!((back.sent, back.retried), (1, 0));
@@ -234,4 +236,30 @@ async fn on_postgres_an_action_synced_twice_is_told_once_and_a_down_provider_is_
         .unwrap();
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|row| row.status == "sent"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_text_in_quiet_hours_waits_for_the_morning_and_the_email_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    no_access(&server, &mut phone, 1).await;
+    let provider = DemoProvider::default();
+    // Housing repairs keep texts between 20:00 and 08:00 (UK time; GMT in
+    // November).
+    let evening = Timestamp::at(test_now().date(), 21, 15);
+    let night = deliver_due(&server.state, &provider, evening)
+        .await
+        .unwrap();
+    assert_eq!((night.sent, night.held), (1, 1));
+    assert_eq!(provider.sent()[0].channel, Channel::Email);
+    let before_eight = Timestamp::at(test_now().date().succ(), 7, 59);
+    let early = deliver_due(&server.state, &provider, before_eight)
+        .await
+        .unwrap();
+    assert_eq!(early, Default::default(), "still quiet");
+    let eight = Timestamp::at(test_now().date().succ(), 8, 0);
+    let morning = deliver_due(&server.state, &provider, eight).await.unwrap();
+    assert_eq!((morning.sent, morning.held), (1, 0));
+    assert_eq!(provider.sent()[1].channel, Channel::Sms);
 }

@@ -72,6 +72,13 @@ pub enum Finish {
     },
     /// Given up.
     Failed(String),
+    /// Not to go before `until` (quiet hours); not counted as a try.
+    Hold {
+        /// When it may go.
+        until: Timestamp,
+        /// Why it waits.
+        why: String,
+    },
 }
 
 /// The outbox, for the delivery worker and the demo page.
@@ -245,6 +252,12 @@ impl OutboxRecords for SqliteStore {
                 "UPDATE outbox SET status = 'failed', claimed_until = NULL, outcome = ?2
                  WHERE id = ?1",
                 params![id, why],
+            )?,
+            Finish::Hold { until, why } => connection.execute(
+                "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3,
+                     attempts = attempts - 1
+                 WHERE id = ?1",
+                params![id, until.as_millis(), why],
             )?,
         };
         Ok(())

@@ -86,6 +86,12 @@ impl OutboxRecords for PgStore {
                      WHERE id = $1",
                     &[&id, why],
                 )?,
+                Finish::Hold { until, why } => client.execute(
+                    "UPDATE outbox SET claimed_until = NULL, next_attempt = $2, outcome = $3,
+                         attempts = attempts - 1
+                     WHERE id = $1",
+                    &[&id, &until.as_millis(), why],
+                )?,
             };
             Ok(())
         })
