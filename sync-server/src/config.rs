@@ -44,6 +44,24 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// GOV.UK Notify API key for residents' texts and emails (test, team or
+    /// live). Without it, messages go to the demo outbox.
+    #[arg(long, env = "DOORSTEP_NOTIFY_API_KEY", hide_env_values = true)]
+    pub notify_api_key: Option<crate::gov_notify::NotifyKey>,
+
+    /// The Notify SMS template whose content is `((body))`.
+    #[arg(long, env = "DOORSTEP_NOTIFY_SMS_TEMPLATE")]
+    pub notify_sms_template: Option<String>,
+
+    /// The Notify email template whose subject is `((subject))` and body
+    /// `((body))`.
+    #[arg(long, env = "DOORSTEP_NOTIFY_EMAIL_TEMPLATE")]
+    pub notify_email_template: Option<String>,
+
+    /// The Notify API's address.
+    #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
+    pub notify_base_url: String,
+
     /// Folder of the operative app's browser build, served at `/app/`.
     /// Default: `web-app` in the build folder the server binary is in
     /// (where `scripts/build-web.sh` puts it).

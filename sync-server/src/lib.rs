@@ -29,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod gov_notify;
 pub mod office;
 pub mod outbox;
 mod routes;

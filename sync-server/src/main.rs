@@ -109,7 +109,10 @@ fn run() -> anyhow::Result<()> {
                     .unwrap_or_else(|| format!("http://{}", config.listen)),
             );
         tokio::spawn(prune_uploads(state.clone()));
-        tokio::spawn(deliver_messages(state.clone()));
+        tokio::spawn(deliver_messages(
+            state.clone(),
+            provider(&config, Arc::new(SystemClock))?,
+        ));
         serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
@@ -117,15 +120,42 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends residents' messages as they fall due, every ten seconds, through
-/// the demo outbox (which records them for `/demo/outbox`).
-async fn deliver_messages(state: AppState) {
-    let provider = doorstep_server::outbox::DemoProvider::default();
+/// GOV.UK Notify when a key is set; else the demo outbox (which records
+/// messages for `/demo/outbox`).
+fn provider(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn doorstep_server::outbox::Provider>> {
+    let Some(key) = config.notify_api_key.clone() else {
+        tracing::info!("residents' messages go to the demo outbox (no Notify API key)");
+        return Ok(Arc::new(doorstep_server::outbox::DemoProvider::default()));
+    };
+    let (Some(sms), Some(email)) = (
+        config.notify_sms_template.clone(),
+        config.notify_email_template.clone(),
+    ) else {
+        anyhow::bail!(
+            "with a Notify API key, set --notify-sms-template and --notify-email-template \
+             (Notify templates whose content is ((subject)) and ((body)))"
+        );
+    };
+    Ok(Arc::new(doorstep_server::gov_notify::GovNotify::new(
+        key,
+        sms,
+        email,
+        &config.notify_base_url,
+        clock,
+    )?))
+}
+
+/// Sends residents' messages as they fall due, every ten seconds.
+async fn deliver_messages(state: AppState, provider: Arc<dyn doorstep_server::outbox::Provider>) {
+    let provider = provider.as_ref();
     let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         every.tick().await;
         let now = state.clock().now();
-        match doorstep_server::outbox::deliver_due(&state, &provider, now).await {
+        match doorstep_server::outbox::deliver_due(&state, provider, now).await {
             Ok(done) if done == Default::default() => {}
             Ok(done) => tracing::info!(
                 sent = done.sent,

@@ -263,3 +263,189 @@ async fn a_text_in_quiet_hours_waits_for_the_morning_and_the_email_does_not() {
     assert_eq!((morning.sent, morning.held), (1, 0));
     assert_eq!(provider.sent()[1].channel, Channel::Sms);
 }
+
+/// What the stand-in for GOV.UK Notify received, and how it answers.
+#[derive(Default)]
+struct NotifyLog {
+    accepted: Vec<serde_json::Value>,
+    refused: Vec<String>,
+    fail_next: usize,
+}
+
+const NOTIFY_KEY: &str =
+    "doorstep_test-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
+
+/// Checks a request's bearer token as Notify does: an HS256 JWT signed
+/// with the key's secret, `iss` the service id, `iat` within 30 seconds.
+fn notify_would_accept(authorization: Option<&str>) -> Result<(), String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, KeyInit, Mac};
+
+    let token = authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or("no bearer token")?;
+    let parts: Vec<&str> = token.split('.').collect();
+    let [header, claims, signature] = parts[..] else {
+        return Err("not a JWT".into());
+    };
+    let decode = |part: &str| -> Result<serde_json::Value, String> {
+        let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    if decode(header)?["alg"] != "HS256" {
+        return Err("not HS256".into());
+    }
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"3d844edf-8d35-48ac-975b-e847b4f122b0")
+            .unwrap();
+    mac.update(format!("{header}.{claims}").as_bytes());
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| e.to_string())?;
+    mac.verify_slice(&signature)
+        .map_err(|_| "bad signature".to_owned())?;
+    let claims = decode(claims)?;
+    if claims["iss"] != "26785a09-ab16-4eb0-8407-a37497a57506" {
+        return Err("wrong iss".into());
+    }
+    let iat = claims["iat"].as_i64().ok_or("no iat")?;
+    if (iat - test_now().as_millis() / 1000).abs() > 30 {
+        return Err("iat too far from now".into());
+    }
+    Ok(())
+}
+
+/// A local HTTP server standing in for Notify's API.
+async fn fake_notify() -> (String, std::sync::Arc<Mutex<NotifyLog>>) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+
+    let log = std::sync::Arc::new(Mutex::new(NotifyLog::default()));
+    let handler = |log: std::sync::Arc<Mutex<NotifyLog>>| {
+        move |headers: HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| {
+            let log = log.clone();
+            async move {
+                let mut log = log.lock().unwrap();
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|value| value.to_str().ok());
+                if let Err(why) = notify_would_accept(auth) {
+                    log.refused.push(why);
+                    return (
+                        StatusCode::FORBIDDEN,
+                        axum::Json(serde_json::json!({"errors": [{"error": "AuthError"}]})),
+                    );
+                }
+                if log.fail_next > 0 {
+                    log.fail_next -= 1;
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(serde_json::json!({"errors": [{"error": "Exception"}]})),
+                    );
+                }
+                let id = format!("0000000{}-0000-0000-0000-000000000000", log.accepted.len());
+                log.accepted.push(body);
+                (
+                    StatusCode::CREATED,
+                    axum::Json(serde_json::json!({ "id": id })),
+                )
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v2/notifications/sms", post(handler(log.clone())))
+        .route("/v2/notifications/email", post(handler(log.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, log)
+}
+
+#[tokio::test]
+async fn gov_uk_notify_gets_one_text_and_one_email_with_a_valid_token_and_a_failure_retried() {
+    use doorstep_server::gov_notify::GovNotify;
+
+    let (url, log) = fake_notify().await;
+    log.lock().unwrap().fail_next = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    no_access(&server, &mut phone, 1).await;
+    let notify = GovNotify::new(
+        NOTIFY_KEY.parse().unwrap(),
+        "sms-template".into(),
+        "email-template".into(),
+        &url,
+        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
+    )
+    .unwrap();
+
+    let first = deliver_due(&server.state, &notify, later(20))
+        .await
+        .unwrap();
+    assert_eq!((first.sent, first.retried), (1, 1), "Notify failed once");
+    let second = deliver_due(&server.state, &notify, later(22))
+        .await
+        .unwrap();
+    assert_eq!((second.sent, second.retried), (1, 0));
+    let log = log.lock().unwrap();
+    assert!(log.refused.is_empty(), "{:?}", log.refused);
+    assert_eq!(log.accepted.len(), 2, "each message once");
+    let sms = log
+        .accepted
+        .iter()
+        .find(|body| body.get("phone_number").is_some())
+        .expect("a text");
+    assert_eq!(sms["phone_number"], "+447700900102");
+    assert_eq!(sms["template_id"], "sms-template");
+    assert!(sms["reference"].as_str().is_some_and(|r| !r.is_empty()));
+    assert!(
+        sms["personalisation"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("could not get in")
+    );
+    let email = log
+        .accepted
+        .iter()
+        .find(|body| body.get("email_address").is_some())
+        .expect("an email");
+    assert_eq!(email["email_address"], "tomasz.nowak@example.org");
+    assert_eq!(email["template_id"], "email-template");
+    assert!(
+        email["personalisation"]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("HR-00002")
+    );
+}
+
+#[tokio::test]
+async fn a_notify_key_notify_does_not_accept_fails_the_message_without_retrying() {
+    use doorstep_server::gov_notify::GovNotify;
+
+    let (url, log) = fake_notify().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    no_access(&server, &mut phone, 1).await;
+    let wrong =
+        "doorstep_test-26785a09-ab16-4eb0-8407-a37497a57506-00000000-8d35-48ac-975b-e847b4f122b0";
+    let notify = GovNotify::new(
+        wrong.parse().unwrap(),
+        "sms-template".into(),
+        "email-template".into(),
+        &url,
+        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
+    )
+    .unwrap();
+    let done = deliver_due(&server.state, &notify, later(20))
+        .await
+        .unwrap();
+    assert_eq!((done.sent, done.failed, done.retried), (0, 2, 0));
+    assert_eq!(
+        log.lock().unwrap().refused,
+        ["bad signature", "bad signature"]
+    );
+}
