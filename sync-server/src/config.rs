@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_NOTIFY_EMAIL_TEMPLATE")]
     pub notify_email_template: Option<String>,
 
+    /// The bearer token Notify's delivery-status callbacks carry (set in
+    /// Notify's callback settings); callbacks are refused without it.
+    #[arg(long, env = "DOORSTEP_NOTIFY_CALLBACK_TOKEN", hide_env_values = true)]
+    pub notify_callback_token: Option<Secret>,
+
     /// The Notify API's address.
     #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
     pub notify_base_url: String,

@@ -1,6 +1,7 @@
 //! The HTTP routes; each resource module owns its router.
 
 mod blobs;
+mod delivery;
 mod demo_outbox;
 mod enrol;
 mod health;
@@ -23,6 +24,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(enrol::router())
         .merge(blobs::router())
         .merge(demo_outbox::router())
+        .merge(delivery::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

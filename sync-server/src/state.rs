@@ -32,6 +32,7 @@ pub struct AppState {
     web_app: Option<Arc<std::path::Path>>,
     public_url: Arc<str>,
     demo_pages: bool,
+    notify_callback_token: Option<Secret>,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -70,7 +71,19 @@ impl AppState {
             web_app: None,
             public_url: Arc::from("http://127.0.0.1:8080"),
             demo_pages: false,
+            notify_callback_token: None,
         }
+    }
+
+    /// Accepts Notify's delivery callbacks with this bearer token.
+    pub fn with_notify_callback_token(mut self, token: Option<Secret>) -> Self {
+        self.notify_callback_token = token;
+        self
+    }
+
+    /// The token Notify's delivery callbacks must carry, if they are on.
+    pub fn notify_callback_token(&self) -> Option<&Secret> {
+        self.notify_callback_token.as_ref()
     }
 
     /// Serves the demo's own pages (the demo outbox).

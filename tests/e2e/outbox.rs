@@ -369,7 +369,11 @@ async fn gov_uk_notify_gets_one_text_and_one_email_with_a_valid_token_and_a_fail
     let (url, log) = fake_notify().await;
     log.lock().unwrap().fail_next = 1;
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await.unwrap();
+    let options = ServerOptions {
+        notify_callback_token: Some(CALLBACK_TOKEN.into()),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_at(dir.path(), options).await.unwrap();
     let mut phone = priya(&server).await;
     no_access(&server, &mut phone, 1).await;
     let notify = GovNotify::new(
@@ -419,7 +423,67 @@ async fn gov_uk_notify_gets_one_text_and_one_email_with_a_valid_token_and_a_fail
             .unwrap()
             .contains("HR-00002")
     );
+    drop(log);
+
+    // Notify calls back: the status lands on the job's timeline, with no
+    // number or address in it, once however often Notify calls.
+    let callback = |token: &str, id: &str, status: &str| {
+        reqwest::Client::new()
+            .post(server.url("/api/notify/status"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "id": id, "reference": "1", "to": "+447700900102", "status": status,
+                "notification_type": "sms",
+            }))
+            .send()
+    };
+    let rows = server.state.with_store(|s| s.outbox(10)).await.unwrap();
+    let sms_row = rows.iter().find(|r| r.channel == Channel::Sms).unwrap();
+    let sms_id = sms_row.provider_ref.clone().unwrap();
+    for _ in 0..2 {
+        let answer = callback(CALLBACK_TOKEN, &sms_id, "delivered")
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 204);
+    }
+    assert_eq!(
+        callback("wrong-token-wrong-token", &sms_id, "delivered")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        callback(CALLBACK_TOKEN, &sms_id, "lost-in-the-post")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        callback(CALLBACK_TOKEN, "no-such-id", "delivered")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let mut office = TestDevice::enrol(&server, &server.code_for("Dan Okafor"), DEMO_TENANT)
+        .await
+        .unwrap();
+    office.sync(&server, later(30)).await.unwrap();
+    let job = Job::load(&office.docs[&DocumentId::Job(JOB)]).unwrap();
+    let statuses: Vec<&doorstep_shared::job::TimelineEvent> = job
+        .timeline
+        .values()
+        .filter(|event| event.action.as_str() == "message_status")
+        .collect();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    let note = statuses[0].note.as_deref().unwrap();
+    assert_eq!(note, format!("Text delivered (message {})", sms_row.id));
+    assert!(!note.contains("+44"), "no number on the job's history");
 }
+
+const CALLBACK_TOKEN: &str = "notify-callback-token-0123456789";
 
 #[tokio::test]
 async fn a_notify_key_notify_does_not_accept_fails_the_message_without_retrying() {

@@ -54,6 +54,8 @@ pub struct ServerOptions {
     pub web_app: Option<PathBuf>,
     /// Serve the demo's own pages (the demo outbox), as `--demo` does.
     pub demo_pages: bool,
+    /// The bearer token Notify's delivery callbacks carry.
+    pub notify_callback_token: Option<String>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -121,7 +123,14 @@ impl TestServer {
         let state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?))
             .with_web_app(options.web_app)
-            .with_demo_pages(options.demo_pages);
+            .with_demo_pages(options.demo_pages)
+            .with_notify_callback_token(
+                options
+                    .notify_callback_token
+                    .map(|token| token.parse())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+            );
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.

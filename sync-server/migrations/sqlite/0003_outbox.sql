@@ -23,9 +23,13 @@ CREATE TABLE outbox (
     body          TEXT,
     provider_ref  TEXT,
     outcome       TEXT,
+    -- The provider's last word on delivery (Notify's delivered,
+    -- permanent-failure, temporary-failure, technical-failure).
+    delivery      TEXT,
     sent_at       INTEGER,
     UNIQUE (tenant, key, channel)
 ) STRICT;
 
 CREATE INDEX outbox_due ON outbox(status, next_attempt);
 CREATE INDEX outbox_by_job ON outbox(job);
+CREATE INDEX outbox_by_provider_ref ON outbox(provider_ref);

@@ -43,6 +43,10 @@ pub struct OutboxRow {
     pub outcome: Option<String>,
     /// When it was sent.
     pub sent_at: Option<Timestamp>,
+    /// The provider's id for it, once sent.
+    pub provider_ref: Option<String>,
+    /// The provider's last word on delivery.
+    pub delivery: Option<String>,
 }
 
 /// How a claimed row ends (for now).
@@ -97,6 +101,14 @@ pub trait OutboxRecords {
 
     /// The newest rows, for the demo outbox page.
     fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Records the provider's delivery status for the message it knows as
+    /// `provider_ref`; the row, if there is one.
+    fn record_delivery(
+        &self,
+        provider_ref: &str,
+        status: &str,
+    ) -> Result<Option<OutboxRow>, StoreError>;
 }
 
 /// The rows an event makes: one per channel the service has texts for.
@@ -122,7 +134,7 @@ fn channel_name(channel: Channel) -> Option<&'static str> {
 
 /// The columns every read selects, in order.
 pub(super) const COLUMNS: &str = "id, tenant, job, key, channel, event, happened_at, status, \
-     attempts, recipient, subject, body, outcome, sent_at";
+     attempts, recipient, subject, body, outcome, sent_at, provider_ref, delivery";
 
 /// A row's columns as read, before parsing.
 pub(super) struct RawRow {
@@ -140,6 +152,8 @@ pub(super) struct RawRow {
     pub(super) body: Option<String>,
     pub(super) outcome: Option<String>,
     pub(super) sent_at: Option<i64>,
+    pub(super) provider_ref: Option<String>,
+    pub(super) delivery: Option<String>,
 }
 
 impl RawRow {
@@ -169,6 +183,8 @@ impl RawRow {
             body: self.body,
             outcome: self.outcome,
             sent_at: self.sent_at.map(Timestamp::from_millis),
+            provider_ref: self.provider_ref,
+            delivery: self.delivery,
         })
     }
 }
@@ -189,6 +205,8 @@ fn raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
         body: row.get(11)?,
         outcome: row.get(12)?,
         sent_at: row.get(13)?,
+        provider_ref: row.get(14)?,
+        delivery: row.get(15)?,
     })
 }
 
@@ -261,6 +279,21 @@ impl OutboxRecords for SqliteStore {
             )?,
         };
         Ok(())
+    }
+
+    fn record_delivery(
+        &self,
+        provider_ref: &str,
+        status: &str,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        let connection = self.connection()?;
+        let mut statement = connection.prepare_cached(&format!(
+            "UPDATE outbox SET delivery = ?2 WHERE provider_ref = ?1 RETURNING {COLUMNS}"
+        ))?;
+        let rows = statement
+            .query_map(params![provider_ref, status], raw)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().next().map(RawRow::parse).transpose()
     }
 
     fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {

@@ -23,6 +23,8 @@ fn raw(row: &postgres::Row) -> RawRow {
         body: row.get(11),
         outcome: row.get(12),
         sent_at: row.get(13),
+        provider_ref: row.get(14),
+        delivery: row.get(15),
     }
 }
 
@@ -94,6 +96,22 @@ impl OutboxRecords for PgStore {
                 )?,
             };
             Ok(())
+        })
+    }
+
+    fn record_delivery(
+        &self,
+        provider_ref: &str,
+        status: &str,
+    ) -> Result<Option<OutboxRow>, StoreError> {
+        self.with_client(|client| {
+            let row = client.query_opt(
+                &format!(
+                    "UPDATE outbox SET delivery = $2 WHERE provider_ref = $1 RETURNING {COLUMNS}"
+                ),
+                &[&provider_ref, &status],
+            )?;
+            row.map(|row| raw(&row).parse()).transpose()
         })
     }
 
