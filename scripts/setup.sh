@@ -79,6 +79,16 @@ if [ ! -f "$browser_tests_dir/node_modules/playwright-core/package.json" ] \
     (cd "$browser_tests_dir" && npm ci --silent)
 fi
 
+# aiosmtpd, a real SMTP server the email tests send to on loopback, in a
+# virtual environment of its own in the tools folder.
+AIOSMTPD_VERSION=1.4.6
+smtp_env="$tools_dir/aiosmtpd"
+if ! "$smtp_env/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    echo "setup: installing aiosmtpd $AIOSMTPD_VERSION into $smtp_env (once)"
+    python3 -m venv "$smtp_env"
+    "$smtp_env/bin/pip" install --quiet "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+
 # PostgreSQL for the store tests: started if installed but stopped,
 # installed from Debian's packages if missing (as root).
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

@@ -152,6 +152,35 @@ pub struct Message {
     pub subject: Option<String>,
     /// The text.
     pub body: String,
+    /// Photos shown in the email itself (providers that can embed them).
+    pub photos: Vec<InlinePhoto>,
+}
+
+/// A photo shown inside an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinePhoto {
+    /// What it shows, in words ("Before").
+    pub label: String,
+    /// The JPEG (the display rendition).
+    pub jpeg: Vec<u8>,
+}
+
+/// Whether an event's texts show the job's photos (they link to them, and
+/// emails that can embed them do): such a message waits a while for the
+/// photos to finish uploading.
+pub fn shows_photos(event: &Name, service: &ServiceDefinition) -> bool {
+    service
+        .notifications
+        .get(event)
+        .is_some_and(|notification| {
+            let mut templates: Vec<&crate::service::Template> = notification.sms.iter().collect();
+            if let Some((subject, body)) = &notification.email {
+                templates.extend([subject, body]);
+            }
+            templates
+                .iter()
+                .any(|template| template.placeholders().contains(&"photos_url"))
+        })
 }
 
 /// Why a message is not sent.
@@ -234,6 +263,7 @@ pub fn compose(
                 to,
                 subject: None,
                 body: render(text)?,
+                photos: Vec::new(),
             })
         }
         Channel::Email => {
@@ -243,6 +273,7 @@ pub fn compose(
                 to,
                 subject: Some(render(subject)?),
                 body: render(body)?,
+                photos: Vec::new(),
             })
         }
         Channel::None => Err(NotSent::Unreachable(channel)),

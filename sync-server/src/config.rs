@@ -63,6 +63,15 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_NOTIFY_CALLBACK_TOKEN", hide_env_values = true)]
     pub notify_callback_token: Option<Secret>,
 
+    /// An SMTP server for residents' emails, which then show the photos
+    /// inline: `smtps://user:password@host`, `smtp://host:587?tls=required`.
+    #[arg(long, env = "DOORSTEP_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The address emails are sent from, with `--smtp-url`.
+    #[arg(long, env = "DOORSTEP_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+
     /// The Notify API's address.
     #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
     pub notify_base_url: String,

@@ -35,6 +35,7 @@ pub mod outbox;
 mod routes;
 pub mod secrets;
 pub mod services;
+pub mod smtp;
 pub mod state;
 pub mod store;
 

@@ -121,32 +121,62 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// GOV.UK Notify when a key is set; else the demo outbox (which records
-/// messages for `/demo/outbox`).
+/// Texts through GOV.UK Notify when a key is set, emails through the
+/// council's SMTP server when one is set (else Notify); whatever is left
+/// goes to the demo outbox (which records messages for `/demo/outbox`).
 fn provider(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn doorstep_server::outbox::Provider>> {
-    let Some(key) = config.notify_api_key.clone() else {
-        tracing::info!("residents' messages go to the demo outbox (no Notify API key)");
-        return Ok(Arc::new(doorstep_server::outbox::DemoProvider::default()));
+    use doorstep_server::outbox::{ByChannel, DemoProvider, Provider};
+
+    let demo: Arc<dyn Provider> = Arc::new(DemoProvider::default());
+    let notify: Option<Arc<dyn Provider>> = match config.notify_api_key.clone() {
+        None => None,
+        Some(key) => {
+            let (Some(sms), Some(email)) = (
+                config.notify_sms_template.clone(),
+                config.notify_email_template.clone(),
+            ) else {
+                anyhow::bail!(
+                    "with a Notify API key, set --notify-sms-template and --notify-email-template \
+                     (Notify templates whose content is ((subject)) and ((body)))"
+                );
+            };
+            Some(Arc::new(doorstep_server::gov_notify::GovNotify::new(
+                key,
+                sms,
+                email,
+                &config.notify_base_url,
+                clock,
+            )?))
+        }
     };
-    let (Some(sms), Some(email)) = (
-        config.notify_sms_template.clone(),
-        config.notify_email_template.clone(),
-    ) else {
-        anyhow::bail!(
-            "with a Notify API key, set --notify-sms-template and --notify-email-template \
-             (Notify templates whose content is ((subject)) and ((body)))"
-        );
+    let smtp: Option<Arc<dyn Provider>> = match (&config.smtp_url, &config.smtp_from) {
+        (None, _) => None,
+        (Some(_), None) => anyhow::bail!("with --smtp-url, set --smtp-from too"),
+        (Some(url), Some(from)) => {
+            Some(Arc::new(doorstep_server::smtp::SmtpEmail::new(url, from)?))
+        }
     };
-    Ok(Arc::new(doorstep_server::gov_notify::GovNotify::new(
-        key,
-        sms,
-        email,
-        &config.notify_base_url,
-        clock,
-    )?))
+    let sms = notify.clone().unwrap_or_else(|| Arc::clone(&demo));
+    let email = smtp.or(notify).unwrap_or(demo);
+    tracing::info!(
+        texts = if config.notify_api_key.is_some() {
+            "GOV.UK Notify"
+        } else {
+            "demo outbox"
+        },
+        emails = if config.smtp_url.is_some() {
+            "SMTP"
+        } else if config.notify_api_key.is_some() {
+            "GOV.UK Notify"
+        } else {
+            "demo outbox"
+        },
+        "residents' messages"
+    );
+    Ok(Arc::new(ByChannel { sms, email }))
 }
 
 /// Sends residents' messages as they fall due, every ten seconds.

@@ -12,12 +12,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 
+use bytes::Bytes;
 use doorstep_shared::contact::Channel;
 use doorstep_shared::contact::Contact;
+use doorstep_shared::ids::BlobHash;
 use doorstep_shared::job::Job;
-use doorstep_shared::notify::{Message, MessageContext, compose, sms_held_until};
+use doorstep_shared::notify::{
+    InlinePhoto, Message, MessageContext, compose, shows_photos, sms_held_until,
+};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
+use futures_util::TryStreamExt;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +37,11 @@ const MAX_ATTEMPTS: u32 = 10;
 /// The first retry's wait; it doubles each time, up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: i64 = 60 * 1000;
 const MAX_BACKOFF_MS: i64 = 60 * 60 * 1000;
+/// How long a message that shows photos waits for them to be uploaded
+/// before it goes without the missing ones.
+const PHOTO_WAIT_MS: i64 = 6 * 60 * 60 * 1000;
+/// How often it looks again meanwhile.
+const PHOTO_RECHECK_MS: i64 = 5 * 60 * 1000;
 
 /// Why a provider did not take a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +90,24 @@ impl Provider for DemoProvider {
             sent.push(message.clone());
             Ok(format!("demo-{reference}"))
         })
+    }
+}
+
+/// Texts through one provider, emails through another (Notify for texts
+/// and the council's SMTP server for emails, say).
+pub struct ByChannel {
+    /// For texts.
+    pub sms: std::sync::Arc<dyn Provider>,
+    /// For emails.
+    pub email: std::sync::Arc<dyn Provider>,
+}
+
+impl Provider for ByChannel {
+    fn send<'a>(&'a self, message: &'a Message, reference: &'a str) -> SendFuture<'a> {
+        match message.channel {
+            Channel::Email => self.email.send(message, reference),
+            _ => self.sms.send(message, reference),
+        }
     }
 }
 
@@ -161,10 +189,47 @@ async fn deliver_one(
         ));
     };
     let context = message_context(state, council, &row);
-    let message = match compose(&row.event, row.channel, &job, &contact, service, &context) {
+    let mut message = match compose(&row.event, row.channel, &job, &contact, service, &context) {
         Ok(message) => message,
         Err(why) => return Ok(Finish::Skipped(why.to_string())),
     };
+    if shows_photos(&row.event, service) {
+        let photos: Vec<(String, BlobHash)> = job
+            .photos
+            .values()
+            .filter_map(|photo| {
+                let label = service.photo_label(&photo.kind).to_owned();
+                photo.display.map(|hash| (label, hash))
+            })
+            .collect();
+        let stored = state
+            .with_store(move |store| {
+                photos
+                    .into_iter()
+                    .map(|(label, hash)| Ok((label, hash, store.stored_blob(hash)?)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let deadline = row.happened_at.plus_millis(PHOTO_WAIT_MS);
+        if stored.iter().any(|(_, _, blob)| blob.is_none()) && now < deadline {
+            return Ok(Finish::Hold {
+                until: now.plus_millis(PHOTO_RECHECK_MS).min(deadline),
+                why: "waiting for the job's photos to finish uploading".into(),
+            });
+        }
+        if message.channel == Channel::Email {
+            for (label, hash, blob) in stored {
+                if let Some(blob) = blob {
+                    let opened = crate::blobs::open(state, hash, blob).await?;
+                    let jpeg: Vec<Bytes> = opened.bytes.try_collect().await?;
+                    message.photos.push(InlinePhoto {
+                        label,
+                        jpeg: jpeg.concat(),
+                    });
+                }
+            }
+        }
+    }
     if message.channel == Channel::Sms
         && let Some(until) = sms_held_until(service, now)
     {

@@ -511,3 +511,163 @@ async fn a_notify_key_notify_does_not_accept_fails_the_message_without_retrying(
         ["bad signature", "bad signature"]
     );
 }
+
+/// aiosmtpd (installed by `scripts/setup.sh`) on a free loopback port,
+/// keeping what it receives in a Maildir.
+struct SmtpServer {
+    process: std::process::Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    fn start() -> Self {
+        let tools = std::env::var_os("DOORSTEP_TOOLS_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                    .join(".cache/doorstep-tools")
+            });
+        let python = tools.join("aiosmtpd/bin/python");
+        assert!(
+            python.exists(),
+            "aiosmtpd is not installed in {}: run ./scripts/setup.sh",
+            tools.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = tempfile::tempdir().unwrap();
+        let process = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("mail"))
+            .spawn()
+            .unwrap();
+        // Ready when it answers, not after a fixed time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aiosmtpd never listened"
+            );
+            std::thread::yield_now();
+        }
+        Self {
+            process,
+            port,
+            maildir,
+        }
+    }
+
+    /// Every message received, as raw text.
+    fn received(&self) -> Vec<String> {
+        let folder = self.maildir.path().join("mail/new");
+        let mut mails: Vec<String> = std::fs::read_dir(folder)
+            .map(|entries| {
+                entries
+                    .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        mails.sort();
+        mails
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_once_it_is_uploaded() {
+    use doorstep_server::outbox::ByChannel;
+    use doorstep_server::smtp::SmtpEmail;
+    use doorstep_shared::photo::{PhotoLimits, process};
+    use doorstep_shared::service::PhotoPolicy;
+
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    // Job 1 is in progress: an after photo, the checklist, then complete.
+    let job: JobId = JobId::from_u128(0xd00_0001);
+    let file = doorstep_tests::camera_file(1200, 900);
+    let processed = process(&file, &PhotoLimits::default()).unwrap();
+    let policy = PhotoPolicy {
+        keep_originals: false,
+        device_retention_days: 7,
+    };
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let after = processed.reference(
+        "after".parse().unwrap(),
+        me.clone(),
+        later(3),
+        None,
+        &policy,
+    );
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            let mut editor = JobEditor::new(doc, me.clone()).unwrap();
+            editor.add_photo(PhotoId::from_u128(9), &after).unwrap();
+            for item in ["supply_isolated", "area_left_clean"] {
+                editor.tick(&item.parse().unwrap(), true, later(4)).unwrap();
+            }
+            editor
+                .request_transition(
+                    TransitionId::from_u128(9),
+                    "in_progress".parse().unwrap(),
+                    "completed".parse().unwrap(),
+                    Evidence::default(),
+                    later(5),
+                )
+                .unwrap();
+        })
+        .unwrap();
+    phone.queue_photo(PhotoId::from_u128(9), &processed, &file, &policy);
+    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
+
+    let demo = std::sync::Arc::new(DemoProvider::default());
+    let provider = ByChannel {
+        sms: demo.clone(),
+        email: std::sync::Arc::new(
+            SmtpEmail::new(
+                &format!("smtp://127.0.0.1:{}", smtp.port),
+                "Adur & Worthing Councils <repairs@example.org>",
+            )
+            .unwrap(),
+        ),
+    };
+    // The photo is not on the server yet: both messages wait for it.
+    let waiting = deliver_due(&server.state, &provider, later(20))
+        .await
+        .unwrap();
+    assert_eq!((waiting.sent, waiting.held), (0, 2));
+    phone.upload(&server.url(""), later(21)).await.unwrap();
+    server.state.blobs().settled().await;
+    let done = deliver_due(&server.state, &provider, later(26))
+        .await
+        .unwrap();
+    assert_eq!(done.sent, 2, "{done:?}");
+
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1, "one email");
+    let mail = &mails[0];
+    assert!(mail.contains("To: margaret.ellis@example.org"), "{mail}");
+    assert!(mail.contains("HR-00001"), "{mail}");
+    assert!(mail.contains("multipart/related"), "{mail}");
+    assert!(mail.contains("Content-Type: image/jpeg"), "{mail}");
+    assert!(mail.contains("cid:photo-0"), "{mail}");
+    assert!(mail.contains("Content-ID: <photo-0>"), "{mail}");
+    assert_eq!(demo.sent().len(), 1, "one text");
+    assert!(demo.sent()[0].body.contains("HR-00001"));
+}
