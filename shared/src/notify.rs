@@ -37,6 +37,18 @@ pub struct ResidentEvent {
 
 /// The notification event for a job's creation.
 pub const CREATED: &str = "created";
+/// The notification sent the day before an appointment.
+pub const REMINDER: &str = "reminder";
+/// When a reminder goes: the evening before the appointment, UK time.
+const REMINDER_TIME: (u8, u8) = (18, 0);
+
+/// The appointment start a reminder's key names, to check at send time
+/// that the appointment has not moved since.
+pub fn reminder_for(key: &str) -> Option<Timestamp> {
+    key.rsplit_once(":reminder:")
+        .and_then(|(_, millis)| millis.parse().ok())
+        .map(Timestamp::from_millis)
+}
 
 /// The events in `after` that were not in `before` (`None`: the job is
 /// new), for which the service has a notification.
@@ -89,6 +101,23 @@ pub fn new_events(
                 verdict.at,
             );
         }
+    }
+    // A new or moved appointment: a reminder the evening before, keyed by
+    // the appointment's start, so a moved appointment's old reminder is a
+    // different row (and is dropped when its time comes).
+    let appointment = after.office.appointment;
+    if appointment != before.and_then(|b| b.office.appointment)
+        && let (Some(slot), Ok(reminder)) = (appointment, REMINDER.parse::<Name>())
+    {
+        let (day, _) = crate::time::uk::local(slot.starts);
+        let day_before = crate::time::Date::from_days_since_epoch(day.days_since_epoch() - 1);
+        let evening = crate::time::Timestamp::at(day_before, REMINDER_TIME.0, REMINDER_TIME.1);
+        let at = evening.plus_millis(-crate::time::uk::offset_millis(evening));
+        add(
+            format!("job:{job}:reminder:{}", slot.starts.as_millis()),
+            reminder,
+            at,
+        );
     }
     for (id, event) in &after.timeline {
         if before.is_some_and(|b| b.timeline.contains_key(id)) {

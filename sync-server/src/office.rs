@@ -1,11 +1,13 @@
 //! The office's own edits to job documents (assigning, rebooking), made
 //! by this server node and stored like any other change, so devices get
-//! them at their next sync.
+//! them at their next sync; what residents must hear of them goes to the
+//! outbox in the same transaction.
 
 use automerge::Change;
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::JobId;
-use doorstep_shared::job::OfficeEditor;
+use doorstep_shared::job::{Job, OfficeEditor};
+use doorstep_shared::notify::events_in;
 use doorstep_shared::sync::server::scope_record;
 use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
@@ -28,6 +30,7 @@ where
             };
             document.set_actor(server.actor.clone());
             let before = document.get_heads();
+            let was = Job::load(&document).ok();
             edit(&mut OfficeEditor::new(&mut document)?)?;
             document.commit();
             let changes: Vec<(Author, Change)> = document
@@ -40,6 +43,13 @@ where
             }
             let record = scope_record(&document, doc, server.services)?;
             sync.append(tenant, doc, &mut document, changes, record)?;
+            // What the resident hears of it (a new appointment's reminder).
+            if let Some(was) = &was {
+                let events = events_in(job, Some(was), &document, server.services);
+                if !events.is_empty() {
+                    sync.enqueue(tenant, &events)?;
+                }
+            }
             Ok::<_, StoreError>(Some(tenant))
         })
         .await?

@@ -18,7 +18,7 @@ use doorstep_shared::contact::Contact;
 use doorstep_shared::ids::BlobHash;
 use doorstep_shared::job::Job;
 use doorstep_shared::notify::{
-    InlinePhoto, Message, MessageContext, compose, shows_photos, sms_held_until,
+    InlinePhoto, Message, MessageContext, compose, reminder_for, shows_photos, sms_held_until,
 };
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
@@ -188,6 +188,11 @@ async fn deliver_one(
             "the job's service is not known here".into(),
         ));
     };
+    if let Some(booked) = reminder_for(&row.key)
+        && job.office.appointment.map(|slot| slot.starts) != Some(booked)
+    {
+        return Ok(Finish::Skipped("the appointment has moved since".into()));
+    }
     let context = message_context(state, council, &row);
     let mut message = match compose(&row.event, row.channel, &job, &contact, service, &context) {
         Ok(message) => message,

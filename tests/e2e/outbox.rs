@@ -671,3 +671,48 @@ async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_onc
     assert_eq!(demo.sent().len(), 1, "one text");
     assert!(demo.sent()[0].body.contains("HR-00001"));
 }
+
+#[tokio::test]
+async fn a_moved_appointment_drops_the_old_reminder_and_sends_the_new_one_the_evening_before() {
+    use doorstep_shared::job::Appointment;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let day = test_now().date();
+    let slot = |date: Date| Appointment {
+        starts: Timestamp::at(date, 9, 0),
+        ends: Timestamp::at(date, 11, 0),
+    };
+    let (tomorrow, day_after) = (day.succ(), day.succ().succ());
+    for date in [tomorrow, day_after] {
+        doorstep_server::office::edit_job(&server.state, JOB, move |office| {
+            office.set_appointment(Some(slot(date)))
+        })
+        .await
+        .unwrap();
+    }
+    let provider = DemoProvider::default();
+    // This evening (18:00, GMT in November): the reminder for tomorrow's
+    // slot is due, but the appointment moved, so it is dropped.
+    let this_evening = Timestamp::at(day, 18, 0);
+    let dropped = deliver_due(&server.state, &provider, this_evening)
+        .await
+        .unwrap();
+    assert_eq!((dropped.sent, dropped.skipped), (0, 1));
+    let tomorrow_evening = Timestamp::at(tomorrow, 18, 0);
+    let early = deliver_due(&server.state, &provider, tomorrow_evening.plus_minutes(-1))
+        .await
+        .unwrap();
+    assert_eq!(early, Default::default(), "not before the evening before");
+    let sent = deliver_due(&server.state, &provider, tomorrow_evening)
+        .await
+        .unwrap();
+    assert_eq!(sent.sent, 1);
+    let text = &provider.sent()[0];
+    assert!(text.body.contains("booked for tomorrow"), "{}", text.body);
+    assert!(text.body.contains(&day_after.to_string()), "{}", text.body);
+    let again = deliver_due(&server.state, &provider, tomorrow_evening.plus_minutes(60))
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
+}

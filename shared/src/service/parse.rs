@@ -83,7 +83,7 @@ pub enum DefinitionProblem {
     Outcomes(&'static str),
     /// A notification for an event that never happens.
     #[error(
-        "unknown event {event:?}: notifications are sent on \"created\", a transition id or an action id"
+        "unknown event {event:?}: notifications are sent on \"created\", \"reminder\" (the day before an appointment), a transition id or an action id"
     )]
     UnknownEvent {
         /// The event named.
@@ -473,7 +473,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
     let mut notifications = BTreeMap::new();
     for raw_notification in &raw.notifications {
         let event = raw_notification.event.get_ref();
-        let known = event.as_str() == "created"
+        let known = matches!(event.as_str(), "created" | "reminder")
             || transition_ids.contains(event)
             || action_ids.contains(event)
             || outcome_ids.contains(event);
