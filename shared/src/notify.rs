@@ -170,6 +170,28 @@ pub fn sms_held_until(service: &ServiceDefinition, now: Timestamp) -> Option<Tim
         .then(|| crate::time::uk::next(now, quiet.until))
 }
 
+/// Days a resident's tracking link keeps working after the job closes.
+pub const TRACKING_DAYS_AFTER_CLOSURE: i64 = 30;
+
+/// Whether a tracking link to `job` still works at `now`: while the job is
+/// open, and for [`TRACKING_DAYS_AFTER_CLOSURE`] days after it closed.
+pub fn tracking_link_works(job: &Job, service: &ServiceDefinition, now: Timestamp) -> bool {
+    let closed = service
+        .state(job.status(service))
+        .is_some_and(|state| state.terminal);
+    if !closed {
+        return true;
+    }
+    let closed_at = job
+        .office
+        .verdicts
+        .values()
+        .filter(|verdict| verdict.decision == Decision::Accepted)
+        .map(|verdict| verdict.at)
+        .max();
+    closed_at.is_none_or(|at| now < at.plus_minutes(TRACKING_DAYS_AFTER_CLOSURE * 24 * 60))
+}
+
 /// One message, ready to hand to a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -466,5 +488,64 @@ mod tests {
             .is_ok(),
             "a text opt-out is not an email opt-out"
         );
+    }
+
+    #[test]
+    fn a_tracking_link_works_while_the_job_is_open_and_for_thirty_days_after_it_closes() {
+        let service = ServiceCatalog::builtin()
+            .unwrap()
+            .get(&"bulky-waste".parse().unwrap())
+            .unwrap()
+            .clone();
+        let now = Timestamp::from_millis(1_795_765_800_000);
+        let mut doc = demo::job(&service, 1, "56 Downview Road, Worthing", now)
+            .create_document(ActorId::from(b"server".as_slice()))
+            .unwrap();
+        assert!(tracking_link_works(
+            &Job::load(&doc).unwrap(),
+            &service,
+            now
+        ));
+        let cancel = service
+            .transitions
+            .iter()
+            .find(|t| {
+                service.state(&t.to).is_some_and(|s| s.terminal)
+                    && t.evidence.photos.is_empty()
+                    && !t.evidence.note
+            })
+            .expect("a way to close a bulky waste job without evidence");
+        let dispatcher = Actor {
+            user: UserId::from_u128(4),
+            role: *cancel.roles.first().unwrap(),
+            device: None,
+        };
+        let job = Job::load(&doc).unwrap();
+        JobEditor::new(&mut doc, dispatcher)
+            .unwrap()
+            .request_transition(
+                TransitionId::from_u128(1),
+                job.status(&service).clone(),
+                cancel.to.clone(),
+                Evidence::default(),
+                now,
+            )
+            .unwrap();
+        OfficeEditor::new(&mut doc)
+            .unwrap()
+            .decide_pending(&service, now, |a| a.role)
+            .unwrap();
+        let closed = Job::load(&doc).unwrap();
+        assert!(service.state(closed.status(&service)).unwrap().terminal);
+        assert!(tracking_link_works(
+            &closed,
+            &service,
+            now.plus_minutes(29 * 24 * 60)
+        ));
+        assert!(!tracking_link_works(
+            &closed,
+            &service,
+            now.plus_minutes(30 * 24 * 60)
+        ));
     }
 }

@@ -38,6 +38,7 @@ pub mod services;
 pub mod smtp;
 pub mod state;
 pub mod store;
+pub mod tracking;
 
 use std::future::Future;
 

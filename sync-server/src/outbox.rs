@@ -193,7 +193,8 @@ async fn deliver_one(
     {
         return Ok(Finish::Skipped("the appointment has moved since".into()));
     }
-    let context = message_context(state, council, &row);
+    let token = crate::tracking::issue(state, row.tenant, row.job, now).await?;
+    let context = message_context(state, council, &token);
     let mut message = match compose(&row.event, row.channel, &job, &contact, service, &context) {
         Ok(message) => message,
         Err(why) => return Ok(Finish::Skipped(why.to_string())),
@@ -267,12 +268,10 @@ fn backoff(attempts: u32) -> i64 {
     (FIRST_BACKOFF_MS << doublings).min(MAX_BACKOFF_MS)
 }
 
-/// The links a message shows. The resident's tracking pages come with
-/// tracking tokens ([7/8]); until then the links lead to the server's own
-/// address for the job.
-fn message_context(state: &AppState, council: String, row: &OutboxRow) -> MessageContext {
-    let base = state.public_url();
-    let track = format!("{base}/track/{}", row.job);
+/// The links a message shows, each opening the resident's pages with a
+/// tracking token of their own.
+fn message_context(state: &AppState, council: String, token: &str) -> MessageContext {
+    let track = format!("{}/track/{token}", state.public_url());
     MessageContext {
         council,
         rebook_url: format!("{track}/book"),

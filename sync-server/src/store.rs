@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_schema.sql"),
     include_str!("../migrations/sqlite/0002_blobs.sql"),
     include_str!("../migrations/sqlite/0003_outbox.sql"),
+    include_str!("../migrations/sqlite/0004_tracking.sql"),
 ];
 
 /// Storage failed.
@@ -379,7 +380,7 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
+                    "DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
                      DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",
                 )
                 .unwrap();

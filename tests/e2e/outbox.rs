@@ -97,6 +97,32 @@ async fn an_action_on_a_phone_sends_the_resident_one_text_and_one_email_even_whe
         email[0].body
     );
 
+    // The link in the text opens this job, with a token of its own.
+    let token = sms[0]
+        .body
+        .split("/track/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a tracking link")
+        .to_owned();
+    let email_token = email[0].body.split("/track/").nth(1).unwrap_or_default();
+    assert!(
+        !email_token.starts_with(&token),
+        "each message its own token"
+    );
+    let opened = doorstep_server::tracking::resolve(&server.state, &token, later(30))
+        .await
+        .unwrap();
+    assert_eq!(opened, Some((DEMO_TENANT, JOB)));
+    let mut forged = token.clone();
+    forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
+    for bad in [forged.as_str(), "", "not-a-token", &format!("{token}x")] {
+        let opened = doorstep_server::tracking::resolve(&server.state, bad, later(30))
+            .await
+            .unwrap();
+        assert_eq!(opened, None, "{bad:?}");
+    }
+
     let again = deliver_due(&server.state, &provider, later(60))
         .await
         .unwrap();

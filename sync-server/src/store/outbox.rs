@@ -8,7 +8,7 @@ use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{JobId, Name, TenantId};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::time::Timestamp;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, StoreError, parse};
 
@@ -101,6 +101,18 @@ pub trait OutboxRecords {
 
     /// The newest rows, for the demo outbox page.
     fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Keeps a tracking token's hash for a job.
+    fn put_tracking_token(
+        &self,
+        hash: &[u8],
+        tenant: TenantId,
+        job: JobId,
+        issued_at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The job a tracking token's hash leads to.
+    fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError>;
 
     /// Records the provider's delivery status for the message it knows as
     /// `provider_ref`; the row, if there is one.
@@ -279,6 +291,38 @@ impl OutboxRecords for SqliteStore {
             )?,
         };
         Ok(())
+    }
+
+    fn put_tracking_token(
+        &self,
+        hash: &[u8],
+        tenant: TenantId,
+        job: JobId,
+        issued_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.connection()?.execute(
+            "INSERT INTO tracking_tokens (hash, tenant, job, issued_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                hash,
+                tenant.to_string(),
+                job.to_string(),
+                issued_at.as_millis()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .connection()?
+            .query_row(
+                "SELECT tenant, job FROM tracking_tokens WHERE hash = ?1",
+                params![hash],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(tenant, job)| Ok((parse("tenant id", tenant)?, parse("job id", job)?)))
+            .transpose()
     }
 
     fn record_delivery(

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_blobs.sql"),
     include_str!("../../migrations/postgres/0003_outbox.sql"),
+    include_str!("../../migrations/postgres/0004_tracking.sql"),
 ];
 
 mod blobs;

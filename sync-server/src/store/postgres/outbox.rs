@@ -3,9 +3,10 @@
 
 use doorstep_shared::time::Timestamp;
 
-use super::super::StoreError;
 use super::super::outbox::{COLUMNS, Finish, OutboxRecords, OutboxRow, RawRow};
+use super::super::{StoreError, parse};
 use super::PgStore;
+use doorstep_shared::ids::{JobId, TenantId};
 
 fn raw(row: &postgres::Row) -> RawRow {
     RawRow {
@@ -96,6 +97,38 @@ impl OutboxRecords for PgStore {
                 )?,
             };
             Ok(())
+        })
+    }
+
+    fn put_tracking_token(
+        &self,
+        hash: &[u8],
+        tenant: TenantId,
+        job: JobId,
+        issued_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO tracking_tokens (hash, tenant, job, issued_at) VALUES ($1, $2, $3, $4)",
+                &[&hash, &tenant.to_string(), &job.to_string(), &issued_at.as_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
+        self.with_client(|client| {
+            let row = client.query_opt(
+                "SELECT tenant, job FROM tracking_tokens WHERE hash = $1",
+                &[&hash],
+            )?;
+            row.map(|row| {
+                Ok((
+                    parse("tenant id", row.get::<_, String>(0))?,
+                    parse("job id", row.get::<_, String>(1))?,
+                ))
+            })
+            .transpose()
         })
     }
 
