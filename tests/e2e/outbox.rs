@@ -610,19 +610,13 @@ impl Drop for SmtpServer {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_once_it_is_uploaded() {
-    use doorstep_server::outbox::ByChannel;
-    use doorstep_server::smtp::SmtpEmail;
+/// Job 1 (in progress, Margaret's) on `phone`, offline: an after photo, the
+/// checklist, then a request to complete it (request and photo numbered
+/// `n`); the photo's files wait in the upload queue.
+fn complete_job_one(phone: &mut TestDevice, n: u128) {
     use doorstep_shared::photo::{PhotoLimits, process};
     use doorstep_shared::service::PhotoPolicy;
 
-    let smtp = SmtpServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await.unwrap();
-    let mut phone = priya(&server).await;
-    // Job 1 is in progress: an after photo, the checklist, then complete.
-    let job: JobId = JobId::from_u128(0xd00_0001);
     let file = doorstep_tests::camera_file(1200, 900);
     let processed = process(&file, &PhotoLimits::default()).unwrap();
     let policy = PhotoPolicy {
@@ -642,26 +636,87 @@ async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_onc
         &policy,
     );
     phone
-        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
-            let mut editor = JobEditor::new(doc, me.clone()).unwrap();
-            editor.add_photo(PhotoId::from_u128(9), &after).unwrap();
-            for item in ["supply_isolated", "area_left_clean"] {
-                editor.tick(&item.parse().unwrap(), true, later(4)).unwrap();
-            }
-            editor
-                .request_transition(
-                    TransitionId::from_u128(9),
-                    "in_progress".parse().unwrap(),
-                    "completed".parse().unwrap(),
-                    Evidence::default(),
-                    later(5),
-                )
-                .unwrap();
-        })
+        .edit(
+            DEMO_TENANT,
+            DocumentId::Job(JOB_ONE),
+            |doc: &mut AutoCommit| {
+                let mut editor = JobEditor::new(doc, me.clone()).unwrap();
+                editor.add_photo(PhotoId::from_u128(n), &after).unwrap();
+                for item in ["supply_isolated", "area_left_clean"] {
+                    editor.tick(&item.parse().unwrap(), true, later(4)).unwrap();
+                }
+                editor
+                    .request_transition(
+                        TransitionId::from_u128(n),
+                        "in_progress".parse().unwrap(),
+                        "completed".parse().unwrap(),
+                        Evidence::default(),
+                        later(5),
+                    )
+                    .unwrap();
+            },
+        )
         .unwrap();
-    phone.queue_photo(PhotoId::from_u128(9), &processed, &file, &policy);
-    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
+    phone.queue_photo(PhotoId::from_u128(n), &processed, &file, &policy);
+}
 
+const JOB_ONE: JobId = JobId::from_u128(0xd00_0001);
+
+#[tokio::test]
+async fn two_phones_completing_the_same_job_offline_tell_the_resident_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut first = priya(&server).await;
+    let (status, issued) = server
+        .post_json(
+            "/api/admin/enrolments",
+            &serde_json::json!({ "user": DEMO_OPERATIVE }),
+            Some(doorstep_tests::ADMIN_TOKEN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{issued}");
+    let mut second = TestDevice::enrol(&server, issued["code"].as_str().unwrap(), DEMO_TENANT)
+        .await
+        .unwrap();
+    second.sync(&server, later(0)).await.unwrap();
+    complete_job_one(&mut first, 9);
+    complete_job_one(&mut second, 10);
+    assert_eq!(first.sync(&server, later(6)).await.unwrap(), 200);
+    assert_eq!(second.sync(&server, later(7)).await.unwrap(), 200);
+    first.upload(&server.url(""), later(8)).await.unwrap();
+    second.upload(&server.url(""), later(8)).await.unwrap();
+    server.state.blobs().settled().await;
+
+    let provider = DemoProvider::default();
+    let done = deliver_due(&server.state, &provider, later(26))
+        .await
+        .unwrap();
+    assert_eq!((done.sent, done.held), (2, 0), "{done:?}");
+    let sent = provider.sent();
+    assert_eq!(
+        sent.iter().filter(|m| m.channel == Channel::Sms).count(),
+        1,
+        "one text for one completed job: {sent:?}"
+    );
+    assert!(sent.iter().all(|m| m.body.contains("HR-00001")));
+    let again = deliver_due(&server.state, &provider, later(60))
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_once_it_is_uploaded() {
+    use doorstep_server::outbox::ByChannel;
+    use doorstep_server::smtp::SmtpEmail;
+
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    complete_job_one(&mut phone, 9);
+    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
     let demo = std::sync::Arc::new(DemoProvider::default());
     let provider = ByChannel {
         sms: demo.clone(),
