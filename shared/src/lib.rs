@@ -69,6 +69,7 @@
 mod encoding;
 
 pub mod blob;
+pub mod booking;
 pub mod contact;
 pub mod demo;
 pub mod document;

@@ -72,6 +72,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_SMTP_FROM")]
     pub smtp_from: Option<String>,
 
+    /// Jobs one crew (a team, or an operative working alone) takes per
+    /// half-day, when the server books appointments.
+    #[arg(long, env = "DOORSTEP_BOOKING_CAPACITY", default_value_t = 4)]
+    pub booking_capacity: u32,
+
     /// The Notify API's address.
     #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
     pub notify_base_url: String,

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// hash, say).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request clashes with the current state (a full half-day).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl IntoResponse for ApiError {
@@ -68,6 +71,7 @@ impl IntoResponse for ApiError {
             ApiError::Locked(message) => (StatusCode::LOCKED, message.clone()),
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message.clone()),
             ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
         };
         let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
         if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod blobs;
+pub mod bookings;
 pub mod clock;
 pub mod config;
 pub mod demo;

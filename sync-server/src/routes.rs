@@ -1,6 +1,7 @@
 //! The HTTP routes; each resource module owns its router.
 
 mod blobs;
+mod bookings;
 mod delivery;
 mod demo_outbox;
 mod enrol;
@@ -23,6 +24,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(live::router())
         .merge(enrol::router())
         .merge(blobs::router())
+        .merge(bookings::router())
         .merge(demo_outbox::router())
         .merge(delivery::router())
         .merge(web_app::router(state.web_app()))

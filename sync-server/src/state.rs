@@ -33,6 +33,7 @@ pub struct AppState {
     public_url: Arc<str>,
     demo_pages: bool,
     notify_callback_token: Option<Secret>,
+    booking_capacity: u32,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -72,7 +73,19 @@ impl AppState {
             public_url: Arc::from("http://127.0.0.1:8080"),
             demo_pages: false,
             notify_callback_token: None,
+            booking_capacity: 4,
         }
+    }
+
+    /// Jobs a crew takes per half-day.
+    pub fn with_booking_capacity(mut self, capacity: u32) -> Self {
+        self.booking_capacity = capacity;
+        self
+    }
+
+    /// Jobs a crew takes per half-day.
+    pub fn booking_capacity(&self) -> u32 {
+        self.booking_capacity
     }
 
     /// Accepts Notify's delivery callbacks with this bearer token.

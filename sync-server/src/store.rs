@@ -19,6 +19,7 @@ use doorstep_shared::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub mod blobs;
+pub mod bookings;
 pub mod identity;
 pub mod outbox;
 pub mod postgres;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_blobs.sql"),
     include_str!("../migrations/sqlite/0003_outbox.sql"),
     include_str!("../migrations/sqlite/0004_tracking.sql"),
+    include_str!("../migrations/sqlite/0005_bookings.sql"),
 ];
 
 /// Storage failed.
@@ -88,7 +90,9 @@ fn count_load() {
 
 /// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
-pub trait Store: Identity + BlobRecords + outbox::OutboxRecords + Send + Sync + 'static {
+pub trait Store:
+    Identity + BlobRecords + outbox::OutboxRecords + bookings::BookingRecords + Send + Sync + 'static
+{
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 
@@ -380,7 +384,7 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
+                    "DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
                      DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",
                 )
                 .unwrap();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app_core;
+mod bookings;
 mod outbox;
 mod photos;
 mod postgres_store;

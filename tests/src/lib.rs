@@ -56,6 +56,8 @@ pub struct ServerOptions {
     pub demo_pages: bool,
     /// The bearer token Notify's delivery callbacks carry.
     pub notify_callback_token: Option<String>,
+    /// Jobs a crew takes per half-day (the server's default if none).
+    pub booking_capacity: Option<u32>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -120,7 +122,7 @@ impl TestServer {
             anyhow::Ok((store, services, logins))
         })
         .await??;
-        let state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
+        let mut state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?))
             .with_web_app(options.web_app)
             .with_demo_pages(options.demo_pages)
@@ -131,6 +133,9 @@ impl TestServer {
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
             );
+        if let Some(capacity) = options.booking_capacity {
+            state = state.with_booking_capacity(capacity);
+        }
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.

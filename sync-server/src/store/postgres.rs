@@ -37,9 +37,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_blobs.sql"),
     include_str!("../../migrations/postgres/0003_outbox.sql"),
     include_str!("../../migrations/postgres/0004_tracking.sql"),
+    include_str!("../../migrations/postgres/0005_bookings.sql"),
 ];
 
 mod blobs;
+mod bookings;
 mod outbox;
 
 /// The migration that added `blob_refs`: documents stored before it get
