@@ -73,6 +73,7 @@ pub mod booking;
 pub mod contact;
 pub mod demo;
 pub mod document;
+pub mod failpoint;
 pub mod ids;
 pub mod job;
 pub mod migrate;

@@ -245,6 +245,9 @@ async fn deliver_one(
         });
     }
     let reference = row.id.to_string();
+    // A crash here, after the change was committed and before the message
+    // went, must still send it once (the row waits in the database).
+    doorstep_shared::failpoint::hit("outbox-before-send");
     Ok(match provider.send(&message, &reference).await {
         Ok(provider_ref) => Finish::Sent {
             recipient: message.to,

@@ -797,3 +797,55 @@ async fn a_moved_appointment_drops_the_old_reminder_and_sends_the_new_one_the_ev
         .unwrap();
     assert_eq!(again, Default::default());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_after_the_commit_and_before_sending_sends_once_after_its_restart() {
+    use doorstep_server::gov_notify::GovNotify;
+
+    let (url, log) = fake_notify().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let crasher_url = url.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server-crasher"))
+            .arg(&data)
+            .arg(&crasher_url)
+            .env("DOORSTEP_FAILPOINT", "outbox-before-send:1")
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(6),
+            "aborted at the failpoint: {status}"
+        );
+    }
+    assert!(
+        log.lock().unwrap().accepted.is_empty(),
+        "nothing went before the crash"
+    );
+
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let notify = GovNotify::new(
+        NOTIFY_KEY.parse().unwrap(),
+        "sms-template".into(),
+        "email-template".into(),
+        &url,
+        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
+    )
+    .unwrap();
+    // The crashed worker's claim lasts five minutes; after it, the rows go.
+    let done = deliver_due(&server.state, &notify, later(30))
+        .await
+        .unwrap();
+    assert_eq!(done.sent, 2);
+    let again = deliver_due(&server.state, &notify, later(60))
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
+    assert_eq!(log.lock().unwrap().accepted.len(), 2, "each message once");
+}

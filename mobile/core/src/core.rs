@@ -497,7 +497,7 @@ impl AppCore {
             write.put_state(SYNC, &sync.save())?;
             write.mark_unsynced(&unsynced)?;
             extra(write)?;
-            crate::failpoint::hit("edit-before-commit");
+            doorstep_shared::failpoint::hit("edit-before-commit");
             Ok(())
         })?;
         // Only now, with everything on disk, does memory move on.

@@ -24,7 +24,6 @@
 //! ```
 
 pub mod core;
-mod failpoint;
 pub mod runtime;
 pub mod store;
 pub mod transport;

@@ -1,14 +1,14 @@
-//! Crash points for tests. With the `failpoints` feature and
-//! `DOORSTEP_FAILPOINT=name:n` set, the process aborts — as a kill or a
-//! flat battery would stop it — the n-th time `name` is reached. Without
-//! the feature, [`hit`] is empty.
+//! Crash points for tests, shared by the app's core and the server. With
+//! the `failpoints` feature and `DOORSTEP_FAILPOINT=name:n` set, the
+//! process aborts — as a kill or a flat battery would stop it — the n-th
+//! time `name` is reached. Without the feature, [`hit`] is empty.
 
 #[cfg(feature = "failpoints")]
 static HITS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Reached a named point.
 #[cfg(feature = "failpoints")]
-pub(crate) fn hit(name: &str) {
+pub fn hit(name: &str) {
     let Ok(setting) = std::env::var("DOORSTEP_FAILPOINT") else {
         return;
     };
@@ -24,4 +24,4 @@ pub(crate) fn hit(name: &str) {
 
 /// Reached a named point.
 #[cfg(not(feature = "failpoints"))]
-pub(crate) fn hit(_name: &str) {}
+pub fn hit(_name: &str) {}
