@@ -285,7 +285,7 @@ impl JobScreen {
                     .chars()
                     .filter(|c| c.is_ascii_digit() || *c == '+')
                     .collect();
-                (number.clone(), format!("tel:{dial}"))
+                (national(number), format!("tel:{dial}"))
             }),
             email: card
                 .email
@@ -296,6 +296,16 @@ impl JobScreen {
             photo.image = photo.thumbnail.and_then(|hash| images.get(&hash).cloned());
         }
         self
+    }
+}
+
+/// A UK number as people write it (`07700 900101`); others as stored.
+fn national(number: &str) -> String {
+    match number.strip_prefix("+44") {
+        Some(rest) if rest.len() == 10 && rest.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("0{} {}", &rest[..4], &rest[4..])
+        }
+        _ => number.to_owned(),
     }
 }
 
@@ -706,7 +716,7 @@ mod tests {
         let images = BTreeMap::from([(thumbnail, "data:image/jpeg;base64,/9j/".to_owned())]);
         let card = ContactCard {
             name: "Margaret Ellis".into(),
-            phone: Some("+44 7700 900123".into()),
+            phone: Some("+447700900123".into()),
             email: None,
         };
         let mut state = screen(&doc, false);
@@ -714,7 +724,7 @@ mod tests {
         let state = state.with_phone_data(Some(&card), &images);
         let html = render(state);
         assert!(html.contains("href=\"tel:+447700900123\""), "{html}");
-        assert!(html.contains("Call +44 7700 900123"), "{html}");
+        assert!(html.contains("Call 07700 900123"), "{html}");
         assert!(html.contains("Margaret Ellis"), "{html}");
         assert!(
             html.contains("src=\"data:image/jpeg;base64,/9j/\""),
