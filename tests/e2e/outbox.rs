@@ -140,6 +140,16 @@ struct Flaky {
     inner: DemoProvider,
 }
 
+impl Flaky {
+    /// Down for the first `calls` calls.
+    fn down_for(calls: usize) -> Self {
+        Self {
+            down: Mutex::new(calls),
+            inner: DemoProvider::default(),
+        }
+    }
+}
+
 impl Provider for Flaky {
     fn send<'a>(&'a self, message: &'a Message, reference: &'a str) -> SendFuture<'a> {
         let failing = {
@@ -161,10 +171,7 @@ async fn a_provider_that_is_down_gets_each_message_once_when_it_is_back() {
     let server = TestServer::start(dir.path()).await.unwrap();
     let mut phone = priya(&server).await;
     no_access(&server, &mut phone, 1).await;
-    let provider = Flaky {
-        down: Mutex::new(2),
-        inner: DemoProvider::default(),
-    };
+    let provider = Flaky::down_for(2);
 
     let first = deliver_due(&server.state, &provider, later(20))
         .await
@@ -242,10 +249,7 @@ async fn on_postgres_an_action_synced_twice_is_told_once_and_a_down_provider_is_
     phone.sync = DeviceSync::restore(&unsent).unwrap();
     assert_eq!(phone.sync(&server, later(7)).await.unwrap(), 200);
 
-    let provider = Flaky {
-        down: Mutex::new(1),
-        inner: DemoProvider::default(),
-    };
+    let provider = Flaky::down_for(1);
     let first = deliver_due(&server.state, &provider, later(20))
         .await
         .unwrap();

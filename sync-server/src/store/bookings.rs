@@ -3,7 +3,7 @@
 //! PostgreSQL an advisory lock on the crew's half-day), so two offices or
 //! residents taking the last place never both get it.
 
-use doorstep_shared::booking::{Half, HalfDay};
+use doorstep_shared::booking::HalfDay;
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::time::Timestamp;
 use rusqlite::{TransactionBehavior, params};
@@ -36,13 +36,6 @@ pub trait BookingRecords {
     ) -> Result<Vec<u32>, StoreError>;
 }
 
-fn half(slot: HalfDay) -> &'static str {
-    match slot.half {
-        Half::Morning => "am",
-        Half::Afternoon => "pm",
-    }
-}
-
 impl BookingRecords for SqliteStore {
     fn take_slot(
         &self,
@@ -62,7 +55,7 @@ impl BookingRecords for SqliteStore {
                 tenant.to_string(),
                 crew,
                 slot.date.to_string(),
-                half(slot),
+                slot.half.as_str(),
                 job.to_string()
             ],
             |row| row.get(0),
@@ -80,7 +73,7 @@ impl BookingRecords for SqliteStore {
                 tenant.to_string(),
                 crew,
                 slot.date.to_string(),
-                half(slot),
+                slot.half.as_str(),
                 now.as_millis()
             ],
         )?;
@@ -111,7 +104,12 @@ impl BookingRecords for SqliteStore {
             .iter()
             .map(|slot| {
                 let count: i64 = statement.query_row(
-                    params![tenant.to_string(), crew, slot.date.to_string(), half(*slot)],
+                    params![
+                        tenant.to_string(),
+                        crew,
+                        slot.date.to_string(),
+                        slot.half.as_str()
+                    ],
                     |row| row.get(0),
                 )?;
                 Ok(u32::try_from(count).unwrap_or(u32::MAX))

@@ -2,20 +2,13 @@
 //! holds an advisory lock on the crew's half-day for its transaction, so
 //! several server nodes never overbook it.
 
-use doorstep_shared::booking::{Half, HalfDay};
+use doorstep_shared::booking::HalfDay;
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::time::Timestamp;
 
 use super::super::StoreError;
 use super::super::bookings::BookingRecords;
 use super::PgStore;
-
-fn half(slot: HalfDay) -> &'static str {
-    match slot.half {
-        Half::Morning => "am",
-        Half::Afternoon => "pm",
-    }
-}
 
 impl BookingRecords for PgStore {
     fn take_slot(
@@ -39,7 +32,7 @@ impl BookingRecords for PgStore {
                         &tenant.to_string(),
                         &crew,
                         &slot.date.to_string(),
-                        &half(slot),
+                        &slot.half.as_str(),
                         &job.to_string(),
                     ],
                 )?
@@ -57,7 +50,7 @@ impl BookingRecords for PgStore {
                     &tenant.to_string(),
                     &crew,
                     &slot.date.to_string(),
-                    &half(slot),
+                    &slot.half.as_str(),
                     &now.as_millis(),
                 ],
             )?;
@@ -91,7 +84,7 @@ impl BookingRecords for PgStore {
                                 &tenant.to_string(),
                                 &crew,
                                 &slot.date.to_string(),
-                                &half(*slot),
+                                &slot.half.as_str(),
                             ],
                         )?
                         .get(0);
