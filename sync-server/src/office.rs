@@ -3,7 +3,7 @@
 //! them at their next sync; what residents must hear of them goes to the
 //! outbox in the same transaction.
 
-use automerge::Change;
+use automerge::{AutoCommit, Change};
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::JobId;
 use doorstep_shared::job::{Job, OfficeEditor};
@@ -11,6 +11,7 @@ use doorstep_shared::notify::events_in;
 use doorstep_shared::sync::server::scope_record;
 use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::transition::Actor;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,6 +23,20 @@ pub async fn edit_job<F>(state: &AppState, job: JobId, edit: F) -> Result<(), Ap
 where
     F: FnOnce(&mut OfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
+    edit_job_document(state, job, move |document, _| {
+        edit(&mut OfficeEditor::new(document)?)
+    })
+    .await
+}
+
+/// Edits a job's document as this server node (`edit` gets the document,
+/// already set to the node's actor, and the system actor the server acts
+/// as), in one transaction with what its resident must hear of it, and
+/// tells live devices.
+pub async fn edit_job_document<F>(state: &AppState, job: JobId, edit: F) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut AutoCommit, &Actor) -> Result<(), DocumentError> + Send + 'static,
+{
     let doc = DocumentId::Job(job);
     let tenant = state
         .with_sync(move |sync, server| {
@@ -31,7 +46,7 @@ where
             document.set_actor(server.actor.clone());
             let before = document.get_heads();
             let was = Job::load(&document).ok();
-            edit(&mut OfficeEditor::new(&mut document)?)?;
+            edit(&mut document, &server.system)?;
             document.commit();
             let changes: Vec<(Author, Change)> = document
                 .get_changes(&before)

@@ -11,16 +11,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use doorstep_shared::ids::{EventId, Name};
-use doorstep_shared::job::JobEditor;
-use doorstep_shared::sync::server::scope_record;
-use doorstep_shared::sync::store::Author;
-use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::job::{Job, JobEditor};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::sync::bearer;
 use crate::error::ApiError;
-use crate::state::{AppState, Changed};
+use crate::office;
+use crate::state::AppState;
 
 /// The action the timeline shows a delivery status under.
 const TIMELINE_ACTION: &str = "message_status";
@@ -85,46 +83,27 @@ async fn receive(
     first.copy_from_slice(&digest[..16]);
     let event = EventId::from_u128(u128::from_be_bytes(first));
     let now = state.clock().now();
-    let doc = DocumentId::Job(row.job);
-    let tenant = state
-        .with_sync(move |sync, server| {
-            let Some((tenant, mut document)) = sync.load(doc)? else {
-                return Ok(None);
-            };
-            let already = doorstep_shared::job::Job::load(&document)
-                .map(|job| job.timeline.contains_key(&event))
-                .unwrap_or(true);
-            if already {
-                return Ok(None);
-            }
-            document.set_actor(server.actor.clone());
-            let before = document.get_heads();
-            let action: Name =
-                TIMELINE_ACTION
-                    .parse()
-                    .map_err(|_| crate::store::StoreError::Corrupt {
-                        what: "timeline action name",
-                        value: TIMELINE_ACTION.into(),
-                    })?;
-            JobEditor::new(&mut document, server.system.clone())?.log_action(
-                event,
-                action,
-                Some(note),
-                now,
-            )?;
-            document.commit();
-            let changes = document
-                .get_changes(&before)
-                .into_iter()
-                .map(|change| (Author::Server, change))
-                .collect();
-            let record = scope_record(&document, doc, server.services)?;
-            sync.append(tenant, doc, &mut document, changes, record)?;
-            Ok(Some(tenant))
+    let action: Name = TIMELINE_ACTION.parse().map_err(|_| {
+        ApiError::Store(crate::store::StoreError::Corrupt {
+            what: "timeline action name",
+            value: TIMELINE_ACTION.into(),
         })
-        .await?;
-    if let Some(tenant) = tenant {
-        state.notify(Changed { tenant, by: None });
+    })?;
+    let noted = office::edit_job_document(&state, row.job, move |document, system| {
+        // An unreadable job gets no note, as one that has it already.
+        let already = Job::load(document)
+            .map(|job| job.timeline.contains_key(&event))
+            .unwrap_or(true);
+        if already {
+            return Ok(());
+        }
+        JobEditor::new(document, system.clone())?.log_action(event, action, Some(note), now)
+    })
+    .await;
+    match noted {
+        // The message's job is gone: its status is still kept on the row.
+        Ok(()) | Err(ApiError::NotFound(_)) => {}
+        Err(error) => return Err(error),
     }
     Ok(StatusCode::NO_CONTENT)
 }
