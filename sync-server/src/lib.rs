@@ -31,6 +31,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod gov_notify;
+pub mod html;
 pub mod office;
 pub mod outbox;
 mod routes;

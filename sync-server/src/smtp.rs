@@ -9,6 +9,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::html::escape;
 use crate::outbox::{Provider, SendError, SendFuture};
 
 /// Sends emails through an SMTP server.
@@ -44,13 +45,6 @@ impl SmtpEmail {
     }
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// The email: text, and HTML with the photos inline.
 fn email(from: &Mailbox, message: &Message, reference: &str) -> Result<lettre::Message, SendError> {
     let to: Mailbox = message
@@ -59,13 +53,13 @@ fn email(from: &Mailbox, message: &Message, reference: &str) -> Result<lettre::M
         .map_err(|_| SendError::Permanent(format!("{:?} is not an email address", message.to)))?;
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family: sans-serif\"><p>{}</p>",
-        html_escape(&message.body).replace('\n', "<br>")
+        escape(&message.body).replace('\n', "<br>")
     );
     for (n, photo) in message.photos.iter().enumerate() {
         html.push_str(&format!(
             "<figure><img src=\"cid:photo-{n}\" alt=\"{label} photo\" width=\"480\">\
              <figcaption>{label}</figcaption></figure>",
-            label = html_escape(&photo.label)
+            label = escape(&photo.label)
         ));
     }
     html.push_str("</body></html>");

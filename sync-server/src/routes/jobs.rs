@@ -9,6 +9,7 @@ use doorstep_shared::summary::JobSummary;
 
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
+pub(super) use crate::html::escape;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -91,22 +92,6 @@ th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; ve
 "#,
         title = escape(title),
     )
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
