@@ -346,6 +346,18 @@ fn notify_would_accept(authorization: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
+/// Notify at `url` (the stand-in), with the test clock and `key`.
+fn notify_at(url: &str, key: &str) -> doorstep_server::gov_notify::GovNotify {
+    doorstep_server::gov_notify::GovNotify::new(
+        key.parse().unwrap(),
+        "sms-template".into(),
+        "email-template".into(),
+        url,
+        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
+    )
+    .unwrap()
+}
+
 /// A local HTTP server standing in for Notify's API.
 async fn fake_notify() -> (String, std::sync::Arc<Mutex<NotifyLog>>) {
     use axum::http::{HeaderMap, StatusCode};
@@ -394,8 +406,6 @@ async fn fake_notify() -> (String, std::sync::Arc<Mutex<NotifyLog>>) {
 
 #[tokio::test]
 async fn gov_uk_notify_gets_one_text_and_one_email_with_a_valid_token_and_a_failure_retried() {
-    use doorstep_server::gov_notify::GovNotify;
-
     let (url, log) = fake_notify().await;
     log.lock().unwrap().fail_next = 1;
     let dir = tempfile::tempdir().unwrap();
@@ -406,14 +416,7 @@ async fn gov_uk_notify_gets_one_text_and_one_email_with_a_valid_token_and_a_fail
     let server = TestServer::start_at(dir.path(), options).await.unwrap();
     let mut phone = priya(&server).await;
     no_access(&server, &mut phone, 1).await;
-    let notify = GovNotify::new(
-        NOTIFY_KEY.parse().unwrap(),
-        "sms-template".into(),
-        "email-template".into(),
-        &url,
-        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
-    )
-    .unwrap();
+    let notify = notify_at(&url, NOTIFY_KEY);
 
     let first = deliver_due(&server.state, &notify, later(20))
         .await
@@ -515,8 +518,6 @@ const CALLBACK_TOKEN: &str = "notify-callback-token-0123456789";
 
 #[tokio::test]
 async fn a_notify_key_notify_does_not_accept_fails_the_message_without_retrying() {
-    use doorstep_server::gov_notify::GovNotify;
-
     let (url, log) = fake_notify().await;
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
@@ -524,14 +525,7 @@ async fn a_notify_key_notify_does_not_accept_fails_the_message_without_retrying(
     no_access(&server, &mut phone, 1).await;
     let wrong =
         "doorstep_test-26785a09-ab16-4eb0-8407-a37497a57506-00000000-8d35-48ac-975b-e847b4f122b0";
-    let notify = GovNotify::new(
-        wrong.parse().unwrap(),
-        "sms-template".into(),
-        "email-template".into(),
-        &url,
-        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
-    )
-    .unwrap();
+    let notify = notify_at(&url, wrong);
     let done = deliver_due(&server.state, &notify, later(20))
         .await
         .unwrap();
@@ -804,8 +798,6 @@ async fn a_moved_appointment_drops_the_old_reminder_and_sends_the_new_one_the_ev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_after_the_commit_and_before_sending_sends_once_after_its_restart() {
-    use doorstep_server::gov_notify::GovNotify;
-
     let (url, log) = fake_notify().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_owned();
@@ -834,14 +826,7 @@ async fn a_server_killed_after_the_commit_and_before_sending_sends_once_after_it
     );
 
     let server = TestServer::start(dir.path()).await.unwrap();
-    let notify = GovNotify::new(
-        NOTIFY_KEY.parse().unwrap(),
-        "sms-template".into(),
-        "email-template".into(),
-        &url,
-        std::sync::Arc::new(doorstep_server::FixedClock(test_now())),
-    )
-    .unwrap();
+    let notify = notify_at(&url, NOTIFY_KEY);
     // The crashed worker's claim lasts five minutes; after it, the rows go.
     let done = deliver_due(&server.state, &notify, later(30))
         .await
