@@ -35,6 +35,7 @@ pub fn job(service: &ServiceDefinition, number: u32, address_line: &str, now: Ti
             service: service.id.clone(),
             priority: None,
             created_at: Some(now),
+            due: None,
             address: Address::from_line(address_line),
             location: None,
             appointment: None,

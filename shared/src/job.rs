@@ -72,6 +72,13 @@ pub struct JobOffice {
     /// When the job was created; the SLA clock starts here. Unknown for jobs
     /// migrated from schema v1, which did not record it.
     pub created_at: Option<Timestamp>,
+    /// When the SLA target falls due, written by the server when the job is
+    /// made or its priority changes, so a later change to the service's
+    /// targets does not move the promise made to the resident. Jobs made
+    /// before it was written have none and work it out from `created_at`;
+    /// their documents lack the field, which reads as none.
+    #[autosurgeon(missing = "Option::default")]
+    pub due: Option<Timestamp>,
     /// Where the work is.
     pub address: Address,
     /// The map position of the address, if known.
@@ -338,12 +345,13 @@ impl Job {
     }
 
     /// The job's service level: the target for its priority, when it falls
-    /// due (creation time plus the hours allowed) and when it was met. `None`
+    /// due (as written when the job was made, else creation time plus the
+    /// hours allowed) and when it was met. `None`
     /// without a priority, a matching target or a known creation time.
     pub fn sla<'s>(&self, service: &'s ServiceDefinition) -> Option<Sla<'s>> {
         let priority = self.office.priority.as_ref()?;
         let created = self.office.created_at?;
-        let target = service.sla.iter().find(|t| &t.priority == priority)?;
+        let target = service.sla_target(priority)?;
         let met_at = self
             .office
             .verdicts
@@ -359,9 +367,26 @@ impl Job {
             .min();
         Some(Sla {
             target,
-            due: created.plus_minutes(i64::from(target.within_hours) * 60),
+            due: self.office.due.unwrap_or(target.due_from(created)),
             met_at,
         })
+    }
+
+    /// When the job reached a terminal state (completed, cancelled): the
+    /// latest accepted verdict's time; `None` while it is open.
+    pub fn closed_at(&self, service: &ServiceDefinition) -> Option<Timestamp> {
+        let closed = service
+            .state(self.status(service))
+            .is_some_and(|state| state.terminal);
+        if !closed {
+            return None;
+        }
+        self.office
+            .verdicts
+            .values()
+            .filter(|verdict| verdict.decision == Decision::Accepted)
+            .map(|verdict| verdict.at)
+            .max()
     }
 
     /// Checklist items in template order, with their ticks.

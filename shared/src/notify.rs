@@ -176,20 +176,8 @@ pub const TRACKING_DAYS_AFTER_CLOSURE: i64 = 30;
 /// Whether a tracking link to `job` still works at `now`: while the job is
 /// open, and for [`TRACKING_DAYS_AFTER_CLOSURE`] days after it closed.
 pub fn tracking_link_works(job: &Job, service: &ServiceDefinition, now: Timestamp) -> bool {
-    let closed = service
-        .state(job.status(service))
-        .is_some_and(|state| state.terminal);
-    if !closed {
-        return true;
-    }
-    let closed_at = job
-        .office
-        .verdicts
-        .values()
-        .filter(|verdict| verdict.decision == Decision::Accepted)
-        .map(|verdict| verdict.at)
-        .max();
-    closed_at.is_none_or(|at| now < at.plus_minutes(TRACKING_DAYS_AFTER_CLOSURE * 24 * 60))
+    job.closed_at(service)
+        .is_none_or(|at| now < at.plus_minutes(TRACKING_DAYS_AFTER_CLOSURE * 24 * 60))
 }
 
 /// One message, ready to hand to a provider.
@@ -295,10 +283,13 @@ pub fn compose(
     values.insert("rebook_url", context.rebook_url.clone());
     values.insert("photos_url", context.photos_url.clone());
     if let Some(slot) = job.office.appointment {
-        values.insert("appointment_date", slot.starts.date().to_string());
+        // In the resident's clock (BST in summer) and words.
+        let (day, starts) = crate::time::uk::local(slot.starts);
+        let (_, ends) = crate::time::uk::local(slot.ends);
+        values.insert("appointment_date", day.in_words());
         values.insert(
             "appointment_time",
-            format!("{}–{}", slot.starts.time_of_day(), slot.ends.time_of_day()),
+            format!("{} to {}", starts.in_words(), ends.in_words()),
         );
     }
     let render = |template: &crate::service::Template| {

@@ -17,7 +17,7 @@ pub use parse::{DefinitionError, DefinitionProblem};
 pub use template::{PLACEHOLDERS, Template, TemplateError};
 
 use crate::ids::{Name, ServiceId, StateId};
-use crate::time::TimeOfDay;
+use crate::time::{TimeOfDay, Timestamp};
 use crate::transition::Role;
 
 /// One service's workflow and rules.
@@ -33,6 +33,9 @@ pub struct ServiceDefinition {
     pub reference_prefix: String,
     /// The state new jobs or rounds start in.
     pub initial: StateId,
+    /// The transition the server makes, as `system`, when a slot is booked
+    /// for a job that is waiting for one ("book": reported → booked).
+    pub booking: Option<Name>,
     /// Every state, in the order they are listed.
     pub states: Vec<State>,
     /// The allowed moves between states.
@@ -166,6 +169,13 @@ pub struct SlaTarget {
     pub until: Vec<StateId>,
 }
 
+impl SlaTarget {
+    /// When a job made at `created` falls due under this target.
+    pub fn due_from(&self, created: Timestamp) -> Timestamp {
+        created.plus_minutes(i64::from(self.within_hours) * 60)
+    }
+}
+
 /// The texts sent to the resident for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
@@ -227,6 +237,11 @@ impl ServiceDefinition {
     /// A transition by id.
     pub fn transition(&self, id: &Name) -> Option<&Transition> {
         self.transitions.iter().find(|t| &t.id == id)
+    }
+
+    /// The SLA target for a priority.
+    pub fn sla_target(&self, priority: &Name) -> Option<&SlaTarget> {
+        self.sla.iter().find(|t| &t.priority == priority)
     }
 
     /// An action by id.

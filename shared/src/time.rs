@@ -199,6 +199,46 @@ impl Date {
     pub fn succ(self) -> Self {
         Self::from_days_since_epoch(self.days_since_epoch() + 1)
     }
+
+    /// The day of the week, in English.
+    pub fn weekday(self) -> &'static str {
+        const DAYS: [&str; 7] = [
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+        ];
+        // 1970-01-01 was a Thursday.
+        DAYS[self.days_since_epoch().rem_euclid(7) as usize]
+    }
+
+    /// The date as residents read it: `Monday 30 November 2026`.
+    pub fn in_words(self) -> String {
+        const MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        format!(
+            "{} {} {} {}",
+            self.weekday(),
+            self.day,
+            MONTHS[usize::from(self.month - 1)],
+            self.year
+        )
+    }
 }
 
 fn days_in_month(year: i32, month: u8) -> u8 {
@@ -254,6 +294,27 @@ pub struct TimeOfDay {
 }
 
 impl TimeOfDay {
+    /// The time as residents read it: `8am`, `5:30pm`, `midday`, `midnight`.
+    pub fn in_words(self) -> String {
+        let (hour, minute) = (self.hour, self.minute);
+        match (hour, minute) {
+            (0, 0) => "midnight".into(),
+            (12, 0) => "midday".into(),
+            _ => {
+                let suffix = if hour < 12 { "am" } else { "pm" };
+                let twelve = match hour % 12 {
+                    0 => 12,
+                    h => h,
+                };
+                if minute == 0 {
+                    format!("{twelve}{suffix}")
+                } else {
+                    format!("{twelve}:{minute:02}{suffix}")
+                }
+            }
+        }
+    }
+
     /// A time of day, if valid.
     pub fn new(hour: u8, minute: u8) -> Option<Self> {
         (hour < 24 && minute < 60).then_some(Self { hour, minute })
@@ -301,6 +362,28 @@ string_encoded!(TimeOfDay);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_and_times_read_as_residents_write_them() {
+        let monday = Date::new(2026, 11, 30).unwrap();
+        assert_eq!(monday.in_words(), "Monday 30 November 2026");
+        assert_eq!(Date::new(1970, 1, 1).unwrap().weekday(), "Thursday");
+        assert_eq!(
+            Date::new(2024, 2, 29).unwrap().in_words(),
+            "Thursday 29 February 2024"
+        );
+        let words = |hour, minute| TimeOfDay::new(hour, minute).unwrap().in_words();
+        assert_eq!(
+            [
+                words(8, 0),
+                words(12, 0),
+                words(17, 30),
+                words(0, 0),
+                words(0, 5)
+            ],
+            ["8am", "midday", "5:30pm", "midnight", "12:05am"]
+        );
+    }
 
     #[test]
     fn dates_convert_to_and_from_day_numbers_across_leap_years() {

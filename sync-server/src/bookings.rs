@@ -1,14 +1,17 @@
 //! Booking appointments: the server alone writes a job's appointment, from
 //! here. A half-day is taken against the capacity of the job's crew (its
 //! team, or the operative it is assigned to) and then written to the job
-//! as the office, which also puts the resident's reminder in the outbox.
+//! as the office, which also puts the resident's reminder in the outbox. A
+//! job waiting for a slot then makes its service's booking transition
+//! (`booking = "book"`: reported → booked), as the system.
 //! The back office ([8/8]) and the resident's pages ([7/8]) call this;
 //! a phone asks for a new slot through an action ("no access — card
 //! left" leads to rebooking).
 
 use doorstep_shared::booking::HalfDay;
+use doorstep_shared::ids::TransitionId;
 use doorstep_shared::ids::{JobId, TenantId};
-use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::job::{Assignee, Job, OfficeEditor};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::Serialize;
@@ -107,8 +110,18 @@ pub async fn book(
         )));
     }
     let appointment = slot.appointment();
-    let written = crate::office::edit_job(state, job, move |office| {
-        office.set_appointment(Some(appointment))
+    let request = TransitionId::from_random_bytes(crate::secrets::random::<16>()?);
+    let written = crate::office::edit_job_document(state, job, move |document, server| {
+        let service = Job::load(document)?.office.service;
+        let mut office = OfficeEditor::new(document)?;
+        office.set_appointment(Some(appointment))?;
+        // A job waiting for a slot is now booked (and its resident told so).
+        if let Some(service) = server.services.get(&service)
+            && let Some(booking) = &service.booking
+        {
+            office.make_as_system(service, booking, &server.system, request, now)?;
+        }
+        Ok(())
     })
     .await;
     if let Err(error) = written {

@@ -77,6 +77,12 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_BOOKING_CAPACITY", default_value_t = 4)]
     pub booking_capacity: u32,
 
+    /// Days a resident's contact details are kept after their job closes;
+    /// then they are erased, with the addresses and texts of the messages
+    /// sent to them.
+    #[arg(long, env = "DOORSTEP_CONTACT_RETENTION_DAYS", default_value_t = crate::retention::DEFAULT_CONTACT_DAYS)]
+    pub contact_retention_days: u32,
+
     /// The Notify API's address.
     #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
     pub notify_base_url: String,

@@ -10,8 +10,6 @@ use doorstep_shared::ids::{
 use doorstep_shared::job::{Appointment, Assignee, Job, JobEditor, OfficeEditor};
 use doorstep_shared::prelude::demo as build;
 use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
-use doorstep_shared::sync::server::scope_record;
-use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::{Actor, Evidence, Role};
@@ -181,8 +179,9 @@ pub fn seed_if_empty(
     }
     store.create_team(DEMO_CREW, DEMO_TENANT, "Ham Way crew", &[crew_member])?;
     let mut request_number = 0u128;
-    for (number, demo) in (1u32..).zip(JOBS) {
+    for (n, demo) in (1u128..).zip(JOBS) {
         let service = service(services, demo.service)?;
+        let number = store.next_reference(DEMO_TENANT, &service.reference_prefix)?;
         let mut doc =
             build::job(service, number, demo.address, now).create_document(server.clone())?;
         let mut office = OfficeEditor::new(&mut doc)?;
@@ -206,11 +205,11 @@ pub fn seed_if_empty(
                 now,
             )?;
         }
-        let job = JobId::from_u128(0xd00_0000 + u128::from(number));
+        let job = JobId::from_u128(0xd00_0000 + n);
         store_new(store, services, DocumentId::Job(job), &mut doc)?;
         let (name, phone) = demo.resident;
         // Two residents also gave an email address, so the demo shows both.
-        let email = match number {
+        let email = match n {
             1 => Some("margaret.ellis@example.org"),
             2 => Some("tomasz.nowak@example.org"),
             _ => None,
@@ -264,14 +263,8 @@ fn store_new(
     id: DocumentId,
     doc: &mut AutoCommit,
 ) -> Result<(), SeedError> {
-    let changes = doc
-        .get_changes(&[])
-        .into_iter()
-        .map(|change| (Author::Server, change))
-        .collect();
-    let record = scope_record(doc, id, services)?;
     run_sync(store, services, |sync| {
-        sync.append(DEMO_TENANT, id, doc, changes, record)
+        crate::intake::store_new(sync, services, DEMO_TENANT, id, doc)
     })?;
     Ok(())
 }

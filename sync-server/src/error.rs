@@ -53,6 +53,17 @@ pub enum ApiError {
     Conflict(String),
 }
 
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(error: crate::intake::IntakeError) -> Self {
+        use crate::intake::IntakeError;
+        match error {
+            IntakeError::Store(error) => ApiError::Store(error),
+            IntakeError::Document(error) => ApiError::Store(error.into()),
+            refused => ApiError::BadRequest(refused.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {

@@ -110,7 +110,7 @@ fn run() -> anyhow::Result<()> {
                     .clone()
                     .unwrap_or_else(|| format!("http://{}", config.listen)),
             );
-        tokio::spawn(prune_uploads(state.clone()));
+        tokio::spawn(housekeeping(state.clone(), config.contact_retention_days));
         tokio::spawn(deliver_messages(
             state.clone(),
             provider(&config, Arc::new(SystemClock))?,
@@ -202,17 +202,23 @@ async fn deliver_messages(state: AppState, provider: Arc<dyn doorstep_server::ou
     }
 }
 
-/// Uploads left unfinished for a week are thrown away, hourly.
-async fn prune_uploads(state: AppState) {
+/// Hourly: uploads left unfinished for a week are thrown away, and
+/// residents' contact details past their retention are erased.
+async fn housekeeping(state: AppState, contact_days: u32) {
     const WEEK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
     let mut hourly = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
     loop {
         hourly.tick().await;
-        let before = state.clock().now().plus_millis(-WEEK_MS);
-        match blobs::prune_stale_uploads(&state, before).await {
+        let now = state.clock().now();
+        match blobs::prune_stale_uploads(&state, now.plus_millis(-WEEK_MS)).await {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, "threw away unfinished photo uploads"),
             Err(error) => tracing::warn!(%error, "could not prune unfinished photo uploads"),
+        }
+        match doorstep_server::retention::erase_expired_contacts(&state, contact_days, now).await {
+            Ok(0) => {}
+            Ok(erased) => tracing::info!(erased, "erased residents' contact details"),
+            Err(error) => tracing::warn!(%error, "could not erase expired contact details"),
         }
     }
 }

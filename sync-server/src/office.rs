@@ -8,10 +8,9 @@ use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::JobId;
 use doorstep_shared::job::{Job, OfficeEditor};
 use doorstep_shared::notify::events_in;
-use doorstep_shared::sync::server::scope_record;
+use doorstep_shared::sync::server::{SyncServer, scope_record};
 use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
-use doorstep_shared::transition::Actor;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,12 +29,12 @@ where
 }
 
 /// Edits a job's document as this server node (`edit` gets the document,
-/// already set to the node's actor, and the system actor the server acts
-/// as), in one transaction with what its resident must hear of it, and
-/// tells live devices.
+/// already set to the node's actor, and the server's sync logic: the
+/// services and the system actor it acts as), in one transaction with
+/// what its resident must hear of it, and tells live devices.
 pub async fn edit_job_document<F>(state: &AppState, job: JobId, edit: F) -> Result<(), ApiError>
 where
-    F: FnOnce(&mut AutoCommit, &Actor) -> Result<(), DocumentError> + Send + 'static,
+    F: FnOnce(&mut AutoCommit, &SyncServer<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
     let doc = DocumentId::Job(job);
     let tenant = state
@@ -46,7 +45,7 @@ where
             document.set_actor(server.actor.clone());
             let before = document.get_heads();
             let was = Job::load(&document).ok();
-            edit(&mut document, &server.system)?;
+            edit(&mut document, server)?;
             document.commit();
             let changes: Vec<(Author, Change)> = document
                 .get_changes(&before)

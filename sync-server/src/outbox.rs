@@ -21,7 +21,7 @@ use doorstep_shared::notify::{
     InlinePhoto, Message, MessageContext, compose, reminder_for, shows_photos, sms_held_until,
 };
 use doorstep_shared::sync::wire::DocumentId;
-use doorstep_shared::time::Timestamp;
+use doorstep_shared::time::{Timestamp, uk};
 use futures_util::TryStreamExt;
 
 use crate::error::ApiError;
@@ -192,6 +192,15 @@ async fn deliver_one(
         && job.office.appointment.map(|slot| slot.starts) != Some(booked)
     {
         return Ok(Finish::Skipped("the appointment has moved since".into()));
+    }
+    // A reminder says "tomorrow": on the day itself (booked late, or held
+    // by quiet hours or a provider down overnight) it would mislead.
+    if let Some(booked) = reminder_for(&row.key)
+        && uk::local(now).0 >= uk::local(booked).0
+    {
+        return Ok(Finish::Skipped(
+            "too late for a reminder: the appointment is today".into(),
+        ));
     }
     let token = crate::tracking::issue(state, row.tenant, row.job, now).await?;
     let context = message_context(state, council, &token);

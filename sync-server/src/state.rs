@@ -19,6 +19,16 @@ use crate::store::{Store, StoreError, run_sync};
 /// The user the server acts as when it follows up actions.
 pub const SYSTEM_USER: UserId = UserId::from_u128(0);
 
+/// Who the server acts as: follows up actions, books slots, files what the
+/// office and residents ask for.
+pub fn system_actor() -> Actor {
+    Actor {
+        user: SYSTEM_USER,
+        role: Role::System,
+        device: None,
+    }
+}
+
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -195,6 +205,21 @@ impl AppState {
         Ok(tokio::task::spawn_blocking(move || work(store.as_ref())).await??)
     }
 
+    /// Runs blocking work that needs the store, the service definitions
+    /// and this node's actor id (making documents), off the async threads.
+    pub async fn with_server<T, E, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+        F: FnOnce(&dyn Store, &ServiceCatalog, &ActorId) -> Result<T, E> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let services = Arc::clone(&self.services);
+        let actor = self.node_actor.clone();
+        Ok(tokio::task::spawn_blocking(move || work(store.as_ref(), &services, &actor)).await??)
+    }
+
     /// Runs one sync transaction with the sync logic, off the async threads.
     pub async fn with_sync<T, F>(&self, work: F) -> Result<T, ApiError>
     where
@@ -213,11 +238,7 @@ impl AppState {
             let server = SyncServer {
                 services: &services,
                 actor,
-                system: Actor {
-                    user: SYSTEM_USER,
-                    role: Role::System,
-                    device: None,
-                },
+                system: system_actor(),
             };
             run_sync(store.as_ref(), &services, |sync| work(sync, &server))
         })

@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub mod blobs;
 pub mod bookings;
+pub mod erasure;
 pub mod identity;
 pub mod outbox;
 pub mod postgres;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_outbox.sql"),
     include_str!("../migrations/sqlite/0004_tracking.sql"),
     include_str!("../migrations/sqlite/0005_bookings.sql"),
+    include_str!("../migrations/sqlite/0006_intake.sql"),
 ];
 
 /// Storage failed.
@@ -91,7 +93,14 @@ fn count_load() {
 /// The server's storage: SQLite (embedded, one file) or PostgreSQL (shared
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
 pub trait Store:
-    Identity + BlobRecords + outbox::OutboxRecords + bookings::BookingRecords + Send + Sync + 'static
+    Identity
+    + BlobRecords
+    + outbox::OutboxRecords
+    + bookings::BookingRecords
+    + erasure::ErasureRecords
+    + Send
+    + Sync
+    + 'static
 {
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
@@ -101,6 +110,11 @@ pub trait Store:
 
     /// A tenant's name (the council residents are told about).
     fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError>;
+
+    /// The next job reference number for a council and prefix (1, 2, …),
+    /// taken in its own statement: never given twice, even by several
+    /// server nodes.
+    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError>;
 
     /// How many synced documents are stored.
     fn count_documents(&self) -> Result<u64, StoreError>;
@@ -202,6 +216,17 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
+    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
+        let last: i64 = self.connection()?.query_row(
+            "INSERT INTO job_references (tenant, prefix, last) VALUES (?1, ?2, 1)
+             ON CONFLICT (tenant, prefix) DO UPDATE SET last = job_references.last + 1
+             RETURNING last",
+            params![tenant.to_string(), prefix],
+            |row| row.get(0),
+        )?;
+        reference_number(last)
+    }
+
     fn count_documents(&self) -> Result<u64, StoreError> {
         let count: i64 =
             self.connection()?
@@ -275,6 +300,14 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.sync_transaction(services, |sync| work(sync))
     }
+}
+
+/// A stored reference counter as a number to print.
+fn reference_number(last: i64) -> Result<u32, StoreError> {
+    u32::try_from(last).map_err(|_| StoreError::Corrupt {
+        what: "job reference counter",
+        value: last.to_string(),
+    })
 }
 
 fn parse<T: std::str::FromStr>(what: &'static str, value: String) -> Result<T, StoreError> {
@@ -384,7 +417,8 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
+                    "DROP TABLE job_references; ALTER TABLE job_summaries DROP COLUMN closed_at;
+                     DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
                      DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",
                 )
                 .unwrap();

@@ -5,6 +5,7 @@
 
 mod app_core;
 mod bookings;
+mod intake;
 mod outbox;
 mod photos;
 mod postgres_store;

@@ -789,7 +789,7 @@ async fn a_moved_appointment_drops_the_old_reminder_and_sends_the_new_one_the_ev
     assert_eq!(sent.sent, 1);
     let text = &provider.sent()[0];
     assert!(text.body.contains("booked for tomorrow"), "{}", text.body);
-    assert!(text.body.contains(&day_after.to_string()), "{}", text.body);
+    assert!(text.body.contains(&day_after.in_words()), "{}", text.body);
     let again = deliver_due(&server.state, &provider, tomorrow_evening.plus_minutes(60))
         .await
         .unwrap();
@@ -837,4 +837,152 @@ async fn a_server_killed_after_the_commit_and_before_sending_sends_once_after_it
         .unwrap();
     assert_eq!(again, Default::default());
     assert_eq!(log.lock().unwrap().accepted.len(), 2, "each message once");
+}
+
+/// Takes a photo of `kind` on `job` and, with `then`, files a request to
+/// move the job on, as the demo operative; the photo is queued for upload.
+fn photo_and_request(
+    phone: &mut TestDevice,
+    job: JobId,
+    kind: &str,
+    n: u128,
+    request: (&str, &str),
+    at: Timestamp,
+) {
+    use doorstep_shared::photo::{PhotoLimits, process};
+    use doorstep_shared::service::PhotoPolicy;
+
+    let file = doorstep_tests::camera_file(1200, 900);
+    let processed = process(&file, &PhotoLimits::default()).unwrap();
+    let policy = PhotoPolicy {
+        keep_originals: false,
+        device_retention_days: 7,
+    };
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let photo = processed.reference(kind.parse().unwrap(), me.clone(), at, None, &policy);
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            let mut editor = JobEditor::new(doc, me.clone()).unwrap();
+            editor.add_photo(PhotoId::from_u128(n), &photo).unwrap();
+            if request.1 == "completed" {
+                for item in ["supply_isolated", "area_left_clean"] {
+                    editor.tick(&item.parse().unwrap(), true, at).unwrap();
+                }
+            }
+            editor
+                .request_transition(
+                    TransitionId::from_u128(n),
+                    request.0.parse().unwrap(),
+                    request.1.parse().unwrap(),
+                    Evidence::default(),
+                    at,
+                )
+                .unwrap();
+        })
+        .unwrap();
+    phone.queue_photo(PhotoId::from_u128(n), &processed, &file, &policy);
+}
+
+/// The demo's walk-through: a reported repair is booked for this
+/// afternoon, the operative says she is on her way, starts with a before
+/// photo and completes with an after photo; the demo outbox page shows
+/// each text the resident got (and the reminder it was too late for).
+#[tokio::test]
+async fn the_demo_outbox_shows_a_repair_booked_then_on_the_way_then_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ServerOptions {
+        demo_pages: true,
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_at(dir.path(), options).await.unwrap();
+    let provider = DemoProvider::default();
+    // Graham Pike's radiator (HR-00004), reported, not yet booked.
+    let job = JobId::from_u128(0xd00_0004);
+    let (status, body) = server
+        .post_json(
+            &format!("/api/jobs/{job}/booking"),
+            &serde_json::json!({ "slot": "2026-11-27-pm" }),
+            Some(doorstep_tests::ADMIN_TOKEN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let booked = deliver_due(&server.state, &provider, later(20))
+        .await
+        .unwrap();
+    // The text goes; the email (Graham gave no address) and the reminder
+    // (the appointment is today) do not.
+    assert_eq!((booked.sent, booked.skipped), (1, 2), "{booked:?}");
+
+    let mut phone = priya(&server).await;
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let noon = Timestamp::at(test_now().date(), 12, 5);
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            JobEditor::new(doc, me.clone())
+                .unwrap()
+                .log_action(
+                    EventId::from_u128(41),
+                    "on_my_way".parse().unwrap(),
+                    None,
+                    noon,
+                )
+                .unwrap();
+        })
+        .unwrap();
+    phone.sync(&server, noon).await.unwrap();
+    deliver_due(&server.state, &provider, noon).await.unwrap();
+
+    let start = noon.plus_minutes(25);
+    photo_and_request(
+        &mut phone,
+        job,
+        "before",
+        42,
+        ("booked", "in_progress"),
+        start,
+    );
+    let finish = start.plus_minutes(60);
+    photo_and_request(
+        &mut phone,
+        job,
+        "after",
+        43,
+        ("in_progress", "completed"),
+        finish,
+    );
+    phone.sync(&server, finish).await.unwrap();
+    phone.upload(&server.url(""), finish).await.unwrap();
+    server.state.blobs().settled().await;
+    let completed = deliver_due(&server.state, &provider, finish.plus_minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(completed.sent, 1, "{completed:?}");
+
+    let texts: Vec<String> = provider.sent().into_iter().map(|m| m.body).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].contains("booked for Friday 27 November 2026, midday to 5pm"));
+    assert!(texts[1].contains("on the way to 2 Brooklands Road"));
+    assert!(texts[2].contains("HR-00004 is complete"));
+    assert!(texts[2].contains("/track/"), "with a link to the photos");
+
+    let (status, page) = server.get("/demo/outbox").await.unwrap();
+    assert_eq!(status, 200);
+    for event in ["book", "on_my_way", "complete"] {
+        assert!(
+            page.contains(&format!("<td>{event}</td>")),
+            "{event}: {page}"
+        );
+    }
+    assert_eq!(page.matches("<td>sent</td>").count(), 3, "{page}");
+    assert!(page.contains("too late for a reminder"), "{page}");
+    assert!(page.contains("HR-00004 is complete"), "{page}");
 }

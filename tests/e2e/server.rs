@@ -58,13 +58,13 @@ async fn the_job_list_api_orders_jobs_by_appointment() {
         })
         .collect();
     let expected = [
-        ("BW-00005", "booked"),
+        ("BW-00001", "booked"),
         ("HR-00001", "in_progress"),
-        ("CW-00006", "scheduled"),
+        ("CW-00001", "scheduled"),
         ("HR-00002", "booked"),
         ("HR-00003", "booked"),
         ("HR-00004", "reported"),
-        ("SP-00007", "received"),
+        ("SP-00001", "received"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -138,9 +138,22 @@ impl<'d> OfficeEditor<'d> {
         put_at(self.doc, &["office"], "appointment", slot)
     }
 
-    /// Sets the job's priority, which picks its SLA target.
-    pub fn set_priority(&mut self, priority: Option<Name>) -> Result<(), DocumentError> {
-        put_at(self.doc, &["office"], "priority", priority)
+    /// Sets the job's priority, which picks its SLA target, and writes when
+    /// that target falls due (counted from the job's creation; none without
+    /// a target for the priority or a known creation time).
+    pub fn set_priority(
+        &mut self,
+        service: &ServiceDefinition,
+        priority: Option<Name>,
+    ) -> Result<(), DocumentError> {
+        let created = Job::load(self.doc)?.office.created_at;
+        let due = priority
+            .as_ref()
+            .and_then(|priority| service.sla_target(priority))
+            .zip(created)
+            .map(|(target, created)| target.due_from(created));
+        put_at(self.doc, &["office"], "priority", priority)?;
+        put_at(self.doc, &["office"], "due", due)
     }
 
     /// Assigns the job, or unassigns it.
@@ -190,6 +203,45 @@ impl<'d> OfficeEditor<'d> {
             )?;
         }
         self.decide_pending(service, now, role_of)
+    }
+
+    /// Makes `transition` as `system` (request `id`, decided at once) if
+    /// the job is in one of its starting states; `None` if it is not, or
+    /// the service has no such transition. Booking a slot makes the
+    /// service's booking transition this way.
+    pub fn make_as_system(
+        &mut self,
+        service: &ServiceDefinition,
+        transition: &Name,
+        system: &Actor,
+        id: TransitionId,
+        now: Timestamp,
+    ) -> Result<Option<Decided>, DocumentError> {
+        let Some(transition) = service.transition(transition) else {
+            return Ok(None);
+        };
+        let status = Job::load(self.doc)?.status(service).clone();
+        if !transition.from.contains(&status) {
+            return Ok(None);
+        }
+        file_request(
+            self.doc,
+            system,
+            id,
+            status,
+            transition.to.clone(),
+            Evidence::default(),
+            now,
+        )?;
+        let system_user = system.user;
+        let decided = self.decide_pending(service, now, |actor| {
+            if actor.user == system_user {
+                Role::System
+            } else {
+                Role::Resident
+            }
+        })?;
+        Ok(decided.into_iter().find(|(decided, _)| *decided == id))
     }
 
     /// Decides every pending request, oldest first, with the same rules the

@@ -107,6 +107,14 @@ pub enum DefinitionProblem {
     /// An SLA target of zero hours.
     #[error("within_hours must be at least 1")]
     ZeroHours,
+    /// `booking` names something other than a transition the system may make.
+    #[error(
+        "booking = {transition:?}: it must name a [[transitions]] entry whose roles include \"system\", which the server makes when a slot is booked"
+    )]
+    BookingTransition {
+        /// The name given.
+        transition: String,
+    },
     /// Evidence that asks for the checklist in a service without one.
     #[error("checklist = true, but the service has no [[checklist]] items")]
     NoChecklist,
@@ -120,6 +128,7 @@ struct RawDefinition {
     kind: Spanned<ServiceKind>,
     reference_prefix: String,
     initial: Spanned<StateId>,
+    booking: Option<Spanned<Name>>,
     states: Spanned<Vec<RawState>>,
     #[serde(default)]
     transitions: Vec<RawTransition>,
@@ -407,7 +416,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
         _ => {}
     }
 
-    let transitions = raw
+    let transitions: Vec<Transition> = raw
         .transitions
         .iter()
         .map(|t| {
@@ -470,6 +479,19 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
         "notification for event",
         raw.notifications.iter().map(|n| &n.event),
     )?;
+    if let Some(booking) = &raw.booking {
+        let allowed = transitions
+            .iter()
+            .any(|t| &t.id == booking.get_ref() && t.roles.contains(&Role::System));
+        if !allowed {
+            return Err(at.error(
+                booking.span(),
+                DefinitionProblem::BookingTransition {
+                    transition: booking.get_ref().to_string(),
+                },
+            ));
+        }
+    }
     let mut notifications = BTreeMap::new();
     for raw_notification in &raw.notifications {
         let event = raw_notification.event.get_ref();
@@ -495,6 +517,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
         kind: raw.kind.into_inner(),
         reference_prefix: raw.reference_prefix,
         initial: check_state(&raw.initial)?,
+        booking: raw.booking.map(Spanned::into_inner),
         states: raw
             .states
             .into_inner()

@@ -201,3 +201,26 @@ fn an_over_long_text_message_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn booking_must_name_a_transition_the_system_may_make() {
+    let source = MINIMAL.replace(
+        "initial = \"reported\"\n",
+        "initial = \"reported\"\nbooking = \"treat\"\n",
+    );
+    let error = ServiceDefinition::parse("pest-control.toml", &source).unwrap_err();
+    assert_eq!(error.line, 6);
+    assert!(
+        matches!(&error.problem, DefinitionProblem::BookingTransition { transition } if transition == "treat"),
+        "{error}"
+    );
+    let allowed = source.replace(
+        "roles = [\"operative\"]",
+        "roles = [\"operative\", \"system\"]",
+    );
+    let service = ServiceDefinition::parse("pest-control.toml", &allowed).unwrap();
+    assert_eq!(
+        service.booking.map(|b| b.to_string()).as_deref(),
+        Some("treat")
+    );
+}

@@ -349,10 +349,11 @@ fn an_emergency_repair_is_due_within_24_hours_and_met_when_completed() {
     // The office sets the priority when it triages the job.
     OfficeEditor::new(&mut doc)
         .unwrap()
-        .set_priority(Some(name("emergency")))
+        .set_priority(&repair, Some(name("emergency")))
         .unwrap();
 
     let job = Job::load(&doc).unwrap();
+    assert_eq!(job.office.due, Some(at(24 * 60)), "written on the job");
     let sla = job.sla(&repair).unwrap();
     assert_eq!(sla.due, at(24 * 60));
     assert_eq!(sla.met_at, None);

@@ -89,7 +89,7 @@ async fn receive(
             value: TIMELINE_ACTION.into(),
         })
     })?;
-    let noted = office::edit_job_document(&state, row.job, move |document, system| {
+    let noted = office::edit_job_document(&state, row.job, move |document, server| {
         // An unreadable job gets no note, as one that has it already.
         let already = Job::load(document)
             .map(|job| job.timeline.contains_key(&event))
@@ -97,7 +97,7 @@ async fn receive(
         if already {
             return Ok(());
         }
-        JobEditor::new(document, system.clone())?.log_action(event, action, Some(note), now)
+        JobEditor::new(document, server.system.clone())?.log_action(event, action, Some(note), now)
     })
     .await;
     match noted {

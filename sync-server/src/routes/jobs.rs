@@ -1,21 +1,174 @@
-//! Job lists: `GET /` (a plain page of the demo council's jobs) and
-//! `GET /api/jobs` (the same as JSON).
+//! Jobs: `GET /` (a plain page of the demo council's jobs), `GET
+//! /api/jobs` (the same as JSON), `POST /api/jobs` (the office makes a
+//! job) and `DELETE /api/jobs/{job}/contact` (the resident's contact
+//! details erased, on request or at the end of their retention). Making
+//! and erasing take the admin token until staff sign-in comes with the
+//! back office ([8/8]).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
+use doorstep_shared::contact::Channel;
+use doorstep_shared::ids::{JobId, Name, ServiceId, TeamId, UserId};
+use doorstep_shared::job::Assignee;
 use doorstep_shared::summary::JobSummary;
+use serde::Deserialize;
 
+use super::sync::bearer;
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
 pub(super) use crate::html::escape;
-use crate::state::AppState;
+use crate::intake::{Intake, NewContact, NewJob};
+use crate::state::{AppState, system_actor};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(page))
-        .route("/api/jobs", get(list))
+        .route("/api/jobs", get(list).post(create))
+        .route("/api/jobs/{job}/contact", delete(erase_contact))
+}
+
+/// `POST /api/jobs`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobRequest {
+    service: String,
+    priority: Option<String>,
+    address: String,
+    #[serde(default)]
+    description: String,
+    assignee: Option<AssigneeRequest>,
+    contact: Option<ContactRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+enum AssigneeRequest {
+    User(String),
+    Team(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactRequest {
+    name: String,
+    phone: Option<String>,
+    email: Option<String>,
+    /// `sms`, `email` or `none`; texts if not said.
+    preferred: Option<String>,
+}
+
+fn parsed<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, ApiError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a valid {what}")))
+}
+
+impl JobRequest {
+    /// The request as a job to make, every field checked.
+    fn into_new_job(self) -> Result<NewJob, ApiError> {
+        let contact = match self.contact {
+            None => None,
+            Some(contact) => {
+                let bad = |error: doorstep_shared::contact::InvalidContact| {
+                    ApiError::BadRequest(error.to_string())
+                };
+                let phone = contact.phone.filter(|p| !p.trim().is_empty());
+                let email = contact.email.filter(|e| !e.trim().is_empty());
+                Some(NewContact {
+                    name: contact.name,
+                    phone: phone.as_deref().map(str::parse).transpose().map_err(bad)?,
+                    email: email.as_deref().map(str::parse).transpose().map_err(bad)?,
+                    preferred: match contact.preferred.as_deref() {
+                        None | Some("sms") => Channel::Sms,
+                        Some("email") => Channel::Email,
+                        Some("none") => Channel::None,
+                        Some(other) => {
+                            return Err(ApiError::BadRequest(format!(
+                                "{other:?} is not a channel: use sms, email or none"
+                            )));
+                        }
+                    },
+                })
+            }
+        };
+        Ok(NewJob {
+            service: parsed::<ServiceId>("service id", &self.service)?,
+            priority: self
+                .priority
+                .map(|p| parsed::<Name>("priority", &p))
+                .transpose()?,
+            address: self.address,
+            description: self.description,
+            assignee: match self.assignee {
+                None => None,
+                Some(AssigneeRequest::User(user)) => {
+                    Some(Assignee::User(parsed::<UserId>("user id", &user)?))
+                }
+                Some(AssigneeRequest::Team(team)) => {
+                    Some(Assignee::Team(parsed::<TeamId>("team id", &team)?))
+                }
+            },
+            contact,
+        })
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(request): Json<JobRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    state.check_admin(bearer(&headers))?;
+    let new = request.into_new_job()?;
+    let id = JobId::from_random_bytes(crate::secrets::random::<16>()?);
+    let now = state.clock().now();
+    let created = state
+        .with_server(move |store, services, server| {
+            Intake {
+                store,
+                services,
+                server,
+            }
+            .create_job(&system_actor(), DEMO_TENANT, id, &new, now)
+        })
+        .await?;
+    state.notify(crate::state::Changed {
+        tenant: DEMO_TENANT,
+        by: None,
+    });
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "job": created.job.to_string(),
+            "reference": created.reference,
+        })),
+    ))
+}
+
+async fn erase_contact(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state.check_admin(bearer(&headers))?;
+    let job: JobId = parsed("job id", &job)?;
+    let now = state.clock().now();
+    let erased = state
+        .with_store(move |store| store.erase_contact(DEMO_TENANT, job, now))
+        .await?;
+    if !erased {
+        return Err(ApiError::NotFound(format!(
+            "job {job} has no contact details to erase"
+        )));
+    }
+    state.notify(crate::state::Changed {
+        tenant: DEMO_TENANT,
+        by: None,
+    });
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn summaries(state: &AppState) -> Result<Vec<JobSummary>, ApiError> {

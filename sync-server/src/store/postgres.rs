@@ -28,7 +28,7 @@ use super::sync::{
     ScopeColumns, author_column, author_from_column, decode_delivery, document_error, document_id,
     encode_delivery, kind_name, pushed_by,
 };
-use super::{COMPACT_AFTER, StoreError, parse};
+use super::{COMPACT_AFTER, StoreError, parse, reference_number};
 use doorstep_shared::notify::ResidentEvent;
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
@@ -38,10 +38,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_outbox.sql"),
     include_str!("../../migrations/postgres/0004_tracking.sql"),
     include_str!("../../migrations/postgres/0005_bookings.sql"),
+    include_str!("../../migrations/postgres/0006_intake.sql"),
 ];
 
 mod blobs;
 mod bookings;
+mod erasure;
 mod outbox;
 
 /// The migration that added `blob_refs`: documents stored before it get
@@ -220,15 +222,16 @@ impl PgSync<'_, '_> {
         let summary = JobSummary::of(job, &loaded, service);
         self.transaction.execute(
             "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
-                 status_label, address, appointment_starts, appointment_ends, pending_requests)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 status_label, address, appointment_starts, appointment_ends, pending_requests,
+                 closed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (job) DO UPDATE SET
                  reference = excluded.reference, service = excluded.service,
                  service_name = excluded.service_name, status = excluded.status,
                  status_label = excluded.status_label, address = excluded.address,
                  appointment_starts = excluded.appointment_starts,
                  appointment_ends = excluded.appointment_ends,
-                 pending_requests = excluded.pending_requests",
+                 pending_requests = excluded.pending_requests, closed_at = excluded.closed_at",
             &[
                 &DocumentId::Job(job).to_string(),
                 &tenant.to_string(),
@@ -241,6 +244,7 @@ impl PgSync<'_, '_> {
                 &summary.appointment_starts.map(Timestamp::as_millis),
                 &summary.appointment_ends.map(Timestamp::as_millis),
                 &(summary.pending_requests as i64),
+                &loaded.closed_at(service).map(Timestamp::as_millis),
             ],
         )?;
         Ok(())
@@ -544,6 +548,20 @@ impl super::Store for PgStore {
                 .query_opt("SELECT name FROM tenants WHERE id = $1", &[&id.to_string()])?
                 .map(|row| row.get(0)))
         })
+    }
+
+    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
+        let last: i64 = self.with_client(|client| {
+            Ok(client
+                .query_one(
+                    "INSERT INTO job_references (tenant, prefix, last) VALUES ($1, $2, 1)
+                     ON CONFLICT (tenant, prefix) DO UPDATE SET last = job_references.last + 1
+                     RETURNING last",
+                    &[&tenant.to_string(), &prefix],
+                )?
+                .get(0))
+        })?;
+        reference_number(last)
     }
 
     fn count_documents(&self) -> Result<u64, StoreError> {

@@ -59,15 +59,16 @@ impl<'c> SqliteSync<'c> {
         let summary = JobSummary::of(job, &loaded, service);
         self.connection.execute(
             "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
-                 status_label, address, appointment_starts, appointment_ends, pending_requests)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 status_label, address, appointment_starts, appointment_ends, pending_requests,
+                 closed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (job) DO UPDATE SET
                  reference = excluded.reference, service = excluded.service,
                  service_name = excluded.service_name, status = excluded.status,
                  status_label = excluded.status_label, address = excluded.address,
                  appointment_starts = excluded.appointment_starts,
                  appointment_ends = excluded.appointment_ends,
-                 pending_requests = excluded.pending_requests",
+                 pending_requests = excluded.pending_requests, closed_at = excluded.closed_at",
             params![
                 DocumentId::Job(job).to_string(),
                 tenant.to_string(),
@@ -80,6 +81,7 @@ impl<'c> SqliteSync<'c> {
                 summary.appointment_starts.map(Timestamp::as_millis),
                 summary.appointment_ends.map(Timestamp::as_millis),
                 summary.pending_requests as i64,
+                loaded.closed_at(service).map(Timestamp::as_millis),
             ],
         )?;
         Ok(())

@@ -1,0 +1,117 @@
+//! Erasing a resident's contact document: its stored changes, its scope
+//! row and the record of which devices had it go, and the outbox rows'
+//! recipients and texts go with it. The rows themselves stay (channel,
+//! event, statuses), so the job's history of what was sent still reads.
+//! The tenant's scope version moves on, so phones holding the document are
+//! told at their next sync to drop it.
+
+use doorstep_shared::ids::{JobId, TenantId};
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::time::Timestamp;
+use rusqlite::{TransactionBehavior, params};
+
+use super::{SqliteStore, StoreError, parse};
+
+/// Contact documents, and their erasure.
+pub trait ErasureRecords {
+    /// Jobs that closed at or before `closed_before` and still have a
+    /// contact document.
+    fn contacts_closed_before(
+        &self,
+        closed_before: Timestamp,
+    ) -> Result<Vec<(TenantId, JobId)>, StoreError>;
+
+    /// Erases the job's contact document and the personal data in its
+    /// outbox rows (messages not yet sent will not be); false if it had no
+    /// contact document left.
+    fn erase_contact(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Why an unsent message was given up, as its row says.
+pub(super) const ERASED: &str = "the resident's contact details were erased";
+
+/// The rows `contacts_closed_before` reads, as both databases return them.
+pub(super) fn parse_closed(
+    rows: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(TenantId, JobId)>, StoreError> {
+    rows.into_iter()
+        .map(|(tenant, job)| {
+            let job = match parse::<DocumentId>("job id", job)? {
+                DocumentId::Job(job) => job,
+                other => {
+                    return Err(StoreError::Corrupt {
+                        what: "contact's job",
+                        value: other.to_string(),
+                    });
+                }
+            };
+            Ok((parse("tenant id", tenant)?, job))
+        })
+        .collect()
+}
+
+impl ErasureRecords for SqliteStore {
+    fn contacts_closed_before(
+        &self,
+        closed_before: Timestamp,
+    ) -> Result<Vec<(TenantId, JobId)>, StoreError> {
+        let connection = self.connection()?;
+        let mut statement = connection.prepare(
+            "SELECT c.tenant, c.contact_job FROM sync_documents c
+             JOIN job_summaries s ON s.job = c.contact_job
+             WHERE c.kind = 'contact' AND s.closed_at <= ?1
+             ORDER BY s.closed_at",
+        )?;
+        let rows = statement
+            .query_map(params![closed_before.as_millis()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        parse_closed(rows)
+    }
+
+    fn erase_contact(
+        &self,
+        tenant: TenantId,
+        job: JobId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut connection = self.connection()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let doc = DocumentId::Contact(job).to_string();
+        let tenant_id = tenant.to_string();
+        let found = transaction.execute(
+            "DELETE FROM sync_changes WHERE tenant = ?1 AND doc = ?2",
+            params![tenant_id, doc],
+        )? > 0;
+        transaction.execute(
+            "DELETE FROM sync_ever_delivered WHERE doc = ?1",
+            params![doc],
+        )?;
+        let found = transaction.execute(
+            "DELETE FROM sync_documents WHERE tenant = ?1 AND id = ?2",
+            params![tenant_id, doc],
+        )? > 0
+            || found;
+        if found {
+            transaction.execute(
+                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
+                params![tenant_id],
+            )?;
+        }
+        transaction.execute(
+            "UPDATE outbox SET recipient = NULL, subject = NULL, body = NULL, erased_at = ?3,
+                 outcome = CASE WHEN status = 'pending' THEN ?4 ELSE outcome END,
+                 status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END
+             WHERE tenant = ?1 AND job = ?2 AND erased_at IS NULL",
+            params![tenant_id, job.to_string(), now.as_millis(), ERASED],
+        )?;
+        transaction.commit()?;
+        Ok(found)
+    }
+}
