@@ -236,3 +236,68 @@ async fn bad_tokens_and_malformed_messages_get_clear_errors() {
     let (health, _) = server.get("/health").await.unwrap();
     assert_eq!(health, 200, "the server is still fine");
 }
+
+/// A phone whose own checks were out of date (an older app, or evidence
+/// removed on another phone) asks for what the rules forbid: the server
+/// refuses, and the reason reaches the phone with the next sync.
+#[tokio::test]
+async fn requests_the_server_refuses_come_back_to_the_phone_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    phone.sync(&server, later(0)).await.unwrap();
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let request = |number: u128, from: &str, to: &str, note: Option<&str>| {
+        let me = me.clone();
+        let (from, to) = (from.parse().unwrap(), to.parse().unwrap());
+        let evidence = Evidence {
+            photos: Vec::new(),
+            note: note.map(str::to_owned),
+        };
+        move |doc: &mut AutoCommit| {
+            JobEditor::new(doc, me)
+                .unwrap()
+                .request_transition(
+                    TransitionId::from_u128(number),
+                    from,
+                    to,
+                    evidence,
+                    later(5),
+                )
+                .unwrap();
+        }
+    };
+    // Cancelling is for the office and the resident; completing needs an
+    // after photo.
+    let cancel = request(61, "booked", "cancelled", Some("Resident away"));
+    phone.edit(DEMO_TENANT, job(2), cancel).unwrap();
+    let complete = request(62, "in_progress", "completed", None);
+    phone.edit(DEMO_TENANT, job(1), complete).unwrap();
+    phone.sync(&server, later(10)).await.unwrap();
+
+    let repair = ServiceCatalog::builtin().unwrap();
+    let repair = repair.get(&"housing-repair".parse().unwrap()).unwrap();
+    let reason = |number: u128, id: u128| {
+        let job = Job::load(&phone.docs[&job(number)]).unwrap();
+        let decision = job.office.verdicts[&TransitionId::from_u128(id)]
+            .decision
+            .clone();
+        (job.status(repair).as_str().to_owned(), decision)
+    };
+    let (status, decision) = reason(2, 61);
+    assert_eq!(status, "booked", "nothing moved");
+    let Decision::Refused { reason: why } = decision else {
+        panic!("cancelling was not refused: {decision:?}");
+    };
+    assert!(why.contains("operative"), "says who may not: {why}");
+    let (status, decision) = reason(1, 62);
+    assert_eq!(status, "in_progress");
+    let Decision::Refused { reason: why } = decision else {
+        panic!("completing was not refused: {decision:?}");
+    };
+    assert!(why.contains("after photo"), "says what is missing: {why}");
+}
