@@ -77,6 +77,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_BOOKING_CAPACITY", default_value_t = 4)]
     pub booking_capacity: u32,
 
+    /// The council's colour for the header of residents' pages, `#rrggbb`;
+    /// it must keep white text readable.
+    #[arg(long, env = "DOORSTEP_BRAND_COLOUR", default_value = "#1d70b8")]
+    pub brand_colour: crate::layout::BrandColour,
+
     /// Days a resident's contact details are kept after their job closes;
     /// then they are erased, with the addresses and texts of the messages
     /// sent to them.

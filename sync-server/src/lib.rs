@@ -33,8 +33,10 @@ pub mod error;
 pub mod gov_notify;
 pub mod html;
 pub mod intake;
+pub mod layout;
 pub mod office;
 pub mod outbox;
+pub mod residents;
 pub mod retention;
 mod routes;
 pub mod secrets;
@@ -51,7 +53,7 @@ use axum::response::Response;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use state::AppState;
 pub use store::SqliteStore;
 

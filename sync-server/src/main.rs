@@ -103,6 +103,7 @@ fn run() -> anyhow::Result<()> {
             .with_web_app(config.web_app_folder())
             .with_demo_pages(config.demo)
             .with_booking_capacity(config.booking_capacity)
+            .with_brand(config.brand_colour.clone())
             .with_notify_callback_token(config.notify_callback_token.clone())
             .with_public_url(
                 &config

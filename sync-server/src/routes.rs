@@ -9,6 +9,7 @@ mod health;
 mod jobs;
 mod live;
 mod sync;
+mod track;
 mod web_app;
 
 use axum::Router;
@@ -27,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(bookings::router())
         .merge(demo_outbox::router())
         .merge(delivery::router())
+        .merge(track::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

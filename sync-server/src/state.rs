@@ -44,6 +44,7 @@ pub struct AppState {
     demo_pages: bool,
     notify_callback_token: Option<Secret>,
     booking_capacity: u32,
+    brand: crate::layout::BrandColour,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -84,7 +85,19 @@ impl AppState {
             demo_pages: false,
             notify_callback_token: None,
             booking_capacity: 4,
+            brand: crate::layout::BrandColour::default(),
         }
+    }
+
+    /// The council's colour on residents' pages.
+    pub fn with_brand(mut self, brand: crate::layout::BrandColour) -> Self {
+        self.brand = brand;
+        self
+    }
+
+    /// The council's colour on residents' pages.
+    pub fn brand(&self) -> &crate::layout::BrandColour {
+        &self.brand
     }
 
     /// Jobs a crew takes per half-day.

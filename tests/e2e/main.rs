@@ -9,6 +9,7 @@ mod intake;
 mod outbox;
 mod photos;
 mod postgres_store;
+mod residents;
 mod server;
 mod sync_http;
 mod sync_live;

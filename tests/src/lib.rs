@@ -23,7 +23,7 @@ use automerge::{ActorId, AutoCommit};
 use doorstep_server::blobs::{BlobLocation, Blobs};
 use doorstep_server::demo::DemoLogin;
 use doorstep_server::store::Store;
-use doorstep_server::{AppState, FixedClock, SqliteStore, demo, serve};
+use doorstep_server::{AppState, ManualClock, SqliteStore, demo, serve};
 use doorstep_shared::ids::{BlobHash, DeviceId, TenantId};
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
@@ -68,6 +68,8 @@ pub struct TestServer {
     pub logins: Vec<DemoLogin>,
     /// The server's state, for looking behind its API.
     pub state: AppState,
+    /// The server's clock, at [`test_now`] until a test moves it.
+    pub clock: Arc<ManualClock>,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -122,7 +124,8 @@ impl TestServer {
             anyhow::Ok((store, services, logins))
         })
         .await??;
-        let mut state = AppState::new(store, blobs, services, Arc::new(FixedClock(test_now())))
+        let clock = Arc::new(ManualClock::new(test_now()));
+        let mut state = AppState::new(store, blobs, services, clock.clone())
             .with_admin_token(Some(ADMIN_TOKEN.parse().map_err(anyhow::Error::msg)?))
             .with_web_app(options.web_app)
             .with_demo_pages(options.demo_pages)
@@ -154,6 +157,7 @@ impl TestServer {
             address,
             logins,
             state,
+            clock,
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),

@@ -96,6 +96,9 @@ pub trait Identity {
     /// Revokes a device: its token is refused from now on. Returns whether
     /// there was such a device.
     fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// A user's name, if there is such a user.
+    fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError>;
 }
 
 impl Identity for SqliteStore {
@@ -294,5 +297,16 @@ impl Identity for SqliteStore {
             params![device.to_string(), now.as_millis()],
         )?;
         Ok(changed > 0)
+    }
+
+    fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .connection()?
+            .query_row(
+                "SELECT name FROM users WHERE id = ?1",
+                params![user.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 }

@@ -7,7 +7,7 @@
 //! never sees 102 before 101.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use automerge::{ActorId, AutoCommit, Change};
 use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
@@ -76,11 +76,24 @@ fn backfill_blob_references(transaction: &mut Transaction<'_>) -> Result<(), Sto
     Ok(())
 }
 
+/// Connections one server node opens at most: requests beyond them wait
+/// for one to be free, so a burst (fifty residents booking at once) never
+/// exhausts the database's own limit (PostgreSQL's default is 100).
+pub const MAX_CONNECTIONS: usize = 16;
+
 /// A PostgreSQL database shared by server nodes. Its methods block: call
 /// them from `spawn_blocking` or outside the async runtime.
 pub struct PgStore {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+}
+
+/// Open connections: those idle, and how many exist in all.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Client>,
+    open: usize,
 }
 
 impl PgStore {
@@ -96,24 +109,47 @@ impl PgStore {
         }
         let store = Self {
             config,
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool::default()),
+            freed: Condvar::new(),
         };
         store.migrate()?;
         Ok(store)
     }
 
+    /// An idle connection, a new one while fewer than [`MAX_CONNECTIONS`]
+    /// are open, or else the next one given back.
     fn take(&self) -> Result<Client, StoreError> {
-        let idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?.pop();
-        match idle {
-            Some(client) if !client.is_closed() => Ok(client),
-            _ => Ok(self.config.connect(NoTls)?),
+        let mut pool = self.pool.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            match pool.idle.pop() {
+                Some(client) if !client.is_closed() => return Ok(client),
+                Some(_) => pool.open -= 1,
+                None if pool.open < MAX_CONNECTIONS => break,
+                None => {
+                    pool = self.freed.wait(pool).map_err(|_| StoreError::Poisoned)?;
+                }
+            }
         }
+        pool.open += 1;
+        drop(pool);
+        self.config.connect(NoTls).map_err(|error| {
+            if let Ok(mut pool) = self.pool.lock() {
+                pool.open -= 1;
+            }
+            self.freed.notify_one();
+            StoreError::from(error)
+        })
     }
 
     fn give_back(&self, client: Client) {
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push(client);
+        if let Ok(mut pool) = self.pool.lock() {
+            if client.is_closed() {
+                pool.open -= 1;
+            } else {
+                pool.idle.push(client);
+            }
         }
+        self.freed.notify_one();
     }
 
     /// Runs `work` on a client, returning the client to the pool after.
@@ -195,7 +231,11 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // A blocking client owns a small runtime of its own, which may not be
         // dropped on an async worker thread: drop the clients on a plain one.
-        let clients = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        let clients = self
+            .pool
+            .get_mut()
+            .map(|pool| std::mem::take(&mut pool.idle))
+            .unwrap_or_default();
         if !clients.is_empty() {
             let _ = std::thread::spawn(move || drop(clients)).join();
         }
@@ -818,6 +858,14 @@ impl super::Identity for PgStore {
                 &[&device.to_string(), &now.as_millis()],
             )?;
             Ok(changed > 0)
+        })
+    }
+
+    fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        self.with_client(|client| {
+            Ok(client
+                .query_opt("SELECT name FROM users WHERE id = $1", &[&user.to_string()])?
+                .map(|row| row.get(0)))
         })
     }
 }

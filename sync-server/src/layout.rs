@@ -1,0 +1,217 @@
+//! The residents' page layout, after the GOV.UK Design System's page
+//! template: a skip link, a header in the council's colour with its name
+//! and the service's, one main column, a footer. Pages are plain HTML that
+//! work with JavaScript off; `assets/styles/residents.css` (served at
+//! [`STYLESHEET_PATH`]) styles them. A council's name comes from its
+//! tenant record and its colour from `--brand-colour`, which must keep
+//! white header text readable (WCAG AA, 4.5:1).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::html::escape;
+
+/// Where the residents' stylesheet is served.
+pub const STYLESHEET_PATH: &str = "/assets/residents.css";
+
+/// The stylesheet's text, built into the binary.
+pub const STYLESHEET: &str = include_str!("../../assets/styles/residents.css");
+
+/// A council's header colour, `#rrggbb`, dark enough for white text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandColour(String);
+
+impl Default for BrandColour {
+    fn default() -> Self {
+        Self("#1d70b8".into())
+    }
+}
+
+/// A brand colour that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BrandColourError {
+    /// Not `#rrggbb`.
+    #[error("{0:?} is not a colour: write it as #rrggbb, such as #1d70b8")]
+    Malformed(String),
+    /// Too light for white text.
+    #[error(
+        "{colour} is too light for the white header text (contrast {ratio:.2}:1; at least 4.5:1 is needed): choose a darker shade"
+    )]
+    TooLight {
+        /// The colour.
+        colour: String,
+        /// Its contrast with white.
+        ratio: f64,
+    },
+}
+
+impl FromStr for BrandColour {
+    type Err = BrandColourError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let malformed = || BrandColourError::Malformed(text.to_owned());
+        let hex = text.trim().strip_prefix('#').ok_or_else(malformed)?;
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(malformed());
+        }
+        let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| malformed());
+        let (r, g, b) = (channel(0)?, channel(2)?, channel(4)?);
+        // WCAG 2 relative luminance; white's is 1.
+        let linear = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+        let ratio = 1.05 / (luminance + 0.05);
+        let colour = format!("#{}", hex.to_ascii_lowercase());
+        if ratio < 4.5 {
+            return Err(BrandColourError::TooLight { colour, ratio });
+        }
+        Ok(Self(colour))
+    }
+}
+
+impl fmt::Display for BrandColour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One resident page.
+pub struct Page<'a> {
+    /// The council's name.
+    pub council: &'a str,
+    /// The service's name in the header ("Report a repair").
+    pub service: &'a str,
+    /// The page's own title (its `h1`, usually).
+    pub title: &'a str,
+    /// The form on the page has errors: the title says so first.
+    pub has_errors: bool,
+    /// The main column, already escaped.
+    pub main: String,
+}
+
+impl Page<'_> {
+    /// The whole document.
+    pub fn render(&self, brand: &BrandColour) -> String {
+        let title = format!(
+            "{}{} – {} – {}",
+            if self.has_errors { "Error: " } else { "" },
+            self.title,
+            self.service,
+            self.council
+        );
+        format!(
+            r##"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<meta name="robots" content="noindex, nofollow">
+<link rel="stylesheet" href="{STYLESHEET_PATH}">
+<style>:root {{ --brand: {brand}; }}</style>
+</head>
+<body>
+<a href="#main-content" class="skip-link">Skip to main content</a>
+<header class="header">
+<div class="width-container">
+<span class="header__council">{council}</span>
+<span class="header__service">{service}</span>
+</div>
+</header>
+<div class="width-container">
+<main id="main-content">
+{main}
+</main>
+</div>
+<footer class="footer">
+<div class="width-container">
+<p>{council}. Your details are used only to keep you told about this request, and are deleted after it closes.</p>
+</div>
+</footer>
+</body>
+</html>
+"##,
+            title = escape(&title),
+            council = escape(self.council),
+            service = escape(self.service),
+            main = self.main,
+        )
+    }
+}
+
+/// A GOV.UK-style summary list of already-escaped rows.
+pub fn summary_list(rows: &[(&str, String)]) -> String {
+    let mut html = String::from("<dl class=\"summary-list\">\n");
+    for (key, value) in rows {
+        html.push_str(&format!(
+            "<div class=\"summary-list__row\"><dt>{}</dt><dd>{value}</dd></div>\n",
+            escape(key)
+        ));
+    }
+    html.push_str("</dl>\n");
+    html
+}
+
+/// An error summary linking to each field in error (`(field id, message)`).
+pub fn error_summary(errors: &[(&str, String)]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let items: String = errors
+        .iter()
+        .map(|(field, message)| {
+            format!(
+                "<li><a href=\"#{}\">{}</a></li>",
+                escape(field),
+                escape(message)
+            )
+        })
+        .collect();
+    format!(
+        "<div class=\"error-summary\" role=\"alert\" tabindex=\"-1\">\n<h2>There is a problem</h2>\n<ul>{items}</ul>\n</div>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_brand_colour_must_keep_white_text_readable() {
+        assert_eq!(
+            "#1D70B8".parse::<BrandColour>().unwrap().to_string(),
+            "#1d70b8"
+        );
+        assert!(matches!(
+            "#ffdd00".parse::<BrandColour>(),
+            Err(BrandColourError::TooLight { .. })
+        ));
+        assert!(matches!(
+            "blue".parse::<BrandColour>(),
+            Err(BrandColourError::Malformed(_))
+        ));
+        assert!("#00703c".parse::<BrandColour>().is_ok());
+    }
+
+    #[test]
+    fn page_text_is_escaped_and_errors_lead_the_title() {
+        let page = Page {
+            council: "Adur & Worthing",
+            service: "Track your repair",
+            title: "<HR-1>",
+            has_errors: true,
+            main: String::new(),
+        }
+        .render(&BrandColour::default());
+        assert!(page.contains(
+            "<title>Error: &lt;HR-1&gt; – Track your repair – Adur &amp; Worthing</title>"
+        ));
+        assert!(page.contains("<html lang=\"en\">"));
+    }
+}

@@ -1,0 +1,402 @@
+//! The resident's pages behind a tracking link, over HTTP: what a link
+//! shows (its own job, display renditions only, no GPS, no other job),
+//! when it stops working, booking through it with a calendar file, and
+//! fifty residents booking one half-day at once on PostgreSQL. The same
+//! journeys run in Chromium with JavaScript off (and axe-core) in
+//! `resident_browser.rs`.
+
+use std::sync::Arc;
+
+use automerge::AutoCommit;
+use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
+use doorstep_server::outbox::{DemoProvider, deliver_due};
+use doorstep_shared::job::{GeoPoint, PhotoRef};
+use doorstep_shared::photo::{PhotoLimits, process};
+use doorstep_shared::prelude::*;
+use doorstep_shared::service::PhotoPolicy;
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_tests::{ADMIN_TOKEN, ServerOptions, TestDevice, TestServer, test_now};
+
+fn later(minutes: i64) -> Timestamp {
+    test_now().plus_minutes(minutes)
+}
+
+const JOB_ONE: JobId = JobId::from_u128(0xd00_0001);
+const JOB_TWO: JobId = JobId::from_u128(0xd00_0002);
+
+/// The token of the first `/track/…` link in a message.
+pub(crate) fn token_in(text: &str) -> String {
+    let start = text.find("/track/").expect("a tracking link") + "/track/".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// A photo of `kind` taken on `job` at a known spot, with a request to
+/// move the job on, queued for upload. Returns the photo's references.
+fn photo_and_request(
+    phone: &mut TestDevice,
+    job: JobId,
+    kind: &str,
+    n: u128,
+    request: Option<(&str, &str)>,
+) -> PhotoRef {
+    // A different picture each time: renditions are named by their content.
+    let file = doorstep_tests::camera_file(1200 + n as usize, 900);
+    let processed = process(&file, &PhotoLimits::default()).unwrap();
+    let policy = PhotoPolicy {
+        keep_originals: false,
+        device_retention_days: 7,
+    };
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let spot = GeoPoint {
+        lat: 50.8123456,
+        lon: -0.3712345,
+    };
+    let photo = processed.reference(
+        kind.parse().unwrap(),
+        me.clone(),
+        later(10),
+        Some(spot),
+        &policy,
+    );
+    let reference = photo.clone();
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            let mut editor = JobEditor::new(doc, me.clone()).unwrap();
+            editor.add_photo(PhotoId::from_u128(n), &photo).unwrap();
+            if let Some((from, to)) = request {
+                if to == "completed" {
+                    for item in ["supply_isolated", "area_left_clean"] {
+                        editor
+                            .tick(&item.parse().unwrap(), true, later(11))
+                            .unwrap();
+                    }
+                }
+                editor
+                    .request_transition(
+                        TransitionId::from_u128(n),
+                        from.parse().unwrap(),
+                        to.parse().unwrap(),
+                        Evidence::default(),
+                        later(11),
+                    )
+                    .unwrap();
+            }
+        })
+        .unwrap();
+    phone.queue_photo(PhotoId::from_u128(n), &processed, &file, &policy);
+    reference
+}
+
+async fn get(server: &TestServer, path: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(server.url(path))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, later(0)).await.unwrap();
+
+    // Job 2 is started with a before photo and completed with an after
+    // photo; job 1 gets a photo too, which job 2's link must never open.
+    let before = photo_and_request(
+        &mut phone,
+        JOB_TWO,
+        "before",
+        21,
+        Some(("booked", "in_progress")),
+    );
+    let after = photo_and_request(
+        &mut phone,
+        JOB_TWO,
+        "after",
+        22,
+        Some(("in_progress", "completed")),
+    );
+    let elsewhere = photo_and_request(&mut phone, JOB_ONE, "after", 23, None);
+    phone.sync(&server, later(12)).await.unwrap();
+    phone.upload(&server.url(""), later(13)).await.unwrap();
+    server.state.blobs().settled().await;
+
+    let provider = DemoProvider::default();
+    deliver_due(&server.state, &provider, later(30))
+        .await
+        .unwrap();
+    let text = provider
+        .sent()
+        .into_iter()
+        .find(|m| m.body.contains("HR-00002 is complete"))
+        .expect("the completion text");
+    let token = token_in(&text.body);
+    assert_eq!(token.len(), 43);
+
+    let response = get(&server, &format!("/track/{token}/photos")).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["cache-control"], "no-store");
+    let page = response.text().await.unwrap();
+    for shown in [
+        "HR-00002",
+        "Completed",
+        "Work started",
+        "Request received",
+        "7 Tarring Road",
+        "Before photo, taken Friday 27 November 2026 at 8am",
+        "After photo",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    let display = |photo: &PhotoRef| photo.display.unwrap().to_string();
+    assert!(page.contains(&format!("/track/{token}/photos/{}", display(&before))));
+    assert!(page.contains(&format!("/track/{token}/photos/{}", display(&after))));
+    for hidden in [
+        "HR-00001".to_owned(),
+        "50.81".to_owned(),
+        "-0.37".to_owned(),
+        "Sharma".to_owned(),
+        after.thumbnail.unwrap().to_string(),
+        display(&elsewhere),
+    ] {
+        assert!(!page.contains(&hidden), "{hidden} is shown: {page}");
+    }
+
+    // The display rendition, a JPEG without GPS; nothing else.
+    let photo = get(
+        &server,
+        &format!("/track/{token}/photos/{}", display(&after)),
+    )
+    .await;
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.headers()["content-type"], "image/jpeg");
+    let bytes = photo.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
+    assert!(!bytes.windows(4).any(|w| w == b"GPS\0"), "no GPS block");
+    for refused in [
+        after.thumbnail.unwrap().to_string(),
+        display(&elsewhere),
+        "not-a-hash".to_owned(),
+    ] {
+        let response = get(&server, &format!("/track/{token}/photos/{refused}")).await;
+        assert_eq!(response.status(), 404, "{refused}");
+    }
+
+    // Forged and garbled links are the same plain 404 as a missing page.
+    let forged = "A".repeat(43);
+    for path in [
+        format!("/track/{forged}"),
+        "/track/short".into(),
+        format!("/track/{forged}/book"),
+    ] {
+        let response = get(&server, &path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Page not found"), "{body}");
+        assert!(!body.contains("HR-0000"), "{body}");
+    }
+
+    // The link works for 30 days after the job closed, then stops.
+    let job = server
+        .state
+        .with_sync(|sync, _| sync.load(DocumentId::Job(JOB_TWO)))
+        .await
+        .unwrap()
+        .map(|(_, doc)| Job::load(&doc).unwrap())
+        .unwrap();
+    let catalog = ServiceCatalog::builtin().unwrap();
+    let repair = catalog.get(&"housing-repair".parse().unwrap()).unwrap();
+    let closed = job.closed_at(repair).unwrap();
+    server.clock.set(closed.plus_minutes(30 * 24 * 60 - 1));
+    assert_eq!(get(&server, &format!("/track/{token}")).await.status(), 200);
+    server.clock.set(closed.plus_minutes(30 * 24 * 60));
+    assert_eq!(get(&server, &format!("/track/{token}")).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_resident_books_through_the_link_and_gets_a_calendar_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    // Graham's radiator (HR-00004) waits for an appointment.
+    let job = JobId::from_u128(0xd00_0004);
+    let token = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let page = get(&server, &format!("/track/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Not booked yet"), "{page}");
+    let form = get(&server, &format!("/track/{token}/book")).await;
+    assert_eq!(form.status(), 200);
+    let form = form.text().await.unwrap();
+    assert!(form.contains("value=\"2026-11-30-am\""), "{form}");
+    assert!(!form.contains("2026-11-28"), "no Saturday: {form}");
+
+    let post = |slot: &str| {
+        client
+            .post(server.url(&format!("/track/{token}/book")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("slot={slot}"))
+            .send()
+    };
+    let empty = post("").await.unwrap();
+    assert_eq!(empty.status(), 400);
+    let empty = empty.text().await.unwrap();
+    assert!(empty.contains("There is a problem"), "{empty}");
+    assert!(empty.contains("<title>Error: "), "{empty}");
+    let weekend = post("2026-11-28-am").await.unwrap();
+    assert_eq!(weekend.status(), 400);
+
+    let booked = post("2026-11-30-am").await.unwrap();
+    assert_eq!(booked.status(), 303);
+    assert_eq!(
+        booked.headers()["location"],
+        format!("/track/{token}/booked")
+    );
+    let done = get(&server, &format!("/track/{token}/booked"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("Appointment booked"), "{done}");
+    assert!(
+        done.contains("Monday 30 November 2026, 8am to midday"),
+        "{done}"
+    );
+
+    let ics = get(&server, &format!("/track/{token}/appointment.ics")).await;
+    assert_eq!(
+        ics.headers()["content-type"],
+        "text/calendar; charset=utf-8"
+    );
+    let ics = ics.text().await.unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+    assert!(ics.contains("DTSTART:20261130T080000Z\r\n"), "{ics}");
+    assert!(ics.contains("DTEND:20261130T120000Z\r\n"), "{ics}");
+    assert!(
+        ics.contains("LOCATION:2 Brooklands Road\\, Sompting\\, BN15 0DD\r\n"),
+        "{ics}"
+    );
+
+    // The job is now booked; the page says so and offers a change.
+    let page = get(&server, &format!("/track/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Booked"), "{page}");
+    assert!(page.contains("Change the appointment"), "{page}");
+
+    // A job whose work has started cannot be rebooked from its link.
+    let started = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, JOB_ONE, test_now())
+        .await
+        .unwrap();
+    let refused = get(&server, &format!("/track/{started}/book")).await;
+    assert_eq!(refused.status(), 409);
+    let admin = server
+        .post_json(
+            &format!("/api/jobs/{JOB_ONE}/booking"),
+            &serde_json::json!({ "slot": "2026-11-30-pm" }),
+            Some(ADMIN_TOKEN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.0, 200, "the office still can");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_fifty_residents_booking_one_half_day_of_capacity_four_get_four_places() {
+    let store = tokio::task::spawn_blocking(|| {
+        crate::postgres_store::fresh_store("doorstep_test_fifty_bookings")
+    })
+    .await
+    .unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with_options(
+        Arc::new(store),
+        TestServer::photo_folder(photos.path()).unwrap(),
+        ServerOptions {
+            booking_capacity: Some(4),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Fifty reported repairs for the same operative.
+    let mut tokens = Vec::new();
+    for n in 0..50 {
+        let (status, body) = server
+            .post_json(
+                "/api/jobs",
+                &serde_json::json!({
+                    "service": "housing-repair",
+                    "address": format!("{} Ham Way, Worthing, BN11 2QZ", n + 1),
+                    "assignee": { "user": DEMO_OPERATIVE.to_string() },
+                }),
+                Some(ADMIN_TOKEN),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 201, "{body}");
+        let job: JobId = body["job"].as_str().unwrap().parse().unwrap();
+        tokens.push(
+            doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
+                .await
+                .unwrap(),
+        );
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let attempts = tokens.iter().map(|token| {
+        client
+            .post(server.url(&format!("/track/{token}/book")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("slot=2026-11-30-am")
+            .send()
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|answer| answer.unwrap().status().as_u16())
+        .collect();
+    let booked = statuses.iter().filter(|s| **s == 303).count();
+    let full = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((booked, full), (4, 46), "{statuses:?}");
+    let taken = server
+        .state
+        .with_store(|store| {
+            store.booked(
+                DEMO_TENANT,
+                &format!("user:{DEMO_OPERATIVE}"),
+                &["2026-11-30-am".parse().unwrap()],
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(taken, [4]);
+}
