@@ -67,14 +67,16 @@ if [ "$("$tools_dir/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $
     cargo install --quiet wasm-bindgen-cli --version "=$wasm_bindgen_version" --root "$tools_dir"
 fi
 
-# playwright-core for the browser tests in tests/browser, at the version its
-# package-lock.json pins; it drives the Chromium above and downloads no browser.
+# playwright-core (which drives the Chromium above and downloads no
+# browser) and axe-core for the browser tests in tests/browser, at the
+# versions its package-lock.json pins.
 if ! command -v npm >/dev/null 2>&1; then
     echo "setup: npm is not installed; install Node.js and npm (Debian: apt-get install nodejs npm) and run this again" >&2
     exit 1
 fi
 browser_tests_dir="$repo_dir/tests/browser"
 if [ ! -f "$browser_tests_dir/node_modules/playwright-core/package.json" ] \
+    || [ ! -f "$browser_tests_dir/node_modules/axe-core/package.json" ] \
     || [ "$browser_tests_dir/package-lock.json" -nt "$browser_tests_dir/node_modules/.package-lock.json" ]; then
     (cd "$browser_tests_dir" && npm ci --silent)
 fi

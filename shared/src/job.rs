@@ -143,7 +143,7 @@ impl Address {
 
 /// `BN11 1HA`, `SW1A 2AA`, `M1 1AE`: an outward code of 2 to 4 letters and
 /// digits starting with a letter, a space, then a digit and two letters.
-fn looks_like_postcode(text: &str) -> bool {
+pub fn looks_like_postcode(text: &str) -> bool {
     let Some((outward, inward)) = text.split_once(' ') else {
         return false;
     };

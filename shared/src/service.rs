@@ -56,6 +56,28 @@ pub struct ServiceDefinition {
     pub quiet_hours: Option<QuietHours>,
     /// What happens to original photos.
     pub photos: PhotoPolicy,
+    /// Residents may report it on the council's pages, in these terms.
+    pub report: Option<Report>,
+}
+
+/// How residents report a service's work on the council's pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The photo kind a resident's photos are filed as; none: no photos.
+    pub photo_kind: Option<Name>,
+    /// What residents choose from ("a leak or drip").
+    pub categories: Vec<ReportCategory>,
+}
+
+/// One thing a resident can report, with the priority it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportCategory {
+    /// Its id.
+    pub id: Name,
+    /// Its words on the form.
+    pub label: String,
+    /// The SLA priority a report of it gets.
+    pub priority: Option<Name>,
 }
 
 /// Whether a service's documents are jobs or rounds.
@@ -154,6 +176,9 @@ pub struct OutcomeKind {
     pub label: String,
     /// What it needs (a contaminated bin needs a photo).
     pub evidence: EvidenceRule,
+    /// Why a bin was left, in words for the resident: an outcome with one
+    /// answers a missed-bin report instead of sending the crew back.
+    pub resident_explanation: Option<String>,
 }
 
 /// A service level target.

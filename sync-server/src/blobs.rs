@@ -486,6 +486,29 @@ async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiE
     })
 }
 
+/// Stores a rendition the server made itself (a resident's photo, through
+/// the same pipeline as the phones'), under its hash.
+pub async fn put_made(state: &AppState, bytes: Vec<u8>) -> Result<BlobHash, ApiError> {
+    let hash = BlobHash::of(&bytes);
+    let content_type = content_type(&bytes)
+        .ok_or_else(|| ApiError::Unprocessable("the photo is not a JPEG or PNG image".into()))?
+        .to_owned();
+    let blob = StoredBlob {
+        length: bytes.len() as u64,
+        content_type,
+    };
+    let blobs = state.blobs();
+    blobs
+        .objects
+        .put(&blobs.blob_path(hash), PutPayload::from(bytes))
+        .await?;
+    let now = state.clock().now();
+    state
+        .with_store(move |store| store.blob_stored(hash, &blob, now))
+        .await?;
+    Ok(hash)
+}
+
 /// Another request assembled the blob (or threw the upload away) first.
 async fn current_after_race(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
     let stored = state

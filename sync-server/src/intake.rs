@@ -10,8 +10,8 @@ use doorstep_shared::contact::{
     CONTACT_SCHEMA_VERSION, Channel, Contact, EmailAddress, PhoneNumber,
 };
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::{JobId, Name, ServiceId, TenantId};
-use doorstep_shared::job::{Assignee, JobEditor, OfficeEditor};
+use doorstep_shared::ids::{JobId, Name, PhotoId, ServiceId, TenantId};
+use doorstep_shared::job::{Assignee, JobEditor, OfficeEditor, PhotoRef};
 use doorstep_shared::notify::events_in;
 use doorstep_shared::prelude::demo as build;
 use doorstep_shared::service::{ServiceCatalog, ServiceDefinition, ServiceKind};
@@ -24,7 +24,7 @@ use doorstep_shared::transition::Actor;
 use crate::store::{Store, StoreError, run_sync};
 
 /// A job to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
     /// Its service (a job service, not a round).
     pub service: ServiceId,
@@ -38,6 +38,8 @@ pub struct NewJob {
     pub assignee: Option<Assignee>,
     /// How to reach the resident, if they are to be told.
     pub contact: Option<NewContact>,
+    /// Photos sent with the report, their renditions already stored.
+    pub photos: Vec<(PhotoId, PhotoRef)>,
 }
 
 /// How to reach the resident about a new job.
@@ -157,8 +159,12 @@ impl Intake<'_> {
         let mut office = OfficeEditor::new(&mut doc)?;
         office.set_priority(service, new.priority.clone())?;
         office.assign(new.assignee)?;
+        let mut editor = JobEditor::new(&mut doc, author.clone())?;
         if !new.description.trim().is_empty() {
-            JobEditor::new(&mut doc, author.clone())?.update_notes(new.description.trim())?;
+            editor.update_notes(new.description.trim())?;
+        }
+        for (id, photo) in &new.photos {
+            editor.add_photo(*id, photo)?;
         }
         let contact = match &new.contact {
             Some(contact) => Some(

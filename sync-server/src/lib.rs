@@ -36,6 +36,7 @@ pub mod intake;
 pub mod layout;
 pub mod office;
 pub mod outbox;
+pub mod report;
 pub mod residents;
 pub mod retention;
 mod routes;

@@ -8,6 +8,7 @@ mod enrol;
 mod health;
 mod jobs;
 mod live;
+mod report;
 mod sync;
 mod track;
 mod web_app;
@@ -29,6 +30,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(demo_outbox::router())
         .merge(delivery::router())
         .merge(track::router())
+        .merge(report::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

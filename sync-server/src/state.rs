@@ -19,6 +19,20 @@ use crate::store::{Store, StoreError, run_sync};
 /// The user the server acts as when it follows up actions.
 pub const SYSTEM_USER: UserId = UserId::from_u128(0);
 
+/// The user residents' own changes are signed by: residents have no
+/// accounts, and their words (a report, its photos) are told apart from
+/// staff's by this user and the resident role.
+pub const RESIDENT_USER: UserId = UserId::from_u128(1);
+
+/// Who a resident acts as on the council's pages.
+pub fn resident_actor() -> Actor {
+    Actor {
+        user: RESIDENT_USER,
+        role: Role::Resident,
+        device: None,
+    }
+}
+
 /// Who the server acts as: follows up actions, books slots, files what the
 /// office and residents ask for.
 pub fn system_actor() -> Actor {

@@ -9,6 +9,7 @@ mod intake;
 mod outbox;
 mod photos;
 mod postgres_store;
+mod resident_browser;
 mod residents;
 mod server;
 mod sync_http;

@@ -35,7 +35,7 @@ pub(crate) fn token_in(text: &str) -> String {
 
 /// A photo of `kind` taken on `job` at a known spot, with a request to
 /// move the job on, queued for upload. Returns the photo's references.
-fn photo_and_request(
+pub(crate) fn photo_and_request(
     phone: &mut TestDevice,
     job: JobId,
     kind: &str,
@@ -399,4 +399,92 @@ async fn on_postgres_fifty_residents_booking_one_half_day_of_capacity_four_get_f
         .await
         .unwrap();
     assert_eq!(taken, [4]);
+}
+
+/// A `multipart/form-data` body with text fields and files.
+fn multipart(fields: &[(&str, &str)], files: &[&[u8]]) -> (String, Vec<u8>) {
+    let boundary = "doorstep-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (n, file) in files.iter().enumerate() {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"p{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn a_report_with_a_corrupt_or_fourth_photo_is_refused_with_its_reason_and_makes_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let fields = [
+        ("category", "housing-repair:damp"),
+        ("description", "Mould behind the wardrobe"),
+        ("street", "3 Ham Way"),
+        ("town", "Worthing"),
+        ("postcode", "BN11 2QZ"),
+        ("name", "Ana Costa"),
+        ("updates", "none"),
+    ];
+    let photo = doorstep_tests::camera_file(800, 600);
+    let send = |files: Vec<&[u8]>| {
+        let (content_type, body) = multipart(&fields, &files);
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(server.url("/report"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let corrupt = send(vec![&photo[..photo.len() / 2]]).await.unwrap();
+    assert_eq!(corrupt.status(), 400);
+    let page = corrupt.text().await.unwrap();
+    assert!(page.contains("Photo 1 cannot be used"), "{page}");
+    assert!(
+        page.contains("value=\"3 Ham Way\""),
+        "answers are kept: {page}"
+    );
+    let four = send(vec![&photo, &photo, &photo, &photo]).await.unwrap();
+    assert_eq!(four.status(), 400);
+    assert!(four.text().await.unwrap().contains("Choose up to 3 photos"));
+    let not_multipart = reqwest::Client::new()
+        .post(server.url("/report"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_multipart.status(), 400);
+
+    let jobs = server
+        .state
+        .with_store(|store| store.job_summaries(DEMO_TENANT))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 7, "only the demo's jobs");
+
+    let fine = send(vec![&photo]).await.unwrap();
+    assert_eq!(fine.status(), 303);
+    let location = fine.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("/reported"), "{location}");
+    let confirmation = get(&server, &location).await.text().await.unwrap();
+    assert!(confirmation.contains("HR-00005"), "{confirmation}");
+    assert!(
+        confirmation.contains("you asked us not to send updates"),
+        "{confirmation}"
+    );
 }

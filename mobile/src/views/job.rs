@@ -236,9 +236,18 @@ impl JobScreen {
                     },
                 })
                 .collect(),
+            // Staff take every kind but the one residents' reports file
+            // their own photos under.
             photo_kinds: service
                 .photo_kinds
                 .iter()
+                .filter(|kind| {
+                    service
+                        .report
+                        .as_ref()
+                        .and_then(|report| report.photo_kind.as_ref())
+                        != Some(&kind.id)
+                })
                 .map(|kind| (kind.id.clone(), kind.label.clone()))
                 .collect(),
             timeline: timeline

@@ -28,6 +28,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "assets/services/social-prescribing.toml",
         include_str!("../../../assets/services/social-prescribing.toml"),
     ),
+    (
+        "assets/services/missed-collection.toml",
+        include_str!("../../../assets/services/missed-collection.toml"),
+    ),
 ];
 
 /// Service definitions by id.

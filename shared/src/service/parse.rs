@@ -12,8 +12,8 @@ use toml::Spanned;
 
 use super::{
     Action, ChecklistTemplateItem, EvidenceRule, Labelled, Notification, OutcomeKind, PhotoPolicy,
-    QuietHours, ServiceDefinition, ServiceKind, SlaTarget, State, Template, TemplateError,
-    Transition,
+    QuietHours, Report, ReportCategory, ServiceDefinition, ServiceKind, SlaTarget, State, Template,
+    TemplateError, Transition,
 };
 use crate::ids::{Name, ServiceId, StateId};
 use crate::time::TimeOfDay;
@@ -115,6 +115,9 @@ pub enum DefinitionProblem {
         /// The name given.
         transition: String,
     },
+    /// A `[report]` section that cannot be offered to residents.
+    #[error("{0}")]
+    Report(String),
     /// Evidence that asks for the checklist in a service without one.
     #[error("checklist = true, but the service has no [[checklist]] items")]
     NoChecklist,
@@ -146,6 +149,22 @@ struct RawDefinition {
     quiet_hours: Option<RawQuietHours>,
     #[serde(default)]
     photos: RawPhotoPolicy,
+    report: Option<RawReport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    photo_kind: Option<Spanned<Name>>,
+    categories: Spanned<Vec<RawCategory>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCategory {
+    id: Spanned<Name>,
+    label: String,
+    priority: Option<Spanned<Name>>,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +234,7 @@ struct RawOutcome {
     label: String,
     #[serde(default)]
     evidence: RawEvidence,
+    resident_explanation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -452,6 +472,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
             Ok(OutcomeKind {
                 id: o.id.get_ref().clone(),
                 label: o.label.clone(),
+                resident_explanation: o.resident_explanation.clone(),
                 evidence: check_evidence(&o.evidence)?,
             })
         })
@@ -492,6 +513,60 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
             ));
         }
     }
+    let report = match &raw.report {
+        None => None,
+        Some(report) => {
+            if report.categories.get_ref().is_empty() {
+                return Err(at.error(
+                    report.categories.span(),
+                    DefinitionProblem::Report(
+                        "[report] needs at least one category for residents to choose".into(),
+                    ),
+                ));
+            }
+            unique(
+                &at,
+                "report category",
+                report.categories.get_ref().iter().map(|c| &c.id),
+            )?;
+            if let Some(kind) = &report.photo_kind
+                && !photo_kinds.contains(kind.get_ref())
+            {
+                return Err(at.error(
+                    kind.span(),
+                    DefinitionProblem::UnknownPhotoKind {
+                        kind: kind.get_ref().to_string(),
+                    },
+                ));
+            }
+            let mut categories = Vec::new();
+            for category in report.categories.get_ref() {
+                if let Some(priority) = &category.priority
+                    && !raw
+                        .sla
+                        .iter()
+                        .any(|t| t.priority.get_ref() == priority.get_ref())
+                {
+                    return Err(at.error(
+                        priority.span(),
+                        DefinitionProblem::Report(format!(
+                            "priority {:?} has no [[sla]] target",
+                            priority.get_ref().as_str()
+                        )),
+                    ));
+                }
+                categories.push(ReportCategory {
+                    id: category.id.get_ref().clone(),
+                    label: category.label.clone(),
+                    priority: category.priority.as_ref().map(|p| p.get_ref().clone()),
+                });
+            }
+            Some(Report {
+                photo_kind: report.photo_kind.as_ref().map(|k| k.get_ref().clone()),
+                categories,
+            })
+        }
+    };
     let mut notifications = BTreeMap::new();
     for raw_notification in &raw.notifications {
         let event = raw_notification.event.get_ref();
@@ -558,6 +633,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
             keep_originals: raw.photos.keep_originals,
             device_retention_days: raw.photos.device_retention_days,
         },
+        report,
     })
 }
 

@@ -14,6 +14,7 @@ fn every_shipped_definition_loads() {
             "bulky-waste",
             "clinical-waste",
             "housing-repair",
+            "missed-collection",
             "social-prescribing",
             "waste-round"
         ]
@@ -89,7 +90,7 @@ fn a_council_can_add_a_service_as_a_file() {
         .unwrap()
         .with_overrides([("services/pest-control.toml", MINIMAL)])
         .unwrap();
-    assert_eq!(catalog.len(), 6);
+    assert_eq!(catalog.len(), 7);
 }
 
 /// Each case appends to the minimal file (whose 25 lines and a blank one come

@@ -112,6 +112,7 @@ impl JobRequest {
                 }
             },
             contact,
+            photos: Vec::new(),
         })
     }
 }

@@ -24,6 +24,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use doorstep_shared::blob::Reader;
 use doorstep_shared::booking::HalfDay;
+use doorstep_shared::contact::{Channel, Contact};
 use doorstep_shared::ids::{BlobHash, JobId};
 use doorstep_shared::job::{Assignee, Job};
 use doorstep_shared::service::ServiceDefinition;
@@ -44,6 +45,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/track/{token}/photos/{hash}", get(photo))
         .route("/track/{token}/book", get(book_form).post(book))
         .route("/track/{token}/booked", get(booked))
+        .route("/track/{token}/reported", get(reported))
         .route("/track/{token}/appointment.ics", get(calendar))
 }
 
@@ -105,7 +107,7 @@ fn not_found(state: &AppState) -> Response {
     html(state, StatusCode::NOT_FOUND, &page)
 }
 
-fn html(state: &AppState, status: StatusCode, page: &Page<'_>) -> Response {
+pub(super) fn html(state: &AppState, status: StatusCode, page: &Page<'_>) -> Response {
     let mut response = (status, page.render(state.brand())).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -338,6 +340,36 @@ async fn booked(
         title: "Appointment booked",
         has_errors: false,
         main: residents::booked_page(&opened.job, &token),
+    };
+    Ok(html(&state, StatusCode::OK, &page))
+}
+
+/// The confirmation after a resident's report (`/report` redirects here).
+async fn reported(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(opened) = open(&state, &token).await? else {
+        return Ok(not_found(&state));
+    };
+    let id = opened.id;
+    let contact = state
+        .with_sync(move |sync, _| sync.load(DocumentId::Contact(id)))
+        .await?
+        .and_then(|(_, document)| Contact::load(&document).ok());
+    let told_by = contact
+        .and_then(|contact| contact.reachable_by())
+        .unwrap_or(Channel::None);
+    let page = Page {
+        council: &opened.council,
+        service: "Report a repair",
+        title: "Repair reported",
+        has_errors: false,
+        main: crate::report::confirmation_page(
+            &opened.job.office.reference,
+            &format!("/track/{token}"),
+            told_by,
+        ),
     };
     Ok(html(&state, StatusCode::OK, &page))
 }
