@@ -150,6 +150,11 @@ impl Round {
         TransitionLog::new(&self.requests, &self.office.verdicts)
     }
 
+    /// The current status under the given service definition.
+    pub fn status<'a>(&'a self, service: &'a ServiceDefinition) -> &'a StateId {
+        self.transitions().status(&service.initial)
+    }
+
     /// What the workflow rules need to know about this round now.
     pub fn facts(&self, service: &ServiceDefinition) -> Facts {
         Facts {

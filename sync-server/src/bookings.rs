@@ -14,6 +14,7 @@ use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::job::{Assignee, Job, OfficeEditor};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Evidence;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -119,7 +120,8 @@ pub async fn book(
         if let Some(service) = server.services.get(&service)
             && let Some(booking) = &service.booking
         {
-            office.make_as_system(service, booking, &server.system, request, now)?;
+            let evidence = Evidence::default();
+            office.make_as_system(service, booking, &server.system, request, evidence, now)?;
         }
         Ok(())
     })

@@ -34,6 +34,7 @@ pub mod gov_notify;
 pub mod html;
 pub mod intake;
 pub mod layout;
+pub mod missed_bins;
 pub mod office;
 pub mod outbox;
 pub mod report;

@@ -181,7 +181,8 @@ fn provider(
     Ok(Arc::new(ByChannel { sms, email }))
 }
 
-/// Sends residents' messages as they fall due, every ten seconds.
+/// Every ten seconds: sends residents' messages as they fall due, and
+/// answers missed-bin reports whose rounds have since finished.
 async fn deliver_messages(state: AppState, provider: Arc<dyn doorstep_server::outbox::Provider>) {
     let provider = provider.as_ref();
     let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
@@ -199,6 +200,14 @@ async fn deliver_messages(state: AppState, provider: Arc<dyn doorstep_server::ou
                 "residents' messages"
             ),
             Err(error) => tracing::warn!(%error, "could not deliver residents' messages"),
+        }
+        match doorstep_server::missed_bins::check_waiting(&state, now).await {
+            Ok(0) => {}
+            Ok(checked) => tracing::info!(
+                checked,
+                "missed-bin reports checked against finished rounds"
+            ),
+            Err(error) => tracing::warn!(%error, "could not check missed-bin reports"),
         }
     }
 }

@@ -125,79 +125,107 @@ impl ReportForm {
                 "Enter a real postcode, like BN11 1HA, with a space".into(),
             ));
         }
-        if self.name.trim().is_empty() {
-            errors.push(("name", "Enter your full name".into()));
-        }
-        let phone = match self.phone.trim() {
-            "" => None,
-            typed => match typed.parse::<PhoneNumber>() {
-                Ok(phone) => Some(phone),
-                Err(_) => {
-                    errors.push(("phone", "Enter a UK phone number, like 07700 900982".into()));
-                    None
-                }
+        let contact = check_contact(
+            &ContactAnswers {
+                name: &self.name,
+                updates: &self.updates,
+                phone: &self.phone,
+                email: &self.email,
             },
-        };
-        let email = match self.email.trim() {
-            "" => None,
-            typed => match typed.parse::<EmailAddress>() {
-                Ok(email) => Some(email),
-                Err(_) => {
-                    errors.push((
-                        "email",
-                        "Enter an email address in the correct format, like name@example.com"
-                            .into(),
-                    ));
-                    None
-                }
-            },
-        };
-        let preferred = match self.updates.as_str() {
-            "sms" => {
-                if self.phone.trim().is_empty() {
-                    errors.push(("phone", "Enter a mobile number for text messages".into()));
-                } else if phone.as_ref().is_some_and(|p| !p.is_mobile()) {
-                    errors.push((
-                        "phone",
-                        "Enter a mobile number: texts cannot go to a landline".into(),
-                    ));
-                }
-                Some(Channel::Sms)
-            }
-            "email" => {
-                if self.email.trim().is_empty() {
-                    errors.push(("email", "Enter an email address for updates".into()));
-                }
-                Some(Channel::Email)
-            }
-            "none" => Some(Channel::None),
-            _ => {
-                errors.push((
-                    "updates",
-                    "Select how you want to hear about the repair".into(),
-                ));
-                None
-            }
-        };
+            &mut errors,
+        );
         errors.sort_by_key(|(field, _)| FIELDS.iter().position(|f| f == field));
-        match (chosen, preferred) {
-            (Some((service, category)), Some(preferred)) if errors.is_empty() => Ok(NewJob {
+        match (chosen, contact) {
+            (Some((service, category)), Some(contact)) if errors.is_empty() => Ok(NewJob {
                 service: service.id.clone(),
                 priority: category.priority.clone(),
                 address: format!("{}, {}, {postcode}", self.street.trim(), self.town.trim()),
                 description: format!("{}: {description}", category.label),
                 assignee: None,
-                contact: Some(NewContact {
-                    name: self.name.trim().to_owned(),
-                    phone,
-                    email,
-                    preferred,
-                }),
+                contact: Some(contact),
                 photos: Vec::new(),
             }),
             _ => Err(errors),
         }
     }
+}
+
+/// A resident's contact answers, as typed.
+pub struct ContactAnswers<'a> {
+    /// Full name.
+    pub name: &'a str,
+    /// `sms`, `email` or `none`.
+    pub updates: &'a str,
+    /// Mobile number.
+    pub phone: &'a str,
+    /// Email address.
+    pub email: &'a str,
+}
+
+/// Checks contact answers, adding each problem to `errors`; the contact if
+/// they make one.
+pub fn check_contact(
+    answers: &ContactAnswers<'_>,
+    errors: &mut Vec<FieldError>,
+) -> Option<NewContact> {
+    let before = errors.len();
+    if answers.name.trim().is_empty() {
+        errors.push(("name", "Enter your full name".into()));
+    }
+    let phone = match answers.phone.trim() {
+        "" => None,
+        typed => match typed.parse::<PhoneNumber>() {
+            Ok(phone) => Some(phone),
+            Err(_) => {
+                errors.push(("phone", "Enter a UK phone number, like 07700 900982".into()));
+                None
+            }
+        },
+    };
+    let email = match answers.email.trim() {
+        "" => None,
+        typed => match typed.parse::<EmailAddress>() {
+            Ok(email) => Some(email),
+            Err(_) => {
+                errors.push((
+                    "email",
+                    "Enter an email address in the correct format, like name@example.com".into(),
+                ));
+                None
+            }
+        },
+    };
+    let preferred = match answers.updates {
+        "sms" => {
+            if answers.phone.trim().is_empty() {
+                errors.push(("phone", "Enter a mobile number for text messages".into()));
+            } else if phone.as_ref().is_some_and(|p| !p.is_mobile()) {
+                errors.push((
+                    "phone",
+                    "Enter a mobile number: texts cannot go to a landline".into(),
+                ));
+            }
+            Some(Channel::Sms)
+        }
+        "email" => {
+            if answers.email.trim().is_empty() {
+                errors.push(("email", "Enter an email address for updates".into()));
+            }
+            Some(Channel::Email)
+        }
+        "none" => Some(Channel::None),
+        _ => {
+            errors.push(("updates", "Select how you want to hear from us".into()));
+            None
+        }
+    };
+    let preferred = preferred?;
+    (errors.len() == before).then(|| NewContact {
+        name: answers.name.trim().to_owned(),
+        phone,
+        email,
+        preferred,
+    })
 }
 
 /// The services residents can report, with their categories.
@@ -389,32 +417,48 @@ pub fn form_page(services: &ServiceCatalog, form: &ReportForm, errors: &[FieldEr
         &form.postcode,
         "autocomplete=\"postal-code\" spellcheck=\"false\"",
     ));
+    html.push_str(&contact_fields(
+        &ContactAnswers {
+            name: &form.name,
+            updates: &form.updates,
+            phone: &form.phone,
+            email: &form.email,
+        },
+        errors,
+    ));
+    html.push_str("<button type=\"submit\" class=\"button\">Send report</button>\n</form>\n");
+    html
+}
+
+/// The "your details" questions: name, how to hear from us, mobile, email.
+pub fn contact_fields(answers: &ContactAnswers<'_>, errors: &[FieldError]) -> String {
+    let mut html = String::new();
     html.push_str("<h2>Your details</h2>\n");
     html.push_str(&input(
         errors,
         "name",
         "Full name",
         None,
-        &form.name,
+        answers.name,
         "autocomplete=\"name\" spellcheck=\"false\"",
     ));
     html.push_str(&radios(
         errors,
         "updates",
-        "How should we tell you how the repair is going?",
+        "How should we keep you told?",
         &[
             ("sms".into(), "Text message".into()),
             ("email".into(), "Email".into()),
             ("none".into(), "Do not send me updates".into()),
         ],
-        &form.updates,
+        answers.updates,
     ));
     html.push_str(&input(
         errors,
         "phone",
         "Mobile number",
         Some("For text messages, and so the operative can call you."),
-        &form.phone,
+        answers.phone,
         "type=\"tel\" autocomplete=\"tel\"",
     ));
     html.push_str(&input(
@@ -422,22 +466,40 @@ pub fn form_page(services: &ServiceCatalog, form: &ReportForm, errors: &[FieldEr
         "email",
         "Email address",
         None,
-        &form.email,
+        answers.email,
         "type=\"email\" autocomplete=\"email\" spellcheck=\"false\"",
     ));
-    html.push_str("<button type=\"submit\" class=\"button\">Send report</button>\n</form>\n");
     html
 }
 
-/// The confirmation: the reference, and the link to follow the repair.
-pub fn confirmation_page(reference: &str, track_path: &str, told_by: Channel) -> String {
+/// What a confirmation page says beyond the reference.
+pub struct Confirmation<'a> {
+    /// Its heading ("Repair reported").
+    pub title: &'a str,
+    /// What happens next, in a sentence or two.
+    pub next: &'a str,
+    /// The words of the link to the tracking page.
+    pub link: &'a str,
+}
+
+/// The confirmation: the reference, what happens next, and the link to
+/// follow the report.
+pub fn confirmation_page(
+    page: &Confirmation<'_>,
+    reference: &str,
+    track_path: &str,
+    told_by: Channel,
+) -> String {
     let told = match told_by {
         Channel::Sms => "We have sent you a text message with the reference and this link.",
         Channel::Email => "We have sent you an email with the reference and this link.",
         Channel::None => "Keep the reference: you asked us not to send updates.",
     };
     format!(
-        "<div class=\"panel\">\n<h1>Repair reported</h1>\n<div class=\"panel__body\">Your reference<br><strong>{reference}</strong></div>\n</div>\n<p>{told}</p>\n<h2>What happens next</h2>\n<p>We will look at your report and offer you an appointment.</p>\n<p><a href=\"{track_path}\">Follow your repair and choose an appointment</a></p>\n",
+        "<div class=\"panel\">\n<h1>{title}</h1>\n<div class=\"panel__body\">Your reference<br><strong>{reference}</strong></div>\n</div>\n<p>{told}</p>\n<h2>What happens next</h2>\n<p>{next}</p>\n<p><a href=\"{track_path}\">{link}</a></p>\n",
+        title = escape(page.title),
+        next = escape(page.next),
+        link = escape(page.link),
         reference = escape(reference),
         track_path = escape(track_path),
     )

@@ -8,6 +8,7 @@ mod enrol;
 mod health;
 mod jobs;
 mod live;
+mod missed_bin;
 mod report;
 mod sync;
 mod track;
@@ -31,6 +32,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(delivery::router())
         .merge(track::router())
         .merge(report::router())
+        .merge(missed_bin::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

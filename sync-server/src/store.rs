@@ -22,6 +22,7 @@ pub mod blobs;
 pub mod bookings;
 pub mod erasure;
 pub mod identity;
+pub mod missed_bins;
 pub mod outbox;
 pub mod postgres;
 mod sync;
@@ -39,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_tracking.sql"),
     include_str!("../migrations/sqlite/0005_bookings.sql"),
     include_str!("../migrations/sqlite/0006_intake.sql"),
+    include_str!("../migrations/sqlite/0007_missed_bins.sql"),
 ];
 
 /// Storage failed.
@@ -98,6 +100,7 @@ pub trait Store:
     + outbox::OutboxRecords
     + bookings::BookingRecords
     + erasure::ErasureRecords
+    + missed_bins::MissedBinRecords
     + Send
     + Sync
     + 'static
@@ -417,7 +420,7 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE job_references; ALTER TABLE job_summaries DROP COLUMN closed_at;
+                    "DROP TABLE missed_bin_checks; DROP TABLE job_references; ALTER TABLE job_summaries DROP COLUMN closed_at;
                      DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
                      DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",
                 )

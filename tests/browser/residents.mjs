@@ -132,6 +132,33 @@ async function journeys(page, check) {
   }
   await check(page, 'a completed repair');
 
+  step('a missed bin: the postcode');
+  await page.goto(`${base}/missed-bin`);
+  await heading(page, 'What is the postcode of the address?');
+  await check(page, 'missed bin: postcode');
+  await page.getByLabel('What is the postcode of the address?').fill('not one');
+  await page.getByRole('button', { name: 'Find the address' }).click();
+  await heading(page, 'There is a problem');
+  await check(page, 'missed bin: postcode, with an error');
+  await page.getByLabel('What is the postcode of the address?').fill('bn11 2qz');
+  await page.getByRole('button', { name: 'Find the address' }).click();
+
+  step('a missed bin: the address and details');
+  await heading(page, 'Which bin was not emptied?');
+  await check(page, 'missed bin: address');
+  await page.getByLabel(/^3 Ham Way, Worthing, BN11 2QZ, due /).check();
+  await page.getByLabel('Full name').fill('Ana Costa');
+  await page.getByLabel('Do not send me updates').check();
+  await page.getByRole('button', { name: 'Report the missed bin' }).click();
+
+  step('a missed bin the crew\'s record explains: their words and photo');
+  await heading(page, 'Your bin was not emptied');
+  const crewPhoto = page.locator('.photos img');
+  expect(await crewPhoto.count() === 1, 'the crew\'s photo');
+  const photoResponse = await page.request.get(new URL(await crewPhoto.getAttribute('src'), base).href);
+  expect(photoResponse.ok(), 'the crew\'s photo loads');
+  await check(page, 'missed bin: explained');
+
   step('an unknown link is a plain page not found');
   const missing = await page.goto(`${base}/track/${'x'.repeat(43)}`);
   expect(missing.status() === 404, `404, not ${missing.status()}`);

@@ -1,7 +1,8 @@
 //! The residents' pages in a real browser: `tests/browser/residents.mjs`
 //! drives Debian's Chromium with JavaScript off through reporting a repair
 //! (with a photo), following it, booking and changing its appointment, a
-//! completed repair's photos and a dead link; then does it all again with
+//! completed repair's photos, a missed bin the crew's record explains and a
+//! dead link; then does it all again with
 //! JavaScript on, running axe-core on every page. The server here is real;
 //! afterwards the reports the browser made must be on it as jobs.
 
@@ -12,6 +13,7 @@ use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
 use doorstep_shared::prelude::*;
 use doorstep_tests::{TestDevice, TestServer, camera_file, test_now};
 
+use crate::missed_bins::{FINISH, START, crew_logs};
 use crate::residents::photo_and_request;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,6 +56,18 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
         .await
         .unwrap();
     server.state.blobs().settled().await;
+    // The crew found 3 Ham Way's bin contaminated, and finished the round.
+    let mut crew = TestDevice::enrol(&server, &server.code_for("Sam Lee"), DEMO_TENANT)
+        .await
+        .unwrap();
+    crew.sync(&server, test_now()).await.unwrap();
+    crew_logs(
+        &server,
+        &mut crew,
+        &[(2, "contaminated", true)],
+        &[START, FINISH],
+    )
+    .await;
     let token = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
         .await
         .unwrap();

@@ -12,7 +12,7 @@ async fn a_fresh_server_reports_healthy_with_the_demo_seeded() {
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");
     assert_eq!(health["database"], "ok");
-    assert_eq!(health["services"], 5);
+    assert_eq!(health["services"], 6);
     assert_eq!(
         health["documents"], 15,
         "seven jobs, their residents' contacts and one round"

@@ -205,7 +205,8 @@ impl<'d> OfficeEditor<'d> {
         self.decide_pending(service, now, role_of)
     }
 
-    /// Makes `transition` as `system` (request `id`, decided at once) if
+    /// Makes `transition` as `system` (request `id`, with `evidence`,
+    /// decided at once) if
     /// the job is in one of its starting states; `None` if it is not, or
     /// the service has no such transition. Booking a slot makes the
     /// service's booking transition this way.
@@ -215,6 +216,7 @@ impl<'d> OfficeEditor<'d> {
         transition: &Name,
         system: &Actor,
         id: TransitionId,
+        evidence: Evidence,
         now: Timestamp,
     ) -> Result<Option<Decided>, DocumentError> {
         let Some(transition) = service.transition(transition) else {
@@ -230,7 +232,7 @@ impl<'d> OfficeEditor<'d> {
             id,
             status,
             transition.to.clone(),
-            Evidence::default(),
+            evidence,
             now,
         )?;
         let system_user = system.user;

@@ -13,7 +13,7 @@ use super::wire::{
 use crate::document::{DocumentError, compatibility};
 use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
 use crate::migrate::{mend_job_after_older_writes, migrate_job};
-use crate::round::Round;
+use crate::round::{Round, RoundOfficeEditor};
 use crate::service::ServiceCatalog;
 use crate::time::Timestamp;
 use crate::transition::{Actor, Role};
@@ -268,10 +268,57 @@ impl SyncServer<'_> {
         who: &DeviceIdentity,
         now: Timestamp,
     ) -> Result<Vec<(Author, Change)>, DocumentError> {
-        let DocumentId::Job(_) = doc else {
-            return Ok(Vec::new());
-        };
         let before = document.get_heads();
+        match doc {
+            DocumentId::Job(_) => self.run_job_rules(document, who, now)?,
+            DocumentId::Round(_) => {
+                // Starting and finishing a round are decided like a job's
+                // transitions.
+                document.set_actor(self.actor.clone());
+                let round = Round::load(document)?;
+                if let Some(service) = self.services.get(&round.office.service) {
+                    RoundOfficeEditor::new(document)?.decide_pending(
+                        service,
+                        now,
+                        self.role_of(who),
+                    )?;
+                }
+            }
+            DocumentId::Contact(_) => return Ok(Vec::new()),
+        }
+        document.commit();
+        Ok(document
+            .get_changes(&before)
+            .into_iter()
+            .filter(|c| c.actor_id() == &self.actor)
+            .map(|c| (Author::Server, c))
+            .collect())
+    }
+
+    /// Who a request's author is, as the server's records say: the pushing
+    /// device's user has their role, the server its own; anyone else's
+    /// pending request is decided on this push with no more rights than a
+    /// resident's.
+    fn role_of<'a>(&'a self, who: &'a DeviceIdentity) -> impl Fn(&Actor) -> Role + 'a {
+        move |actor: &Actor| {
+            if actor.user == who.user {
+                who.role
+            } else if actor.user == self.system.user {
+                Role::System
+            } else {
+                Role::Resident
+            }
+        }
+    }
+
+    /// A job's rules: migrate an older document, then follow up actions and
+    /// decide pending requests.
+    fn run_job_rules(
+        &self,
+        document: &mut AutoCommit,
+        who: &DeviceIdentity,
+        now: Timestamp,
+    ) -> Result<(), DocumentError> {
         document.set_actor(self.actor.clone());
         match compatibility(document, JOB_SCHEMA_VERSION)? {
             crate::document::Compatibility::Older(_) => {
@@ -286,27 +333,10 @@ impl SyncServer<'_> {
         }
         let job = Job::load(document)?;
         if let Some(service) = self.services.get(&job.office.service) {
-            let role_of = |actor: &Actor| {
-                if actor.user == who.user {
-                    who.role
-                } else if actor.user == self.system.user {
-                    Role::System
-                } else {
-                    // Nobody else's pending request is decided on this
-                    // device's push with more rights than a resident's.
-                    Role::Resident
-                }
-            };
             let mut office = OfficeEditor::new(document)?;
-            office.follow_actions(service, &self.system, now, role_of)?;
+            office.follow_actions(service, &self.system, now, self.role_of(who))?;
         }
-        document.commit();
-        Ok(document
-            .get_changes(&before)
-            .into_iter()
-            .filter(|c| c.actor_id() == &self.actor)
-            .map(|c| (Author::Server, c))
-            .collect())
+        Ok(())
     }
 }
 

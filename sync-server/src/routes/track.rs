@@ -33,6 +33,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::layout::{Page, STYLESHEET};
+use crate::report::Confirmation;
 use crate::residents::{self, TrackView};
 use crate::state::AppState;
 use crate::{blobs, bookings, tracking};
@@ -360,12 +361,35 @@ async fn reported(
     let told_by = contact
         .and_then(|contact| contact.reachable_by())
         .unwrap_or(Channel::None);
+    let confirmation = if opened.service.id.as_str() == crate::missed_bins::SERVICE {
+        let waiting = state
+            .with_store(move |store| store.missed_bin_checks())
+            .await?
+            .iter()
+            .any(|check| check.job == id);
+        Confirmation {
+            title: "Missed collection reported",
+            next: if waiting {
+                "The crew has not finished the round yet. When they have, we will check their record for your address and tell you what we find."
+            } else {
+                "The crew will come back to empty your bin within two days."
+            },
+            link: "Follow your report",
+        }
+    } else {
+        Confirmation {
+            title: "Repair reported",
+            next: "We will look at your report and offer you an appointment.",
+            link: "Follow your repair and choose an appointment",
+        }
+    };
     let page = Page {
         council: &opened.council,
-        service: "Report a repair",
-        title: "Repair reported",
+        service: &opened.service.name,
+        title: confirmation.title,
         has_errors: false,
         main: crate::report::confirmation_page(
+            &confirmation,
             &opened.job.office.reference,
             &format!("/track/{token}"),
             told_by,

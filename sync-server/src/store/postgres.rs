@@ -39,11 +39,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_tracking.sql"),
     include_str!("../../migrations/postgres/0005_bookings.sql"),
     include_str!("../../migrations/postgres/0006_intake.sql"),
+    include_str!("../../migrations/postgres/0007_missed_bins.sql"),
 ];
 
 mod blobs;
 mod bookings;
 mod erasure;
+mod missed_bins;
 mod outbox;
 
 /// The migration that added `blob_refs`: documents stored before it get
