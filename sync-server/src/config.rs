@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_BRAND_COLOUR", default_value = "#1d70b8")]
     pub brand_colour: crate::layout::BrandColour,
 
+    /// The council's logo for residents' pages: a PNG, JPEG or SVG file
+    /// (up to 512 KiB), shown before the council's name.
+    #[arg(long, env = "DOORSTEP_COUNCIL_LOGO")]
+    pub council_logo: Option<PathBuf>,
+
     /// Days a resident's contact details are kept after their job closes;
     /// then they are erased, with the addresses and texts of the messages
     /// sent to them.

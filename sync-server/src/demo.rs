@@ -134,6 +134,10 @@ pub struct DemoLogin {
     pub code: String,
 }
 
+/// The demo's reported repair with no appointment yet (HR-00004): the
+/// one a visitor books through its tracking link.
+pub const DEMO_WAITING_JOB: JobId = JobId::from_u128(0xd00_0004);
+
 /// The demo operative all the demo jobs are assigned to.
 pub const DEMO_OPERATIVE: UserId = UserId::from_u128(0xd02);
 /// The demo crew, which works the demo round.

@@ -81,6 +81,92 @@ impl fmt::Display for BrandColour {
     }
 }
 
+/// Where a council's logo is served.
+pub const LOGO_PATH: &str = "/assets/council-logo";
+
+/// The largest logo file taken.
+const MAX_LOGO_BYTES: usize = 512 * 1024;
+
+/// How a council's pages look: its colour and, if it gave one, its logo.
+#[derive(Debug, Clone, Default)]
+pub struct Branding {
+    /// The header's colour.
+    pub colour: BrandColour,
+    /// The logo shown before the council's name.
+    pub logo: Option<Logo>,
+}
+
+/// A council's logo: a PNG, JPEG or SVG file read at start.
+#[derive(Clone)]
+pub struct Logo {
+    /// Its media type.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub bytes: std::sync::Arc<[u8]>,
+}
+
+impl fmt::Debug for Logo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Logo({}, {} bytes)", self.content_type, self.bytes.len())
+    }
+}
+
+/// A logo file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoError {
+    /// It could not be read.
+    #[error("could not read the logo {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not an image this server serves as a logo.
+    #[error("the logo {0} is not a PNG, JPEG or SVG file")]
+    Kind(String),
+    /// Too big for a page header.
+    #[error("the logo {path} is {bytes} bytes; the limit is {MAX_LOGO_BYTES}")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        bytes: usize,
+    },
+}
+
+impl Logo {
+    /// Reads a logo file, checking its kind by its first bytes.
+    pub fn read(path: &std::path::Path) -> Result<Logo, LogoError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LogoError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        if bytes.len() > MAX_LOGO_BYTES {
+            return Err(LogoError::TooLarge {
+                path: shown,
+                bytes: bytes.len(),
+            });
+        }
+        let start = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_lowercase();
+        let content_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            "image/png"
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            "image/jpeg"
+        } else if start.contains("<svg") {
+            "image/svg+xml"
+        } else {
+            return Err(LogoError::Kind(shown));
+        };
+        Ok(Logo {
+            content_type,
+            bytes: bytes.into(),
+        })
+    }
+}
+
 /// One resident page.
 pub struct Page<'a> {
     /// The council's name.
@@ -97,7 +183,7 @@ pub struct Page<'a> {
 
 impl Page<'_> {
     /// The whole document.
-    pub fn render(&self, brand: &BrandColour) -> String {
+    pub fn render(&self, branding: &Branding) -> String {
         let title = format!(
             "{}{} – {} – {}",
             if self.has_errors { "Error: " } else { "" },
@@ -120,7 +206,7 @@ impl Page<'_> {
 <a href="#main-content" class="skip-link">Skip to main content</a>
 <header class="header">
 <div class="width-container">
-<span class="header__council">{council}</span>
+{logo}<span class="header__council">{council}</span>
 <span class="header__service">{service}</span>
 </div>
 </header>
@@ -138,6 +224,12 @@ impl Page<'_> {
 </html>
 "##,
             title = escape(&title),
+            brand = branding.colour,
+            logo = if branding.logo.is_some() {
+                format!("<img class=\"header__logo\" src=\"{LOGO_PATH}\" alt=\"\" height=\"40\">")
+            } else {
+                String::new()
+            },
             council = escape(self.council),
             service = escape(self.service),
             main = self.main,
@@ -200,6 +292,39 @@ mod tests {
     }
 
     #[test]
+    fn a_logo_is_a_png_jpeg_or_svg_file_of_modest_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let svg = write(
+            "logo.svg",
+            b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+        );
+        assert_eq!(Logo::read(&svg).unwrap().content_type, "image/svg+xml");
+        let png = write("logo.png", b"\x89PNG\r\n\x1a\n rest");
+        assert_eq!(Logo::read(&png).unwrap().content_type, "image/png");
+        let text = write("logo.txt", b"not an image");
+        assert!(matches!(Logo::read(&text), Err(LogoError::Kind(_))));
+        let huge = write("huge.png", &[0x89; MAX_LOGO_BYTES + 1]);
+        assert!(matches!(Logo::read(&huge), Err(LogoError::TooLarge { .. })));
+        let page = Page {
+            council: "Adur",
+            service: "Report a repair",
+            title: "Report a repair",
+            has_errors: false,
+            main: String::new(),
+        }
+        .render(&Branding {
+            colour: BrandColour::default(),
+            logo: Some(Logo::read(&svg).unwrap()),
+        });
+        assert!(page.contains("<img class=\"header__logo\" src=\"/assets/council-logo\" alt=\"\""));
+    }
+
+    #[test]
     fn page_text_is_escaped_and_errors_lead_the_title() {
         let page = Page {
             council: "Adur & Worthing",
@@ -208,7 +333,7 @@ mod tests {
             has_errors: true,
             main: String::new(),
         }
-        .render(&BrandColour::default());
+        .render(&Branding::default());
         assert!(page.contains(
             "<title>Error: &lt;HR-1&gt; – Track your repair – Adur &amp; Worthing</title>"
         ));

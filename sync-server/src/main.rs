@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use doorstep_server::blobs::{self, Blobs};
 use doorstep_server::config::{Command, Config};
+use doorstep_server::layout::{Branding, Logo};
 use doorstep_server::store::Store;
 use doorstep_server::store::postgres::PgStore;
 use doorstep_server::{AppState, Clock, SqliteStore, SystemClock, demo, secrets, serve};
@@ -103,7 +104,10 @@ fn run() -> anyhow::Result<()> {
             .with_web_app(config.web_app_folder())
             .with_demo_pages(config.demo)
             .with_booking_capacity(config.booking_capacity)
-            .with_brand(config.brand_colour.clone())
+            .with_branding(Branding {
+                colour: config.brand_colour.clone(),
+                logo: config.council_logo.as_deref().map(Logo::read).transpose()?,
+            })
             .with_notify_callback_token(config.notify_callback_token.clone())
             .with_public_url(
                 &config
@@ -111,6 +115,9 @@ fn run() -> anyhow::Result<()> {
                     .clone()
                     .unwrap_or_else(|| format!("http://{}", config.listen)),
             );
+        if config.demo {
+            show_resident_pages(&state).await?;
+        }
         tokio::spawn(housekeeping(state.clone(), config.contact_retention_days));
         tokio::spawn(deliver_messages(
             state.clone(),
@@ -179,6 +186,25 @@ fn provider(
         "residents' messages"
     );
     Ok(Arc::new(ByChannel { sms, email }))
+}
+
+/// Logs where a demo's visitor finds the residents' pages, with a fresh
+/// tracking link to a reported repair waiting for an appointment.
+async fn show_resident_pages(state: &AppState) -> anyhow::Result<()> {
+    let base = state.public_url().to_owned();
+    let token = doorstep_server::tracking::issue(
+        state,
+        demo::DEMO_TENANT,
+        demo::DEMO_WAITING_JOB,
+        state.clock().now(),
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("could not make a demo tracking link: {error}"))?;
+    tracing::info!(
+        "residents: report a repair at {base}/report, a missed bin at {base}/missed-bin"
+    );
+    tracing::info!("residents: follow HR-00004 (reported, not booked) at {base}/track/{token}");
+    Ok(())
 }
 
 /// Every ten seconds: sends residents' messages as they fall due, and

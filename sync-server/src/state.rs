@@ -58,7 +58,7 @@ pub struct AppState {
     demo_pages: bool,
     notify_callback_token: Option<Secret>,
     booking_capacity: u32,
-    brand: crate::layout::BrandColour,
+    branding: crate::layout::Branding,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -99,19 +99,19 @@ impl AppState {
             demo_pages: false,
             notify_callback_token: None,
             booking_capacity: 4,
-            brand: crate::layout::BrandColour::default(),
+            branding: crate::layout::Branding::default(),
         }
     }
 
-    /// The council's colour on residents' pages.
-    pub fn with_brand(mut self, brand: crate::layout::BrandColour) -> Self {
-        self.brand = brand;
+    /// The council's colour and logo on residents' pages.
+    pub fn with_branding(mut self, branding: crate::layout::Branding) -> Self {
+        self.branding = branding;
         self
     }
 
-    /// The council's colour on residents' pages.
-    pub fn brand(&self) -> &crate::layout::BrandColour {
-        &self.brand
+    /// The council's colour and logo on residents' pages.
+    pub fn branding(&self) -> &crate::layout::Branding {
+        &self.branding
     }
 
     /// Jobs a crew takes per half-day.

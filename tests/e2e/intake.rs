@@ -344,3 +344,35 @@ async fn contact_details_are_erased_when_their_retention_ends_and_unsent_message
         .unwrap();
     assert!(provider.sent().is_empty());
 }
+
+#[tokio::test]
+async fn the_office_assigns_a_job_to_someone_who_exists_and_to_one_assignee_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let (job, _) = make(&server, &new_repair(false)).await;
+    let put = |body: serde_json::Value| {
+        reqwest::Client::new()
+            .put(server.url(&format!("/api/jobs/{job}/assignee")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let status = |response: reqwest::Response| response.status().as_u16();
+    let both = serde_json::json!({ "user": DEMO_OPERATIVE.to_string(), "team": DEMO_OPERATIVE.to_string() });
+    assert_eq!(status(put(both).await.unwrap()), 400);
+    let nobody = serde_json::json!({ "user": UserId::from_u128(0xbad).to_string() });
+    assert_eq!(status(put(nobody).await.unwrap()), 400);
+    assert_eq!(status(put(serde_json::json!({})).await.unwrap()), 204);
+    let unknown_job = reqwest::Client::new()
+        .put(server.url(&format!("/api/jobs/{}/assignee", JobId::from_u128(0xbad))))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_job.status(), 404);
+
+    // Unassigned, the job leaves the operative's phone.
+    let phone = priya(&server).await;
+    assert!(!phone.docs.contains_key(&DocumentId::Job(job)));
+}

@@ -42,11 +42,23 @@ pub(crate) fn photo_and_request(
     n: u128,
     request: Option<(&str, &str)>,
 ) -> PhotoRef {
+    photo_kept(phone, job, kind, n, request, false)
+}
+
+/// [`photo_and_request`], keeping the original (as clinical waste does).
+fn photo_kept(
+    phone: &mut TestDevice,
+    job: JobId,
+    kind: &str,
+    n: u128,
+    request: Option<(&str, &str)>,
+    keep_originals: bool,
+) -> PhotoRef {
     // A different picture each time: renditions are named by their content.
     let file = doorstep_tests::camera_file(1200 + n as usize, 900);
     let processed = process(&file, &PhotoLimits::default()).unwrap();
     let policy = PhotoPolicy {
-        keep_originals: false,
+        keep_originals,
         device_retention_days: 7,
     };
     let me = Actor {
@@ -131,6 +143,10 @@ async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
         Some(("in_progress", "completed")),
     );
     let elsewhere = photo_and_request(&mut phone, JOB_ONE, "after", 23, None);
+    // Clinical waste (job 6) keeps originals as staff-only evidence.
+    let clinical = JobId::from_u128(0xd00_0006);
+    let evidence = photo_kept(&mut phone, clinical, "collection", 24, None, true);
+    let original = evidence.original.expect("the original is kept");
     phone.sync(&server, later(12)).await.unwrap();
     phone.upload(&server.url(""), later(13)).await.unwrap();
     server.state.blobs().settled().await;
@@ -179,6 +195,38 @@ async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
     }
 
     // The display rendition, a JPEG without GPS; nothing else.
+    // The clinical-waste link shows the display rendition, never the
+    // original, though the server holds it.
+    let clinical_token =
+        doorstep_server::tracking::issue(&server.state, DEMO_TENANT, clinical, test_now())
+            .await
+            .unwrap();
+    let clinical_page = get(&server, &format!("/track/{clinical_token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        clinical_page.contains(&display(&evidence)),
+        "{clinical_page}"
+    );
+    assert!(
+        !clinical_page.contains(&original.to_string()),
+        "{clinical_page}"
+    );
+    let stored = server
+        .state
+        .with_store(move |s| s.stored_blob(original))
+        .await
+        .unwrap();
+    assert!(stored.is_some(), "the original was uploaded, for staff");
+    let refused = get(
+        &server,
+        &format!("/track/{clinical_token}/photos/{original}"),
+    )
+    .await;
+    assert_eq!(refused.status(), 404);
+
     let photo = get(
         &server,
         &format!("/track/{token}/photos/{}", display(&after)),
@@ -487,4 +535,156 @@ async fn a_report_with_a_corrupt_or_fourth_photo_is_refused_with_its_reason_and_
         confirmation.contains("you asked us not to send updates"),
         "{confirmation}"
     );
+}
+
+/// The demo's walk for a resident: report a repair with a photo, the
+/// office assigns it, the resident books through the link, the operative
+/// starts and completes it with before and after photos; the link then
+/// shows all three photos, and the resident got a text at each step.
+#[tokio::test]
+async fn the_demo_walks_a_resident_from_report_to_booked_to_completed_with_before_and_after_photos()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let address = "12 Station Road, Worthing, BN11 1HA";
+    let photo = doorstep_tests::camera_file(1000, 750);
+    let (content_type, body) = multipart(
+        &[
+            ("category", "housing-repair:leak"),
+            ("description", "Water through the kitchen ceiling light"),
+            ("street", "12 Station Road"),
+            ("town", "Worthing"),
+            ("postcode", "BN11 1HA"),
+            ("name", "Olu Adeyemi"),
+            ("updates", "sms"),
+            ("phone", "07700 900222"),
+        ],
+        &[&photo],
+    );
+    let reported = client
+        .post(server.url("/report"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reported.status(), 303);
+    let token = token_in(reported.headers()["location"].to_str().unwrap());
+    let job = server
+        .state
+        .with_store(|store| store.job_summaries(DEMO_TENANT))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|job| job.address == address)
+        .unwrap()
+        .job;
+
+    // The office gives it to Priya; the resident books this afternoon.
+    let assigned = client
+        .put(server.url(&format!("/api/jobs/{job}/assignee")))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(format!("{{\"user\": \"{DEMO_OPERATIVE}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), 204);
+    let booked = client
+        .post(server.url(&format!("/track/{token}/book")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("slot=2026-11-27-pm")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), 303);
+
+    // Priya's phone: on her way, started with a before photo, completed
+    // with an after photo.
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, later(0)).await.unwrap();
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            JobEditor::new(doc, me.clone())
+                .unwrap()
+                .log_action(
+                    EventId::from_u128(71),
+                    "on_my_way".parse().unwrap(),
+                    None,
+                    later(8),
+                )
+                .unwrap();
+        })
+        .unwrap();
+    photo_and_request(
+        &mut phone,
+        job,
+        "before",
+        72,
+        Some(("booked", "in_progress")),
+    );
+    photo_and_request(
+        &mut phone,
+        job,
+        "after",
+        73,
+        Some(("in_progress", "completed")),
+    );
+    phone.sync(&server, later(12)).await.unwrap();
+    phone.upload(&server.url(""), later(13)).await.unwrap();
+    server.state.blobs().settled().await;
+
+    let provider = DemoProvider::default();
+    deliver_due(&server.state, &provider, later(30))
+        .await
+        .unwrap();
+    let texts: Vec<String> = provider
+        .sent()
+        .into_iter()
+        .filter(|m| m.to == "+447700900222")
+        .map(|m| m.body)
+        .collect();
+    for expected in [
+        "we have your repair request",
+        "is booked for Friday 27 November 2026, midday to 5pm",
+        "on the way",
+        "is complete",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.contains(expected)),
+            "{expected}: {texts:?}"
+        );
+    }
+
+    let page = get(&server, &format!("/track/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Completed"), "{page}");
+    for label in ["From the resident photo", "Before photo", "After photo"] {
+        assert!(page.contains(label), "{label}: {page}");
+    }
+    let sources: Vec<String> = page
+        .split("<img src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+        .collect();
+    assert_eq!(sources.len(), 3, "{page}");
+    for source in sources {
+        let image = get(&server, &source).await;
+        assert_eq!(image.status(), 200, "{source}");
+        assert_eq!(image.headers()["content-type"], "image/jpeg");
+    }
 }

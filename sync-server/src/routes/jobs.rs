@@ -1,14 +1,15 @@
 //! Jobs: `GET /` (a plain page of the demo council's jobs), `GET
 //! /api/jobs` (the same as JSON), `POST /api/jobs` (the office makes a
-//! job) and `DELETE /api/jobs/{job}/contact` (the resident's contact
-//! details erased, on request or at the end of their retention). Making
-//! and erasing take the admin token until staff sign-in comes with the
-//! back office ([8/8]).
+//! job), `PUT /api/jobs/{job}/assignee` (`{"user": id}`, `{"team": id}`
+//! or `{}` to unassign) and `DELETE /api/jobs/{job}/contact` (the
+//! resident's contact details erased, on request or at the end of their
+//! retention). These take the admin token until staff sign-in comes with
+//! the back office ([8/8]).
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Html;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{JobId, Name, ServiceId, TeamId, UserId};
@@ -28,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/", get(page))
         .route("/api/jobs", get(list).post(create))
         .route("/api/jobs/{job}/contact", delete(erase_contact))
+        .route("/api/jobs/{job}/assignee", put(assign))
 }
 
 /// `POST /api/jobs`'s body.
@@ -147,6 +149,46 @@ async fn create(
             "reference": created.reference,
         })),
     ))
+}
+
+/// `PUT /api/jobs/{job}/assignee`'s body: one of the two, or neither.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignRequest {
+    user: Option<String>,
+    team: Option<String>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    headers: HeaderMap,
+    Json(request): Json<AssignRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.check_admin(bearer(&headers))?;
+    let job: JobId = parsed("job id", &job)?;
+    let assignee = match (request.user, request.team) {
+        (Some(user), None) => {
+            let user = parsed::<UserId>("user id", &user)?;
+            if state
+                .with_store(move |store| store.user_name(user))
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::BadRequest(format!("there is no user {user}")));
+            }
+            Some(Assignee::User(user))
+        }
+        (None, Some(team)) => Some(Assignee::Team(parsed::<TeamId>("team id", &team)?)),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "assign to a user or a team, not both".into(),
+            ));
+        }
+    };
+    crate::office::edit_job(&state, job, move |office| office.assign(assignee)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn erase_contact(

@@ -32,7 +32,7 @@ use doorstep_shared::sync::wire::DocumentId;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::layout::{Page, STYLESHEET};
+use crate::layout::{LOGO_PATH, Page, STYLESHEET};
 use crate::report::Confirmation;
 use crate::residents::{self, TrackView};
 use crate::state::AppState;
@@ -41,6 +41,7 @@ use crate::{blobs, bookings, tracking};
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/assets/residents.css", get(stylesheet))
+        .route(LOGO_PATH, get(logo))
         .route("/track/{token}", get(show))
         .route("/track/{token}/photos", get(show))
         .route("/track/{token}/photos/{hash}", get(photo))
@@ -59,6 +60,26 @@ async fn stylesheet() -> Response {
         STYLESHEET,
     )
         .into_response()
+}
+
+async fn logo(State(state): State<AppState>) -> Response {
+    match &state.branding().logo {
+        Some(logo) => (
+            [
+                (header::CONTENT_TYPE, logo.content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // An SVG opened on its own runs nothing.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                ),
+            ],
+            Body::from(logo.bytes.to_vec()),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The job a valid token opens.
@@ -109,7 +130,7 @@ fn not_found(state: &AppState) -> Response {
 }
 
 pub(super) fn html(state: &AppState, status: StatusCode, page: &Page<'_>) -> Response {
-    let mut response = (status, page.render(state.brand())).into_response();
+    let mut response = (status, page.render(state.branding())).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
