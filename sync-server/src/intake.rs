@@ -200,6 +200,30 @@ impl Intake<'_> {
     }
 }
 
+/// Makes a job with a fresh id through the state's store, as `author`,
+/// and tells live devices.
+pub async fn create(
+    state: &crate::state::AppState,
+    author: Actor,
+    tenant: TenantId,
+    new: NewJob,
+    now: Timestamp,
+) -> Result<Created, crate::error::ApiError> {
+    let id = JobId::from_random_bytes(crate::secrets::random::<16>()?);
+    let created = state
+        .with_server(move |store, services, server| {
+            Intake {
+                store,
+                services,
+                server,
+            }
+            .create_job(&author, tenant, id, &new, now)
+        })
+        .await?;
+    state.notify(crate::state::Changed { tenant, by: None });
+    Ok(created)
+}
+
 /// Stores a document the server made, all its changes the server's.
 pub fn store_new(
     sync: &mut dyn SyncStore<Error = StoreError>,

@@ -8,7 +8,7 @@
 //! round, and when the round finishes the check closes the job with the
 //! crew's explanation and photo, or leaves it for the crew.
 
-use doorstep_shared::ids::{BlobHash, JobId, PhotoId, PropertyId, RoundId, TenantId, TransitionId};
+use doorstep_shared::ids::{BlobHash, PhotoId, PropertyId, RoundId, TenantId, TransitionId};
 use doorstep_shared::job::{JobEditor, OfficeEditor, PhotoRef};
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceDefinition;
@@ -17,9 +17,9 @@ use doorstep_shared::time::{Date, Timestamp, uk};
 use doorstep_shared::transition::Evidence;
 
 use crate::error::ApiError;
-use crate::intake::{Created, Intake, NewContact, NewJob};
+use crate::intake::{Created, NewContact, NewJob};
 use crate::secrets::random;
-use crate::state::{AppState, Changed, resident_actor};
+use crate::state::{AppState, resident_actor};
 use crate::store::missed_bins::MissedBinCheck;
 
 /// The service missed-bin reports become jobs of.
@@ -211,18 +211,8 @@ pub async fn report(
         contact: Some(contact),
         photos: Vec::new(),
     };
-    let id = JobId::from_random_bytes(random::<16>()?);
-    let created = state
-        .with_server(move |store, services, server| {
-            Intake {
-                store,
-                services,
-                server,
-            }
-            .create_job(&resident_actor(), tenant, id, &new_job, now)
-        })
-        .await?;
-    state.notify(Changed { tenant, by: None });
+    let created = crate::intake::create(state, resident_actor(), tenant, new_job, now).await?;
+    let id = created.job;
     if found == Finding::NotFinished {
         let check = MissedBinCheck {
             tenant,

@@ -39,6 +39,7 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
         "before",
         31,
         Some(("booked", "in_progress")),
+        test_now().plus_minutes(10),
     );
     photo_and_request(
         &mut phone,
@@ -46,6 +47,7 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
         "after",
         32,
         Some(("in_progress", "completed")),
+        test_now().plus_minutes(10),
     );
     phone
         .sync(&server, test_now().plus_minutes(12))

@@ -33,16 +33,19 @@ pub(crate) fn token_in(text: &str) -> String {
         .collect()
 }
 
-/// A photo of `kind` taken on `job` at a known spot, with a request to
-/// move the job on, queued for upload. Returns the photo's references.
+/// A photo of `kind` taken by the demo operative on `job` at `at`, at a
+/// known spot, with a request to move the job on a minute later (ticking
+/// the mandatory checklist to complete it), queued for upload. Returns the
+/// photo's references.
 pub(crate) fn photo_and_request(
     phone: &mut TestDevice,
     job: JobId,
     kind: &str,
     n: u128,
     request: Option<(&str, &str)>,
+    at: Timestamp,
 ) -> PhotoRef {
-    photo_kept(phone, job, kind, n, request, false)
+    photo_kept(phone, job, kind, n, request, at, false)
 }
 
 /// [`photo_and_request`], keeping the original (as clinical waste does).
@@ -52,6 +55,7 @@ fn photo_kept(
     kind: &str,
     n: u128,
     request: Option<(&str, &str)>,
+    at: Timestamp,
     keep_originals: bool,
 ) -> PhotoRef {
     // A different picture each time: renditions are named by their content.
@@ -70,13 +74,7 @@ fn photo_kept(
         lat: 50.8123456,
         lon: -0.3712345,
     };
-    let photo = processed.reference(
-        kind.parse().unwrap(),
-        me.clone(),
-        later(10),
-        Some(spot),
-        &policy,
-    );
+    let photo = processed.reference(kind.parse().unwrap(), me.clone(), at, Some(spot), &policy);
     let reference = photo.clone();
     phone
         .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
@@ -86,7 +84,7 @@ fn photo_kept(
                 if to == "completed" {
                     for item in ["supply_isolated", "area_left_clean"] {
                         editor
-                            .tick(&item.parse().unwrap(), true, later(11))
+                            .tick(&item.parse().unwrap(), true, at.plus_minutes(1))
                             .unwrap();
                     }
                 }
@@ -96,7 +94,7 @@ fn photo_kept(
                         from.parse().unwrap(),
                         to.parse().unwrap(),
                         Evidence::default(),
-                        later(11),
+                        at.plus_minutes(1),
                     )
                     .unwrap();
             }
@@ -134,6 +132,7 @@ async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
         "before",
         21,
         Some(("booked", "in_progress")),
+        later(10),
     );
     let after = photo_and_request(
         &mut phone,
@@ -141,11 +140,20 @@ async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
         "after",
         22,
         Some(("in_progress", "completed")),
+        later(10),
     );
-    let elsewhere = photo_and_request(&mut phone, JOB_ONE, "after", 23, None);
+    let elsewhere = photo_and_request(&mut phone, JOB_ONE, "after", 23, None, later(10));
     // Clinical waste (job 6) keeps originals as staff-only evidence.
     let clinical = JobId::from_u128(0xd00_0006);
-    let evidence = photo_kept(&mut phone, clinical, "collection", 24, None, true);
+    let evidence = photo_kept(
+        &mut phone,
+        clinical,
+        "collection",
+        24,
+        None,
+        later(10),
+        true,
+    );
     let original = evidence.original.expect("the original is kept");
     phone.sync(&server, later(12)).await.unwrap();
     phone.upload(&server.url(""), later(13)).await.unwrap();
@@ -633,6 +641,7 @@ async fn the_demo_walks_a_resident_from_report_to_booked_to_completed_with_befor
         "before",
         72,
         Some(("booked", "in_progress")),
+        later(10),
     );
     photo_and_request(
         &mut phone,
@@ -640,6 +649,7 @@ async fn the_demo_walks_a_resident_from_report_to_booked_to_completed_with_befor
         "after",
         73,
         Some(("in_progress", "completed")),
+        later(10),
     );
     phone.sync(&server, later(12)).await.unwrap();
     phone.upload(&server.url(""), later(13)).await.unwrap();

@@ -21,7 +21,7 @@ use super::sync::bearer;
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
 pub(super) use crate::html::escape;
-use crate::intake::{Intake, NewContact, NewJob};
+use crate::intake::{NewContact, NewJob};
 use crate::state::{AppState, system_actor};
 
 pub(super) fn router() -> Router<AppState> {
@@ -126,22 +126,8 @@ async fn create(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     state.check_admin(bearer(&headers))?;
     let new = request.into_new_job()?;
-    let id = JobId::from_random_bytes(crate::secrets::random::<16>()?);
     let now = state.clock().now();
-    let created = state
-        .with_server(move |store, services, server| {
-            Intake {
-                store,
-                services,
-                server,
-            }
-            .create_job(&system_actor(), DEMO_TENANT, id, &new, now)
-        })
-        .await?;
-    state.notify(crate::state::Changed {
-        tenant: DEMO_TENANT,
-        by: None,
-    });
+    let created = crate::intake::create(&state, system_actor(), DEMO_TENANT, new, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({

@@ -8,13 +8,12 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use doorstep_shared::ids::{JobId, PhotoId};
+use doorstep_shared::ids::PhotoId;
 use doorstep_shared::photo::{PhotoLimits, Processed, process};
 
 use super::track::html;
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
-use crate::intake::Intake;
 use crate::layout::Page;
 use crate::report::{self, FIELDS, FieldError, MAX_PHOTOS, MAX_RESIDENT_PHOTO_BYTES, ReportForm};
 use crate::secrets::random;
@@ -156,21 +155,8 @@ async fn submit(
                 .push((PhotoId::from_random_bytes(random::<16>()?), reference));
         }
     }
-    let id = JobId::from_random_bytes(random::<16>()?);
-    state
-        .with_server(move |store, services, server| {
-            Intake {
-                store,
-                services,
-                server,
-            }
-            .create_job(&resident_actor(), DEMO_TENANT, id, &new_job, now)
-        })
-        .await?;
-    state.notify(crate::state::Changed {
-        tenant: DEMO_TENANT,
-        by: None,
-    });
-    let token = crate::tracking::issue(&state, DEMO_TENANT, id, now).await?;
+    let created =
+        crate::intake::create(&state, resident_actor(), DEMO_TENANT, new_job, now).await?;
+    let token = crate::tracking::issue(&state, DEMO_TENANT, created.job, now).await?;
     Ok(Redirect::to(&format!("/track/{token}/reported")).into_response())
 }
