@@ -38,6 +38,31 @@ pub enum SeedError {
     /// A demo request was refused by the workflow rules.
     #[error("the demo's workflow step was refused")]
     Refused(#[from] doorstep_shared::workflow::InvalidTransition),
+    /// The demo dispatcher's password could not be hashed.
+    #[error("could not set the demo dispatcher's password")]
+    Password(#[from] crate::staff::HashFailed),
+}
+
+/// The demo dispatcher's sign-in email for the back office.
+pub const DEMO_DISPATCHER_EMAIL: &str = "dan.okafor@example.org";
+/// The demo dispatcher (Dan Okafor).
+pub const DEMO_DISPATCHER: UserId = UserId::from_u128(0xd01);
+
+/// Gives the demo dispatcher a back-office account with `password` (a new
+/// one each start, so the command can print it), as the demo council's
+/// administrator; returns the email to sign in with.
+pub fn set_dispatcher_password(
+    store: &dyn Store,
+    password: &str,
+) -> Result<&'static str, SeedError> {
+    let hash = crate::staff::hash_password(password)?;
+    store.put_staff_account(DEMO_DISPATCHER, DEMO_DISPATCHER_EMAIL, &hash)?;
+    store.grant_staff_role(
+        DEMO_DISPATCHER,
+        DEMO_TENANT,
+        crate::store::staff::StaffRole::Admin,
+    )?;
+    Ok(DEMO_DISPATCHER_EMAIL)
 }
 
 /// A demo job: its service, address, slot (hours after 08:00 today) and the
@@ -159,7 +184,7 @@ pub fn seed_if_empty(
     store.put_tenant(DEMO_TENANT, "Adur & Worthing Councils (demo)")?;
     let today_8am = Timestamp::at(now.date(), 8, 0);
     let dispatcher = Actor {
-        user: UserId::from_u128(0xd01),
+        user: DEMO_DISPATCHER,
         role: Role::Dispatcher,
         device: None,
     };

@@ -44,6 +44,7 @@ mod routes;
 pub mod secrets;
 pub mod services;
 pub mod smtp;
+pub mod staff;
 pub mod state;
 pub mod store;
 pub mod tracking;

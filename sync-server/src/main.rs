@@ -81,6 +81,12 @@ fn run() -> anyhow::Result<()> {
                 login.code
             );
         }
+        let password = secrets::enrolment_code()?;
+        let email = demo::set_dispatcher_password(store.as_ref(), &password)?;
+        tracing::info!(
+            "back office: sign in at http://{}/office/sign-in as {email} with password {password}",
+            config.listen
+        );
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -9,6 +9,7 @@ mod health;
 mod jobs;
 mod live;
 mod missed_bin;
+mod office;
 mod report;
 mod sync;
 mod track;
@@ -33,6 +34,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(track::router())
         .merge(report::router())
         .merge(missed_bin::router())
+        .merge(office::router())
         .merge(web_app::router(state.web_app()))
         .with_state(state)
 }

@@ -3,7 +3,9 @@
 // (`tests/e2e/resident_browser.rs`):
 //
 //   node residents.mjs <server url> <tracking token of a completed job> <jpeg file>
+//                      <staff email> <staff password>
 //
+// The back office's sign-in and job list run the same way at the end.
 // Every journey runs first with JavaScript off — the pages must work
 // without it — and then again with JavaScript on, running axe-core on each
 // page it reaches (axe needs JavaScript); any violation fails the run.
@@ -12,9 +14,9 @@ import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 
-const [base, doneToken, jpegPath] = process.argv.slice(2);
-if (!base || !doneToken || !jpegPath) {
-  console.error('usage: node residents.mjs <server url> <token of a completed job> <jpeg file>');
+const [base, doneToken, jpegPath, staffEmail, staffPassword] = process.argv.slice(2);
+if (!base || !doneToken || !jpegPath || !staffEmail || !staffPassword) {
+  console.error('usage: node residents.mjs <server url> <token of a completed job> <jpeg file> <staff email> <staff password>');
   process.exit(2);
 }
 const LONG = 60_000;
@@ -158,6 +160,29 @@ async function journeys(page, check) {
   const photoResponse = await page.request.get(new URL(await crewPhoto.getAttribute('src'), base).href);
   expect(photoResponse.ok(), 'the crew\'s photo loads');
   await check(page, 'missed bin: explained');
+
+  step('the back office: a wrong password, then signed in');
+  await page.goto(`${base}/office`);
+  await heading(page, 'Sign in');
+  await check(page, 'back office: sign in');
+  await page.getByLabel('Email address').fill(staffEmail);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await heading(page, 'There is a problem');
+  await check(page, 'back office: sign in, refused');
+  await page.getByLabel('Password').fill(staffPassword);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await heading(page, 'Jobs');
+  await check(page, 'back office: jobs');
+
+  step('the back office: search, then sign out');
+  await page.getByLabel('Search by reference or address').fill('Tarring');
+  await page.getByRole('button', { name: 'Show jobs' }).click();
+  await page.getByText('1 of', { exact: false }).waitFor();
+  expect(await page.locator('tbody tr').count() === 1, 'one job found');
+  await check(page, 'back office: jobs, searched');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await heading(page, 'Sign in');
 
   step('an unknown link is a plain page not found');
   const missing = await page.goto(`${base}/track/${'x'.repeat(43)}`);

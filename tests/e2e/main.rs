@@ -7,6 +7,7 @@ mod app_core;
 mod bookings;
 mod intake;
 mod missed_bins;
+mod office;
 mod outbox;
 mod photos;
 mod postgres_store;

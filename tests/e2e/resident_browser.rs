@@ -1,17 +1,17 @@
 //! The residents' pages in a real browser: `tests/browser/residents.mjs`
 //! drives Debian's Chromium with JavaScript off through reporting a repair
 //! (with a photo), following it, booking and changing its appointment, a
-//! completed repair's photos, a missed bin the crew's record explains and a
-//! dead link; then does it all again with
+//! completed repair's photos, a missed bin the crew's record explains, the
+//! back office's sign-in and job list, and a dead link; then does it all again with
 //! JavaScript on, running axe-core on every page. The server here is real;
 //! afterwards the reports the browser made must be on it as jobs.
 
 use std::path::Path;
 use std::process::Command;
 
-use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
+use doorstep_server::demo::{DEMO_DISPATCHER_EMAIL, DEMO_OPERATIVE, DEMO_TENANT};
 use doorstep_shared::prelude::*;
-use doorstep_tests::{TestDevice, TestServer, camera_file, test_now};
+use doorstep_tests::{STAFF_PASSWORD, TestDevice, TestServer, camera_file, test_now};
 
 use crate::missed_bins::{FINISH, START, crew_logs};
 use crate::residents::photo_and_request;
@@ -82,6 +82,7 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
             .arg("residents.mjs")
             .args([&url, &token])
             .arg(&jpeg)
+            .args([DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD])
             .current_dir(&browser)
             .status()
     })

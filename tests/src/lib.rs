@@ -42,6 +42,9 @@ pub fn test_now() -> Timestamp {
 /// The largest photo a test server takes.
 pub const MAX_PHOTO_BYTES: u64 = 32 * 1024 * 1024;
 
+/// The demo dispatcher's back-office password on every test server.
+pub const STAFF_PASSWORD: &str = "test-dispatcher-password";
+
 /// The admin token every test server accepts.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -121,6 +124,7 @@ impl TestServer {
                     Ok(format!("TEST{issued}-CODE{issued}"))
                 })?
                 .unwrap_or_default();
+            demo::set_dispatcher_password(store.as_ref(), STAFF_PASSWORD)?;
             anyhow::Ok((store, services, logins))
         })
         .await??;

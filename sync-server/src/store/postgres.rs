@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_bookings.sql"),
     include_str!("../../migrations/postgres/0006_intake.sql"),
     include_str!("../../migrations/postgres/0007_missed_bins.sql"),
+    include_str!("../../migrations/postgres/0008_staff.sql"),
 ];
 
 mod blobs;
@@ -47,6 +48,7 @@ mod bookings;
 mod erasure;
 mod missed_bins;
 mod outbox;
+mod staff;
 
 /// The migration that added `blob_refs`: documents stored before it get
 /// their rows when it runs.

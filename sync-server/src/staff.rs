@@ -1,0 +1,187 @@
+//! Staff sign-in for the back office. Passwords are kept only as Argon2id
+//! hashes and checked off the async threads (a check costs tens of
+//! milliseconds by design). A signed-in session is a 256-bit token in a
+//! cookie (`HttpOnly`, `Secure`, `SameSite=Lax`) of which the server keeps
+//! only the SHA-256; it lasts [`SESSION_HOURS`] and carries a second
+//! random token every form must send back, so a form on another site
+//! cannot act for a signed-in dispatcher.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use doorstep_shared::time::Timestamp;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::secrets::{device_token, random};
+use crate::state::AppState;
+use crate::store::staff::StaffSession;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "doorstep_session";
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// A password could not be hashed (it cannot fail with valid settings).
+#[derive(Debug, thiserror::Error)]
+#[error("could not hash the password: {0}")]
+pub struct HashFailed(String);
+
+/// The Argon2id hash (PHC string) of a new password.
+pub fn hash_password(password: &str) -> Result<String, HashFailed> {
+    let bytes = random::<16>().map_err(|error| HashFailed(error.to_string()))?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|error| HashFailed(error.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| HashFailed(error.to_string()))
+}
+
+/// Whether `password` is the one `hash` was made from.
+pub fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Signs a member of staff in: the session token for the cookie, or
+/// `None` for a wrong email or password, an inactive account or one with
+/// no council (which are not told apart).
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<Option<String>, ApiError> {
+    let email = email.trim().to_owned();
+    let account = state
+        .with_store(move |store| store.staff_account(&email))
+        .await?;
+    let password = password.to_owned();
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    // An unknown email costs the same as a wrong password.
+    let matches = tokio::task::spawn_blocking(move || match stored {
+        Some(hash) => password_matches(&password, &hash),
+        None => {
+            let _ = hash_password(&password);
+            false
+        }
+    })
+    .await?;
+    let Some(account) = account.filter(|account| matches && account.active) else {
+        return Ok(None);
+    };
+    let user = account.user;
+    let roles = state
+        .with_store(move |store| store.staff_roles(user))
+        .await?;
+    let Some((tenant, _)) = roles.first().copied() else {
+        return Ok(None);
+    };
+    let token = device_token()?;
+    let csrf = device_token()?;
+    let hashed = token_hash(&token);
+    let expires = now.plus_minutes(SESSION_HOURS * 60);
+    state
+        .with_store(move |store| {
+            store.create_staff_session(&hashed, user, tenant, &csrf, now, expires)
+        })
+        .await?;
+    Ok(Some(token))
+}
+
+/// The session cookie's value in a request, if any.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The live session a request carries, if any.
+pub async fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<StaffSession>, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(None);
+    };
+    let hashed = token_hash(&token);
+    let now = state.clock().now();
+    state
+        .with_store(move |store| store.staff_session(&hashed, now))
+        .await
+}
+
+/// Ends the session a request carries.
+pub async fn sign_out(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(token) = session_token(headers) {
+        let hashed = token_hash(&token);
+        state
+            .with_store(move |store| store.end_staff_session(&hashed))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The `Set-Cookie` value that starts a session.
+pub fn session_cookie(token: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
+        SESSION_HOURS * 60 * 60
+    )
+}
+
+/// The `Set-Cookie` value that ends one.
+pub fn cleared_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0")
+}
+
+/// Whether a form's token is the session's, compared in constant time.
+pub fn csrf_matches(session: &StaffSession, offered: &str) -> bool {
+    let (a, b) = (session.csrf.as_bytes(), offered.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_matches_only_its_own_hash() {
+        let hash = hash_password("correct horse battery staple").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(password_matches("correct horse battery staple", &hash));
+        assert!(!password_matches("correct horse battery stapler", &hash));
+        assert!(!password_matches("anything", "not a hash"));
+        assert_ne!(
+            hash,
+            hash_password("correct horse battery staple").unwrap(),
+            "salted"
+        );
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            "theme=dark; doorstep_session=abc123; other=1"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(session_token(&headers).as_deref(), Some("abc123"));
+        assert!(session_cookie("abc").contains("HttpOnly; Secure; SameSite=Lax"));
+    }
+}

@@ -1,0 +1,152 @@
+//! The back office's sign-in and job list over HTTP: Argon2id passwords,
+//! a session cookie the server keeps only hashed, form tokens on every
+//! change, sessions that end, and the council's jobs searched and
+//! filtered. The same pages run in Chromium with axe-core in
+//! `resident_browser.rs`.
+
+use doorstep_server::demo::DEMO_DISPATCHER_EMAIL;
+use doorstep_tests::{STAFF_PASSWORD, TestServer, test_now};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn sign_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(server.url("/office/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email={}&password={}",
+            email.replace('@', "%40"),
+            password
+        ))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The session cookie a successful sign-in sets (`name=value`).
+async fn signed_in(server: &TestServer) -> String {
+    let response = sign_in(server, DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/office");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn office(server: &TestServer, cookie: Option<&str>, query: &str) -> reqwest::Response {
+    let mut request = client().get(server.url(&format!("/office{query}")));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+
+    // Without a session, the office sends you to sign in.
+    let away = office(&server, None, "").await;
+    assert_eq!(away.status(), 303);
+    assert_eq!(away.headers()["location"], "/office/sign-in");
+
+    // A wrong password and an unknown email get the same answer.
+    for (email, password) in [
+        (DEMO_DISPATCHER_EMAIL, "wrong"),
+        ("nobody@example.org", STAFF_PASSWORD),
+    ] {
+        let refused = sign_in(&server, email, password).await;
+        assert_eq!(refused.status(), 401);
+        assert!(refused.headers().get("set-cookie").is_none());
+        let page = refused.text().await.unwrap();
+        assert!(
+            page.contains("Enter the email address and password"),
+            "{page}"
+        );
+    }
+
+    let cookie = signed_in(&server).await;
+    let page = office(&server, Some(&cookie), "").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Signed in as Dan Okafor (administrator)"),
+        "{page}"
+    );
+    assert!(page.contains("7 of 7 jobs"), "{page}");
+    assert!(page.contains("HR-00001"), "{page}");
+
+    let searched = office(&server, Some(&cookie), "?q=tarring")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(searched.contains("1 of 7 jobs"), "{searched}");
+    assert!(searched.contains("HR-00002"), "{searched}");
+    let filtered = office(
+        &server,
+        Some(&cookie),
+        "?status=reported&service=housing-repair",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(filtered.contains("1 of 7 jobs"), "{filtered}");
+    assert!(filtered.contains("HR-00004"), "{filtered}");
+
+    // A session lasts twelve hours.
+    server.clock.set(test_now().plus_minutes(12 * 60));
+    assert_eq!(office(&server, Some(&cookie), "").await.status(), 303);
+}
+
+#[tokio::test]
+async fn signing_out_needs_the_forms_token_and_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let cookie = signed_in(&server).await;
+    let page = office(&server, Some(&cookie), "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form token")
+        .to_owned();
+    let sign_out = |token: String| {
+        client()
+            .post(server.url("/office/sign-out"))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={token}"))
+            .send()
+    };
+    // A form from elsewhere (no or a wrong token) is refused.
+    assert_eq!(sign_out(String::new()).await.unwrap().status(), 403);
+    assert_eq!(sign_out("0".repeat(64)).await.unwrap().status(), 403);
+    assert_eq!(office(&server, Some(&cookie), "").await.status(), 200);
+
+    let out = sign_out(csrf).await.unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(office(&server, Some(&cookie), "").await.status(), 303);
+}
