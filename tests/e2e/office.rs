@@ -55,9 +55,29 @@ async fn office(server: &TestServer, cookie: Option<&str>, query: &str) -> reqwe
 async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
+    sign_in_and_list_jobs(&server).await;
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgres_staff_sign_in_with_their_password_and_see_their_councils_jobs() {
+    let store =
+        tokio::task::spawn_blocking(|| crate::postgres_store::fresh_store("doorstep_test_staff"))
+            .await
+            .unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with_options(
+        std::sync::Arc::new(store),
+        TestServer::photo_folder(photos.path()).unwrap(),
+        doorstep_tests::ServerOptions::default(),
+    )
+    .await
+    .unwrap();
+    sign_in_and_list_jobs(&server).await;
+}
+
+async fn sign_in_and_list_jobs(server: &TestServer) {
     // Without a session, the office sends you to sign in.
-    let away = office(&server, None, "").await;
+    let away = office(server, None, "").await;
     assert_eq!(away.status(), 303);
     assert_eq!(away.headers()["location"], "/office/sign-in");
 
@@ -66,7 +86,7 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
         (DEMO_DISPATCHER_EMAIL, "wrong"),
         ("nobody@example.org", STAFF_PASSWORD),
     ] {
-        let refused = sign_in(&server, email, password).await;
+        let refused = sign_in(server, email, password).await;
         assert_eq!(refused.status(), 401);
         assert!(refused.headers().get("set-cookie").is_none());
         let page = refused.text().await.unwrap();
@@ -76,8 +96,8 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
         );
     }
 
-    let cookie = signed_in(&server).await;
-    let page = office(&server, Some(&cookie), "").await;
+    let cookie = signed_in(server).await;
+    let page = office(server, Some(&cookie), "").await;
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     assert!(
@@ -87,7 +107,7 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
     assert!(page.contains("7 of 7 jobs"), "{page}");
     assert!(page.contains("HR-00001"), "{page}");
 
-    let searched = office(&server, Some(&cookie), "?q=tarring")
+    let searched = office(server, Some(&cookie), "?q=tarring")
         .await
         .text()
         .await
@@ -95,7 +115,7 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
     assert!(searched.contains("1 of 7 jobs"), "{searched}");
     assert!(searched.contains("HR-00002"), "{searched}");
     let filtered = office(
-        &server,
+        server,
         Some(&cookie),
         "?status=reported&service=housing-repair",
     )
@@ -108,7 +128,7 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
 
     // A session lasts twelve hours.
     server.clock.set(test_now().plus_minutes(12 * 60));
-    assert_eq!(office(&server, Some(&cookie), "").await.status(), 303);
+    assert_eq!(office(server, Some(&cookie), "").await.status(), 303);
 }
 
 #[tokio::test]
