@@ -31,6 +31,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod gov_notify;
+pub mod history;
 pub mod html;
 pub mod intake;
 pub mod layout;

@@ -181,6 +181,10 @@ async function journeys(page, check) {
   await page.getByText('1 of', { exact: false }).waitFor();
   expect(await page.locator('tbody tr').count() === 1, 'one job found');
   await check(page, 'back office: jobs, searched');
+  await page.getByRole('link', { name: 'HR-00002' }).click();
+  await heading(page, 'History');
+  expect(await page.locator('.timeline li').count() >= 4, 'the job\'s history');
+  await check(page, 'back office: a job');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await heading(page, 'Sign in');
 

@@ -170,3 +170,108 @@ async fn signing_out_needs_the_forms_token_and_ends_the_session() {
     );
     assert_eq!(office(&server, Some(&cookie), "").await.status(), 303);
 }
+
+#[tokio::test]
+async fn a_jobs_page_tells_its_history_in_plain_words_with_its_messages() {
+    use automerge::AutoCommit;
+    use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
+    use doorstep_server::outbox::{DemoProvider, deliver_due};
+    use doorstep_shared::prelude::*;
+    use doorstep_shared::sync::wire::DocumentId;
+    use doorstep_tests::TestDevice;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    // Priya says "no access" at job 2, which leads the server to rebook it.
+    let job = JobId::from_u128(0xd00_0002);
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, test_now()).await.unwrap();
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(job), |doc: &mut AutoCommit| {
+            JobEditor::new(doc, me)
+                .unwrap()
+                .log_action(
+                    EventId::from_u128(81),
+                    "no_access".parse().unwrap(),
+                    Some("Card left".into()),
+                    test_now().plus_minutes(5),
+                )
+                .unwrap();
+        })
+        .unwrap();
+    phone
+        .sync(&server, test_now().plus_minutes(6))
+        .await
+        .unwrap();
+    deliver_due(
+        &server.state,
+        &DemoProvider::default(),
+        test_now().plus_minutes(20),
+    )
+    .await
+    .unwrap();
+
+    let cookie = signed_in(&server).await;
+    let list = office(&server, Some(&cookie), "?q=HR-00002")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains(&format!("href=\"/office/jobs/{job}\"")),
+        "{list}"
+    );
+    let page = client()
+        .get(server.url(&format!("/office/jobs/{job}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    for said in [
+        "Job HR-00002 created",
+        "Dan Okafor asked to move it to “Booked”",
+        "The server accepted the move to “Booked”",
+        "Priya Sharma: No access — card left — “Card left”",
+        "The server asked to move it to “Needs a new appointment”",
+        "Assigned to",
+        "Priya Sharma",
+    ] {
+        assert!(
+            page.contains(&crate::office::escaped(said)),
+            "{said}: {page}"
+        );
+    }
+    assert!(
+        page.contains("Sent Friday 27 November 2026 at 8:10am"),
+        "{page}"
+    );
+
+    // Another council's job, or none, is a 404; without a session, sign in.
+    let missing = client()
+        .get(server.url(&format!("/office/jobs/{}", JobId::from_u128(0xbad))))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let away = client()
+        .get(server.url(&format!("/office/jobs/{job}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(away.status(), 303);
+}
+
+/// Text as the pages write it (quotes and apostrophes escaped).
+pub(crate) fn escaped(text: &str) -> String {
+    doorstep_server::html::escape(text)
+}

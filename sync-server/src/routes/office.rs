@@ -5,25 +5,34 @@
 //!   staff sign in; a session cookie and a redirect to `/office`;
 //! - `POST /office/sign-out` (with the session's form token);
 //! - `GET /office?q=…&status=…&service=…`: the council's jobs, searched
-//!   by reference or address and filtered by status and service.
+//!   by reference or address and filtered by status and service;
+//! - `GET /office/jobs/{job}`: one job, its history in plain words, and
+//!   the messages its resident was sent with their delivery status.
 //!
 //! Every page but sign-in needs a session; without one it redirects to
 //! sign-in. Every form that changes something carries the session's form
 //! token, and is refused (403) without it.
 
-use axum::extract::{Query, State};
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use doorstep_shared::contact::Channel;
+use doorstep_shared::ids::{JobId, UserId};
+use doorstep_shared::job::{Assignee, Job};
 use doorstep_shared::summary::JobSummary;
+use doorstep_shared::sync::wire::DocumentId;
 use serde::Deserialize;
 
 use super::track::html;
 use crate::error::ApiError;
+use crate::history;
 use crate::html::escape;
-use crate::layout::{Page, error_summary};
-use crate::residents::slot_words;
+use crate::layout::{Page, error_summary, summary_list};
+use crate::residents::{slot_words, when};
 use crate::staff;
 use crate::state::AppState;
 use crate::store::staff::{StaffRole, StaffSession};
@@ -35,6 +44,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/office/sign-in", get(sign_in_form).post(sign_in))
         .route("/office/sign-out", post(sign_out))
         .route("/office", get(jobs))
+        .route("/office/jobs/{job}", get(job_page))
 }
 
 fn sign_in_main(email: &str, error: bool) -> String {
@@ -240,7 +250,8 @@ async fn jobs(
                 _ => "Not booked".into(),
             };
             main.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td><strong class=\"tag\">{}</strong></td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td><a href=\"/office/jobs/{}\">{}</a></td><td>{}</td><td><strong class=\"tag\">{}</strong></td><td>{}</td><td>{}</td></tr>\n",
+                job.job,
                 escape(&job.reference),
                 escape(&job.service_name),
                 escape(&job.status_label),
@@ -255,6 +266,140 @@ async fn jobs(
         council: &council,
         service: SERVICE,
         title: "Jobs",
+        has_errors: false,
+        main,
+    };
+    Ok(html(&state, StatusCode::OK, &page))
+}
+
+async fn job_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(session) = staff::session(&state, &headers).await? else {
+        return Ok(Redirect::to("/office/sign-in").into_response());
+    };
+    let not_found = || ApiError::NotFound("there is no such job in your council".into());
+    let job_id: JobId = job_id.parse().map_err(|_| not_found())?;
+    let loaded = state
+        .with_sync(move |sync, _| sync.load(DocumentId::Job(job_id)))
+        .await?;
+    let Some((tenant, document)) = loaded else {
+        return Err(not_found());
+    };
+    let job = Job::load(&document).map_err(|_| not_found())?;
+    let service = state.services().get(&job.office.service).cloned();
+    let (Some(service), true) = (service, tenant == session.tenant) else {
+        return Err(not_found());
+    };
+    let mut people = history::people(&job);
+    if let Some(Assignee::User(user)) = job.office.assignee {
+        people.push(user);
+    }
+    let names: BTreeMap<UserId, String> = state
+        .with_store(move |store| {
+            let mut names = BTreeMap::new();
+            for user in people {
+                if let Some(name) = store.user_name(user)? {
+                    names.insert(user, name);
+                }
+            }
+            Ok(names)
+        })
+        .await?;
+    let messages = state
+        .with_store(move |store| store.outbox_for_job(job_id))
+        .await?;
+
+    let status = job.status(&service);
+    let mut rows = vec![
+        ("Service", escape(&service.name)),
+        (
+            "Status",
+            format!(
+                "<strong class=\"tag\">{}</strong>",
+                escape(service.state_label(status))
+            ),
+        ),
+        ("Address", escape(&job.office.address.one_line())),
+        (
+            "Appointment",
+            job.office
+                .appointment
+                .map_or_else(|| "Not booked".into(), |slot| escape(&slot_words(slot))),
+        ),
+        (
+            "Assigned to",
+            match job.office.assignee {
+                Some(Assignee::User(user)) => escape(
+                    names
+                        .get(&user)
+                        .map_or("someone no longer listed", String::as_str),
+                ),
+                Some(Assignee::Team(_)) => "A team".into(),
+                None => "Nobody yet".into(),
+            },
+        ),
+    ];
+    if let Some(sla) = job.sla(&service) {
+        let now = state.clock().now();
+        let standing = match (sla.met_at, sla.is_breached(now)) {
+            (Some(_), false) => " (met)",
+            (Some(_), true) => " (met late)",
+            (None, true) => " (missed)",
+            (None, false) => "",
+        };
+        rows.push(("Due", escape(&format!("{}{standing}", when(sla.due)))));
+    }
+    let mut main = signed_in_bar(&session);
+    main.push_str(&format!(
+        "<span class=\"caption\">{}</span>\n<h1>{}</h1>\n",
+        escape(&service.name),
+        escape(&job.office.reference)
+    ));
+    main.push_str(&summary_list(&rows));
+    main.push_str("<h2>History</h2>\n<ol class=\"timeline\">\n");
+    for (at, what) in history::history(&job, &service, &names) {
+        main.push_str(&format!(
+            "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
+            escape(&what),
+            escape(&when(at))
+        ));
+    }
+    main.push_str("</ol>\n<h2>Messages to the resident</h2>\n");
+    if messages.is_empty() {
+        main.push_str("<p>None yet.</p>\n");
+    } else {
+        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Messages to the resident</caption>\n<thead><tr><th scope=\"col\">About</th><th scope=\"col\">By</th><th scope=\"col\">Status</th><th scope=\"col\">Delivery</th></tr></thead>\n<tbody>\n");
+        for message in &messages {
+            let channel = match message.channel {
+                Channel::Sms => "Text",
+                Channel::Email => "Email",
+                Channel::None => "None",
+            };
+            let status = match (message.status.as_str(), message.sent_at) {
+                ("sent", Some(at)) => format!("Sent {}", when(at)),
+                (other, _) => match &message.outcome {
+                    Some(why) => format!("{other}: {why}"),
+                    None => other.to_owned(),
+                },
+            };
+            main.push_str(&format!(
+                "<tr><td>{}</td><td>{channel}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(message.event.as_str()),
+                escape(&status),
+                escape(message.delivery.as_deref().unwrap_or("")),
+            ));
+        }
+        main.push_str("</tbody>\n</table>\n");
+    }
+    main.push_str("<p><a href=\"/office\">Back to jobs</a></p>\n");
+    let council = council(&state, Some(&session)).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title: &job.office.reference,
         has_errors: false,
         main,
     };

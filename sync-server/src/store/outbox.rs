@@ -102,6 +102,9 @@ pub trait OutboxRecords {
     /// The newest rows, for the demo outbox page.
     fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
 
+    /// A job's messages, oldest first.
+    fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError>;
+
     /// Keeps a tracking token's hash for a job.
     fn put_tracking_token(
         &self,
@@ -347,6 +350,17 @@ impl OutboxRecords for SqliteStore {
         ))?;
         let rows = statement
             .query_map(params![limit as i64], raw)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(RawRow::parse).collect()
+    }
+
+    fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
+        let connection = self.connection()?;
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE job = ?1 ORDER BY id"
+        ))?;
+        let rows = statement
+            .query_map(params![job.to_string()], raw)?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(RawRow::parse).collect()
     }

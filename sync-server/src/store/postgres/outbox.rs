@@ -157,4 +157,14 @@ impl OutboxRecords for PgStore {
             rows.iter().map(|row| raw(row).parse()).collect()
         })
     }
+
+    fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
+        self.with_client(|client| {
+            let rows = client.query(
+                &format!("SELECT {COLUMNS} FROM outbox WHERE job = $1 ORDER BY id"),
+                &[&job.to_string()],
+            )?;
+            rows.iter().map(|row| raw(row).parse()).collect()
+        })
+    }
 }
