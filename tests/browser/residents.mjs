@@ -185,6 +185,23 @@ async function journeys(page, check) {
   await heading(page, 'History');
   expect(await page.locator('.timeline li').count() >= 4, 'the job\'s history');
   await check(page, 'back office: a job');
+
+  step('the back office: make a job and give it to the operative');
+  await page.getByRole('link', { name: 'Back to jobs' }).click();
+  await page.getByRole('link', { name: 'Make a job' }).click();
+  await heading(page, 'Make a job');
+  await check(page, 'back office: make a job');
+  await page.getByRole('button', { name: 'Make the job' }).click();
+  await heading(page, 'There is a problem');
+  await check(page, 'back office: make a job, with an error');
+  await page.getByLabel('Service').selectOption('housing-repair');
+  await page.getByLabel('Priority').selectOption('routine');
+  await page.getByLabel('Address').fill('4 Ham Way, Worthing, BN11 2QZ');
+  await page.getByLabel('What needs doing').fill('Gutter hanging loose over the front door.');
+  await page.getByLabel('Assign to').selectOption({ label: 'Priya Sharma (operative)' });
+  await page.getByRole('button', { name: 'Make the job' }).click();
+  await heading(page, 'History');
+  expect((await page.locator('.tag').first().textContent()).trim() === 'Reported', 'a new job, reported');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await heading(page, 'Sign in');
 

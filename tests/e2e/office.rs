@@ -275,3 +275,115 @@ async fn a_jobs_page_tells_its_history_in_plain_words_with_its_messages() {
 pub(crate) fn escaped(text: &str) -> String {
     doorstep_server::html::escape(text)
 }
+
+/// The form token on a back-office page.
+fn form_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form token")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_dispatcher_makes_a_job_and_assigns_it_and_it_reaches_the_operatives_phone() {
+    use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
+    use doorstep_shared::prelude::*;
+    use doorstep_shared::sync::wire::DocumentId;
+    use doorstep_tests::TestDevice;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let cookie = signed_in(&server).await;
+    let form = client()
+        .get(server.url("/office/jobs/new"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Priya Sharma (operative)"), "{form}");
+    let csrf = form_token(&form);
+    let post = |path: &str, body: String| {
+        client()
+            .post(server.url(path))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Refused: no token; an unknown priority; then made.
+    let no_token = post(
+        "/office/jobs",
+        "service=housing-repair&address=1+High+St%2C+Worthing%2C+BN11+1AA".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(no_token.status(), 403);
+    let bad = post(
+        "/office/jobs",
+        format!("csrf={csrf}&service=housing-repair&priority=standard&address=1+High+St%2C+Worthing%2C+BN11+1AA"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("has no priority"));
+    let made = post(
+        "/office/jobs",
+        format!("csrf={csrf}&service=housing-repair&priority=emergency&address=1+High+St%2C+Worthing%2C+BN11+1AA&description=Gas+smell+in+kitchen&assignee=&name=Sol+Reyes&phone=07700+900401"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(made.status(), 303);
+    let location = made.headers()["location"].to_str().unwrap().to_owned();
+    let job: JobId = location
+        .trim_start_matches("/office/jobs/")
+        .parse()
+        .unwrap();
+
+    // Nobody has it yet; assigned to Priya, her phone gets it.
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, test_now()).await.unwrap();
+    assert!(!phone.docs.contains_key(&DocumentId::Job(job)));
+    let assigned = post(
+        &format!("/office/jobs/{job}/assignee"),
+        format!("csrf={csrf}&assignee=user%3A{DEMO_OPERATIVE}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(assigned.status(), 303);
+    let stranger = post(
+        &format!("/office/jobs/{job}/assignee"),
+        format!("csrf={csrf}&assignee=user%3A{}", UserId::from_u128(0xbad)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stranger.status(), 400);
+    phone
+        .sync(&server, test_now().plus_minutes(1))
+        .await
+        .unwrap();
+    let on_phone = Job::load(&phone.docs[&DocumentId::Job(job)]).unwrap();
+    assert_eq!(on_phone.office.reference, "HR-00005");
+    assert_eq!(on_phone.office.due, Some(test_now().plus_minutes(24 * 60)));
+    assert!(phone.docs.contains_key(&DocumentId::Contact(job)));
+
+    let page = client()
+        .get(server.url(&location))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Dan Okafor asked") || page.contains("Job HR-00005 created"),
+        "{page}"
+    );
+    assert!(page.contains("selected>Priya Sharma (operative)"), "{page}");
+}

@@ -7,7 +7,10 @@
 //! - `GET /office?q=…&status=…&service=…`: the council's jobs, searched
 //!   by reference or address and filtered by status and service;
 //! - `GET /office/jobs/{job}`: one job, its history in plain words, and
-//!   the messages its resident was sent with their delivery status.
+//!   the messages its resident was sent with their delivery status;
+//!   `POST /office/jobs/{job}/assignee` gives it to someone (it reaches
+//!   their phone at its next sync, through the sync scopes);
+//! - `GET /office/jobs/new`, `POST /office/jobs`: a dispatcher makes a job.
 //!
 //! Every page but sign-in needs a session; without one it redirects to
 //! sign-in. Every form that changes something carries the session's form
@@ -23,14 +26,17 @@ use axum::{Form, Router};
 use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{JobId, UserId};
 use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::service::ServiceKind;
 use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::transition::{Actor, Role};
 use serde::Deserialize;
 
 use super::track::html;
 use crate::error::ApiError;
 use crate::history;
 use crate::html::escape;
+use crate::intake::NewJob;
 use crate::layout::{Page, error_summary, summary_list};
 use crate::residents::{slot_words, when};
 use crate::staff;
@@ -44,7 +50,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/office/sign-in", get(sign_in_form).post(sign_in))
         .route("/office/sign-out", post(sign_out))
         .route("/office", get(jobs))
+        .route("/office/jobs/new", get(new_job_form))
+        .route("/office/jobs", post(create_job))
         .route("/office/jobs/{job}", get(job_page))
+        .route("/office/jobs/{job}/assignee", post(assign))
 }
 
 fn sign_in_main(email: &str, error: bool) -> String {
@@ -170,8 +179,20 @@ impl JobFilter {
 
 /// A select of `options` (`(value, label)`) with "All" first.
 fn select(id: &str, label: &str, options: &[(String, String)], chosen: &str) -> String {
+    select_with(id, label, "All", options, chosen)
+}
+
+/// A select of `options` (`(value, label)`) with `empty` (value "") first.
+fn select_with(
+    id: &str,
+    label: &str,
+    empty: &str,
+    options: &[(String, String)],
+    chosen: &str,
+) -> String {
     let mut html = format!(
-        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\"><option value=\"\">All</option>"
+        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\"><option value=\"\">{}</option>",
+        escape(empty)
     );
     for (value, text) in options {
         html.push_str(&format!(
@@ -225,7 +246,7 @@ async fn jobs(
     let shown: Vec<&JobSummary> = all.iter().filter(|job| filter.keeps(job)).collect();
 
     let mut main = signed_in_bar(&session);
-    main.push_str("<h1>Jobs</h1>\n<form method=\"get\" action=\"/office\" role=\"search\">\n");
+    main.push_str("<h1>Jobs</h1>\n<p><a href=\"/office/jobs/new\" class=\"button\">Make a job</a></p>\n<form method=\"get\" action=\"/office\" role=\"search\">\n");
     main.push_str(&format!(
         "<div class=\"form-group\"><label class=\"label\" for=\"q\">Search by reference or address</label><input class=\"input\" id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\n",
         escape(&filter.q)
@@ -359,6 +380,17 @@ async fn job_page(
         escape(&job.office.reference)
     ));
     main.push_str(&summary_list(&rows));
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let current = match job.office.assignee {
+        Some(Assignee::User(user)) => format!("user:{user}"),
+        Some(Assignee::Team(team)) => format!("team:{team}"),
+        None => String::new(),
+    };
+    main.push_str(&format!(
+        "<form method=\"post\" action=\"/office/jobs/{job_id}/assignee\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Assign</button>\n</form>\n",
+        escape(&session.csrf),
+        select_with("assignee", "Assign to", "Nobody yet", &choices, &current),
+    ));
     main.push_str("<h2>History</h2>\n<ol class=\"timeline\">\n");
     for (at, what) in history::history(&job, &service, &names) {
         main.push_str(&format!(
@@ -404,4 +436,292 @@ async fn job_page(
         main,
     };
     Ok(html(&state, StatusCode::OK, &page))
+}
+
+/// Whom a job can be given to: the council's field staff, then its teams,
+/// as `(user:ID | team:ID, label)`.
+async fn assignee_choices(
+    state: &AppState,
+    tenant: doorstep_shared::ids::TenantId,
+) -> Result<Vec<(String, String)>, ApiError> {
+    state
+        .with_store(move |store| {
+            let mut choices: Vec<(String, String)> = store
+                .people(tenant)?
+                .into_iter()
+                .filter(|(_, _, role)| matches!(role, Role::Operative | Role::Crew))
+                .map(|(user, name, role)| (format!("user:{user}"), format!("{name} ({role})")))
+                .collect();
+            choices.extend(
+                store
+                    .teams(tenant)?
+                    .into_iter()
+                    .map(|(team, name)| (format!("team:{team}"), format!("Team: {name}"))),
+            );
+            Ok(choices)
+        })
+        .await
+}
+
+/// A chosen assignee, if it is one of the council's.
+fn chosen_assignee(
+    choices: &[(String, String)],
+    value: &str,
+) -> Result<Option<Assignee>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !choices.iter().any(|(choice, _)| choice == value) {
+        return Err(ApiError::BadRequest(
+            "that person or team does not work here".into(),
+        ));
+    }
+    let parsed = match value.split_once(':') {
+        Some(("user", id)) => id.parse().ok().map(Assignee::User),
+        Some(("team", id)) => id.parse().ok().map(Assignee::Team),
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest("that person or team does not work here".into()))
+}
+
+/// The session behind a form that changes something, or why not.
+async fn changing(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Option<StaffSession>, ApiError> {
+    let Some(session) = staff::session(state, headers).await? else {
+        return Ok(None);
+    };
+    if !staff::csrf_matches(&session, csrf) {
+        return Err(ApiError::Forbidden(
+            "this form is out of date: go back, reload the page and try again".into(),
+        ));
+    }
+    Ok(Some(session))
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    assignee: String,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(job_id): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = changing(&state, &headers, &form.csrf).await? else {
+        return Ok(Redirect::to("/office/sign-in").into_response());
+    };
+    let not_found = || ApiError::NotFound("there is no such job in your council".into());
+    let job: JobId = job_id.parse().map_err(|_| not_found())?;
+    let tenant = state
+        .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
+        .await?
+        .map(|(tenant, _)| tenant);
+    if tenant != Some(session.tenant) {
+        return Err(not_found());
+    }
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let assignee = chosen_assignee(&choices, &form.assignee)?;
+    crate::office::edit_job(&state, job, move |office| office.assign(assignee)).await?;
+    Ok(Redirect::to(&format!("/office/jobs/{job}")).into_response())
+}
+
+/// The answers of the new-job form.
+#[derive(Debug, Default, Deserialize)]
+struct NewJobForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn new_job_page(
+    state: &AppState,
+    session: &StaffSession,
+    form: &NewJobForm,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let services: Vec<(String, String)> = state
+        .services()
+        .iter()
+        .filter(|service| service.kind == ServiceKind::Job)
+        .map(|service| (service.id.to_string(), service.name.clone()))
+        .collect();
+    let mut priorities: Vec<(String, String)> = state
+        .services()
+        .iter()
+        .flat_map(|service| service.sla.iter())
+        .map(|target| (target.priority.to_string(), target.label.clone()))
+        .collect();
+    priorities.sort();
+    priorities.dedup_by(|a, b| a.0 == b.0);
+    let choices = assignee_choices(state, session.tenant).await?;
+    let mut main = signed_in_bar(session);
+    if let Some(error) = &error {
+        main.push_str(&error_summary(&[("service", error.clone())]));
+    }
+    main.push_str(
+        "<h1>Make a job</h1>\n<form method=\"post\" action=\"/office/jobs\" novalidate>\n",
+    );
+    main.push_str(&format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
+        escape(&session.csrf)
+    ));
+    main.push_str(&select_with(
+        "service",
+        "Service",
+        "Choose a service",
+        &services,
+        &form.service,
+    ));
+    main.push_str(&select_with(
+        "priority",
+        "Priority",
+        "None",
+        &priorities,
+        &form.priority,
+    ));
+    main.push_str(&format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"address\">Address</label><span class=\"hint\" id=\"address-hint\">On one line, with the postcode last.</span><input class=\"input\" id=\"address\" name=\"address\" aria-describedby=\"address-hint\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"description\">What needs doing</label><textarea id=\"description\" name=\"description\" rows=\"4\">{}</textarea></div>\n",
+        escape(&form.address),
+        escape(&form.description)
+    ));
+    main.push_str(&select_with(
+        "assignee",
+        "Assign to",
+        "Nobody yet",
+        &choices,
+        &form.assignee,
+    ));
+    main.push_str("<h2>The resident (optional)</h2>\n");
+    for (id, label, value, kind) in [
+        ("name", "Name", &form.name, "text"),
+        ("phone", "Phone", &form.phone, "tel"),
+        ("email", "Email", &form.email, "email"),
+    ] {
+        main.push_str(&format!(
+            "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
+            escape(value)
+        ));
+    }
+    main.push_str("<button type=\"submit\" class=\"button\">Make the job</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
+    let council = council(state, Some(session)).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title: "Make a job",
+        has_errors: error.is_some(),
+        main,
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(html(state, status, &page))
+}
+
+async fn new_job_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(session) = staff::session(&state, &headers).await? else {
+        return Ok(Redirect::to("/office/sign-in").into_response());
+    };
+    new_job_page(&state, &session, &NewJobForm::default(), None).await
+}
+
+async fn create_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NewJobForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = changing(&state, &headers, &form.csrf).await? else {
+        return Ok(Redirect::to("/office/sign-in").into_response());
+    };
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let assignee = chosen_assignee(&choices, &form.assignee);
+    let contact = if form.name.trim().is_empty() {
+        Ok(None)
+    } else {
+        let mut errors = Vec::new();
+        let updates = if !form.phone.trim().is_empty() {
+            "sms"
+        } else if !form.email.trim().is_empty() {
+            "email"
+        } else {
+            "none"
+        };
+        let contact = crate::report::check_contact(
+            &crate::report::ContactAnswers {
+                name: &form.name,
+                updates,
+                phone: &form.phone,
+                email: &form.email,
+            },
+            &mut errors,
+        );
+        match errors.first() {
+            Some((_, message)) => Err(message.clone()),
+            None => Ok(contact),
+        }
+    };
+    let new = match (assignee, contact, form.service.parse()) {
+        (Err(error), _, _) => Err(error.to_string()),
+        (_, Err(message), _) => Err(message),
+        (_, _, Err(_)) => Err("Choose a service".to_owned()),
+        (Ok(assignee), Ok(contact), Ok(service)) => Ok(NewJob {
+            service,
+            priority: match form.priority.as_str() {
+                "" => None,
+                text => text.parse().ok(),
+            },
+            address: form.address.clone(),
+            description: form.description.clone(),
+            assignee,
+            contact,
+            photos: Vec::new(),
+        }),
+    };
+    let checked = new.and_then(|new| {
+        new.check(state.services())
+            .map(|_| ())
+            .map_err(|error| error.to_string())?;
+        Ok(new)
+    });
+    let new = match checked {
+        Ok(new) => new,
+        Err(message) => return new_job_page(&state, &session, &form, Some(message)).await,
+    };
+    let author = Actor {
+        user: session.user,
+        role: Role::Dispatcher,
+        device: None,
+    };
+    let now = state.clock().now();
+    let created = crate::intake::create(&state, author, session.tenant, new, now).await?;
+    Ok(Redirect::to(&format!("/office/jobs/{}", created.job)).into_response())
 }

@@ -99,7 +99,38 @@ pub trait Identity {
 
     /// A user's name, if there is such a user.
     fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError>;
+
+    /// The people working for a council, by name, with their roles.
+    fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError>;
+
+    /// A council's teams, by name.
+    fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError>;
 }
+
+/// People rows as both databases return them: id, name, role.
+pub(super) fn parse_people(
+    rows: impl IntoIterator<Item = (String, String, String)>,
+) -> Result<Vec<(UserId, String, Role)>, StoreError> {
+    rows.into_iter()
+        .map(|(id, name, role)| Ok((parse("user id", id)?, name, parse("role", role)?)))
+        .collect()
+}
+
+/// Team rows as both databases return them: id, name.
+pub(super) fn parse_teams(
+    rows: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(TeamId, String)>, StoreError> {
+    rows.into_iter()
+        .map(|(id, name)| Ok((parse("team id", id)?, name)))
+        .collect()
+}
+
+/// The people query, the same on both databases but for placeholders.
+pub(super) const PEOPLE_QUERY: &str = "SELECT u.id, u.name, u.role FROM users u
+     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1 ORDER BY u.name, u.id";
+/// The teams query, likewise.
+pub(super) const TEAMS_QUERY: &str =
+    "SELECT id, name FROM teams WHERE tenant = ?1 ORDER BY name, id";
 
 impl Identity for SqliteStore {
     fn create_user(
@@ -308,5 +339,27 @@ impl Identity for SqliteStore {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {
+        let connection = self.connection()?;
+        let mut statement = connection.prepare(PEOPLE_QUERY)?;
+        let rows = statement
+            .query_map(params![tenant.to_string()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<Vec<(String, String, String)>, _>>()?;
+        parse_people(rows)
+    }
+
+    fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError> {
+        let connection = self.connection()?;
+        let mut statement = connection.prepare(TEAMS_QUERY)?;
+        let rows = statement
+            .query_map(params![tenant.to_string()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<Vec<(String, String)>, _>>()?;
+        parse_teams(rows)
     }
 }

@@ -872,4 +872,16 @@ impl super::Identity for PgStore {
                 .map(|row| row.get(0)))
         })
     }
+
+    fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {
+        let query = super::identity::PEOPLE_QUERY.replace("?1", "$1");
+        let rows = self.with_client(|client| Ok(client.query(&query, &[&tenant.to_string()])?))?;
+        super::identity::parse_people(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+    }
+
+    fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError> {
+        let query = super::identity::TEAMS_QUERY.replace("?1", "$1");
+        let rows = self.with_client(|client| Ok(client.query(&query, &[&tenant.to_string()])?))?;
+        super::identity::parse_teams(rows.iter().map(|row| (row.get(0), row.get(1))))
+    }
 }
