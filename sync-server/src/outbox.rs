@@ -168,10 +168,7 @@ async fn deliver_one(
             Ok((job, contact))
         })
         .await?;
-    let council = state
-        .with_store(move |store| store.tenant_name(tenant))
-        .await?
-        .unwrap_or_else(|| "Your council".into());
+    let council = state.council_name(tenant).await?;
     let Some((_, job)) = job else {
         return Ok(Finish::Skipped("the job is gone".into()));
     };

@@ -232,6 +232,18 @@ impl AppState {
         Ok(tokio::task::spawn_blocking(move || work(store.as_ref())).await??)
     }
 
+    /// The name of the council residents are told about (its tenant
+    /// record), or "Your council" if it has none.
+    pub async fn council_name(
+        &self,
+        tenant: doorstep_shared::ids::TenantId,
+    ) -> Result<String, ApiError> {
+        Ok(self
+            .with_store(move |store| store.tenant_name(tenant))
+            .await?
+            .unwrap_or_else(|| "Your council".into()))
+    }
+
     /// Runs blocking work that needs the store, the service definitions
     /// and this node's actor id (making documents), off the async threads.
     pub async fn with_server<T, E, F>(&self, work: F) -> Result<T, ApiError>

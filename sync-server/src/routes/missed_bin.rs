@@ -10,7 +10,7 @@
 //!   explained outcome, and no other round photo.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -18,7 +18,7 @@ use doorstep_shared::ids::{BlobHash, RoundId};
 use doorstep_shared::job::looks_like_postcode;
 use serde::Deserialize;
 
-use super::track::html;
+use super::track::{html, photo_response};
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
 use crate::html::escape;
@@ -44,10 +44,7 @@ async fn page(
     has_errors: bool,
     main: String,
 ) -> Result<Response, ApiError> {
-    let council = state
-        .with_store(|store| store.tenant_name(DEMO_TENANT))
-        .await?
-        .unwrap_or_else(|| "Your council".into());
+    let council = state.council_name(DEMO_TENANT).await?;
     let page = Page {
         council: &council,
         service: SERVICE_NAME,
@@ -296,16 +293,7 @@ async fn photo(
         .with_store(move |store| store.stored_blob(hash))
         .await?
         .ok_or_else(|| ApiError::NotFound("the photo has not been uploaded yet".into()))?;
-    let opened = crate::blobs::open(&state, hash, blob).await?;
-    let mut response = axum::body::Body::from_stream(opened.bytes).into_response();
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&opened.blob.content_type) {
-        headers.insert(header::CONTENT_TYPE, value);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    Ok(response)
+    Ok(photo_response(
+        crate::blobs::open(&state, hash, blob).await?,
+    ))
 }

@@ -139,13 +139,8 @@ async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, ApiError> {
-    let Some(session) = staff::session(&state, &headers).await? else {
+    if changing(&state, &headers, &form.csrf).await?.is_none() {
         return Ok(Redirect::to("/office/sign-in").into_response());
-    };
-    if !staff::csrf_matches(&session, &form.csrf) {
-        return Err(ApiError::Forbidden(
-            "this form is out of date: go back, reload the page and try again".into(),
-        ));
     }
     staff::sign_out(&state, &headers).await?;
     let mut response = Redirect::to("/office/sign-in").into_response();
@@ -301,17 +296,10 @@ async fn job_page(
     let Some(session) = staff::session(&state, &headers).await? else {
         return Ok(Redirect::to("/office/sign-in").into_response());
     };
+    let (job_id, document) = council_job(&state, &session, &job_id).await?;
     let not_found = || ApiError::NotFound("there is no such job in your council".into());
-    let job_id: JobId = job_id.parse().map_err(|_| not_found())?;
-    let loaded = state
-        .with_sync(move |sync, _| sync.load(DocumentId::Job(job_id)))
-        .await?;
-    let Some((tenant, document)) = loaded else {
-        return Err(not_found());
-    };
     let job = Job::load(&document).map_err(|_| not_found())?;
-    let service = state.services().get(&job.office.service).cloned();
-    let (Some(service), true) = (service, tenant == session.tenant) else {
+    let Some(service) = state.services().get(&job.office.service).cloned() else {
         return Err(not_found());
     };
     let mut people = history::people(&job);
@@ -486,6 +474,24 @@ fn chosen_assignee(
         .ok_or_else(|| ApiError::BadRequest("that person or team does not work here".into()))
 }
 
+/// The job `text` names, if it is one of the session's council's: its id
+/// and document; any other is "no such job", never "not yours".
+async fn council_job(
+    state: &AppState,
+    session: &StaffSession,
+    text: &str,
+) -> Result<(JobId, automerge::AutoCommit), ApiError> {
+    let not_found = || ApiError::NotFound("there is no such job in your council".into());
+    let job: JobId = text.parse().map_err(|_| not_found())?;
+    match state
+        .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
+        .await?
+    {
+        Some((tenant, document)) if tenant == session.tenant => Ok((job, document)),
+        _ => Err(not_found()),
+    }
+}
+
 /// The session behind a form that changes something, or why not.
 async fn changing(
     state: &AppState,
@@ -520,15 +526,7 @@ async fn assign(
     let Some(session) = changing(&state, &headers, &form.csrf).await? else {
         return Ok(Redirect::to("/office/sign-in").into_response());
     };
-    let not_found = || ApiError::NotFound("there is no such job in your council".into());
-    let job: JobId = job_id.parse().map_err(|_| not_found())?;
-    let tenant = state
-        .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
-        .await?
-        .map(|(tenant, _)| tenant);
-    if tenant != Some(session.tenant) {
-        return Err(not_found());
-    }
+    let (job, _) = council_job(&state, &session, &job_id).await?;
     let choices = assignee_choices(&state, session.tenant).await?;
     let assignee = chosen_assignee(&choices, &form.assignee)?;
     crate::office::edit_job(&state, job, move |office| office.assign(assignee)).await?;

@@ -28,10 +28,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn council(state: &AppState) -> Result<String, ApiError> {
-    Ok(state
-        .with_store(|store| store.tenant_name(DEMO_TENANT))
-        .await?
-        .unwrap_or_else(|| "Your council".into()))
+    state.council_name(DEMO_TENANT).await
 }
 
 async fn page(

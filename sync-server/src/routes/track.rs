@@ -105,10 +105,7 @@ async fn open(state: &AppState, token: &str) -> Result<Option<Opened>, ApiError>
     let Some(service) = state.services().get(&job.office.service).cloned() else {
         return Ok(None);
     };
-    let council = state
-        .with_store(move |store| store.tenant_name(tenant))
-        .await?
-        .unwrap_or_else(|| "Your council".into());
+    let council = state.council_name(tenant).await?;
     Ok(Some(Opened {
         id,
         job,
@@ -222,15 +219,20 @@ async fn photo(
         Err(ApiError::Forbidden(_) | ApiError::NotFound(_)) => return Ok(not_found(&state)),
         Err(error) => return Err(error),
     };
-    let opened_blob = blobs::open(&state, hash, blob).await?;
-    let mut response = Body::from_stream(opened_blob.bytes).into_response();
+    Ok(photo_response(blobs::open(&state, hash, blob).await?))
+}
+
+/// A photo shown on a resident's page: its bytes, type and length, not
+/// cached and sending no referrer.
+pub(super) fn photo_response(opened: blobs::Opened) -> Response {
+    let mut response = Body::from_stream(opened.bytes).into_response();
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&opened_blob.blob.content_type) {
+    if let Ok(value) = HeaderValue::from_str(&opened.blob.content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    headers.insert(header::CONTENT_LENGTH, opened_blob.blob.length.into());
+    headers.insert(header::CONTENT_LENGTH, opened.blob.length.into());
     private(headers);
-    Ok(response)
+    response
 }
 
 /// The half-days on offer to `job` now.
