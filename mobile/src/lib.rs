@@ -38,10 +38,14 @@ pub fn App() -> Element {
     let services = use_hook(|| Rc::new(ServiceCatalog::builtin().unwrap_or_default()));
     let enrolment = link.as_ref().and_then(|l| l.enrolment.clone());
     let server = link.as_ref().and_then(|l| l.server.clone());
+    let code = link.as_ref().and_then(|l| l.code.clone());
     let mut model = use_signal(move || {
         let mut model = AppModel::new(enrolment);
         if let Some(server) = server {
             model.enrol.server = server;
+        }
+        if let Some(code) = code {
+            model.enrol.code = code;
         }
         model
     });

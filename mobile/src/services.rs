@@ -22,6 +22,9 @@ pub struct CoreLink {
     /// The server address the enrol form starts with (the page's own
     /// origin in the browser).
     pub server: Option<String>,
+    /// An enrolment code the page was opened with (the back office's QR
+    /// code links to the app with one), to fill in the enrol form.
+    pub code: Option<String>,
     // Whatever must live as long as the app (the core's thread).
     _keep: Rc<dyn Any>,
 }
@@ -76,6 +79,7 @@ pub fn native_link((runtime, enrolment): NativeCore) -> Option<CoreLink> {
         updates: Rc::new(RefCell::new(Some(receiver))),
         enrolment,
         server: None,
+        code: None,
         _keep: Rc::new(runtime),
     })
 }
@@ -133,9 +137,10 @@ pub fn take_worker_link() -> Box<dyn Any> {
 }
 
 /// Links to a core running in `worker` (see `doorstep_app_core::web`);
-/// `server` is the address the enrol form offers.
+/// `server` is the address the enrol form offers, `code` the enrolment
+/// code it starts with, if the page was opened with one.
 #[cfg(all(feature = "web", target_arch = "wasm32"))]
-pub fn worker_link(worker: web_sys::Worker, server: String) -> CoreLink {
+pub fn worker_link(worker: web_sys::Worker, server: String, code: Option<String>) -> CoreLink {
     use js_sys::Uint8Array;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
@@ -161,6 +166,7 @@ pub fn worker_link(worker: web_sys::Worker, server: String) -> CoreLink {
         updates: Rc::new(RefCell::new(Some(receiver))),
         enrolment: None,
         server: Some(server),
+        code,
         _keep: Rc::new(worker),
     }
 }

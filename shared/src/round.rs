@@ -254,6 +254,12 @@ impl<'d> RoundOfficeEditor<'d> {
         put_at(self.doc, &["office"], "order", order)
     }
 
+    /// Gives the round to another crew: their phones get it at their next
+    /// sync, and the old crew's drop it.
+    pub fn assign_crew(&mut self, crew: TeamId) -> Result<(), DocumentError> {
+        put_at(self.doc, &["office"], "crew", crew)
+    }
+
     /// Decides pending start and finish requests, as
     /// [`crate::job::OfficeEditor::decide_pending`] does for jobs.
     pub fn decide_pending(

@@ -64,6 +64,9 @@ fn run() -> anyhow::Result<()> {
         return Ok(());
     }
 
+    // What the demo prints once it is listening: the back office's sign-in
+    // (a fresh password each start) and the phones' enrolment codes.
+    let mut demo_banner = None;
     if config.demo {
         let actor = doorstep_server::state::node_actor(&config.node);
         let seeded = demo::seed_if_empty(
@@ -73,20 +76,9 @@ fn run() -> anyhow::Result<()> {
             clock.now(),
             secrets::enrolment_code,
         )?;
-        for login in seeded.into_iter().flatten() {
-            tracing::info!(
-                "demo {} {}: enrolment code {}",
-                login.role,
-                login.name,
-                login.code
-            );
-        }
         let password = secrets::enrolment_code()?;
         let email = demo::set_dispatcher_password(store.as_ref(), &password)?;
-        tracing::info!(
-            "back office: sign in at http://{}/office/sign-in as {email} with password {password}",
-            config.listen
-        );
+        demo_banner = Some((email, password, seeded.unwrap_or_default()));
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -104,6 +96,22 @@ fn run() -> anyhow::Result<()> {
             "Doorstep is serving: open http://{}/",
             listener.local_addr()?
         );
+        if let Some((email, password, logins)) = &demo_banner {
+            let address = listener.local_addr()?;
+            let mut banner = format!(
+                "\nDoorstep demo is ready.\n\n  Back office   http://{address}/office/sign-in\n    email       {email}\n    password    {password}\n\n  Residents     http://{address}/report\n  Phone app     http://{address}/app/\n"
+            );
+            for login in logins {
+                banner.push_str(&format!(
+                    "    enrolment code for {} ({}): {}\n",
+                    login.name, login.role, login.code
+                ));
+            }
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{banner}");
+            }
+        }
         let state = AppState::new(store, blobs, services, clock)
             .with_node(&config.node)
             .with_admin_token(config.admin_token.clone())

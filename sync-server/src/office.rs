@@ -1,13 +1,14 @@
-//! The office's own edits to job documents (assigning, rebooking), made
-//! by this server node and stored like any other change, so devices get
+//! The office's own edits to job and round documents (assigning,
+//! rebooking, reordering), made by this server node and stored like any other change, so devices get
 //! them at their next sync; what residents must hear of them goes to the
 //! outbox in the same transaction.
 
 use automerge::{AutoCommit, Change};
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::JobId;
+use doorstep_shared::ids::{JobId, RoundId};
 use doorstep_shared::job::{Job, OfficeEditor};
 use doorstep_shared::notify::events_in;
+use doorstep_shared::round::RoundOfficeEditor;
 use doorstep_shared::sync::server::{SyncServer, scope_record};
 use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
@@ -68,6 +69,39 @@ where
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("there is no job {job}")))?;
+    state.notify(crate::state::Changed { tenant, by: None });
+    Ok(())
+}
+
+/// Edits a round's office part as this server node, in one transaction,
+/// and tells live devices.
+pub async fn edit_round<F>(state: &AppState, round: RoundId, edit: F) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut RoundOfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
+{
+    let doc = DocumentId::Round(round);
+    let tenant = state
+        .with_sync(move |sync, server| {
+            let Some((tenant, mut document)) = sync.load(doc)? else {
+                return Ok(None);
+            };
+            document.set_actor(server.actor.clone());
+            let before = document.get_heads();
+            edit(&mut RoundOfficeEditor::new(&mut document)?)?;
+            document.commit();
+            let changes: Vec<(Author, Change)> = document
+                .get_changes(&before)
+                .into_iter()
+                .map(|change| (Author::Server, change))
+                .collect();
+            if !changes.is_empty() {
+                let record = scope_record(&document, doc, server.services)?;
+                sync.append(tenant, doc, &mut document, changes, record)?;
+            }
+            Ok::<_, StoreError>(Some(tenant))
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no round {round}")))?;
     state.notify(crate::state::Changed { tenant, by: None });
     Ok(())
 }

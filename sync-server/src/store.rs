@@ -25,6 +25,7 @@ pub mod identity;
 pub mod missed_bins;
 pub mod outbox;
 pub mod postgres;
+pub mod roster;
 pub mod staff;
 mod sync;
 
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_intake.sql"),
     include_str!("../migrations/sqlite/0007_missed_bins.sql"),
     include_str!("../migrations/sqlite/0008_staff.sql"),
+    include_str!("../migrations/sqlite/0009_roster.sql"),
 ];
 
 /// Storage failed.
@@ -104,6 +106,7 @@ pub trait Store:
     + erasure::ErasureRecords
     + missed_bins::MissedBinRecords
     + staff::StaffRecords
+    + roster::Roster
     + Send
     + Sync
     + 'static
@@ -423,7 +426,8 @@ mod tests {
             let connection = store.connection().unwrap();
             connection
                 .execute_batch(
-                    "DROP TABLE staff_sessions; DROP TABLE staff_roles; DROP TABLE staff_accounts;
+                    "ALTER TABLE users DROP COLUMN active; ALTER TABLE devices DROP COLUMN last_sync_at;
+                     DROP TABLE staff_sessions; DROP TABLE staff_roles; DROP TABLE staff_accounts;
                      DROP TABLE missed_bin_checks; DROP TABLE job_references; ALTER TABLE job_summaries DROP COLUMN closed_at;
                      DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;
                      DROP TABLE blobs; DROP TABLE blob_refs; PRAGMA user_version = 1;",

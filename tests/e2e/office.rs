@@ -7,7 +7,7 @@
 use doorstep_server::demo::DEMO_DISPATCHER_EMAIL;
 use doorstep_tests::{STAFF_PASSWORD, TestServer, test_now};
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -29,7 +29,7 @@ async fn sign_in(server: &TestServer, email: &str, password: &str) -> reqwest::R
 }
 
 /// The session cookie a successful sign-in sets (`name=value`).
-async fn signed_in(server: &TestServer) -> String {
+pub(crate) async fn signed_in(server: &TestServer) -> String {
     let response = sign_in(server, DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/office");
@@ -277,7 +277,7 @@ pub(crate) fn escaped(text: &str) -> String {
 }
 
 /// The form token on a back-office page.
-fn form_token(page: &str) -> String {
+pub(crate) fn form_token(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())

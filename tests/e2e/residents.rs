@@ -457,8 +457,12 @@ async fn on_postgres_fifty_residents_booking_one_half_day_of_capacity_four_get_f
     assert_eq!(taken, [4]);
 }
 
-/// A `multipart/form-data` body with text fields and files.
-fn multipart(fields: &[(&str, &str)], files: &[&[u8]]) -> (String, Vec<u8>) {
+/// A `multipart/form-data` body with text fields and files, each file as
+/// `(field, content type, bytes)`.
+pub(crate) fn multipart(
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> (String, Vec<u8>) {
     let boundary = "doorstep-test-boundary-7f3a";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -469,9 +473,9 @@ fn multipart(fields: &[(&str, &str)], files: &[&[u8]]) -> (String, Vec<u8>) {
             .as_bytes(),
         );
     }
-    for (n, file) in files.iter().enumerate() {
+    for (n, (field, content_type, file)) in files.iter().enumerate() {
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"p{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"f{n}\"\r\nContent-Type: {content_type}\r\n\r\n")
                 .as_bytes(),
         );
         body.extend_from_slice(file);
@@ -496,6 +500,10 @@ async fn a_report_with_a_corrupt_or_fourth_photo_is_refused_with_its_reason_and_
     ];
     let photo = doorstep_tests::camera_file(800, 600);
     let send = |files: Vec<&[u8]>| {
+        let files: Vec<(&str, &str, &[u8])> = files
+            .into_iter()
+            .map(|file| ("photos", "image/jpeg", file))
+            .collect();
         let (content_type, body) = multipart(&fields, &files);
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -571,7 +579,7 @@ async fn the_demo_walks_a_resident_from_report_to_booked_to_completed_with_befor
             ("updates", "sms"),
             ("phone", "07700 900222"),
         ],
-        &[&photo],
+        &[("photos", "image/jpeg", &photo)],
     );
     let reported = client
         .post(server.url("/report"))

@@ -23,10 +23,17 @@ use wasm_bindgen::prelude::*;
 /// `worker`.
 #[wasm_bindgen]
 pub fn start_app(worker: web_sys::Worker) {
-    let origin = web_sys::window()
-        .and_then(|window| window.location().origin().ok())
+    let location = web_sys::window().map(|window| window.location());
+    let origin = location
+        .as_ref()
+        .and_then(|location| location.origin().ok())
         .unwrap_or_default();
-    let link = doorstep_mobile::services::worker_link(worker, origin);
+    // The back office's QR code opens `/app/#code=…`.
+    let code = location
+        .and_then(|location| location.hash().ok())
+        .and_then(|hash| hash.strip_prefix("#code=").map(str::to_owned))
+        .filter(|code| !code.is_empty());
+    let link = doorstep_mobile::services::worker_link(worker, origin, code);
     doorstep_mobile::services::keep_worker_link(link);
     dioxus::LaunchBuilder::new()
         .with_context_provider(doorstep_mobile::services::take_worker_link)

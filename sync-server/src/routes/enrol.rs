@@ -17,7 +17,7 @@ use crate::secrets;
 use crate::state::AppState;
 
 /// How long an enrolment code stays valid.
-const CODE_VALID_MINUTES: i64 = 7 * 24 * 60;
+pub(super) const CODE_VALID_MINUTES: i64 = 7 * 24 * 60;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

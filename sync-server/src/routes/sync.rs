@@ -88,6 +88,9 @@ pub(super) async fn answer(
     let reply = state
         .with_sync(move |sync, server| server.handle(sync, &who, now, &request))
         .await?;
+    state
+        .with_store(move |store| store.touch_device(device, now))
+        .await?;
     for tenant in reply.tenants.iter().filter(|t| !t.accepted.is_empty()) {
         state.notify(Changed {
             tenant: tenant.tenant,

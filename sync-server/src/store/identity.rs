@@ -127,7 +127,7 @@ pub(super) fn parse_teams(
 
 /// The people query, the same on both databases but for placeholders.
 pub(super) const PEOPLE_QUERY: &str = "SELECT u.id, u.name, u.role FROM users u
-     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1 ORDER BY u.name, u.id";
+     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1 AND u.active ORDER BY u.name, u.id";
 /// The teams query, likewise.
 pub(super) const TEAMS_QUERY: &str =
     "SELECT id, name FROM teams WHERE tenant = ?1 ORDER BY name, id";
@@ -284,7 +284,7 @@ impl Identity for SqliteStore {
         let row = connection
             .query_row(
                 "SELECT d.id, d.user_id, d.actor, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                 WHERE d.token_hash = ?1 AND d.revoked_at IS NULL",
+                 WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND u.active",
                 params![secret_hash(token)],
                 |row| {
                     Ok((

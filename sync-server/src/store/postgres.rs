@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0006_intake.sql"),
     include_str!("../../migrations/postgres/0007_missed_bins.sql"),
     include_str!("../../migrations/postgres/0008_staff.sql"),
+    include_str!("../../migrations/postgres/0009_roster.sql"),
 ];
 
 mod blobs;
@@ -48,6 +49,7 @@ mod bookings;
 mod erasure;
 mod missed_bins;
 mod outbox;
+mod roster;
 mod staff;
 
 /// The migration that added `blob_refs`: documents stored before it get
@@ -817,7 +819,7 @@ impl super::Identity for PgStore {
             let Some(row) = client.query_opt(
                 "SELECT d.id, d.user_id, d.actor, u.role FROM devices d
                  JOIN users u ON u.id = d.user_id
-                 WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
+                 WHERE d.token_hash = $1 AND d.revoked_at IS NULL AND u.active",
                 &[&secret_hash(token)],
             )?
             else {

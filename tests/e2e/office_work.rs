@@ -1,0 +1,504 @@
+//! The back office's work over HTTP: jobs imported from CSV (all or none,
+//! every bad row reported), rounds made from a property list, reordered and
+//! given to another crew, devices enrolled, listed with their last sync and
+//! revoked, people added, moved and deactivated, and the Today board's
+//! event stream answering a phone's sync. The same pages run in Chromium
+//! with axe-core in `office_browser.rs`.
+
+use doorstep_server::demo::{DEMO_CREW, DEMO_OPERATIVE, DEMO_TENANT};
+use doorstep_shared::prelude::*;
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_tests::{TestDevice, TestServer, test_now};
+
+use crate::office::{client, form_token, signed_in};
+use crate::residents::{multipart, photo_and_request};
+
+/// A signed-in member of staff: the session cookie and the form token.
+struct Office<'s> {
+    server: &'s TestServer,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'s> Office<'s> {
+    async fn sign_in(server: &'s TestServer) -> Self {
+        let cookie = signed_in(server).await;
+        let mut office = Self {
+            server,
+            cookie,
+            csrf: String::new(),
+        };
+        let (_, page) = office.get("/office").await;
+        office.csrf = form_token(&page);
+        office
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = client()
+            .get(self.server.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Posts a form (the form token added); the status and the redirect's
+    /// target or the page.
+    async fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let response = client()
+            .post(self.server.url(path))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={}&{body}", self.csrf))
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+
+    /// Posts a form with a file in `file` (the form token added).
+    async fn post_file(&self, path: &str, fields: &[(&str, &str)], file: &str) -> (u16, String) {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let (content_type, body) = multipart(&all, &[("file", "text/csv", file.as_bytes())]);
+        let response = client()
+            .post(self.server.url(path))
+            .header("cookie", &self.cookie)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        answer(response).await
+    }
+}
+
+/// A response's status with its redirect target, or else its page.
+async fn answer(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    match response.headers().get("location") {
+        Some(location) => (status, location.to_str().unwrap().to_owned()),
+        None => (status, response.text().await.unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn jobs_import_from_csv_all_or_none_with_every_bad_row_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+
+    let bad = "service,address,priority,assignee,name,phone\n\
+               housing-repair,\"5 Ham Way, Worthing, BN11 2QZ\",urgent,Priya Sharma,Ana Costa,07700 900501\n\
+               bins,,,,,\n\
+               Housing repair,\"9 Ham Way, Worthing, BN11 2QZ\",whenever,Nobody Here,Bo,123\n";
+    let (status, page) = office.post_file("/office/jobs/import", &[], bad).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("2 of 3 rows have problems, so no job was made"),
+        "{page}"
+    );
+    for said in [
+        "<th scope=\"row\">3</th>",
+        "There is no service called “bins”",
+        "The address is missing",
+        "<th scope=\"row\">4</th>",
+        "has no priority called “whenever”",
+        "Nobody and no team called “Nobody Here”",
+        "The resident&#39;s details",
+    ] {
+        assert!(page.contains(said), "{said}: {page}");
+    }
+    assert!(!page.contains("<th scope=\"row\">2</th>"), "{page}");
+    let (_, list) = office.get("/office").await;
+    assert!(list.contains("7 of 7 jobs"), "nothing was made: {list}");
+
+    // A whole file refused: a column nobody reads.
+    let (status, page) = office
+        .post_file(
+            "/office/jobs/import",
+            &[],
+            "service,address,colour\nx,y,z\n",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("“colour”"), "{page}");
+
+    let good = "Service,Address,Priority,Assignee,Description\n\
+                housing-repair,\"5 Ham Way, Worthing, BN11 2QZ\",Urgent,priya sharma,Gutter hanging off\n\
+                Housing repair,\"9 Ham Way, Worthing, BN11 2QZ\",,,\n";
+    let (status, page) = office.post_file("/office/jobs/import", &[], good).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("2 jobs imported"), "{page}");
+    assert!(
+        page.contains("HR-00005") && page.contains("HR-00006"),
+        "{page}"
+    );
+    let (_, list) = office.get("/office").await;
+    assert!(list.contains("9 of 9 jobs"), "{list}");
+
+    // The first went to Priya: her phone has it.
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, test_now()).await.unwrap();
+    let references: Vec<String> = phone
+        .docs
+        .iter()
+        .filter(|(id, _)| matches!(id, DocumentId::Job(_)))
+        .filter_map(|(_, doc)| Job::load(doc).ok())
+        .map(|job| job.office.reference)
+        .collect();
+    assert!(
+        references.contains(&"HR-00005".to_owned()),
+        "{references:?}"
+    );
+    assert!(
+        !references.contains(&"HR-00006".to_owned()),
+        "{references:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_round_from_a_property_list_reaches_its_crew_then_is_reordered_and_reassigned() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+    let list = "address,uprn,containers,note\n\
+                \"1 Tarring Road, Worthing, BN11 4SS\",100061000001,refuse_240l x2,\n\
+                \"3 Tarring Road, Worthing, BN11 4SS\",,recycling_box,Assisted collection\n\
+                \"5 Tarring Road, Worthing, BN11 4SS\",,,\n";
+    let crew = DEMO_CREW.to_string();
+    let fields = [
+        ("reference", "WR-TAR-1"),
+        ("date", "2026-11-28"),
+        ("service", "waste-round"),
+        ("crew", crew.as_str()),
+    ];
+    // A bad list makes nothing and names its lines.
+    let (status, page) = office
+        .post_file("/office/rounds", &fields, "address,uprn\n,abc\n")
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Line 2: the address is missing"), "{page}");
+    assert!(page.contains("Line 2: “abc” is not a UPRN"), "{page}");
+
+    let (status, location) = office.post_file("/office/rounds", &fields, list).await;
+    assert_eq!(status, 303, "{location}");
+    let round: RoundId = location
+        .trim_start_matches("/office/rounds/")
+        .parse()
+        .unwrap();
+    let (_, page) = office.get(&location).await;
+    assert!(page.contains("Saturday 28 November 2026"), "{page}");
+    assert!(page.contains("0 of 3 properties"), "{page}");
+
+    // Sam's phone has it, in the list's order.
+    let mut sam = TestDevice::enrol(&server, &server.code_for("Sam Lee"), DEMO_TENANT)
+        .await
+        .unwrap();
+    sam.sync(&server, test_now()).await.unwrap();
+    let on_phone = Round::load(&sam.docs[&DocumentId::Round(round)]).unwrap();
+    let streets = |round: &Round| -> Vec<String> {
+        round
+            .visiting_order()
+            .iter()
+            .map(|id| round.office.properties[id].address.lines[0].clone())
+            .collect()
+    };
+    assert_eq!(
+        streets(&on_phone),
+        ["1 Tarring Road", "3 Tarring Road", "5 Tarring Road"]
+    );
+    assert_eq!(on_phone.office.properties.len(), 3);
+
+    // Moving the first stop down reaches the phone.
+    let first = on_phone.visiting_order()[0];
+    let (status, _) = office
+        .post(
+            &format!("/office/rounds/{round}/order"),
+            &format!("property={first}&move=down"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    sam.sync(&server, test_now().plus_minutes(1)).await.unwrap();
+    let on_phone = Round::load(&sam.docs[&DocumentId::Round(round)]).unwrap();
+    assert_eq!(
+        streets(&on_phone),
+        ["3 Tarring Road", "1 Tarring Road", "5 Tarring Road"]
+    );
+
+    // Given to a new crew: the round says so, and a stranger team is refused.
+    let (status, _) = office.post("/office/teams", "name=Tarring+crew").await;
+    assert_eq!(status, 303);
+    let (_, page) = office.get(&location).await;
+    let tarring = page
+        .split("<option value=\"")
+        .filter_map(|option| option.split_once("\">"))
+        .find(|(_, label)| label.starts_with("Tarring crew"))
+        .map(|(value, _)| value.to_owned())
+        .expect("the new crew is offered");
+    let (status, _) = office
+        .post(
+            &format!("/office/rounds/{round}/crew"),
+            &format!("team={}", TeamId::from_u128(0xbad)),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = office
+        .post(
+            &format!("/office/rounds/{round}/crew"),
+            &format!("team={tarring}"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    let loaded = server
+        .state
+        .with_sync(move |sync, _| sync.load(DocumentId::Round(round)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Round::load(&loaded.1).unwrap().office.crew.to_string(),
+        tarring
+    );
+    let (_, rounds) = office.get("/office/rounds").await;
+    assert!(
+        rounds.contains("WR-TAR-1") && rounds.contains("Tarring crew"),
+        "{rounds}"
+    );
+}
+
+#[tokio::test]
+async fn a_device_enrolled_from_the_office_shows_its_last_sync_and_once_revoked_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+    let (_, page) = office.get("/office/devices").await;
+    assert!(page.contains("No phone has been enrolled yet"), "{page}");
+
+    let (status, page) = office
+        .post(
+            "/office/devices/enrolments",
+            &format!("user={DEMO_OPERATIVE}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Enrolment code for Priya Sharma"), "{page}");
+    assert!(
+        page.contains("<svg role=\"img\" aria-label=\"QR code"),
+        "{page}"
+    );
+    let code = page
+        .split("<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    // Someone who does not work here gets no code.
+    let (status, _) = office
+        .post(
+            "/office/devices/enrolments",
+            &format!("user={}", UserId::from_u128(0xbad)),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let mut phone = TestDevice::enrol(&server, &code, DEMO_TENANT)
+        .await
+        .unwrap();
+    let (_, page) = office.get("/office/devices").await;
+    assert!(page.contains("Never"), "{page}");
+    server.clock.set(test_now().plus_minutes(25));
+    assert_eq!(phone.sync(&server, test_now()).await.unwrap(), 200);
+    let (_, page) = office.get("/office/devices").await;
+    assert!(
+        page.contains("<td>Friday 27 November 2026 at 8:15am</td>"),
+        "{page}"
+    );
+    assert!(!page.contains("Never"), "{page}");
+
+    let (status, _) = office
+        .post(&format!("/office/devices/{}/revoke", phone.device), "")
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = office.get("/office/devices").await;
+    assert!(page.contains("Revoked"), "{page}");
+    assert_eq!(
+        phone
+            .sync(&server, test_now().plus_minutes(30))
+            .await
+            .unwrap(),
+        401
+    );
+    // Another council's device, or none: not found.
+    let (status, _) = office
+        .post(
+            &format!("/office/devices/{}/revoke", DeviceId::from_u128(0xbad)),
+            "",
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn people_are_added_moved_and_deactivated_and_only_administrators_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+
+    // A new dispatcher with a sign-in; their first password shown once.
+    let (status, page) = office
+        .post(
+            "/office/people",
+            "name=Mo+Farah&role=dispatcher&team=&email=mo.farah%40example.org",
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Mo Farah can now sign in"), "{page}");
+    let password = page
+        .split("<dt>Password</dt><dd><code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let (status, page) = office
+        .post("/office/people", "name=&role=crew&email=not-an-email")
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("Enter the person&#39;s full name"), "{page}");
+
+    // Mo signs in, as a dispatcher: people and teams are not theirs.
+    let signed = client()
+        .post(server.url("/office/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email=mo.farah%40example.org&password={password}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let mo_cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mo_people = client()
+        .get(server.url("/office/people"))
+        .header("cookie", &mo_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mo_people.status(), 403);
+
+    // Priya moves into the Ham Way crew: her phone now sees its round.
+    let mut priya = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    priya.sync(&server, test_now()).await.unwrap();
+    let has_round = |phone: &TestDevice| {
+        phone
+            .docs
+            .keys()
+            .any(|id| matches!(id, DocumentId::Round(_)))
+    };
+    assert!(!has_round(&priya));
+    let (status, _) = office
+        .post(
+            &format!("/office/people/{DEMO_OPERATIVE}/team"),
+            &format!("team={DEMO_CREW}"),
+        )
+        .await;
+    assert_eq!(status, 303);
+    priya
+        .sync(&server, test_now().plus_minutes(1))
+        .await
+        .unwrap();
+    assert!(has_round(&priya));
+
+    // Deactivated: her phone is refused at once, and she is offered no work.
+    let (status, _) = office
+        .post(
+            &format!("/office/people/{DEMO_OPERATIVE}/active"),
+            "active=false",
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        priya
+            .sync(&server, test_now().plus_minutes(2))
+            .await
+            .unwrap(),
+        401
+    );
+    let (_, page) = office.get("/office/people").await;
+    assert!(page.contains("Deactivated"), "{page}");
+    let (_, form) = office.get("/office/jobs/new").await;
+    assert!(!form.contains("Priya Sharma (operative)"), "{form}");
+    // Nobody deactivates themselves.
+    let me = doorstep_server::demo::DEMO_DISPATCHER;
+    let (status, _) = office
+        .post(&format!("/office/people/{me}/active"), "active=false")
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_today_board_streams_a_new_board_when_a_phone_syncs_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+    let (_, page) = office.get("/office/today").await;
+    assert!(page.contains("jobs today"), "{page}");
+    assert!(page.contains("Priya Sharma"), "{page}");
+
+    let refused = client()
+        .get(server.url("/office/today/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let events = client()
+        .get(server.url("/office/today/events"))
+        .header("cookie", &office.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let mut events = events;
+    let mut received = String::new();
+    boards(&mut events, &mut received, 1).await;
+    assert!(received.contains("Work started 1</span>"), "{received}");
+
+    // Priya starts job 2 (with its before photo): the board comes again.
+    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&server, test_now()).await.unwrap();
+    photo_and_request(
+        &mut phone,
+        JobId::from_u128(0xd00_0002),
+        "before",
+        41,
+        Some(("booked", "in_progress")),
+        test_now().plus_minutes(1),
+    );
+    phone
+        .sync(&server, test_now().plus_minutes(2))
+        .await
+        .unwrap();
+    boards(&mut events, &mut received, 2).await;
+    let latest = received.rsplit("event: board").next().unwrap();
+    assert!(latest.contains("Work started 2</span>"), "{latest}");
+}
+
+/// Reads an event stream until it holds `n` board events.
+async fn boards(events: &mut reqwest::Response, received: &mut String, n: usize) {
+    while received.matches("event: board").count() < n {
+        let chunk = events.chunk().await.unwrap().expect("the stream goes on");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
