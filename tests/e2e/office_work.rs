@@ -74,6 +74,22 @@ impl<'s> Office<'s> {
     }
 }
 
+/// A server on a fresh PostgreSQL schema, with its photo folder.
+async fn on_postgres(schema: &'static str) -> (TestServer, tempfile::TempDir) {
+    let store = tokio::task::spawn_blocking(move || crate::postgres_store::fresh_store(schema))
+        .await
+        .unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with_options(
+        std::sync::Arc::new(store),
+        TestServer::photo_folder(photos.path()).unwrap(),
+        doorstep_tests::ServerOptions::default(),
+    )
+    .await
+    .unwrap();
+    (server, photos)
+}
+
 /// A response's status with its redirect target, or else its page.
 async fn answer(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
@@ -274,7 +290,18 @@ async fn a_round_from_a_property_list_reaches_its_crew_then_is_reordered_and_rea
 async fn a_device_enrolled_from_the_office_shows_its_last_sync_and_once_revoked_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
-    let office = Office::sign_in(&server).await;
+    devices_enrolled_listed_and_revoked(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_device_enrolled_from_the_office_shows_its_last_sync_and_once_revoked_is_refused()
+ {
+    let (server, _photos) = on_postgres("doorstep_test_devices").await;
+    devices_enrolled_listed_and_revoked(&server).await;
+}
+
+async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
+    let office = Office::sign_in(server).await;
     let (_, page) = office.get("/office/devices").await;
     assert!(page.contains("No phone has been enrolled yet"), "{page}");
 
@@ -346,7 +373,17 @@ async fn a_device_enrolled_from_the_office_shows_its_last_sync_and_once_revoked_
 async fn people_are_added_moved_and_deactivated_and_only_administrators_may() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
-    let office = Office::sign_in(&server).await;
+    people_added_moved_and_deactivated(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_people_are_added_moved_and_deactivated_and_only_administrators_may() {
+    let (server, _photos) = on_postgres("doorstep_test_people").await;
+    people_added_moved_and_deactivated(&server).await;
+}
+
+async fn people_added_moved_and_deactivated(server: &TestServer) {
+    let office = Office::sign_in(server).await;
 
     // A new dispatcher with a sign-in; their first password shown once.
     let (status, page) = office
@@ -449,7 +486,17 @@ async fn people_are_added_moved_and_deactivated_and_only_administrators_may() {
 async fn the_today_board_streams_a_new_board_when_a_phone_syncs_a_change() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
-    let office = Office::sign_in(&server).await;
+    board_streams_on_sync(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_today_board_streams_a_new_board_when_a_phone_syncs_a_change() {
+    let (server, _photos) = on_postgres("doorstep_test_board").await;
+    board_streams_on_sync(&server).await;
+}
+
+async fn board_streams_on_sync(server: &TestServer) {
+    let office = Office::sign_in(server).await;
     let (_, page) = office.get("/office/today").await;
     assert!(page.contains("jobs today"), "{page}");
     assert!(page.contains("Priya Sharma"), "{page}");
