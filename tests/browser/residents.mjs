@@ -11,8 +11,7 @@
 // page it reaches (axe needs JavaScript); any violation fails the run.
 // Every wait is on something in the page, never a fixed time.
 import { chromium } from 'playwright-core';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { axeCheck, expect, finish, heading, step } from './checks.mjs';
 
 const [base, doneToken, jpegPath, staffEmail, staffPassword] = process.argv.slice(2);
 if (!base || !doneToken || !jpegPath || !staffEmail || !staffPassword) {
@@ -20,39 +19,6 @@ if (!base || !doneToken || !jpegPath || !staffEmail || !staffPassword) {
   process.exit(2);
 }
 const LONG = 60_000;
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
-
-function step(text) {
-  console.log(`step: ${text}`);
-}
-
-function expect(condition, message) {
-  if (!condition) {
-    throw new Error(message);
-  }
-}
-
-const violations = [];
-let checked = 0;
-
-async function axeCheck(page, name) {
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(
-    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags } }),
-    AXE_TAGS,
-  );
-  checked += 1;
-  console.log(`axe: ${name}: ${result.violations.length} violations, ${result.passes.length} rules passed`);
-  for (const violation of result.violations) {
-    const where = violation.nodes.map((node) => node.target.join(' ')).join('; ');
-    violations.push(`${name}: ${violation.id} (${violation.impact}): ${violation.help} at ${where}`);
-  }
-}
-
-async function heading(page, text) {
-  await page.getByRole('heading', { name: text, exact: true }).first().waitFor();
-}
 
 /// Every resident journey; `check(page, name)` runs on each page reached.
 async function journeys(page, check) {
@@ -233,9 +199,4 @@ try {
 } finally {
   await browser.close();
 }
-if (violations.length > 0) {
-  console.error(`axe-core found ${violations.length} violations:\n${violations.join('\n')}`);
-  process.exit(1);
-}
-console.log(`axe: ${checked} pages, no violations`);
-console.log('done');
+finish();

@@ -8,6 +8,7 @@ mod bookings;
 mod intake;
 mod missed_bins;
 mod office;
+mod office_browser;
 mod office_work;
 mod outbox;
 mod photos;

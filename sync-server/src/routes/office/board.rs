@@ -252,14 +252,18 @@ fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> String 
                         _ => String::new(),
                     };
                     format!(
-                        "<a href=\"/office/jobs/{}\" title=\"{}\">{}</a>",
+                        "<li><a href=\"/office/jobs/{}\" title=\"{}\">{}</a></li>",
                         job.job,
                         escape(&format!("{}, {slot}", job.address)),
                         escape(&job.reference)
                     )
                 })
                 .collect();
-            html.push_str(&here.join("<br>"));
+            if !here.is_empty() {
+                html.push_str("<ul class=\"board-jobs\">");
+                html.push_str(&here.concat());
+                html.push_str("</ul>");
+            }
             html.push_str("</td>");
         }
         html.push_str("</tr>");
