@@ -332,13 +332,11 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
         .await;
     assert_eq!(status, 400);
 
-    let mut phone = TestDevice::enrol(&server, &code, DEMO_TENANT)
-        .await
-        .unwrap();
+    let mut phone = TestDevice::enrol(server, &code, DEMO_TENANT).await.unwrap();
     let (_, page) = office.get("/office/devices").await;
     assert!(page.contains("Never"), "{page}");
     server.clock.set(test_now().plus_minutes(25));
-    assert_eq!(phone.sync(&server, test_now()).await.unwrap(), 200);
+    assert_eq!(phone.sync(server, test_now()).await.unwrap(), 200);
     let (_, page) = office.get("/office/devices").await;
     assert!(
         page.contains("<td>Friday 27 November 2026 at 8:15am</td>"),
@@ -354,7 +352,7 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
     assert!(page.contains("Revoked"), "{page}");
     assert_eq!(
         phone
-            .sync(&server, test_now().plus_minutes(30))
+            .sync(server, test_now().plus_minutes(30))
             .await
             .unwrap(),
         401
@@ -431,10 +429,10 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
     assert_eq!(mo_people.status(), 403);
 
     // Priya moves into the Ham Way crew: her phone now sees its round.
-    let mut priya = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+    let mut priya = TestDevice::enrol(server, &server.code_for("Priya Sharma"), DEMO_TENANT)
         .await
         .unwrap();
-    priya.sync(&server, test_now()).await.unwrap();
+    priya.sync(server, test_now()).await.unwrap();
     let has_round = |phone: &TestDevice| {
         phone
             .docs
@@ -450,7 +448,7 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
         .await;
     assert_eq!(status, 303);
     priya
-        .sync(&server, test_now().plus_minutes(1))
+        .sync(server, test_now().plus_minutes(1))
         .await
         .unwrap();
     assert!(has_round(&priya));
@@ -465,7 +463,7 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
     assert_eq!(status, 303);
     assert_eq!(
         priya
-            .sync(&server, test_now().plus_minutes(2))
+            .sync(server, test_now().plus_minutes(2))
             .await
             .unwrap(),
         401
@@ -521,10 +519,10 @@ async fn board_streams_on_sync(server: &TestServer) {
     assert!(received.contains("Work started 1</span>"), "{received}");
 
     // Priya starts job 2 (with its before photo): the board comes again.
-    let mut phone = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)
+    let mut phone = TestDevice::enrol(server, &server.code_for("Priya Sharma"), DEMO_TENANT)
         .await
         .unwrap();
-    phone.sync(&server, test_now()).await.unwrap();
+    phone.sync(server, test_now()).await.unwrap();
     photo_and_request(
         &mut phone,
         JobId::from_u128(0xd00_0002),
@@ -534,7 +532,7 @@ async fn board_streams_on_sync(server: &TestServer) {
         test_now().plus_minutes(1),
     );
     phone
-        .sync(&server, test_now().plus_minutes(2))
+        .sync(server, test_now().plus_minutes(2))
         .await
         .unwrap();
     boards(&mut events, &mut received, 2).await;
