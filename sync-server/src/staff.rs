@@ -51,15 +51,31 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Signs a member of staff in: the session token for the cookie, or
-/// `None` for a wrong email or password, an inactive account or one with
-/// no council (which are not told apart).
+/// Wrong passwords in a row that lock an account's sign-in.
+pub const SIGN_IN_ATTEMPTS: u32 = 5;
+/// How long a locked account refuses sign-in.
+pub const LOCK_MINUTES: i64 = 15;
+
+/// How a sign-in went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignIn {
+    /// Signed in: the session token for the cookie.
+    Session(String),
+    /// A wrong email or password, an inactive account or one with no
+    /// council (which are not told apart).
+    Refused,
+    /// Too many wrong passwords in a row: refused, even with the right one,
+    /// for [`LOCK_MINUTES`].
+    Locked,
+}
+
+/// Signs a member of staff in.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
     now: Timestamp,
-) -> Result<Option<String>, ApiError> {
+) -> Result<SignIn, ApiError> {
     let email = email.trim().to_owned();
     let account = state
         .with_store(move |store| store.staff_account(&email))
@@ -75,15 +91,30 @@ pub async fn sign_in(
         }
     })
     .await?;
-    let Some(account) = account.filter(|account| matches && account.active) else {
-        return Ok(None);
+    let Some(account) = account.filter(|account| account.active) else {
+        return Ok(SignIn::Refused);
     };
     let user = account.user;
+    if account.locked_until.is_some_and(|until| until > now) {
+        return Ok(SignIn::Locked);
+    }
+    if !matches {
+        let lock_until = now.plus_minutes(LOCK_MINUTES);
+        state
+            .with_store(move |store| {
+                store.record_failed_sign_in(user, SIGN_IN_ATTEMPTS, lock_until)
+            })
+            .await?;
+        return Ok(SignIn::Refused);
+    }
     let roles = state
-        .with_store(move |store| store.staff_roles(user))
+        .with_store(move |store| {
+            store.record_sign_in(user)?;
+            store.staff_roles(user)
+        })
         .await?;
     let Some((tenant, _)) = roles.first().copied() else {
-        return Ok(None);
+        return Ok(SignIn::Refused);
     };
     let token = device_token()?;
     let csrf = device_token()?;
@@ -94,7 +125,23 @@ pub async fn sign_in(
             store.create_staff_session(&hashed, user, tenant, &csrf, now, expires)
         })
         .await?;
-    Ok(Some(token))
+    Ok(SignIn::Session(token))
+}
+
+/// Moves the request's session to another of the user's councils; false
+/// if they have no role there.
+pub async fn switch_council(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: doorstep_shared::ids::TenantId,
+) -> Result<bool, ApiError> {
+    let Some(token) = session_token(headers) else {
+        return Ok(false);
+    };
+    let hashed = token_hash(&token);
+    state
+        .with_store(move |store| store.switch_staff_council(&hashed, tenant))
+        .await
 }
 
 /// The session cookie's value in a request, if any.

@@ -14,7 +14,7 @@ pub(crate) fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn sign_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
     client()
         .post(server.url("/office/sign-in"))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -547,3 +547,84 @@ async fn boards(events: &mut reqwest::Response, received: &mut String, n: usize)
         received.push_str(&String::from_utf8_lossy(&chunk));
     }
 }
+
+#[tokio::test]
+async fn five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    sign_in_locks(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes() {
+    let (server, _photos) = on_postgres("doorstep_test_sign_in_lock").await;
+    sign_in_locks(&server).await;
+}
+
+async fn sign_in_locks(server: &TestServer) {
+    use doorstep_server::demo::DEMO_DISPATCHER_EMAIL;
+    use doorstep_tests::STAFF_PASSWORD;
+
+    let attempt = |email: &'static str, password: &'static str| async move {
+        let response = crate::office::sign_in(server, email, password).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    // Four wrong, then right: the count starts again.
+    for _ in 0..4 {
+        assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, "wrong").await.0, 401);
+    }
+    assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await.0, 303);
+    for _ in 0..5 {
+        assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, "wrong").await.0, 401);
+    }
+    // Locked, even with the right password.
+    let (status, page) = attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await;
+    assert_eq!(status, 429);
+    assert!(page.contains("too many wrong passwords"), "{page}");
+    // An email nobody has is never "locked": it tells nothing.
+    for _ in 0..6 {
+        assert_eq!(attempt("nobody@example.org", "wrong").await.0, 401);
+    }
+    server.clock.set(test_now().plus_minutes(16));
+    assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await.0, 303);
+}
+
+#[tokio::test]
+async fn staff_of_two_councils_switch_between_them() {
+    use doorstep_server::demo::DEMO_DISPATCHER;
+    use doorstep_server::store::staff::StaffRole;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let other = TenantId::from_u128(0xc0c2);
+    server
+        .state
+        .with_store(move |store| {
+            store.put_tenant(other, "Lancing Parish Council")?;
+            store.grant_staff_role(DEMO_DISPATCHER, other, StaffRole::Dispatcher)
+        })
+        .await
+        .unwrap();
+    let office = Office::sign_in(&server).await;
+    let (_, page) = office.get("/office").await;
+    assert!(page.contains("Lancing Parish Council"), "{page}");
+    assert!(page.contains("7 of 7 jobs"), "{page}");
+
+    let (status, _) = office
+        .post("/office/council", &format!("council={other}"))
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = office.get("/office").await;
+    assert!(page.contains("0 of 0 jobs"), "{page}");
+    assert!(page.contains("(dispatcher)"), "{page}");
+    assert!(!page.contains("People and teams"), "{page}");
+
+    // A council they do not work for is refused.
+    let (status, _) = office
+        .post(
+            "/office/council",
+            &format!("council={}", TenantId::from_u128(0xbad)),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

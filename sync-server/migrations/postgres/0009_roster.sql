@@ -4,3 +4,8 @@ ALTER TABLE users ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE;
 
 -- When each device last synced, for the back office's device list.
 ALTER TABLE devices ADD COLUMN last_sync_at BIGINT;
+
+-- Sign-in throttling: wrong passwords in a row, and until when the account
+-- refuses sign-in after too many.
+ALTER TABLE staff_accounts ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE staff_accounts ADD COLUMN locked_until BIGINT;

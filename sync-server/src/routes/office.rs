@@ -2,7 +2,10 @@
 //! Today board updates itself when it is on). Each part has its module:
 //!
 //! - sign-in here: `GET /office/sign-in`, `POST /office/sign-in` (`email`,
-//!   `password`) give a session cookie; `POST /office/sign-out`;
+//!   `password`) give a session cookie (five wrong passwords in a row lock
+//!   the account's sign-in for 15 minutes); `POST /office/sign-out`;
+//!   `POST /office/council` moves the session to another council the
+//!   user works for (a chooser above every page when there are several);
 //! - [`jobs`]: the council's jobs, searched and filtered; a job's page with
 //!   its history and messages; assigning; making a job;
 //! - [`import`]: jobs from a CSV file, all or none, with a report of every
@@ -52,6 +55,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/office/sign-in", get(sign_in_form).post(sign_in))
         .route("/office/sign-out", post(sign_out))
+        .route("/office/council", post(switch_council))
         .merge(jobs::router())
         .merge(import::router())
         .merge(board::router())
@@ -75,7 +79,33 @@ async fn staff_page(
     main: &str,
 ) -> Result<Response, ApiError> {
     let council = council(state, Some(session)).await?;
+    let user = session.user;
+    let councils: Vec<(String, String)> = state
+        .with_store(move |store| {
+            let mut councils = Vec::new();
+            for (tenant, _) in store.staff_roles(user)? {
+                let name = store
+                    .tenant_name(tenant)?
+                    .unwrap_or_else(|| tenant.to_string());
+                councils.push((tenant.to_string(), name));
+            }
+            Ok(councils)
+        })
+        .await?;
     let mut body = signed_in_bar(session);
+    if councils.len() > 1 {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/office/council\" class=\"phase\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{}<button type=\"submit\" class=\"button button--secondary\">Switch council</button></form>\n",
+            escape(&session.csrf),
+            select_with(
+                "council",
+                "Working for",
+                "Choose a council",
+                &councils,
+                &session.tenant.to_string()
+            ),
+        ));
+    }
     body.push_str(main);
     let page = Page {
         council: &council,
@@ -98,18 +128,32 @@ fn admin_only(session: &StaffSession) -> Result<(), ApiError> {
     }
 }
 
-fn sign_in_main(email: &str, error: bool) -> String {
-    let mut main = if error {
-        error_summary(&[(
+/// Why the sign-in form is shown again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignInProblem {
+    None,
+    Refused,
+    Locked,
+}
+
+fn sign_in_main(email: &str, problem: SignInProblem) -> String {
+    let mut main = match problem {
+        SignInProblem::None => String::new(),
+        SignInProblem::Refused => error_summary(&[(
             "email",
             "Enter the email address and password of your staff account".to_owned(),
-        )])
-    } else {
-        String::new()
+        )]),
+        SignInProblem::Locked => error_summary(&[(
+            "email",
+            format!(
+                "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
+                staff::LOCK_MINUTES
+            ),
+        )]),
     };
     main.push_str(&format!(
         "<h1>Sign in</h1>\n<form method=\"post\" action=\"/office/sign-in\" novalidate>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"email\">Email address</label>\n<input class=\"input\" id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" spellcheck=\"false\" value=\"{email}\">\n</div>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"password\">Password</label>\n<input class=\"input\" id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\n</div>\n<button type=\"submit\" class=\"button\">Sign in</button>\n</form>\n",
-        group = if error { " form-group--error" } else { "" },
+        group = if problem == SignInProblem::None { "" } else { " form-group--error" },
         email = escape(email),
     ));
     main
@@ -130,7 +174,7 @@ async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiErro
         service: SERVICE,
         title: "Sign in",
         has_errors: false,
-        main: sign_in_main("", false),
+        main: sign_in_main("", SignInProblem::None),
     };
     Ok(html(&state, StatusCode::OK, &page))
 }
@@ -148,26 +192,56 @@ async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ApiError> {
     let now = state.clock().now();
-    match staff::sign_in(&state, &form.email, &form.password, now).await? {
-        Some(token) => {
+    let problem = match staff::sign_in(&state, &form.email, &form.password, now).await? {
+        staff::SignIn::Session(token) => {
             let mut response = Redirect::to("/office").into_response();
             let cookie = HeaderValue::from_str(&staff::session_cookie(&token))
                 .map_err(|_| ApiError::BadRequest("could not make the session cookie".into()))?;
             response.headers_mut().insert(header::SET_COOKIE, cookie);
-            Ok(response)
+            return Ok(response);
         }
-        None => {
-            let council = council(&state, None).await?;
-            let page = Page {
-                council: &council,
-                service: SERVICE,
-                title: "Sign in",
-                has_errors: true,
-                main: sign_in_main(&form.email, true),
-            };
-            Ok(html(&state, StatusCode::UNAUTHORIZED, &page))
-        }
+        staff::SignIn::Refused => SignInProblem::Refused,
+        staff::SignIn::Locked => SignInProblem::Locked,
+    };
+    let council = council(&state, None).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title: "Sign in",
+        has_errors: true,
+        main: sign_in_main(&form.email, problem),
+    };
+    let status = match problem {
+        SignInProblem::Locked => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    Ok(html(&state, status, &page))
+}
+
+#[derive(Deserialize)]
+struct CouncilForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    council: String,
+}
+
+/// `POST /office/council`: works for another of the user's councils from
+/// now on in this session.
+async fn switch_council(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CouncilForm>,
+) -> Result<Response, ApiError> {
+    if changing(&state, &headers, &form.csrf).await?.is_none() {
+        return Ok(to_sign_in());
     }
+    let refused = || ApiError::Forbidden("you do not work for that council".into());
+    let tenant: TenantId = form.council.parse().map_err(|_| refused())?;
+    if !staff::switch_council(&state, &headers, tenant).await? {
+        return Err(refused());
+    }
+    Ok(Redirect::to("/office").into_response())
 }
 
 #[derive(Deserialize)]

@@ -49,6 +49,8 @@ pub struct StaffAccount {
     pub password_hash: String,
     /// Whether they may sign in.
     pub active: bool,
+    /// Until when sign-in is refused after too many wrong passwords.
+    pub locked_until: Option<Timestamp>,
 }
 
 /// A signed-in session, as the server's records hold it.
@@ -111,7 +113,36 @@ pub trait StaffRecords {
 
     /// Ends a session.
     fn end_staff_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
+
+    /// Counts a wrong password; the `limit`th in a row locks sign-in until
+    /// `lock_until` (and starts the count again).
+    fn record_failed_sign_in(
+        &self,
+        user: UserId,
+        limit: u32,
+        lock_until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// A right password: the count of wrong ones starts again.
+    fn record_sign_in(&self, user: UserId) -> Result<(), StoreError>;
+
+    /// Moves a session to another council the user has a role in; false if
+    /// they have none there.
+    fn switch_staff_council(&self, token_hash: &[u8], tenant: TenantId)
+    -> Result<bool, StoreError>;
 }
+
+/// Counting a wrong password, the same on both databases but for
+/// placeholders: `?1` user, `?2` limit, `?3` lock-until.
+pub(super) const FAILED_SIGN_IN: &str = "UPDATE staff_accounts SET
+        locked_until = CASE WHEN failed_sign_ins + 1 >= ?2 THEN ?3 ELSE locked_until END,
+        failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= ?2 THEN 0 ELSE failed_sign_ins + 1 END
+     WHERE user_id = ?1";
+
+/// Moving a session to another council; `?1` token hash, `?2` council.
+pub(super) const SWITCH_COUNCIL: &str = "UPDATE staff_sessions SET tenant = ?2
+     WHERE token_hash = ?1 AND EXISTS (SELECT 1 FROM staff_roles r
+         WHERE r.user_id = staff_sessions.user_id AND r.tenant = ?2)";
 
 /// A session row as both databases return it: user, name, tenant, role,
 /// csrf.
@@ -179,7 +210,7 @@ impl StaffRecords for SqliteStore {
         let row = self
             .connection()?
             .query_row(
-                "SELECT a.user_id, u.name, a.password_hash, a.active
+                "SELECT a.user_id, u.name, a.password_hash, a.active, a.locked_until
                  FROM staff_accounts a JOIN users u ON u.id = a.user_id
                  WHERE a.email = lower(?1)",
                 params![email.trim()],
@@ -189,16 +220,18 @@ impl StaffRecords for SqliteStore {
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
                         row.get::<_, bool>(3)?,
+                        row.get::<_, Option<i64>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(user, name, password_hash, active)| {
+        row.map(|(user, name, password_hash, active, locked_until)| {
             Ok(StaffAccount {
                 user: parse("user id", user)?,
                 name,
                 password_hash,
                 active,
+                locked_until: locked_until.map(Timestamp::from_millis),
             })
         })
         .transpose()
@@ -266,5 +299,37 @@ impl StaffRecords for SqliteStore {
             params![token_hash],
         )?;
         Ok(())
+    }
+
+    fn record_failed_sign_in(
+        &self,
+        user: UserId,
+        limit: u32,
+        lock_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.connection()?.execute(
+            FAILED_SIGN_IN,
+            params![user.to_string(), i64::from(limit), lock_until.as_millis()],
+        )?;
+        Ok(())
+    }
+
+    fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
+        self.connection()?.execute(
+            "UPDATE staff_accounts SET failed_sign_ins = 0, locked_until = NULL WHERE user_id = ?1",
+            params![user.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn switch_staff_council(
+        &self,
+        token_hash: &[u8],
+        tenant: TenantId,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .connection()?
+            .execute(SWITCH_COUNCIL, params![token_hash, tenant.to_string()])?;
+        Ok(changed > 0)
     }
 }

@@ -165,8 +165,13 @@ async fn job_page(
             Ok(names)
         })
         .await?;
-    let messages = state
-        .with_store(move |store| store.outbox_for_job(job_id))
+    let tenant = session.tenant;
+    let (messages, team_names) = state
+        .with_store(move |store| {
+            let teams: BTreeMap<doorstep_shared::ids::TeamId, String> =
+                store.teams(tenant)?.into_iter().collect();
+            Ok((store.outbox_for_job(job_id)?, teams))
+        })
         .await?;
 
     let status = job.status(&service);
@@ -194,7 +199,12 @@ async fn job_page(
                         .get(&user)
                         .map_or("someone no longer listed", String::as_str),
                 ),
-                Some(Assignee::Team(_)) => "A team".into(),
+                Some(Assignee::Team(team)) => escape(&format!(
+                    "Team: {}",
+                    team_names
+                        .get(&team)
+                        .map_or("a team no longer listed", String::as_str)
+                )),
                 None => "Nobody yet".into(),
             },
         ),

@@ -6,7 +6,8 @@ use doorstep_shared::time::Timestamp;
 use super::super::StoreError;
 use super::super::parse;
 use super::super::staff::{
-    SESSION_QUERY, StaffAccount, StaffRecords, StaffRole, StaffSession, parse_roles, parse_session,
+    FAILED_SIGN_IN, SESSION_QUERY, SWITCH_COUNCIL, StaffAccount, StaffRecords, StaffRole,
+    StaffSession, parse_roles, parse_session,
 };
 use super::PgStore;
 
@@ -47,7 +48,7 @@ impl StaffRecords for PgStore {
     fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
         let row = self.with_client(|client| {
             Ok(client.query_opt(
-                "SELECT a.user_id, u.name, a.password_hash, a.active
+                "SELECT a.user_id, u.name, a.password_hash, a.active, a.locked_until
                  FROM staff_accounts a JOIN users u ON u.id = a.user_id
                  WHERE a.email = lower($1)",
                 &[&email.trim()],
@@ -59,6 +60,7 @@ impl StaffRecords for PgStore {
                 name: row.get(1),
                 password_hash: row.get(2),
                 active: row.get(3),
+                locked_until: row.get::<_, Option<i64>>(4).map(Timestamp::from_millis),
             })
         })
         .transpose()
@@ -120,6 +122,52 @@ impl StaffRecords for PgStore {
                 &[&token_hash],
             )?;
             Ok(())
+        })
+    }
+
+    fn record_failed_sign_in(
+        &self,
+        user: UserId,
+        limit: u32,
+        lock_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                &FAILED_SIGN_IN
+                    .replace("?1", "$1")
+                    .replace("?2", "$2")
+                    .replace("?3", "$3"),
+                &[
+                    &user.to_string(),
+                    &i32::try_from(limit).unwrap_or(i32::MAX),
+                    &lock_until.as_millis(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE staff_accounts SET failed_sign_ins = 0, locked_until = NULL WHERE user_id = $1",
+                &[&user.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn switch_staff_council(
+        &self,
+        token_hash: &[u8],
+        tenant: TenantId,
+    ) -> Result<bool, StoreError> {
+        self.with_client(|client| {
+            let changed = client.execute(
+                &SWITCH_COUNCIL.replace("?1", "$1").replace("?2", "$2"),
+                &[&token_hash, &tenant.to_string()],
+            )?;
+            Ok(changed > 0)
         })
     }
 }
