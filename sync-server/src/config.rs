@@ -183,6 +183,19 @@ pub enum Command {
         #[arg(long)]
         id: Option<TeamId>,
     },
+    /// Give a user a back-office sign-in as a council's administrator (or
+    /// a new password); prints the password, shown only this once.
+    AddAdmin {
+        /// The user (see `add-user`).
+        #[arg(long)]
+        user: UserId,
+        /// Their email address, to sign in with.
+        #[arg(long)]
+        email: String,
+        /// The council they administer.
+        #[arg(long)]
+        tenant: TenantId,
+    },
 }
 
 /// The settings a file may hold.

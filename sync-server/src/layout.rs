@@ -177,6 +177,8 @@ pub struct Page<'a> {
     pub title: &'a str,
     /// The form on the page has errors: the title says so first.
     pub has_errors: bool,
+    /// A back-office page (its footer speaks to staff, not residents).
+    pub staff: bool,
     /// The main column, already escaped.
     pub main: String,
 }
@@ -217,13 +219,24 @@ impl Page<'_> {
 </div>
 <footer class="footer">
 <div class="width-container">
-<p>{council}. Your details are used only to keep you told about this request, and are deleted after it closes.</p>
+<p>{footer}</p>
 </div>
 </footer>
 </body>
 </html>
 "##,
             title = escape(&title),
+            footer = if self.staff {
+                format!(
+                    "{}: Doorstep back office. Residents' details here are for the council's work only; they are deleted after a job closes.",
+                    escape(self.council)
+                )
+            } else {
+                format!(
+                    "{}. Your details are used only to keep you told about this request, and are deleted after it closes.",
+                    escape(self.council)
+                )
+            },
             brand = branding.colour,
             logo = if branding.logo.is_some() {
                 format!("<img class=\"header__logo\" src=\"{LOGO_PATH}\" alt=\"\" height=\"40\">")
@@ -315,6 +328,7 @@ mod tests {
             service: "Report a repair",
             title: "Report a repair",
             has_errors: false,
+            staff: false,
             main: String::new(),
         }
         .render(&Branding {
@@ -331,6 +345,7 @@ mod tests {
             service: "Track your repair",
             title: "<HR-1>",
             has_errors: true,
+            staff: false,
             main: String::new(),
         }
         .render(&Branding::default());

@@ -349,5 +349,27 @@ fn administer(store: &dyn Store, command: Command, now: Timestamp) -> anyhow::Re
                 .context("could not add the team (do the council and members exist?)")?;
             id.to_string()
         }
+        Command::AddAdmin {
+            user,
+            email,
+            tenant,
+        } => {
+            let email = email.trim().to_lowercase();
+            email
+                .parse::<doorstep_shared::contact::EmailAddress>()
+                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+            let password = secrets::enrolment_code()?;
+            let hash = doorstep_server::staff::hash_password(&password)
+                .map_err(|_| anyhow::anyhow!("could not hash the password"))?;
+            store
+                .put_staff_account(user, &email, &hash)
+                .context("could not add the sign-in (is the user id right, the email free?)")?;
+            store.grant_staff_role(
+                user,
+                tenant,
+                doorstep_server::store::staff::StaffRole::Admin,
+            )?;
+            password
+        }
     })
 }

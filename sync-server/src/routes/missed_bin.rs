@@ -50,6 +50,7 @@ async fn page(
         service: SERVICE_NAME,
         title,
         has_errors,
+        staff: false,
         main,
     };
     Ok(html(state, status, &page))

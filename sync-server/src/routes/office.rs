@@ -112,6 +112,7 @@ async fn staff_page(
         service: SERVICE,
         title,
         has_errors: status == StatusCode::BAD_REQUEST,
+        staff: true,
         main: body,
     };
     Ok(html(state, status, &page))
@@ -174,6 +175,7 @@ async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiErro
         service: SERVICE,
         title: "Sign in",
         has_errors: false,
+        staff: true,
         main: sign_in_main("", SignInProblem::None),
     };
     Ok(html(&state, StatusCode::OK, &page))
@@ -209,6 +211,7 @@ async fn sign_in(
         service: SERVICE,
         title: "Sign in",
         has_errors: true,
+        staff: true,
         main: sign_in_main(&form.email, problem),
     };
     let status = match problem {

@@ -42,6 +42,7 @@ async fn page(
         service: "Report a repair",
         title: "Report a repair",
         has_errors: !errors.is_empty(),
+        staff: false,
         main: report::form_page(state.services(), form, errors),
     };
     let status = if errors.is_empty() {

@@ -121,6 +121,7 @@ fn not_found(state: &AppState) -> Response {
         service: "Track your request",
         title: "Page not found",
         has_errors: false,
+        staff: false,
         main: "<h1>Page not found</h1>\n<p>If you typed the web address, check it is correct.</p>\n<p>If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed.</p>\n".into(),
     };
     html(state, StatusCode::NOT_FOUND, &page)
@@ -192,6 +193,7 @@ async fn show(
         service: "Track your request",
         title: &opened.job.office.reference,
         has_errors: false,
+        staff: false,
         main: residents::track_page(&opened.job, &opened.service, &view),
     };
     Ok(html(&state, StatusCode::OK, &page))
@@ -270,6 +272,7 @@ async fn book_page(
         service: "Track your request",
         title,
         has_errors: error.is_some(),
+        staff: false,
         main,
     };
     let status = error.map_or(StatusCode::OK, |(status, _)| status);
@@ -283,6 +286,7 @@ fn cannot_book(state: &AppState, opened: &Opened, token: &str) -> Response {
         service: "Track your request",
         title: "The appointment cannot be changed",
         has_errors: false,
+        staff: false,
         main: format!(
             "<h1>The appointment cannot be changed</h1>\n<p>Work on {} has started or finished, so there is no appointment to change. If you need to talk to us, call the council.</p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n",
             crate::html::escape(&opened.job.office.reference)
@@ -363,6 +367,7 @@ async fn booked(
         service: "Track your request",
         title: "Appointment booked",
         has_errors: false,
+        staff: false,
         main: residents::booked_page(&opened.job, &token),
     };
     Ok(html(&state, StatusCode::OK, &page))
@@ -411,6 +416,7 @@ async fn reported(
         service: &opened.service.name,
         title: confirmation.title,
         has_errors: false,
+        staff: false,
         main: crate::report::confirmation_page(
             &confirmation,
             &opened.job.office.reference,
