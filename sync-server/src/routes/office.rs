@@ -29,6 +29,7 @@ mod import;
 mod jobs;
 mod people;
 mod rounds;
+mod upload;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

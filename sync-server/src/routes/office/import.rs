@@ -25,6 +25,7 @@ use doorstep_shared::job::Assignee;
 use doorstep_shared::service::{ServiceCatalog, ServiceKind};
 use doorstep_shared::transition::{Actor, Role};
 
+use super::upload::{CsvFile, Upload, open_csv};
 use super::{changing, office_contact, staff_page, to_sign_in};
 use crate::error::ApiError;
 use crate::html::escape;
@@ -88,32 +89,22 @@ async fn import_page(
 async fn import(
     State(state): State<AppState>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, ApiError> {
-    let unreadable =
-        |_| ApiError::BadRequest("the form could not be read; choose the file again".into());
-    let (mut csrf, mut file) = (String::new(), None);
-    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
-        match field.name() {
-            Some("csrf") => csrf = field.text().await.map_err(unreadable)?,
-            Some("file") => file = Some(field.bytes().await.map_err(unreadable)?),
-            _ => {}
-        }
-    }
-    let Some(session) = changing(&state, &headers, &csrf).await? else {
+    let upload = Upload::read(multipart).await?;
+    let Some(session) = changing(&state, &headers, &upload.field("csrf")).await? else {
         return Ok(to_sign_in());
     };
-    let file = file.filter(|bytes| !bytes.is_empty());
-    let Some(file) = file else {
+    if upload.file.is_empty() {
         let report = error_summary(&[("file", "Choose a CSV file".into())]);
         return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
-    };
+    }
     let tenant = session.tenant;
     let (people, teams) = state
         .with_store(move |store| Ok((store.people(tenant)?, store.teams(tenant)?)))
         .await?;
     let assignees = Assignees { people, teams };
-    let rows = match read_rows(&file, state.services(), &assignees) {
+    let rows = match read_rows(&upload.file, state.services(), &assignees) {
         Ok(rows) => rows,
         Err(FileProblem(message)) => {
             let report = error_summary(&[("file", message)]);
@@ -187,18 +178,10 @@ fn read_rows(
     services: &ServiceCatalog,
     assignees: &Assignees,
 ) -> Result<Vec<Row>, FileProblem> {
-    let text = std::str::from_utf8(file.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(file))
-        .map_err(|_| FileProblem("The file must be saved as CSV in UTF-8".into()))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headings: Vec<String> = reader
-        .headers()
-        .map_err(|_| FileProblem("The file's heading row could not be read".into()))?
-        .iter()
-        .map(|heading| heading.to_lowercase().replace([' ', '_', '-'], ""))
-        .collect();
+    let CsvFile {
+        headings,
+        rows: mut reader,
+    } = open_csv(file, "file").map_err(FileProblem)?;
     let column = |name: &str| headings.iter().position(|heading| heading == name);
     if let Some(unknown) = headings
         .iter()

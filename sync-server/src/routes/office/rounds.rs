@@ -32,6 +32,7 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::{Date, uk};
 use serde::Deserialize;
 
+use super::upload::{CsvFile, Upload, open_csv};
 use super::{changing, select_with, staff_page, to_sign_in};
 use crate::error::ApiError;
 use crate::html::escape;
@@ -218,27 +219,17 @@ async fn new_round_page(
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, ApiError> {
-    let unreadable =
-        |_| ApiError::BadRequest("the form could not be read; choose the file again".into());
-    let mut form = RoundForm::default();
-    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            form.file = field.bytes().await.map_err(unreadable)?.to_vec();
-            continue;
-        }
-        let text = field.text().await.map_err(unreadable)?;
-        match name.as_str() {
-            "csrf" => form.csrf = text,
-            "reference" => form.reference = text.trim().to_owned(),
-            "date" => form.date = text.trim().to_owned(),
-            "crew" => form.crew = text,
-            "service" => form.service = text,
-            _ => {}
-        }
-    }
+    let upload = Upload::read(multipart).await?;
+    let form = RoundForm {
+        csrf: upload.field("csrf"),
+        reference: upload.field("reference"),
+        date: upload.field("date"),
+        crew: upload.field("crew"),
+        service: upload.field("service"),
+        file: upload.file,
+    };
     let Some(session) = changing(&state, &headers, &form.csrf).await? else {
         return Ok(to_sign_in());
     };
@@ -344,18 +335,10 @@ fn read_properties(file: &[u8]) -> Result<Vec<Property>, Vec<String>> {
     if file.len() > MAX_FILE_BYTES {
         return Err(vec!["The property list must be smaller than 1 MB".into()]);
     }
-    let text = std::str::from_utf8(file.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(file))
-        .map_err(|_| vec!["The property list must be saved as CSV in UTF-8".to_owned()])?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headings: Vec<String> = reader
-        .headers()
-        .map_err(|_| vec!["The property list's heading row could not be read".to_owned()])?
-        .iter()
-        .map(str::to_lowercase)
-        .collect();
+    let CsvFile {
+        headings,
+        rows: mut reader,
+    } = open_csv(file, "property list").map_err(|problem| vec![problem])?;
     let column = |name: &str| headings.iter().position(|heading| heading == name);
     let Some(address_at) = column("address") else {
         return Err(vec![
