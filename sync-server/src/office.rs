@@ -7,7 +7,7 @@ use automerge::{AutoCommit, Change};
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::{JobId, RoundId};
 use doorstep_shared::job::{Job, OfficeEditor};
-use doorstep_shared::notify::events_in;
+use doorstep_shared::notify::{ResidentEvent, events_in};
 use doorstep_shared::round::RoundOfficeEditor;
 use doorstep_shared::sync::server::{SyncServer, scope_record};
 use doorstep_shared::sync::store::Author;
@@ -37,7 +37,40 @@ pub async fn edit_job_document<F>(state: &AppState, job: JobId, edit: F) -> Resu
 where
     F: FnOnce(&mut AutoCommit, &SyncServer<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
-    let doc = DocumentId::Job(job);
+    edit_as_server(state, DocumentId::Job(job), move |document, server| {
+        let was = Job::load(document).ok();
+        edit(document, server)?;
+        // What the resident hears of it (a new appointment's reminder).
+        Ok(match &was {
+            Some(was) => events_in(job, Some(was), document, server.services),
+            None => Vec::new(),
+        })
+    })
+    .await
+}
+
+/// Edits a round's office part as this server node, in one transaction,
+/// and tells live devices.
+pub async fn edit_round<F>(state: &AppState, round: RoundId, edit: F) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut RoundOfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
+{
+    edit_as_server(state, DocumentId::Round(round), move |document, _| {
+        edit(&mut RoundOfficeEditor::new(document)?)?;
+        Ok(Vec::new())
+    })
+    .await
+}
+
+/// Edits a document as this server node in one sync transaction: `edit`
+/// makes the change and returns what residents must hear of it, which goes
+/// to the outbox in the same transaction. Live devices are told.
+async fn edit_as_server<F>(state: &AppState, doc: DocumentId, edit: F) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut AutoCommit, &SyncServer<'_>) -> Result<Vec<ResidentEvent>, DocumentError>
+        + Send
+        + 'static,
+{
     let tenant = state
         .with_sync(move |sync, server| {
             let Some((tenant, mut document)) = sync.load(doc)? else {
@@ -45,8 +78,7 @@ where
             };
             document.set_actor(server.actor.clone());
             let before = document.get_heads();
-            let was = Job::load(&document).ok();
-            edit(&mut document, server)?;
+            let events = edit(&mut document, server)?;
             document.commit();
             let changes: Vec<(Author, Change)> = document
                 .get_changes(&before)
@@ -58,50 +90,19 @@ where
             }
             let record = scope_record(&document, doc, server.services)?;
             sync.append(tenant, doc, &mut document, changes, record)?;
-            // What the resident hears of it (a new appointment's reminder).
-            if let Some(was) = &was {
-                let events = events_in(job, Some(was), &document, server.services);
-                if !events.is_empty() {
-                    sync.enqueue(tenant, &events)?;
-                }
+            if !events.is_empty() {
+                sync.enqueue(tenant, &events)?;
             }
             Ok::<_, StoreError>(Some(tenant))
         })
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no job {job}")))?;
-    state.notify(crate::state::Changed { tenant, by: None });
-    Ok(())
-}
-
-/// Edits a round's office part as this server node, in one transaction,
-/// and tells live devices.
-pub async fn edit_round<F>(state: &AppState, round: RoundId, edit: F) -> Result<(), ApiError>
-where
-    F: FnOnce(&mut RoundOfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
-{
-    let doc = DocumentId::Round(round);
-    let tenant = state
-        .with_sync(move |sync, server| {
-            let Some((tenant, mut document)) = sync.load(doc)? else {
-                return Ok(None);
-            };
-            document.set_actor(server.actor.clone());
-            let before = document.get_heads();
-            edit(&mut RoundOfficeEditor::new(&mut document)?)?;
-            document.commit();
-            let changes: Vec<(Author, Change)> = document
-                .get_changes(&before)
-                .into_iter()
-                .map(|change| (Author::Server, change))
-                .collect();
-            if !changes.is_empty() {
-                let record = scope_record(&document, doc, server.services)?;
-                sync.append(tenant, doc, &mut document, changes, record)?;
-            }
-            Ok::<_, StoreError>(Some(tenant))
-        })
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no round {round}")))?;
+        .ok_or_else(|| {
+            ApiError::NotFound(match doc {
+                DocumentId::Job(id) => format!("there is no job {id}"),
+                DocumentId::Round(id) => format!("there is no round {id}"),
+                DocumentId::Contact(id) => format!("there is no contact for job {id}"),
+            })
+        })?;
     state.notify(crate::state::Changed { tenant, by: None });
     Ok(())
 }
