@@ -60,18 +60,7 @@ async fn staff_sign_in_with_their_password_and_see_their_councils_jobs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn on_postgres_staff_sign_in_with_their_password_and_see_their_councils_jobs() {
-    let store =
-        tokio::task::spawn_blocking(|| crate::postgres_store::fresh_store("doorstep_test_staff"))
-            .await
-            .unwrap();
-    let photos = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with_options(
-        std::sync::Arc::new(store),
-        TestServer::photo_folder(photos.path()).unwrap(),
-        doorstep_tests::ServerOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (server, _photos) = crate::office_work::on_postgres("doorstep_test_staff").await;
     sign_in_and_list_jobs(&server).await;
 }
 

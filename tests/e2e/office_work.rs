@@ -75,7 +75,7 @@ impl<'s> Office<'s> {
 }
 
 /// A server on a fresh PostgreSQL schema, with its photo folder.
-async fn on_postgres(schema: &'static str) -> (TestServer, tempfile::TempDir) {
+pub(crate) async fn on_postgres(schema: &'static str) -> (TestServer, tempfile::TempDir) {
     let store = tokio::task::spawn_blocking(move || crate::postgres_store::fresh_store(schema))
         .await
         .unwrap();
