@@ -357,6 +357,34 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
             .unwrap(),
         401
     );
+    // Found again: re-enrolled from its row, it keeps its id, and syncs.
+    let (_, page) = office.get("/office/devices").await;
+    assert!(page.contains("Re-enrol"), "{page}");
+    let (status, _) = office
+        .post(
+            "/office/devices/enrolments",
+            &format!(
+                "user={DEMO_OPERATIVE}&device={}",
+                DeviceId::from_u128(0xbad)
+            ),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, page) = office
+        .post(
+            "/office/devices/enrolments",
+            &format!("user={DEMO_OPERATIVE}&device={}", phone.device),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let code = page
+        .split("<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    let again = TestDevice::enrol(server, &code, DEMO_TENANT).await.unwrap();
+    assert_eq!(again.device, phone.device);
     // Another council's device, or none: not found.
     let (status, _) = office
         .post(

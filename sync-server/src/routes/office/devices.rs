@@ -2,9 +2,10 @@
 //!
 //! - `GET /office/devices`: every device of the council's people, with
 //!   when it last synced, and a form to enrol a new one;
-//! - `POST /office/devices/enrolments` (`user`): a one-time code for that
-//!   person, shown as text and as a QR code that opens the web app with
-//!   the code filled in;
+//! - `POST /office/devices/enrolments` (`user`, and `device` to re-enrol
+//!   a revoked phone, which keeps its actor id so its unsynced work is
+//!   still taken): a one-time code for that person, shown as text and as a
+//!   QR code that opens the web app with the code filled in;
 //! - `POST /office/devices/{device}/revoke`: the device's token is refused
 //!   from its next request on (a live connection is cut at its next
 //!   message).
@@ -74,7 +75,16 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         for device in &devices {
             let short = short_id(device.device);
             let status = match device.revoked_at {
-                Some(at) => format!("Revoked {}", escape(&when(at))),
+                // A revoked phone that turns up again is re-enrolled with
+                // its own actor id, so its unsynced work is still taken.
+                Some(at) => format!(
+                    "<form method=\"post\" action=\"/office/devices/enrolments\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{user}\"><input type=\"hidden\" name=\"device\" value=\"{id}\">Revoked {when} <button type=\"submit\" class=\"button button--secondary\" aria-label=\"Re-enrol {name}'s device {short}\">Re-enrol</button></form>",
+                    csrf = escape(&session.csrf),
+                    user = device.user,
+                    id = device.device,
+                    when = escape(&when(at)),
+                    name = escape(&device.name),
+                ),
                 None => format!(
                     "<form method=\"post\" action=\"/office/devices/{id}/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">In use <button type=\"submit\" class=\"button button--warning\" aria-label=\"Revoke {name}'s device {short}\">Revoke</button></form>",
                     id = device.device,
@@ -106,6 +116,9 @@ struct EnrolForm {
     csrf: String,
     #[serde(default)]
     user: String,
+    /// A revoked device of theirs to re-enrol.
+    #[serde(default)]
+    device: String,
 }
 
 async fn enrol(
@@ -125,11 +138,32 @@ async fn enrol(
     let user: UserId = user
         .parse()
         .map_err(|_| ApiError::BadRequest("choose a person who works for your council".into()))?;
+    let device = match form.device.as_str() {
+        "" => None,
+        text => {
+            let tenant = session.tenant;
+            let wanted: Option<DeviceId> = text.parse().ok();
+            let revoked = state
+                .with_store(move |store| store.devices(tenant))
+                .await?
+                .into_iter()
+                .find(|row| Some(row.device) == wanted && row.user == user)
+                .filter(|row| row.revoked_at.is_some());
+            match revoked {
+                Some(row) => Some(row.device),
+                None => {
+                    return Err(ApiError::BadRequest(
+                        "only a revoked device of that person can be re-enrolled".into(),
+                    ));
+                }
+            }
+        }
+    };
     let code = secrets::enrolment_code()?;
     let expires_at = state.clock().now().plus_minutes(CODE_VALID_MINUTES);
     let stored = code.clone();
     state
-        .with_store(move |store| store.create_enrolment(&stored, user, None, expires_at))
+        .with_store(move |store| store.create_enrolment(&stored, user, device, expires_at))
         .await?;
     let server = state.public_url().trim_end_matches('/').to_owned();
     let link = format!("{server}/app/#code={code}");
