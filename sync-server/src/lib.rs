@@ -38,6 +38,7 @@ pub mod layout;
 pub mod missed_bins;
 pub mod office;
 pub mod outbox;
+mod relay;
 pub mod report;
 pub mod residents;
 pub mod retention;
@@ -71,15 +72,22 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
-/// finishes the requests in flight.
-pub async fn serve(
+/// finishes the requests in flight. Other nodes' changes are heard from
+/// the moment this is called (before the returned future first runs), so
+/// nothing announced after a server is started is missed.
+pub fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> impl Future<Output = std::io::Result<()>> + Send {
+    let relay = relay::start(&state);
+    async move {
+        let served = axum::serve(listener, app(state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        relay.stop();
+        served
+    }
 }
 
 /// Logs the hidden cause of every failed request, once, here rather than in

@@ -183,8 +183,40 @@ impl AppState {
 
     /// Tells live connections that a tenant's documents changed.
     pub fn notify(&self, changed: Changed) {
+        self.notify_here(changed);
+        // The other nodes sharing the database hear of it too (best
+        // effort: their boards also refresh by themselves).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = Arc::clone(&self.store);
+            let node = self.node_actor.to_hex_string();
+            runtime.spawn_blocking(move || {
+                if let Err(error) = store.announce_change(changed.tenant, &node) {
+                    tracing::warn!(%error, "could not tell the other nodes of a change");
+                }
+            });
+        }
+    }
+
+    /// Tells this node's live connections only.
+    fn notify_here(&self, changed: Changed) {
         // No live connection is not an error.
         let _ = self.changes.send(changed);
+    }
+
+    /// Where this node's live connections hear of changes (the relay
+    /// passes other nodes' changes in here).
+    pub fn change_sender(&self) -> tokio::sync::broadcast::Sender<Changed> {
+        self.changes.clone()
+    }
+
+    /// This node's name on the changes it announces.
+    pub fn node_name(&self) -> String {
+        self.node_actor.to_hex_string()
+    }
+
+    /// The store, for what runs beside the handlers (the change relay).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Listens for changes, for one live connection.

@@ -114,6 +114,19 @@ pub trait Store:
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// Tells the other server nodes sharing this database that a council's
+    /// documents changed; `from` names this node. An embedded SQLite
+    /// database serves one node: nothing to tell.
+    fn announce_change(&self, _tenant: TenantId, _from: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Starts hearing what every node announces; none where there is only
+    /// one node.
+    fn change_listener(&self) -> Result<Option<Box<dyn ChangeListener>>, StoreError> {
+        Ok(None)
+    }
+
     /// Adds a tenant, or renames it.
     fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError>;
 
@@ -138,6 +151,14 @@ pub trait Store:
         services: &ServiceCatalog,
         work: &mut dyn FnMut(&mut dyn SyncStore<Error = StoreError>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+}
+
+/// Changes announced by the server nodes sharing a database, as they come.
+pub trait ChangeListener: Send {
+    /// The next announcement, `(council, the node that made it)`, waiting
+    /// up to `wait`; `None` if there was none by then.
+    fn next(&mut self, wait: std::time::Duration)
+    -> Result<Option<(TenantId, String)>, StoreError>;
 }
 
 /// Runs `work` in one sync transaction of `store` and returns its result.

@@ -656,3 +656,74 @@ async fn staff_of_two_councils_switch_between_them() {
         .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_synced_to_one_node_wakes_the_board_on_another() {
+    let schema = "doorstep_test_two_nodes";
+    let (first, photos) = on_postgres(schema).await;
+    let second_store = tokio::task::spawn_blocking(move || {
+        doorstep_server::store::postgres::PgStore::connect(
+            &crate::postgres_store::url(),
+            Some(schema),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let second = TestServer::start_with_options(
+        std::sync::Arc::new(second_store),
+        TestServer::photo_folder(photos.path()).unwrap(),
+        doorstep_tests::ServerOptions {
+            node: Some("node-2".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // The dispatcher watches the board on the second node.
+    let office = Office::sign_in(&second).await;
+    let mut events = client()
+        .get(second.url("/office/today/events"))
+        .header("cookie", &office.cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut received = String::new();
+    boards(&mut events, &mut received, 1).await;
+    assert!(received.contains("Work started 1</span>"), "{received}");
+
+    // Priya's phone syncs with the first node only.
+    let mut heard = second.state.subscribe();
+    let mut phone = TestDevice::enrol(&first, &first.code_for("Priya Sharma"), DEMO_TENANT)
+        .await
+        .unwrap();
+    phone.sync(&first, test_now()).await.unwrap();
+    photo_and_request(
+        &mut phone,
+        JobId::from_u128(0xd00_0002),
+        "before",
+        61,
+        Some(("booked", "in_progress")),
+        test_now().plus_minutes(1),
+    );
+    assert_eq!(
+        phone
+            .sync(&first, test_now().plus_minutes(2))
+            .await
+            .unwrap(),
+        200
+    );
+    // The second node hears of it through the database (nothing else
+    // tells its live connections: the bound only turns a broken relay
+    // into a failure instead of a hang), and its board comes again with
+    // the job started.
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(120), heard.recv())
+        .await
+        .expect("the second node never heard of the change")
+        .unwrap();
+    assert_eq!(changed.tenant, DEMO_TENANT);
+    boards(&mut events, &mut received, 2).await;
+    let latest = received.rsplit("event: board").next().unwrap();
+    assert!(latest.contains("Work started 2</span>"), "{latest}");
+}

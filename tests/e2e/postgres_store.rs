@@ -17,7 +17,7 @@ use doorstep_shared::sync::simulation::{self, TENANT};
 use doorstep_shared::sync::store::{Author, SyncStore};
 use doorstep_shared::sync::wire::DocumentId;
 
-fn url() -> String {
+pub(crate) fn url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "host=127.0.0.1 user=postgres dbname=test".into())
 }

@@ -61,6 +61,8 @@ pub struct ServerOptions {
     pub notify_callback_token: Option<String>,
     /// Jobs a crew takes per half-day (the server's default if none).
     pub booking_capacity: Option<u32>,
+    /// The node's name, when several share one database (`node-1` if none).
+    pub node: Option<String>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -146,6 +148,9 @@ impl TestServer {
             );
         if let Some(capacity) = options.booking_capacity {
             state = state.with_booking_capacity(capacity);
+        }
+        if let Some(node) = &options.node {
+            state = state.with_node(node);
         }
 
         // Bound before the server task starts: requests made as soon as this

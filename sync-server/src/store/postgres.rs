@@ -576,12 +576,56 @@ impl SyncStore for PgSync<'_, '_> {
     }
 }
 
+/// The channel server nodes announce changes on.
+const CHANGES_CHANNEL: &str = "doorstep_changes";
+
+/// A connection of its own that listens on [`CHANGES_CHANNEL`].
+struct PgChangeListener {
+    client: Client,
+}
+
+impl super::ChangeListener for PgChangeListener {
+    fn next(
+        &mut self,
+        wait: std::time::Duration,
+    ) -> Result<Option<(TenantId, String)>, StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let mut notifications = self.client.notifications();
+        let mut heard = notifications.timeout_iter(wait);
+        while let Some(notification) = heard.next()? {
+            // "<tenant> <node>"; anything else is not ours to act on.
+            if let Some((tenant, node)) = notification.payload().split_once(' ')
+                && let Ok(tenant) = tenant.parse()
+            {
+                return Ok(Some((tenant, node.to_owned())));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl super::Store for PgStore {
     fn ping(&self) -> Result<(), StoreError> {
         self.with_client(|client| {
             client.query_one("SELECT 1", &[])?;
             Ok(())
         })
+    }
+
+    fn announce_change(&self, tenant: TenantId, from: &str) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&CHANGES_CHANNEL, &format!("{tenant} {from}")],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn change_listener(&self) -> Result<Option<Box<dyn super::ChangeListener>>, StoreError> {
+        let mut client = self.config.connect(NoTls)?;
+        client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
+        Ok(Some(Box::new(PgChangeListener { client })))
     }
 
     fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
