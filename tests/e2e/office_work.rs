@@ -90,6 +90,15 @@ pub(crate) async fn on_postgres(schema: &'static str) -> (TestServer, tempfile::
     (server, photos)
 }
 
+/// The text a page shows right after `marker` (a code or a password).
+fn shown_after(page: &str, marker: &str) -> String {
+    page.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("{marker} is not on the page: {page}"))
+        .to_owned()
+}
+
 /// A response's status with its redirect target, or else its page.
 async fn answer(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
@@ -317,12 +326,10 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
         page.contains("<svg role=\"img\" aria-label=\"QR code"),
         "{page}"
     );
-    let code = page
-        .split("<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_owned();
+    let code = shown_after(
+        &page,
+        "<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>",
+    );
     // Someone who does not work here gets no code.
     let (status, _) = office
         .post(
@@ -377,12 +384,10 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
         )
         .await;
     assert_eq!(status, 200, "{page}");
-    let code = page
-        .split("<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_owned();
+    let code = shown_after(
+        &page,
+        "<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>",
+    );
     let again = TestDevice::enrol(server, &code, DEMO_TENANT).await.unwrap();
     assert_eq!(again.device, phone.device);
     // Another council's device, or none: not found.
@@ -420,12 +425,7 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
         .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Mo Farah can now sign in"), "{page}");
-    let password = page
-        .split("<dt>Password</dt><dd><code>")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .unwrap()
-        .to_owned();
+    let password = shown_after(&page, "<dt>Password</dt><dd><code>");
     let (status, page) = office
         .post("/office/people", "name=&role=crew&email=not-an-email")
         .await;
