@@ -185,7 +185,11 @@ impl AppState {
     pub fn notify(&self, changed: Changed) {
         self.notify_here(changed);
         // The other nodes sharing the database hear of it too (best
-        // effort: their boards also refresh by themselves).
+        // effort: their boards also refresh by themselves). A database of
+        // one node's own costs nothing here.
+        if !self.store.shared_by_nodes() {
+            return;
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let store = Arc::clone(&self.store);
             let node = self.node_actor.to_hex_string();

@@ -114,9 +114,15 @@ pub trait Store:
     /// Checks the database answers.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// Whether other server nodes may share this database, so changes are
+    /// worth announcing. An embedded SQLite database serves one node.
+    fn shared_by_nodes(&self) -> bool {
+        false
+    }
+
     /// Tells the other server nodes sharing this database that a council's
-    /// documents changed; `from` names this node. An embedded SQLite
-    /// database serves one node: nothing to tell.
+    /// documents changed; `from` names this node. Nothing to tell where
+    /// [`Store::shared_by_nodes`] is false.
     fn announce_change(&self, _tenant: TenantId, _from: &str) -> Result<(), StoreError> {
         Ok(())
     }

@@ -612,6 +612,10 @@ impl super::Store for PgStore {
         })
     }
 
+    fn shared_by_nodes(&self) -> bool {
+        true
+    }
+
     fn announce_change(&self, tenant: TenantId, from: &str) -> Result<(), StoreError> {
         self.with_client(|client| {
             client.execute(
