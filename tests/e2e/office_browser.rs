@@ -7,7 +7,6 @@
 //! real server and answers on stdin.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use doorstep_server::demo::{DEMO_DISPATCHER_EMAIL, DEMO_TENANT};
@@ -19,12 +18,7 @@ use crate::residents::photo_and_request;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatchers_work_the_back_office_in_a_browser_and_every_page_passes_axe() {
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        browser.join("node_modules/axe-core").is_dir(),
-        "axe-core is not installed in {}: run ./scripts/setup.sh",
-        browser.display()
-    );
+    let browser = crate::resident_browser::axe_browser_folder();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
     let mut priya = TestDevice::enrol(&server, &server.code_for("Priya Sharma"), DEMO_TENANT)

@@ -18,12 +18,7 @@ use crate::residents::photo_and_request;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn residents_report_follow_and_book_with_javascript_off_and_every_page_passes_axe() {
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    assert!(
-        browser.join("node_modules/axe-core").is_dir(),
-        "axe-core is not installed in {}: run ./scripts/setup.sh",
-        browser.display()
-    );
+    let browser = axe_browser_folder();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
 
@@ -127,4 +122,15 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
         assert_eq!(photo.location, None);
         assert_ne!(photo.taken_by.user, DEMO_OPERATIVE);
     }
+}
+
+/// The browser scripts' folder, with axe-core installed in it.
+pub(crate) fn axe_browser_folder() -> std::path::PathBuf {
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser.join("node_modules/axe-core").is_dir(),
+        "axe-core is not installed in {}: run ./scripts/setup.sh",
+        browser.display()
+    );
+    browser
 }
