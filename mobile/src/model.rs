@@ -63,6 +63,8 @@ pub struct AppModel {
     /// The round's note-and-photo panel, when open.
     pub round_draft: Option<RoundDraft>,
     open: Option<(DocumentId, Vec<u8>)>,
+    /// Why the open document is read-only on this phone, if it is.
+    open_read_only: Option<String>,
 }
 
 impl AppModel {
@@ -88,6 +90,7 @@ impl AppModel {
             images: BTreeMap::new(),
             round_draft: None,
             open: None,
+            open_read_only: None,
         }
     }
 
@@ -207,7 +210,14 @@ impl AppModel {
             }
             Update::Jobs(rows) => self.jobs = rows,
             Update::Rounds(rounds) => self.rounds = rounds,
-            Update::Document { doc, bytes } => self.open = Some((doc, bytes)),
+            Update::Document {
+                doc,
+                bytes,
+                read_only,
+            } => {
+                self.open = Some((doc, bytes));
+                self.open_read_only = read_only;
+            }
             Update::JobExtras {
                 job,
                 contact,
@@ -273,7 +283,8 @@ impl AppModel {
         };
         Some(
             JobScreen::with_uploads(id, &job, service, self.role(), unsynced, &progress)
-                .with_phone_data(self.contact.as_ref(), &self.images),
+                .with_phone_data(self.contact.as_ref(), &self.images)
+                .read_only(self.open_read_only.as_deref()),
         )
     }
 
@@ -285,7 +296,11 @@ impl AppModel {
         let document = self.document(DocumentId::Round(id))?;
         let round = Round::load(&document).ok()?;
         let service = services.get(&round.office.service)?;
-        Some(RoundScreen::new(id, &round, service).with_draft(self.round_draft.clone()))
+        Some(
+            RoundScreen::new(id, &round, service)
+                .with_draft(self.round_draft.clone())
+                .read_only(self.open_read_only.as_deref()),
+        )
     }
 
     fn document(&self, doc: DocumentId) -> Option<AutoCommit> {
@@ -348,6 +363,7 @@ mod tests {
         model.apply(Update::Document {
             doc: DocumentId::Job(job),
             bytes: document.save(),
+            read_only: None,
         });
         let screen = model.job_screen(&services).unwrap();
         assert_eq!(screen.reference, "HR-00004");
@@ -396,6 +412,27 @@ mod tests {
     }
 
     #[test]
+    fn a_document_the_phone_may_no_longer_change_shows_why_and_offers_no_steps() {
+        let (round, _, bytes) = waste_round();
+        let mut model = AppModel::new(None);
+        model.show(Screen::Round(round));
+        model.apply(Update::Document {
+            doc: DocumentId::Round(round),
+            bytes,
+            read_only: Some("it is no longer given to you".into()),
+        });
+        let screen = model
+            .round_screen(&ServiceCatalog::builtin().unwrap())
+            .unwrap();
+        assert_eq!(
+            screen.read_only.as_deref(),
+            Some("it is no longer given to you")
+        );
+        assert!(screen.outcomes.is_empty(), "no outcome can be logged");
+        assert!(screen.draft.is_none());
+    }
+
+    #[test]
     fn a_plain_outcome_is_logged_with_one_tap() {
         let (round, screen, _) = waste_round();
         let mut model = AppModel::new(None);
@@ -426,6 +463,7 @@ mod tests {
         model.apply(Update::Document {
             doc: DocumentId::Round(round),
             bytes,
+            read_only: None,
         });
         let property = PropertyId::from_u128(1);
         let contaminated: Name = "contaminated".parse().unwrap();

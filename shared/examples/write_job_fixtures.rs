@@ -139,6 +139,9 @@ fn worked() -> Result<AutoCommit, Box<dyn Error>> {
             seq: 1,
             at: start.plus_minutes(-1439),
             decision: Decision::Accepted,
+            from: None,
+            to: None,
+            requester: None,
         },
     );
     let mut doc = create(&v1)?;

@@ -56,6 +56,14 @@ impl Contact {
         Ok(doc)
     }
 
+    /// Writes these details over the contact document they were read from,
+    /// as the server does when staff correct them: only the fields that
+    /// differ change.
+    pub fn write_to(&self, doc: &mut AutoCommit) -> Result<(), DocumentError> {
+        autosurgeon::reconcile(doc, self)?;
+        Ok(())
+    }
+
     /// Reads a contact document; a malformed phone number or email address
     /// in it is an error, never a bad value passed on.
     pub fn load(doc: &AutoCommit) -> Result<Contact, DocumentError> {

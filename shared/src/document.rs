@@ -161,3 +161,119 @@ pub(crate) fn put_at<R: Reconcile>(
     reconcile_prop(doc, object, key, value)?;
     Ok(())
 }
+
+/// Writes `value` under `key` in the map at `map` as a new map object,
+/// replacing whatever record was there whole. Current-state records (a
+/// checklist tick, a round outcome) are written this way, so two people's
+/// concurrent writes each stay whole and never mix one's fields with the
+/// other's name.
+pub(crate) fn replace_at<R: Reconcile>(
+    doc: &mut AutoCommit,
+    map: &[&str],
+    key: &str,
+    value: R,
+) -> Result<(), DocumentError> {
+    use automerge::transaction::Transactable;
+    let object = object_at(doc, map)?;
+    doc.put_object(&object, key, ObjType::Map)?;
+    reconcile_prop(doc, object, key, value)?;
+    Ok(())
+}
+
+/// Appends `value` to the list under `key` in the map at `map`, making the
+/// list if the document has none yet. Entries appended concurrently by two
+/// server nodes are both kept.
+pub(crate) fn append_at<R: Reconcile>(
+    doc: &mut AutoCommit,
+    map: &[&str],
+    key: &str,
+    value: R,
+) -> Result<(), DocumentError> {
+    use automerge::transaction::Transactable;
+    let object = object_at(doc, map)?;
+    let list = match doc.get(&object, key)? {
+        Some((Value::Object(ObjType::List), list)) => list,
+        _ => doc.put_object(&object, key, ObjType::List)?,
+    };
+    let end = doc.length(&list);
+    autosurgeon::reconcile_insert(doc, list, end, value)?;
+    Ok(())
+}
+
+/// A document as it was at some heads, readable with autosurgeon: what the
+/// server uses to read a pushed change's records as of that change alone,
+/// without changes made concurrently elsewhere.
+pub struct AtHeads<'d> {
+    doc: &'d AutoCommit,
+    heads: Vec<automerge::ChangeHash>,
+}
+
+impl<'d> AtHeads<'d> {
+    /// `doc` as of `heads`.
+    pub fn new(doc: &'d AutoCommit, heads: Vec<automerge::ChangeHash>) -> Self {
+        Self { doc, heads }
+    }
+
+    /// The heads it reads at.
+    pub fn heads(&self) -> &[automerge::ChangeHash] {
+        &self.heads
+    }
+}
+
+impl autosurgeon::ReadDoc for AtHeads<'_> {
+    type Parents<'a>
+        = automerge::Parents<'a>
+    where
+        Self: 'a;
+
+    fn get_heads(&self) -> Vec<automerge::ChangeHash> {
+        self.heads.clone()
+    }
+
+    fn get<P: Into<automerge::Prop>>(
+        &self,
+        obj: &ObjId,
+        prop: P,
+    ) -> Result<Option<(Value<'_>, ObjId)>, automerge::AutomergeError> {
+        self.doc.get_at(obj, prop, &self.heads)
+    }
+
+    fn object_type<O: AsRef<ObjId>>(&self, obj: O) -> Option<ObjType> {
+        ReadDoc::object_type(self.doc, obj).ok()
+    }
+
+    fn map_range<'a, O, R>(&'a self, obj: O, range: R) -> automerge::iter::MapRange<'a>
+    where
+        R: std::ops::RangeBounds<String> + 'a,
+        O: AsRef<ObjId>,
+    {
+        self.doc.map_range_at(obj, range, &self.heads)
+    }
+
+    fn list_range<O: AsRef<ObjId>, R: std::ops::RangeBounds<usize>>(
+        &self,
+        obj: O,
+        range: R,
+    ) -> automerge::iter::ListRange<'_> {
+        self.doc.list_range_at(obj, range, &self.heads)
+    }
+
+    fn length<O: AsRef<ObjId>>(&self, obj: O) -> usize {
+        self.doc.length_at(obj, &self.heads)
+    }
+
+    fn text<O: AsRef<ObjId>>(&self, obj: O) -> Result<String, automerge::AutomergeError> {
+        self.doc.text_at(obj, &self.heads)
+    }
+
+    fn parents<O: AsRef<ObjId>>(
+        &self,
+        obj: O,
+    ) -> Result<Self::Parents<'_>, automerge::AutomergeError> {
+        self.doc.parents_at(obj, &self.heads)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.doc.keys_at(ROOT, &self.heads).next().is_none()
+    }
+}

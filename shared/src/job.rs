@@ -27,7 +27,7 @@ use crate::ids::{
 };
 use crate::service::{ServiceDefinition, SlaTarget};
 use crate::time::Timestamp;
-use crate::transition::{Actor, Decision, TransitionLog, TransitionRequest, Verdict};
+use crate::transition::{Actor, Decision, OfficeEntry, TransitionLog, TransitionRequest, Verdict};
 use crate::workflow::{Decidable, Facts};
 
 /// The job document's current schema version.
@@ -93,6 +93,10 @@ pub struct JobOffice {
     /// The server's verdicts on transition requests.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub verdicts: BTreeMap<TransitionId, Verdict>,
+    /// What staff did to the job in the back office, oldest first. Jobs
+    /// made before it was kept lack the field, which reads as empty.
+    #[autosurgeon(missing = "Vec::new")]
+    pub log: Vec<OfficeEntry>,
 }
 
 /// A postal address.
@@ -359,9 +363,9 @@ impl Job {
             .filter(|(id, verdict)| {
                 verdict.decision == Decision::Accepted
                     && self
-                        .requests
-                        .get(*id)
-                        .is_some_and(|request| target.until.contains(&request.to))
+                        .transitions()
+                        .decided_move(id)
+                        .is_some_and(|(_, to)| target.until.contains(to))
             })
             .map(|(_, verdict)| verdict.at)
             .min();

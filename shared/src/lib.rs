@@ -79,6 +79,7 @@ pub mod job;
 pub mod migrate;
 pub mod notify;
 pub mod photo;
+pub mod policy;
 pub mod round;
 pub mod service;
 pub mod summary;

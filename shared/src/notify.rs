@@ -91,10 +91,10 @@ pub fn new_events(
         if known || verdict.decision != Decision::Accepted {
             continue;
         }
-        let Some(request) = after.requests.get(id) else {
+        let Some((from, to)) = after.transitions().decided_move(id) else {
             continue;
         };
-        if let Some(transition) = service.transition_between(&request.from, &request.to) {
+        if let Some(transition) = service.transition_between(from, to) {
             add(
                 format!("job:{job}:transition:{id}"),
                 transition.id.clone(),

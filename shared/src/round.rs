@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::AutoCommit;
 use autosurgeon::{Hydrate, Reconcile};
 
-use crate::document::{DocumentError, ensure_writable, object_at, put_at};
+use crate::document::{DocumentError, append_at, ensure_writable, object_at, put_at, replace_at};
 use crate::ids::{Name, PhotoId, PropertyId, ServiceId, StateId, TeamId, TransitionId};
 use crate::job::{Address, PhotoRef};
 use crate::service::ServiceDefinition;
 use crate::time::{Date, Timestamp};
 use crate::transition::{
-    Actor, Evidence, Role, TransitionLog, TransitionRequest, Verdict, file_request,
+    Actor, Evidence, OfficeEntry, Role, TransitionLog, TransitionRequest, Verdict, file_request,
 };
 use crate::workflow::{self, Decidable, Decided, Facts, InvalidTransition};
 
@@ -62,6 +62,10 @@ pub struct RoundOffice {
     /// The server's verdicts on start and finish requests.
     #[autosurgeon(with = "autosurgeon::map_with_parseable_keys")]
     pub verdicts: BTreeMap<TransitionId, Verdict>,
+    /// What staff did to the round in the back office, oldest first.
+    /// Rounds made before it was kept lack the field, which reads as empty.
+    #[autosurgeon(missing = "Vec::new")]
+    pub log: Vec<OfficeEntry>,
 }
 
 /// A property on a round.
@@ -219,7 +223,7 @@ impl<'d> RoundEditor<'d> {
             by: self.actor.clone(),
             photo,
         };
-        put_at(self.doc, &["outcomes"], &property.to_string(), &outcome)?;
+        replace_at(self.doc, &["outcomes"], &property.to_string(), &outcome)?;
         Ok(Ok(()))
     }
 
@@ -260,6 +264,11 @@ impl<'d> RoundOfficeEditor<'d> {
         put_at(self.doc, &["office"], "crew", crew)
     }
 
+    /// Records what a member of staff did, for the round's history.
+    pub fn note(&mut self, entry: &OfficeEntry) -> Result<(), DocumentError> {
+        append_at(self.doc, &["office"], "log", entry)
+    }
+
     /// Decides pending start and finish requests, as
     /// [`crate::job::OfficeEditor::decide_pending`] does for jobs.
     pub fn decide_pending(
@@ -267,6 +276,17 @@ impl<'d> RoundOfficeEditor<'d> {
         service: &ServiceDefinition,
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Role,
+    ) -> Result<Vec<Decided>, DocumentError> {
+        workflow::decide_pending::<Round>(self.doc, service, now, |actor| Some(role_of(actor)))
+    }
+
+    /// Decides pending requests as the server does, with the roles its
+    /// records hold: a requester they do not know has no rights.
+    pub fn decide_as_server(
+        &mut self,
+        service: &ServiceDefinition,
+        now: Timestamp,
+        role_of: impl Fn(&Actor) -> Option<Role>,
     ) -> Result<Vec<Decided>, DocumentError> {
         workflow::decide_pending::<Round>(self.doc, service, now, role_of)
     }

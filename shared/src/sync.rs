@@ -23,7 +23,6 @@
 
 pub mod device;
 pub mod memory;
-pub mod permissions;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod simulation;

@@ -111,7 +111,11 @@ pub struct Evidence {
     pub note: Option<String>,
 }
 
-/// The server's decision on one request.
+/// The server's decision on one request. It copies what it decided (the
+/// move and who asked), so the status is read from verdicts alone and
+/// nothing a device writes after the verdict can move a job. Verdicts
+/// written before the copies were kept have none; their request is read
+/// instead (requests are written once, so it still says what was decided).
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
 pub struct Verdict {
     /// Decision order: verdicts are numbered 1, 2, 3… per document.
@@ -120,6 +124,30 @@ pub struct Verdict {
     pub at: Timestamp,
     /// Accepted, or refused with the reason shown to the requester.
     pub decision: Decision,
+    /// The state the request asked to move from.
+    #[autosurgeon(missing = "Option::default")]
+    pub from: Option<StateId>,
+    /// The state the request asked for.
+    #[autosurgeon(missing = "Option::default")]
+    pub to: Option<StateId>,
+    /// Who asked, as the server's records say (not as the request claims).
+    #[autosurgeon(missing = "Option::default")]
+    pub requester: Option<Actor>,
+}
+
+/// What a member of staff did to a document in the back office (assigned
+/// it, reordered a round, corrected the resident's details...), written
+/// by the server with the signed-in person from its own records, so the
+/// history names them.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct OfficeEntry {
+    /// When.
+    pub at: Timestamp,
+    /// Who, as the server's session says; none for an edit made through
+    /// the admin API's token, which is no one person's.
+    pub by: Option<UserId>,
+    /// What they did, in words.
+    pub what: String,
 }
 
 /// Accepted or refused.
@@ -159,15 +187,32 @@ impl<'a> TransitionLog<'a> {
         Self { requests, verdicts }
     }
 
-    /// The current state: the target of the latest accepted request, or
+    /// The current state: the target of the latest accepted verdict, or
     /// `initial` if none was accepted yet.
     pub fn status(&self, initial: &'a StateId) -> &'a StateId {
         self.verdicts
             .iter()
             .filter(|(_, verdict)| verdict.decision == Decision::Accepted)
             .max_by_key(|(_, verdict)| verdict.seq)
-            .and_then(|(id, _)| self.requests.get(id))
-            .map_or(initial, |request| &request.to)
+            .and_then(|(id, _)| self.decided_move(id))
+            .map_or(initial, |(_, to)| to)
+    }
+
+    /// The move a verdict decided on, `(from, to)`: the verdict's own copy,
+    /// or for verdicts written before copies were kept, the request's.
+    /// `None` if the request was never decided.
+    pub fn decided_move(&self, id: &TransitionId) -> Option<(&'a StateId, &'a StateId)> {
+        let verdict = self.verdicts.get(id)?;
+        let request = self.requests.get(id);
+        let from = verdict
+            .from
+            .as_ref()
+            .or_else(|| request.map(|request| &request.from))?;
+        let to = verdict
+            .to
+            .as_ref()
+            .or_else(|| request.map(|request| &request.to))?;
+        Some((from, to))
     }
 
     /// Requests without a verdict, oldest first (by requested time, then id,

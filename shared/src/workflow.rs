@@ -93,6 +93,9 @@ pub enum InvalidTransition {
         /// The current state's label.
         state: String,
     },
+    /// The server has no record of the person who asked.
+    #[error("the council's records do not know who asked for this")]
+    UnknownRequester,
     /// The outcome is not in the round service.
     #[error("there is no outcome \"{outcome}\" in this service")]
     UnknownOutcome {
@@ -284,12 +287,13 @@ pub(crate) trait Decidable: Sized {
 /// Decides every pending request of a document, oldest first, each against
 /// the state the previous decisions left, and files the verdicts under
 /// `office.verdicts`. `role_of` gives the role the server's records hold for
-/// the requester: the role written in a request is a claim, not proof.
+/// the requester, or `None` if they have no record of them (then the
+/// request is refused): the role written in a request is a claim, not proof.
 pub(crate) fn decide_pending<D: Decidable>(
     doc: &mut AutoCommit,
     service: &ServiceDefinition,
     now: Timestamp,
-    role_of: impl Fn(&Actor) -> Role,
+    role_of: impl Fn(&Actor) -> Option<Role>,
 ) -> Result<Vec<Decided>, DocumentError> {
     let verdicts = object_at(doc, &["office", "verdicts"])?;
     let mut decided = Vec::new();
@@ -299,13 +303,12 @@ pub(crate) fn decide_pending<D: Decidable>(
         let Some((id, request)) = log.pending().into_iter().next() else {
             break;
         };
-        let outcome = check_request(
-            service,
-            &subject.facts(service),
-            role_of(&request.actor),
-            request,
-        )
-        .map(|transition| transition.to.clone());
+        let role = role_of(&request.actor);
+        let outcome = match role {
+            Some(role) => check_request(service, &subject.facts(service), role, request)
+                .map(|transition| transition.to.clone()),
+            None => Err(InvalidTransition::UnknownRequester),
+        };
         let verdict = Verdict {
             seq: log.next_seq(),
             at: now,
@@ -315,6 +318,12 @@ pub(crate) fn decide_pending<D: Decidable>(
                     reason: why.to_string(),
                 },
             },
+            from: Some(request.from.clone()),
+            to: Some(request.to.clone()),
+            requester: role.map(|role| Actor {
+                role,
+                ..request.actor.clone()
+            }),
         };
         reconcile_prop(doc, &verdicts, id.to_string().as_str(), &verdict)?;
         decided.push((id, outcome));

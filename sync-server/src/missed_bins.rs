@@ -8,6 +8,7 @@
 //! round, and when the round finishes the check closes the job with the
 //! crew's explanation and photo, or leaves it for the crew.
 
+use doorstep_shared::blob::RenditionKind;
 use doorstep_shared::ids::{BlobHash, PhotoId, PropertyId, RoundId, TenantId, TransitionId};
 use doorstep_shared::job::{JobEditor, OfficeEditor, PhotoRef};
 use doorstep_shared::round::Round;
@@ -295,8 +296,11 @@ pub async fn check_waiting(state: &AppState, now: Timestamp) -> Result<usize, Ap
     Ok(checked)
 }
 
-/// The display rendition of the crew's photo for an explained outcome on
-/// `round`, if `hash` is one: the only round photos residents see.
+/// Whether `hash` is the display rendition of the crew's photo for an
+/// explained outcome on `round`, to be shown to residents: the only round
+/// photos they see, and only while the round is today's or yesterday's
+/// (when a report is answered from it), sent by a phone of the round's crew
+/// for the round itself.
 pub async fn explained_photo(
     state: &AppState,
     round: RoundId,
@@ -308,10 +312,38 @@ pub async fn explained_photo(
     let Some(service) = state.services().get(&loaded.office.service) else {
         return Ok(false);
     };
-    Ok(loaded.outcomes.keys().any(|property| {
+    // Shown only while a report can be answered from the round.
+    let (today, _) = uk::local(state.clock().now());
+    let yesterday = Date::from_days_since_epoch(today.days_since_epoch() - 1);
+    if loaded.office.date != today && loaded.office.date != yesterday {
+        return Ok(false);
+    }
+    let explained = loaded.outcomes.keys().any(|property| {
         matches!(
             finding(&loaded, service, *property),
             Finding::Explained { photo: Some(photo), .. } if photo.display == Some(hash)
         )
-    }))
+    });
+    if !explained {
+        return Ok(false);
+    }
+    // The picture must be this round's own, sent by a phone of its crew:
+    // never a hash borrowed from another document, nor one the office or a
+    // phone outside the crew put there.
+    let crew = loaded.office.crew;
+    let doc = DocumentId::Round(round);
+    state
+        .with_store(move |store| {
+            for holder in store.blob_holders(hash)? {
+                let own =
+                    holder.doc == doc && holder.kind == RenditionKind::Display && !holder.borrowed;
+                if let (true, Some(device)) = (own, holder.added_by)
+                    && store.device_in_team(device, crew)?
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
 }

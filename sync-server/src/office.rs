@@ -1,30 +1,56 @@
 //! The office's own edits to job and round documents (assigning,
-//! rebooking, reordering), made by this server node and stored like any other change, so devices get
-//! them at their next sync; what residents must hear of them goes to the
-//! outbox in the same transaction.
+//! rebooking, reordering), made by this server node and stored like any
+//! other change, so devices get them at their next sync; what residents
+//! must hear of them goes to the outbox in the same transaction. Edits made
+//! by staff are written into the document's office log with the person the
+//! server's session names, so the history says who did what.
 
 use automerge::{AutoCommit, Change};
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::{JobId, RoundId};
+use doorstep_shared::ids::{JobId, RoundId, UserId};
 use doorstep_shared::job::{Job, OfficeEditor};
 use doorstep_shared::notify::{ResidentEvent, events_in};
 use doorstep_shared::round::RoundOfficeEditor;
 use doorstep_shared::sync::server::{SyncServer, scope_record};
 use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::transition::OfficeEntry;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
 
-/// Edits a job's office part as this server node, in one transaction, and
-/// tells live devices.
-pub async fn edit_job<F>(state: &AppState, job: JobId, edit: F) -> Result<(), ApiError>
+/// Who made an office edit and what it was, for the document's history.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The member of staff signed in; none for the admin API's token.
+    pub by: Option<UserId>,
+    /// What they did, in words ("Assigned to Sam Patel").
+    pub what: String,
+}
+
+impl Done {
+    /// The entry for the office log, made at `now`.
+    fn entry(self, now: doorstep_shared::time::Timestamp) -> OfficeEntry {
+        OfficeEntry {
+            at: now,
+            by: self.by,
+            what: self.what,
+        }
+    }
+}
+
+/// Edits a job's office part as this server node, in one transaction with
+/// the office log's entry saying who did it, and tells live devices.
+pub async fn edit_job<F>(state: &AppState, job: JobId, done: Done, edit: F) -> Result<(), ApiError>
 where
     F: FnOnce(&mut OfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
+    let entry = done.entry(state.clock().now());
     edit_job_document(state, job, move |document, _| {
-        edit(&mut OfficeEditor::new(document)?)
+        let mut office = OfficeEditor::new(document)?;
+        edit(&mut office)?;
+        office.note(&entry)
     })
     .await
 }
@@ -49,14 +75,22 @@ where
     .await
 }
 
-/// Edits a round's office part as this server node, in one transaction,
-/// and tells live devices.
-pub async fn edit_round<F>(state: &AppState, round: RoundId, edit: F) -> Result<(), ApiError>
+/// Edits a round's office part as this server node, in one transaction
+/// with the office log's entry saying who did it, and tells live devices.
+pub async fn edit_round<F>(
+    state: &AppState,
+    round: RoundId,
+    done: Done,
+    edit: F,
+) -> Result<(), ApiError>
 where
     F: FnOnce(&mut RoundOfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
+    let entry = done.entry(state.clock().now());
     edit_as_server(state, DocumentId::Round(round), move |document, _| {
-        edit(&mut RoundOfficeEditor::new(document)?)?;
+        let mut office = RoundOfficeEditor::new(document)?;
+        edit(&mut office)?;
+        office.note(&entry)?;
         Ok(Vec::new())
     })
     .await
@@ -105,4 +139,27 @@ where
         })?;
     state.notify(crate::state::Changed { tenant, by: None });
     Ok(())
+}
+
+/// Corrects a job's contact document as this server node (`edit` gets the
+/// resident's details as they stand), then notes in the job's office log
+/// who did it. Devices never write contact documents; this is how staff
+/// put right a wrong number or address.
+pub async fn edit_contact<F>(
+    state: &AppState,
+    job: JobId,
+    done: Done,
+    edit: F,
+) -> Result<(), ApiError>
+where
+    F: FnOnce(&mut doorstep_shared::contact::Contact) + Send + 'static,
+{
+    edit_as_server(state, DocumentId::Contact(job), move |document, _| {
+        let mut contact = doorstep_shared::contact::Contact::load(document)?;
+        edit(&mut contact);
+        contact.write_to(document)?;
+        Ok(Vec::new())
+    })
+    .await?;
+    edit_job(state, job, done, |_| Ok(())).await
 }

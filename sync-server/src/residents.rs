@@ -78,8 +78,8 @@ fn timeline(job: &Job, service: &ServiceDefinition) -> Vec<(Timestamp, String)> 
         if verdict.decision != Decision::Accepted {
             continue;
         }
-        if let Some(request) = job.requests.get(id) {
-            entries.push((verdict.at, service.state_label(&request.to).to_owned()));
+        if let Some((_, to)) = job.transitions().decided_move(id) {
+            entries.push((verdict.at, service.state_label(to).to_owned()));
         }
     }
     // Only the service's own actions: the server's notes (message

@@ -20,3 +20,4 @@ mod sync_http;
 mod sync_live;
 mod sync_store;
 mod web_app;
+mod write_policy;

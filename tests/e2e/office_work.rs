@@ -14,14 +14,14 @@ use crate::office::{client, form_token, signed_in};
 use crate::residents::{multipart, photo_and_request};
 
 /// A signed-in member of staff: the session cookie and the form token.
-struct Office<'s> {
+pub(crate) struct Office<'s> {
     server: &'s TestServer,
     cookie: String,
     csrf: String,
 }
 
 impl<'s> Office<'s> {
-    async fn sign_in(server: &'s TestServer) -> Self {
+    pub(crate) async fn sign_in(server: &'s TestServer) -> Self {
         let cookie = signed_in(server).await;
         let mut office = Self {
             server,
@@ -33,7 +33,7 @@ impl<'s> Office<'s> {
         office
     }
 
-    async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let response = client()
             .get(self.server.url(path))
             .header("cookie", &self.cookie)
@@ -45,7 +45,7 @@ impl<'s> Office<'s> {
 
     /// Posts a form (the form token added); the status and the redirect's
     /// target or the page.
-    async fn post(&self, path: &str, body: &str) -> (u16, String) {
+    pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, String) {
         let response = client()
             .post(self.server.url(path))
             .header("cookie", &self.cookie)

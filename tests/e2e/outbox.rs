@@ -766,7 +766,11 @@ async fn a_moved_appointment_drops_the_old_reminder_and_sends_the_new_one_the_ev
     };
     let (tomorrow, day_after) = (day.succ(), day.succ().succ());
     for date in [tomorrow, day_after] {
-        doorstep_server::office::edit_job(&server.state, JOB, move |office| {
+        let done = doorstep_server::office::Done {
+            by: None,
+            what: "Moved the appointment".into(),
+        };
+        doorstep_server::office::edit_job(&server.state, JOB, done, move |office| {
             office.set_appointment(Some(slot(date)))
         })
         .await

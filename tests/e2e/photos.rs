@@ -357,7 +357,11 @@ async fn a_phone_uploads_the_photos_of_a_job_reassigned_away_from_it() {
     let server = TestServer::start(dir.path()).await.unwrap();
     let (mut phone, processed) = priya_with_a_photo(&server).await;
 
-    doorstep_server::office::edit_job(&server.state, JOB, |office| {
+    let done = doorstep_server::office::Done {
+        by: None,
+        what: "Assigned the job to someone else".into(),
+    };
+    doorstep_server::office::edit_job(&server.state, JOB, done, |office| {
         office.assign(Some(Assignee::User(UserId::from_u128(0xbeef))))
     })
     .await

@@ -87,6 +87,10 @@ pub enum CoreError {
     /// Enrolment failed.
     #[error("{0}")]
     Enrolment(String),
+    /// The document is read-only on this phone: it left the phone's work,
+    /// or the server refused a change to it.
+    #[error("this can no longer be changed on this phone: {0}")]
+    ReadOnly(String),
 }
 
 /// What the screens may want to know after a step.
@@ -297,11 +301,21 @@ impl AppCore {
         &self,
         doc: DocumentId,
     ) -> Result<(Actor, TenantId, AutoCommit, Vec<automerge::ChangeHash>), CoreError> {
+        if let Some(reason) = self.sync.read_only(doc) {
+            return Err(CoreError::ReadOnly(reason.to_owned()));
+        }
         let (me, actor) = self.me()?;
         let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;
         document.set_actor(actor);
         let before = document.get_heads();
         Ok((me, tenant, document, before))
+    }
+
+    /// Why a job or round is read-only on this phone, if it is: it is no
+    /// longer given to this phone, or the server refused a change to it
+    /// (the reason the server gave). Its screen says so and offers no steps.
+    pub fn read_only(&self, doc: DocumentId) -> Option<&str> {
+        self.sync.read_only(doc)
     }
 
     /// A job and its service.

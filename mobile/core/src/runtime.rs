@@ -127,6 +127,8 @@ pub enum Update {
         doc: DocumentId,
         /// Its bytes (`AutoCommit::load` reads them).
         bytes: Vec<u8>,
+        /// Why it can no longer be changed on this phone, if it cannot.
+        read_only: Option<String>,
     },
     /// What the open job's screen shows besides its document: the
     /// resident's contact details and the photo thumbnails on the phone.
@@ -318,6 +320,7 @@ impl Driver {
         out(Update::Document {
             doc,
             bytes: document.save(),
+            read_only: self.core.read_only(doc).map(str::to_owned),
         });
         if let (DocumentId::Job(job), Ok(loaded)) = (doc, Job::load(&document)) {
             out(Update::JobExtras {

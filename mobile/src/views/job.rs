@@ -118,6 +118,9 @@ pub struct JobScreen {
     pub refused: Option<String>,
     /// The phone holds changes the server has not accepted yet.
     pub unsynced: bool,
+    /// Why the job can no longer be changed on this phone, if it cannot:
+    /// it was given to someone else, or the server refused a change to it.
+    pub read_only: Option<String>,
 }
 
 impl JobScreen {
@@ -275,7 +278,19 @@ impl JobScreen {
                 .collect(),
             refused,
             unsynced,
+            read_only: None,
         }
+    }
+
+    /// The same screen read-only, saying why: no steps, ticks, photos or
+    /// notes can be added, since the server would take none of them.
+    pub fn read_only(mut self, reason: Option<&str>) -> Self {
+        if let Some(reason) = reason {
+            self.buttons.clear();
+            self.photo_kinds.clear();
+            self.read_only = Some(reason.to_owned());
+        }
+        self
     }
 }
 
@@ -386,6 +401,9 @@ pub fn JobView(
             if let Some(reason) = &screen.refused {
                 p { class: "refused", role: "alert", "The office said no: {reason}" }
             }
+            if let Some(reason) = &screen.read_only {
+                p { class: "read-only", role: "alert", "Read only: {reason}" }
+            }
             section { class: "buttons",
                 for button in screen.buttons.iter() {
                     div { key: "{button.label}",
@@ -411,6 +429,7 @@ pub fn JobView(
                         input {
                             r#type: "checkbox",
                             checked: line.done,
+                            disabled: screen.read_only.is_some(),
                             onchange: {
                                 let item = line.item.clone();
                                 let done = line.done;
@@ -476,6 +495,7 @@ pub fn JobView(
                     id: "notes",
                     rows: "5",
                     value: "{screen.notes}",
+                    readonly: screen.read_only.is_some(),
                     onchange: move |event| {
                         if let Some(save) = on_notes {
                             save.call(event.value());
@@ -613,6 +633,19 @@ mod tests {
             assert!(html.contains(button.blocked.as_deref().unwrap()), "{html}");
         }
         assert!(html.contains("disabled"), "{html}");
+    }
+
+    #[test]
+    fn a_job_refused_by_the_server_is_read_only_and_says_why() {
+        let state = screen(&started(), false)
+            .read_only(Some("the checklist tick names another person or device"));
+        assert!(state.buttons.is_empty() && state.photo_kinds.is_empty());
+        let html = render(state);
+        assert!(
+            html.contains("Read only: the checklist tick names another person or device"),
+            "{html}"
+        );
+        assert!(html.contains("readonly"), "{html}");
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct RoundScreen {
     pub photo_kind: Option<Name>,
     /// The note-and-photo panel, when open.
     pub draft: Option<RoundDraft>,
+    /// Why the round can no longer be changed on this phone, if it cannot.
+    pub read_only: Option<String>,
 }
 
 impl RoundScreen {
@@ -141,12 +143,23 @@ impl RoundScreen {
                 .collect(),
             photo_kind: service.photo_kinds.first().map(|kind| kind.id.clone()),
             draft: None,
+            read_only: None,
         }
     }
 
     /// The same screen with the note-and-photo panel open (or not).
     pub fn with_draft(mut self, draft: Option<RoundDraft>) -> Self {
         self.draft = draft;
+        self
+    }
+
+    /// The same screen read-only, saying why: no outcome can be logged.
+    pub fn read_only(mut self, reason: Option<&str>) -> Self {
+        if let Some(reason) = reason {
+            self.outcomes.clear();
+            self.draft = None;
+            self.read_only = Some(reason.to_owned());
+        }
         self
     }
 
@@ -188,6 +201,9 @@ pub fn RoundView(screen: RoundScreen, on_input: EventHandler<RoundInput>) -> Ele
             header {
                 h1 { "{screen.reference}" }
                 p { class: "progress", "{screen.progress_line()}" }
+                if let Some(reason) = &screen.read_only {
+                    p { class: "read-only", role: "alert", "Read only: {reason}" }
+                }
             }
             ol { class: "stops",
                 for stop in screen.stops.iter() {
@@ -201,6 +217,7 @@ pub fn RoundView(screen: RoundScreen, on_input: EventHandler<RoundInput>) -> Ele
                             (None, Some(draft)) if draft.property == stop.property => rsx! {
                                 EvidencePanel { draft: draft.clone(), outcomes: screen.outcomes.clone(), blocked, on_input }
                             },
+                            (None, _) if screen.read_only.is_some() => rsx! {},
                             (None, _) => rsx! {
                                 div { class: "outcomes",
                                     for outcome in screen.outcomes.iter() {

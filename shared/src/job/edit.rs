@@ -7,14 +7,13 @@
 
 use automerge::AutoCommit;
 use automerge::transaction::Transactable;
-use autosurgeon::reconcile_prop;
 
 use super::{Appointment, Assignee, JOB_SCHEMA_VERSION, Job, PhotoRef, Tick, TimelineEvent};
-use crate::document::{DocumentError, ensure_writable, object_at, put_at};
-use crate::ids::{BlobHash, EventId, Name, PhotoId, StateId, TransitionId};
+use crate::document::{DocumentError, append_at, ensure_writable, object_at, put_at, replace_at};
+use crate::ids::{EventId, Name, PhotoId, StateId, TransitionId};
 use crate::service::ServiceDefinition;
 use crate::time::Timestamp;
-use crate::transition::{Actor, Evidence, Role, file_request};
+use crate::transition::{Actor, Evidence, OfficeEntry, Role, file_request};
 use crate::workflow::{self, Decided};
 
 /// Device-side edits to a job, all recorded as made by one actor.
@@ -58,7 +57,8 @@ impl<'d> JobEditor<'d> {
         Ok(())
     }
 
-    /// Ticks or unticks a checklist item from the job's template.
+    /// Ticks or unticks a checklist item from the job's template. The tick
+    /// is written whole, as a new record naming this device's user.
     pub fn tick(&mut self, item: &Name, done: bool, now: Timestamp) -> Result<(), DocumentError> {
         object_at(self.doc, &["office", "checklist", item.as_str()])?;
         let tick = Tick {
@@ -66,27 +66,12 @@ impl<'d> JobEditor<'d> {
             by: self.actor.clone(),
             at: now,
         };
-        put_at(self.doc, &["ticks"], item.as_str(), &tick)
+        replace_at(self.doc, &["ticks"], item.as_str(), &tick)
     }
 
-    /// Adds a photo taken on this device.
+    /// Adds a photo taken on this device, with its renditions' hashes.
     pub fn add_photo(&mut self, id: PhotoId, photo: &PhotoRef) -> Result<(), DocumentError> {
         put_at(self.doc, &["photos"], &id.to_string(), photo)
-    }
-
-    /// Records the hashes of a photo's renditions once the pipeline made them.
-    pub fn set_renditions(
-        &mut self,
-        id: PhotoId,
-        display: BlobHash,
-        thumbnail: BlobHash,
-        original: Option<BlobHash>,
-    ) -> Result<(), DocumentError> {
-        let photo = object_at(self.doc, &["photos", id.to_string().as_str()])?;
-        reconcile_prop(self.doc, &photo, "display", Some(display))?;
-        reconcile_prop(self.doc, &photo, "thumbnail", Some(thumbnail))?;
-        reconcile_prop(self.doc, &photo, "original", original)?;
-        Ok(())
     }
 
     /// Records an action that is not a transition ("on my way").
@@ -161,6 +146,11 @@ impl<'d> OfficeEditor<'d> {
         put_at(self.doc, &["office"], "assignee", assignee)
     }
 
+    /// Records what a member of staff did, for the job's history.
+    pub fn note(&mut self, entry: &OfficeEntry) -> Result<(), DocumentError> {
+        append_at(self.doc, &["office"], "log", entry)
+    }
+
     /// Carries out what logged actions lead to ("no access — card left"
     /// leads to rebooking): for each such action taken by a role allowed to
     /// take it, requests the target state as `system` and decides. Each
@@ -171,7 +161,7 @@ impl<'d> OfficeEditor<'d> {
         service: &ServiceDefinition,
         system: &Actor,
         now: Timestamp,
-        role_of: impl Fn(&Actor) -> Role,
+        role_of: impl Fn(&Actor) -> Option<Role>,
     ) -> Result<Vec<Decided>, DocumentError> {
         let job = Job::load(self.doc)?;
         let status = job.status(service);
@@ -184,7 +174,7 @@ impl<'d> OfficeEditor<'d> {
             };
             let request_id = TransitionId::from_u128(event_id.as_uuid().as_u128());
             if job.requests.contains_key(&request_id)
-                || !action.roles.contains(&role_of(&event.actor))
+                || !role_of(&event.actor).is_some_and(|role| action.roles.contains(&role))
             {
                 continue;
             }
@@ -202,7 +192,7 @@ impl<'d> OfficeEditor<'d> {
                 now,
             )?;
         }
-        self.decide_pending(service, now, role_of)
+        self.decide_as_server(service, now, role_of)
     }
 
     /// Makes `transition` as `system` (request `id`, with `evidence`,
@@ -236,12 +226,10 @@ impl<'d> OfficeEditor<'d> {
             now,
         )?;
         let system_user = system.user;
-        let decided = self.decide_pending(service, now, |actor| {
-            if actor.user == system_user {
-                Role::System
-            } else {
-                Role::Resident
-            }
+        // Only the system's own request is decided here; anyone else's
+        // waits for a sync that knows who they are.
+        let decided = self.decide_as_server(service, now, |actor| {
+            (actor.user == system_user).then_some(Role::System)
         })?;
         Ok(decided.into_iter().find(|(decided, _)| *decided == id))
     }
@@ -255,6 +243,17 @@ impl<'d> OfficeEditor<'d> {
         service: &ServiceDefinition,
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Role,
+    ) -> Result<Vec<Decided>, DocumentError> {
+        workflow::decide_pending::<Job>(self.doc, service, now, |actor| Some(role_of(actor)))
+    }
+
+    /// Decides every pending request as the server does, with the roles its
+    /// records hold: a requester they do not know has no rights.
+    pub fn decide_as_server(
+        &mut self,
+        service: &ServiceDefinition,
+        now: Timestamp,
+        role_of: impl Fn(&Actor) -> Option<Role>,
     ) -> Result<Vec<Decided>, DocumentError> {
         workflow::decide_pending::<Job>(self.doc, service, now, role_of)
     }

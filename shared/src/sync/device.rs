@@ -107,13 +107,33 @@ pub struct DeviceSync {
     next_attempt: Timestamp,
     /// Set when the server needs a newer app: syncing stops until then.
     update_required: Option<String>,
+    /// Why the server refused each document's changes, for as long as it
+    /// has refused ones.
+    reasons: BTreeMap<DocumentId, String>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
     tenants: BTreeMap<TenantId, TenantState>,
     next_request_id: u64,
+    /// Why the server refused each document's changes. Added after the
+    /// first release: state saved before it lacks this field.
+    reasons: BTreeMap<DocumentId, String>,
 }
+
+/// The state as apps before refusal reasons saved it.
+#[derive(Serialize, Deserialize)]
+struct SavedWithoutReasons {
+    tenants: BTreeMap<TenantId, TenantState>,
+    next_request_id: u64,
+}
+
+/// Why a document whose changes were refused before reasons were kept is
+/// read-only.
+const REASON_NOT_KEPT: &str = "the server refused changes to it";
+
+/// Why a document that left the device's scope is read-only.
+pub const LEFT_SCOPE: &str = "it is no longer given to you";
 
 impl DeviceSync {
     /// A device that has never synced, working for these councils.
@@ -128,6 +148,7 @@ impl DeviceSync {
             failures: 0,
             next_attempt: Timestamp::from_millis(i64::MIN),
             update_required: None,
+            reasons: BTreeMap::new(),
         }
     }
 
@@ -136,14 +157,31 @@ impl DeviceSync {
         let saved = Saved {
             tenants: self.tenants.clone(),
             next_request_id: self.next_request_id,
+            reasons: self.reasons.clone(),
         };
         postcard::to_allocvec(&saved).unwrap_or_default()
     }
 
     /// The state as persisted; a request in flight at the time counts as lost.
     pub fn restore(bytes: &[u8]) -> Result<Self, WireError> {
-        let saved: Saved =
-            postcard::from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let saved = match postcard::from_bytes::<Saved>(bytes) {
+            Ok(saved) => saved,
+            Err(error) => {
+                let older: SavedWithoutReasons = postcard::from_bytes(bytes)
+                    .map_err(|_| WireError::Malformed(error.to_string()))?;
+                let reasons = older
+                    .tenants
+                    .values()
+                    .flat_map(|t| t.refused.keys())
+                    .map(|doc| (*doc, REASON_NOT_KEPT.to_owned()))
+                    .collect();
+                Saved {
+                    tenants: older.tenants,
+                    next_request_id: older.next_request_id,
+                    reasons,
+                }
+            }
+        };
         Ok(Self {
             tenants: saved.tenants,
             next_request_id: saved.next_request_id,
@@ -151,7 +189,21 @@ impl DeviceSync {
             failures: 0,
             next_attempt: Timestamp::from_millis(i64::MIN),
             update_required: None,
+            reasons: saved.reasons,
         })
+    }
+
+    /// Why the app must not edit `doc`, if it must not: it left the
+    /// device's scope (the changes already made are still pushed), or the
+    /// server refused changes to it, which any later edit would depend on.
+    pub fn read_only(&self, doc: DocumentId) -> Option<&str> {
+        if let Some(reason) = self.reasons.get(&doc) {
+            return Some(reason);
+        }
+        self.tenants
+            .values()
+            .any(|t| t.leaving.contains(&doc))
+            .then_some(LEFT_SCOPE)
     }
 
     /// Records changes made on this device, to push at the next sync.
@@ -330,6 +382,7 @@ impl DeviceSync {
                 let moved =
                     drain_pushed(&mut state.pending, &in_flight.pushed, tenant, refusal.doc);
                 state.refused.entry(refusal.doc).or_default().extend(moved);
+                self.reasons.insert(refusal.doc, refusal.reason.clone());
                 effects.push(Effect::Event(SyncEvent::Refused {
                     doc: refusal.doc,
                     reason: refusal.reason,
@@ -354,6 +407,7 @@ impl DeviceSync {
             for doc in gone {
                 state.leaving.remove(&doc);
                 state.refused.remove(&doc);
+                self.reasons.remove(&doc);
                 effects.push(Effect::Remove { tenant, doc });
             }
             state.cursor = tenant_reply.cursor;
@@ -387,7 +441,7 @@ fn drain_pushed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::wire::update_required;
+    use crate::sync::wire::{Refusal, TenantReply, update_required};
 
     const TENANT: TenantId = TenantId::from_u128(1);
 
@@ -437,5 +491,82 @@ mod tests {
         let restored = DeviceSync::restore(&sync.save()).unwrap();
         assert_eq!(restored.waiting(), 1);
         assert!(DeviceSync::restore(b"garbage").is_err());
+    }
+
+    fn reply(request_id: u64, refused: Vec<Refusal>, left_scope: Vec<DocumentId>) -> Vec<u8> {
+        SyncReply {
+            request_id,
+            tenants: vec![TenantReply {
+                tenant: TENANT,
+                cursor: Cursor::default(),
+                accepted: Vec::new(),
+                refused,
+                updates: Vec::new(),
+                left_scope,
+                error: None,
+            }],
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_refused_document_is_read_only_with_the_reason_and_the_others_still_sync() {
+        let mut sync = DeviceSync::new([TENANT]);
+        let now = Timestamp::from_millis(0);
+        let forged = DocumentId::Job(crate::ids::JobId::from_u128(5));
+        let honest = DocumentId::Job(crate::ids::JobId::from_u128(6));
+        sync.record_local(TENANT, forged, vec![vec![1]]);
+        assert!(sync.poll(now).is_some());
+        sync.record_local(TENANT, honest, vec![vec![2]]);
+        let refusal = Refusal {
+            doc: forged,
+            reason: "a transition request must be filed by you".into(),
+        };
+        sync.receive(now, &reply(1, vec![refusal], Vec::new()));
+        assert_eq!(
+            sync.read_only(forged),
+            Some("a transition request must be filed by you")
+        );
+        assert_eq!(sync.read_only(honest), None);
+        // The other document's change still goes with the next request.
+        let request = SyncRequest::decode(&sync.poll(now).unwrap()).unwrap();
+        let pushed: Vec<DocumentId> = request.tenants[0].pushes.iter().map(|p| p.doc).collect();
+        assert_eq!(pushed, [honest]);
+        // The reason survives a restart.
+        let restored = DeviceSync::restore(&sync.save()).unwrap();
+        assert_eq!(
+            restored.read_only(forged),
+            Some("a transition request must be filed by you")
+        );
+    }
+
+    #[test]
+    fn a_document_leaving_scope_is_read_only_until_its_last_changes_are_pushed() {
+        let mut sync = DeviceSync::new([TENANT]);
+        let now = Timestamp::from_millis(0);
+        let doc = DocumentId::Job(crate::ids::JobId::from_u128(5));
+        assert!(sync.poll(now).is_some());
+        // Made while the request that learns of the removal was in flight.
+        sync.record_local(TENANT, doc, vec![vec![1]]);
+        sync.receive(now, &reply(1, Vec::new(), vec![doc]));
+        assert_eq!(sync.read_only(doc), Some(LEFT_SCOPE));
+        assert_eq!(sync.waiting(), 1, "the last offline edit is still pushed");
+    }
+
+    #[test]
+    fn state_saved_by_an_app_that_kept_no_reasons_still_restores() {
+        let doc = DocumentId::Job(crate::ids::JobId::from_u128(5));
+        let state = TenantState {
+            refused: BTreeMap::from([(doc, vec![vec![1]])]),
+            ..TenantState::default()
+        };
+        let older = postcard::to_allocvec(&SavedWithoutReasons {
+            tenants: BTreeMap::from([(TENANT, state)]),
+            next_request_id: 7,
+        })
+        .unwrap();
+        let restored = DeviceSync::restore(&older).unwrap();
+        assert_eq!(restored.refused(), 1);
+        assert_eq!(restored.read_only(doc), Some(REASON_NOT_KEPT));
     }
 }

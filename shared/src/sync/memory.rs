@@ -8,7 +8,7 @@ use automerge::{AutoCommit, Change};
 use super::store::{Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, SyncStore};
 use super::wire::{Cursor, DocumentId};
 use crate::document::DocumentError;
-use crate::ids::{DeviceId, TenantId};
+use crate::ids::{BlobHash, DeviceId, TenantId};
 use crate::transition::Role;
 
 struct StoredDocument {
@@ -24,7 +24,8 @@ pub struct MemoryStore {
     documents: BTreeMap<DocumentId, StoredDocument>,
     changes: BTreeMap<TenantId, Vec<(DocumentId, StoredChange)>>,
     deliveries: BTreeMap<(DeviceId, TenantId), Delivery>,
-    ever: BTreeSet<(DeviceId, DocumentId)>,
+    /// Each picture's first document, and the device whose push named it.
+    pictures: BTreeMap<BlobHash, (DocumentId, Option<DeviceId>)>,
 }
 
 impl MemoryStore {
@@ -90,16 +91,20 @@ impl SyncStore for MemoryStore {
         tenant: TenantId,
         delivery: &Delivery,
     ) -> Result<(), Self::Error> {
-        let proposed = delivery.proposals.values().flatten();
-        for doc in delivery.confirmed.iter().chain(proposed) {
-            self.ever.insert((device, *doc));
-        }
         self.deliveries.insert((device, tenant), delivery.clone());
         Ok(())
     }
 
-    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, Self::Error> {
-        Ok(self.ever.contains(&(device, doc)))
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: BlobHash,
+        doc: DocumentId,
+        device: DeviceId,
+    ) -> Result<bool, Self::Error> {
+        Ok(self
+            .pictures
+            .get(&hash)
+            .is_some_and(|(first, by)| *first != doc && *by != Some(device)))
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {
@@ -117,6 +122,15 @@ impl SyncStore for MemoryStore {
         changes: Vec<(Author, Change)>,
         record: ScopeRecord,
     ) -> Result<(), Self::Error> {
+        if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
+            let device = changes.iter().find_map(|(author, _)| match author {
+                Author::Device(device) => Some(*device),
+                Author::Server => None,
+            });
+            for reference in crate::blob::references(document)? {
+                self.pictures.entry(reference.hash).or_insert((doc, device));
+            }
+        }
         let clock = self.clocks.entry(tenant).or_default();
         let log = self.changes.entry(tenant).or_default();
         for (author, change) in changes {

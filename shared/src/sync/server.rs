@@ -2,9 +2,10 @@
 //! rules as the server's own actor, and answer with what changed in the
 //! device's scope. Pure: all state is in the [`SyncStore`].
 
+use std::collections::BTreeSet;
+
 use automerge::{ActorId, AutoCommit, Change};
 
-use super::permissions::check_device_changes;
 use super::store::{Author, DeviceIdentity, ScopeRecord, SyncStore};
 use super::wire::{
     Content, Cursor, DocumentId, Push, Refusal, SyncReply, SyncRequest, TenantReply, TenantRequest,
@@ -13,6 +14,7 @@ use super::wire::{
 use crate::document::{DocumentError, compatibility};
 use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
 use crate::migrate::{mend_job_after_older_writes, migrate_job};
+use crate::policy::{self, WriteRefused};
 use crate::round::{Round, RoundOfficeEditor};
 use crate::service::ServiceCatalog;
 use crate::time::Timestamp;
@@ -74,12 +76,16 @@ impl SyncServer<'_> {
         let tenant = request.tenant;
         let mut delivery = store.delivery(who.device, tenant)?;
         let delivery_before = delivery.clone();
+        // What the device may still hold before this request tells the
+        // server what it applied: its last offline edits to a document that
+        // left its scope, pushed in the request that learns of it, are kept.
+        let held = delivery_before.possibly_held();
         delivery.acknowledge(request.cursor);
 
         let mut accepted = Vec::new();
         let mut refused = Vec::new();
         for push in &request.pushes {
-            match self.apply_push(store, who, now, tenant, push)? {
+            match self.apply_push(store, who, now, tenant, &held, push)? {
                 Ok(()) => accepted.push(push.doc),
                 Err(Refused(reason)) => refused.push(Refusal {
                     doc: push.doc,
@@ -149,12 +155,14 @@ impl SyncServer<'_> {
     }
 
     /// Applies one push, or says why not. The outer error is the store's.
+    /// `held` is what the device may hold as this request arrives.
     fn apply_push<S: SyncStore + ?Sized>(
         &self,
         store: &mut S,
         who: &DeviceIdentity,
         now: Timestamp,
         tenant: crate::ids::TenantId,
+        held: &BTreeSet<DocumentId>,
         push: &Push,
     ) -> Result<Result<(), Refused>, S::Error> {
         let no_such = || {
@@ -168,36 +176,23 @@ impl SyncServer<'_> {
         if doc_tenant != tenant {
             return Ok(no_such());
         }
-        if !store.ever_delivered(who.device, push.doc)? {
-            return Ok(Err(Refused(
-                "this job was never sent to this device, so it cannot change it".into(),
-            )));
-        }
         // The job as it was, to tell its resident what is new.
         let before = match push.doc {
             DocumentId::Job(_) => Job::load(&document).ok(),
             _ => None,
         };
+        let Checked { new, photos } = match self.check_push(&mut document, who, push, held) {
+            Ok(checked) => checked,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        for (key, hash) in photos {
+            if store.picture_taken_elsewhere(hash, push.doc, who.device)? {
+                return Ok(Err(Refused(
+                    WriteRefused::BorrowedPhoto { key }.to_string(),
+                )));
+            }
+        }
         let outcome = (|| -> Result<(Vec<(Author, Change)>, ScopeRecord), Refused> {
-            let mut changes = Vec::with_capacity(push.changes.len());
-            for bytes in &push.changes {
-                changes.push(Change::from_bytes(bytes.clone())?);
-            }
-            let new: Vec<Change> = changes
-                .iter()
-                .filter(|c| document.get_change_by_hash(&c.hash()).is_none())
-                .cloned()
-                .collect();
-            document.apply_changes(changes)?;
-            if new
-                .iter()
-                .any(|c| document.get_change_by_hash(&c.hash()).is_none())
-            {
-                return Err(Refused(
-                    "the changes depend on others the server has not received".into(),
-                ));
-            }
-            check_device_changes(&document, &new, &who.actor)?;
             let mut stored: Vec<(Author, Change)> = new
                 .into_iter()
                 .map(|c| (Author::Device(who.device), c))
@@ -222,6 +217,65 @@ impl SyncServer<'_> {
             }
             Err(refused) => Ok(Err(refused)),
         }
+    }
+
+    /// Applies a push's changes to `document` and checks the new ones
+    /// against the document's write policy: returns them, with the
+    /// pictures their photos name (which the store must check). Changes the
+    /// server already holds are always taken; new ones only to a document
+    /// the device may hold.
+    fn check_push(
+        &self,
+        document: &mut AutoCommit,
+        who: &DeviceIdentity,
+        push: &Push,
+        held: &BTreeSet<DocumentId>,
+    ) -> Result<Checked, Refused> {
+        let mut changes = Vec::with_capacity(push.changes.len());
+        for bytes in &push.changes {
+            changes.push(Change::from_bytes(bytes.clone())?);
+        }
+        let new: Vec<Change> = changes
+            .iter()
+            .filter(|c| document.get_change_by_hash(&c.hash()).is_none())
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(Checked {
+                new,
+                photos: Vec::new(),
+            });
+        }
+        if !held.contains(&push.doc) {
+            return Err(Refused(
+                "this job or round is not given to you now, so the server takes no more changes to it from this phone"
+                    .into(),
+            ));
+        }
+        document.apply_changes(changes)?;
+        if new
+            .iter()
+            .any(|c| document.get_change_by_hash(&c.hash()).is_none())
+        {
+            return Err(Refused(
+                "the changes depend on others the server has not received".into(),
+            ));
+        }
+        let policy = policy::for_document(push.doc);
+        let mut written = Vec::new();
+        for change in &new {
+            written.extend(policy::check_change(document, policy, who, change)?);
+        }
+        if let DocumentId::Round(_) = push.doc
+            && written.iter().any(|w| w.part.key == "outcomes")
+        {
+            let round = Round::load(document)?;
+            if let Some(service) = self.services.get(&round.office.service) {
+                policy::check_outcomes(document, &written, service)?;
+            }
+        }
+        let photos = policy::photo_hashes(document, &written)?;
+        Ok(Checked { new, photos })
     }
 
     /// Migrates a stored job of an older schema, as the server's actor, and
@@ -277,7 +331,7 @@ impl SyncServer<'_> {
                 document.set_actor(self.actor.clone());
                 let round = Round::load(document)?;
                 if let Some(service) = self.services.get(&round.office.service) {
-                    RoundOfficeEditor::new(document)?.decide_pending(
+                    RoundOfficeEditor::new(document)?.decide_as_server(
                         service,
                         now,
                         self.role_of(who),
@@ -295,18 +349,19 @@ impl SyncServer<'_> {
             .collect())
     }
 
-    /// Who a request's author is, as the server's records say: the pushing
-    /// device's user has their role, the server its own; anyone else's
-    /// pending request is decided on this push with no more rights than a
-    /// resident's.
-    fn role_of<'a>(&'a self, who: &'a DeviceIdentity) -> impl Fn(&Actor) -> Role + 'a {
+    /// Who a request's or action's author is, as the server's records say:
+    /// the pushing device's user has their role, the server its own. The
+    /// write policy lets a device name only its own user, so anyone else's
+    /// record was never pushed by a device the server knows, and has no
+    /// rights.
+    fn role_of<'a>(&'a self, who: &'a DeviceIdentity) -> impl Fn(&Actor) -> Option<Role> + 'a {
         move |actor: &Actor| {
             if actor.user == who.user {
-                who.role
+                Some(who.role)
             } else if actor.user == self.system.user {
-                Role::System
+                Some(Role::System)
             } else {
-                Role::Resident
+                None
             }
         }
     }
@@ -363,4 +418,12 @@ pub fn scope_record(
         },
         DocumentId::Contact(job) => ScopeRecord::Contact { job },
     })
+}
+
+/// A push that passed the checks the document alone can make: the changes
+/// the server did not hold yet, and the pictures their photos name (which
+/// the store must check were not sent for another document).
+struct Checked {
+    new: Vec<Change>,
+    photos: Vec<(String, crate::ids::BlobHash)>,
 }

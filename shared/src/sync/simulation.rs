@@ -10,6 +10,12 @@
 //! the storm the network heals, and every device must hold exactly the
 //! server's documents for its scope, change for change.
 //!
+//! One device is an adversary: now and then, instead of an honest edit, it
+//! tries a random forgery (a request in another's name, a rewritten
+//! record, a write to the server's part or a contact). None may land, the
+//! honest devices must still converge, and the adversary's honest edits to
+//! the documents it did not forge must land too.
+//!
 //! Test support, compiled with the `testing` feature: the same simulation
 //! runs against the in-memory store here and the database stores in the
 //! server's tests. Failures panic with the seed, as tests expect.
@@ -22,7 +28,8 @@ use super::store::{Author, DeviceIdentity, SyncStore};
 use super::wire::{Content, Cursor, DocumentId, SyncRequest};
 use crate::job::{Assignee, OfficeEditor};
 use crate::prelude::*;
-use automerge::{ActorId, AutoCommit, Change};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, AutoCommit, Change, ReadDoc};
 
 /// SplitMix64: a small, well-mixed generator, seeded per run.
 struct Rng(u64);
@@ -127,6 +134,10 @@ pub struct World<S> {
     pub now: i64,
     jobs: Vec<JobId>,
     pub seen: Seen,
+    /// The adversary's index among the devices, if there is one.
+    pub adversary: Option<usize>,
+    /// Documents the adversary forged a change to, and the changes.
+    forged: BTreeMap<DocumentId, Vec<automerge::ChangeHash>>,
 }
 
 /// What happened during a run, so the test can show the storm exercised
@@ -137,6 +148,7 @@ pub struct Seen {
     pub change_batches: usize,
     pub removals: usize,
     pub lost_or_late_replies: usize,
+    pub forgeries: usize,
 }
 
 impl<S: SyncStore> World<S> {
@@ -157,6 +169,8 @@ impl<S: SyncStore> World<S> {
             now: at(0).as_millis(),
             jobs: Vec::new(),
             seen: Seen::default(),
+            adversary: None,
+            forged: BTreeMap::new(),
         };
         for n in 0..devices {
             // The last device is a dispatcher, who sees everything.
@@ -323,6 +337,114 @@ impl<S: SyncStore> World<S> {
             .unwrap();
     }
 
+    /// Adds an adversarial operative in the team: it sees the team's jobs
+    /// and rounds like an honest colleague, and forges now and then.
+    pub fn with_adversary(mut self) -> Self {
+        let n = self.devices.len();
+        let device = DeviceId::from_u128(0xbad0 + n as u128);
+        self.devices.push(Device {
+            who: DeviceIdentity {
+                device,
+                user: UserId::from_u128(0xbad),
+                role: Role::Operative,
+                teams: BTreeSet::from([TEAM]),
+                tenants: BTreeSet::from([TENANT]),
+                actor: ActorId::from(device.as_uuid().as_bytes().as_slice()),
+            },
+            sync: DeviceSync::new([TENANT]),
+            docs: BTreeMap::new(),
+            online: true,
+        });
+        self.adversary = Some(n);
+        self
+    }
+
+    /// The adversary writes a random forgery to a random document it holds
+    /// and may still edit, to push with its honest changes.
+    fn forge(&mut self, d: usize) {
+        let now = self.timestamp();
+        let choice = self.rng.below(5);
+        let pick = self.rng.next() as usize;
+        let key = u128::from(self.rng.next());
+        let device = &mut self.devices[d];
+        let editable: Vec<DocumentId> = device
+            .docs
+            .keys()
+            .filter(|doc| device.sync.read_only(**doc).is_none())
+            .copied()
+            .collect();
+        let Some(doc) = editable.get(pick % editable.len().max(1)).copied() else {
+            return;
+        };
+        let document = device.docs.get_mut(&doc).unwrap();
+        let before = document.get_heads();
+        let someone_else = dispatcher();
+        match (doc, choice) {
+            (DocumentId::Contact(_), _) => {
+                document.put(automerge::ROOT, "sms_opt_out", true).unwrap();
+            }
+            (_, 0) => {
+                let office = match document.get(automerge::ROOT, "office").unwrap() {
+                    Some((_, id)) => id,
+                    None => return,
+                };
+                document.put(&office, "reference", "FORGED").unwrap();
+            }
+            (DocumentId::Job(_), 1) => JobEditor::new(document, someone_else)
+                .unwrap()
+                .request_transition(
+                    TransitionId::from_u128(key),
+                    name("booked"),
+                    name("cancelled"),
+                    Evidence::default(),
+                    now,
+                )
+                .unwrap(),
+            (DocumentId::Job(_), 2) => JobEditor::new(document, someone_else)
+                .unwrap()
+                .tick(&name("supply_isolated"), true, now)
+                .unwrap(),
+            (DocumentId::Round(_), 1 | 2) => {
+                let service = self.services.get(&name("waste-round")).unwrap();
+                let property = PropertyId::from_u128(1 + (pick % 6) as u128);
+                RoundEditor::new(document, someone_else)
+                    .unwrap()
+                    .log_outcome(service, property, name("collected"), None, None, now)
+                    .unwrap()
+                    .unwrap();
+            }
+            _ => {
+                // Rewrite a record already made, or delete it.
+                let Some((_, requests)) = document.get(automerge::ROOT, "requests").unwrap() else {
+                    return;
+                };
+                let Some(key) = document.keys(&requests).next() else {
+                    return;
+                };
+                if choice == 3 {
+                    let Some((_, record)) = document.get(&requests, key.as_str()).unwrap() else {
+                        return;
+                    };
+                    document.put(&record, "to", "completed").unwrap();
+                } else {
+                    document.delete(&requests, key.as_str()).unwrap();
+                }
+            }
+        }
+        document.commit();
+        let changes = document.get_changes(&before);
+        if changes.is_empty() {
+            return;
+        }
+        self.forged
+            .entry(doc)
+            .or_default()
+            .extend(changes.iter().map(|c| c.hash()));
+        self.seen.forgeries += 1;
+        let changes = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        device.sync.record_local(TENANT, doc, changes);
+    }
+
     fn reassign(&mut self) {
         let Some(job) = self.rng.pick(&self.jobs).copied() else {
             return;
@@ -352,6 +474,7 @@ impl<S: SyncStore> World<S> {
             .docs
             .keys()
             .filter(|doc| !matches!(doc, DocumentId::Contact(_)))
+            .filter(|doc| device.sync.read_only(**doc).is_none())
             .copied()
             .collect();
         let Some(doc) = editable.get(splice_at % editable.len().max(1)).copied() else {
@@ -499,6 +622,7 @@ impl<S: SyncStore> World<S> {
             self.now += 500;
             let d = self.rng.below(self.devices.len());
             match self.rng.below(20) {
+                0..=2 if self.adversary == Some(d) => self.forge(d),
                 0..=7 => self.edit(d),
                 8 => self.reassign(),
                 10 if self.rng.chance(20) => self.cancel(),
@@ -560,6 +684,18 @@ impl<S: SyncStore> World<S> {
     }
 
     pub fn assert_converged(&mut self, seed: u64) {
+        for hashes in self.forged.values() {
+            for hash in hashes {
+                for doc in self.forged.keys() {
+                    if let Some((_, stored)) = self.store.load(*doc).unwrap() {
+                        assert!(
+                            stored.get_change_by_hash(hash).is_none(),
+                            "seed {seed}: a forged change landed on {doc}"
+                        );
+                    }
+                }
+            }
+        }
         for d in 0..self.devices.len() {
             let who = self.devices[d].who.clone();
             let scope = self.store.scope(&who, TENANT).unwrap();
@@ -568,12 +704,27 @@ impl<S: SyncStore> World<S> {
                 held, scope,
                 "seed {seed}: device {d} holds other documents than its scope"
             );
-            assert_eq!(
-                self.devices[d].sync.refused(),
-                0,
-                "seed {seed}: device {d} had changes refused"
-            );
+            let adversary = self.adversary == Some(d);
+            if adversary {
+                // Only what it forged was refused: its honest edits to every
+                // other document landed.
+                let refused = self.devices[d].sync.refused_documents();
+                let forged: BTreeSet<DocumentId> = self.forged.keys().copied().collect();
+                assert!(
+                    refused.is_subset(&forged),
+                    "seed {seed}: the adversary had honest changes refused: {refused:?}"
+                );
+            } else {
+                assert_eq!(
+                    self.devices[d].sync.refused(),
+                    0,
+                    "seed {seed}: device {d} had changes refused"
+                );
+            }
             for doc in &scope {
+                if adversary && self.devices[d].sync.read_only(*doc).is_some() {
+                    continue;
+                }
                 let (_, mut server_doc) = self.store.load(*doc).unwrap().unwrap();
                 let mut server_heads = server_doc.get_heads();
                 let mut device_heads = self.devices[d].docs.get_mut(doc).unwrap().get_heads();
@@ -670,7 +821,7 @@ pub fn server_actor() -> ActorId {
 /// Runs one seed: a storm of `steps`, then the healed network settles, and
 /// every device must match the server. Returns what the storm exercised.
 pub fn run<S: SyncStore>(seed: u64, store: S, steps: usize) -> Seen {
-    let mut world = World::new(seed, store, 3, 6);
+    let mut world = World::new(seed, store, 3, 6).with_adversary();
     world.storm(steps);
     world.settle();
     world.assert_converged(seed);
@@ -683,5 +834,6 @@ impl std::ops::AddAssign for Seen {
         self.change_batches += other.change_batches;
         self.removals += other.removals;
         self.lost_or_late_replies += other.lost_or_late_replies;
+        self.forgeries += other.forgeries;
     }
 }

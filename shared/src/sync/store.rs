@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{AutoCommit, Change};
 
 use super::wire::{Cursor, DocumentId};
-use crate::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
+use crate::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId, UserId};
 use crate::job::Assignee;
 use crate::transition::Role;
 
@@ -147,9 +147,15 @@ pub trait SyncStore {
         delivery: &Delivery,
     ) -> Result<(), Self::Error>;
 
-    /// Whether the document was ever delivered to the device: a device may
-    /// push changes it made while a job was in its scope, even after.
-    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, Self::Error>;
+    /// Whether a picture (a photo rendition, by hash) is already referenced
+    /// by another document, first by someone other than `device`: a photo
+    /// record naming it would borrow another job's or round's picture.
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: BlobHash,
+        doc: DocumentId,
+        device: DeviceId,
+    ) -> Result<bool, Self::Error>;
 
     /// A document and its tenant.
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error>;
@@ -215,8 +221,13 @@ impl<S: SyncStore + ?Sized> SyncStore for &mut S {
         (**self).set_delivery(device, tenant, delivery)
     }
 
-    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, Self::Error> {
-        (**self).ever_delivered(device, doc)
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: BlobHash,
+        doc: DocumentId,
+        device: DeviceId,
+    ) -> Result<bool, Self::Error> {
+        (**self).picture_taken_elsewhere(hash, doc, device)
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {

@@ -29,7 +29,7 @@ fn seeds() -> std::ops::Range<u64> {
 }
 
 #[test]
-fn devices_converge_to_the_servers_documents_for_their_scope_through_a_lossy_network() {
+fn devices_converge_through_a_lossy_network_while_an_adversary_forges_and_none_lands() {
     let mut seen = Seen::default();
     for seed in seeds() {
         seen += simulation::run(seed, MemoryStore::new(), 300);
@@ -38,7 +38,8 @@ fn devices_converge_to_the_servers_documents_for_their_scope_through_a_lossy_net
         seen.snapshots > 0
             && seen.change_batches > 0
             && seen.removals > 0
-            && seen.lost_or_late_replies > 0,
+            && seen.lost_or_late_replies > 0
+            && seen.forgeries > 0,
         "the storm did not exercise every path: {seen:?}"
     );
 }
@@ -111,8 +112,13 @@ impl SyncStore for CountingStore<'_> {
     ) -> Result<(), Self::Error> {
         self.0.set_delivery(d, t, x)
     }
-    fn ever_delivered(&mut self, d: DeviceId, doc: DocumentId) -> Result<bool, Self::Error> {
-        self.0.ever_delivered(d, doc)
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: doorstep_shared::ids::BlobHash,
+        doc: DocumentId,
+        d: DeviceId,
+    ) -> Result<bool, Self::Error> {
+        self.0.picture_taken_elsewhere(hash, doc, d)
     }
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {
         self.1 += 1;

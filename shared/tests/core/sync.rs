@@ -374,13 +374,17 @@ fn pushes_to_jobs_never_sent_to_the_device_or_unknown_or_malformed_are_refused()
     let bobs = fixture.job(COUNCIL, 2, bob().user);
     let cursor = fixture.sync(&alice(), Cursor::default(), vec![]).cursor;
     let unknown = DocumentId::Job(JobId::from_u128(404));
+    // A change of her own making, to a job she was never sent.
+    let mut made_up = AutoCommit::new().with_actor(alice().actor);
+    made_up.put(ROOT, "notes", "mine now").unwrap();
+    made_up.commit();
     let reply = fixture.sync(
         &alice(),
         cursor,
         vec![
             Push {
                 doc: bobs,
-                changes: vec![vec![1, 2, 3]],
+                changes: changes_since(&mut made_up, &[]),
             },
             Push {
                 doc: unknown,
@@ -388,11 +392,7 @@ fn pushes_to_jobs_never_sent_to_the_device_or_unknown_or_malformed_are_refused()
             },
         ],
     );
-    assert!(
-        reply.refused[0]
-            .reason
-            .contains("never sent to this device")
-    );
+    assert!(reply.refused[0].reason.contains("not given to you now"));
     assert!(reply.refused[1].reason.contains("no such job"));
 
     let mine = fixture.job(COUNCIL, 3, alice().user);

@@ -173,7 +173,13 @@ async fn assign(
             ));
         }
     };
-    crate::office::edit_job(&state, job, move |office| office.assign(assignee)).await?;
+    let what = match assignee {
+        Some(Assignee::User(user)) => format!("Assigned the job to user {user}"),
+        Some(Assignee::Team(team)) => format!("Assigned the job to team {team}"),
+        None => "Took the job off whoever had it".to_owned(),
+    };
+    let done = crate::office::Done { by: None, what };
+    crate::office::edit_job(&state, job, done, move |office| office.assign(assignee)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,6 +199,11 @@ async fn erase_contact(
             "job {job} has no contact details to erase"
         )));
     }
+    let done = crate::office::Done {
+        by: None,
+        what: "Erased the resident's contact details".to_owned(),
+    };
+    crate::office::edit_job(&state, job, done, |_| Ok(())).await?;
     state.notify(crate::state::Changed {
         tenant: DEMO_TENANT,
         by: None,

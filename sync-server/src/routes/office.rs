@@ -8,6 +8,8 @@
 //!   user works for (a chooser above every page when there are several);
 //! - [`jobs`]: the council's jobs, searched and filtered; a job's page with
 //!   its history and messages; assigning; making a job;
+//! - [`contact`]: correcting a resident's contact details from the job's
+//!   page (devices may not write them);
 //! - [`import`]: jobs from a CSV file, all or none, with a report of every
 //!   row's problems;
 //! - [`board`]: today's jobs by operative and status, kept up to date by
@@ -24,6 +26,7 @@
 //! token, and is refused (403) without it.
 
 mod board;
+mod contact;
 mod devices;
 mod import;
 mod jobs;
@@ -58,6 +61,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/office/sign-out", post(sign_out))
         .route("/office/council", post(switch_council))
         .merge(jobs::router())
+        .merge(contact::router())
         .merge(import::router())
         .merge(board::router())
         .merge(rounds::router())

@@ -100,6 +100,14 @@ pub trait Identity {
     /// A user's name, if there is such a user.
     fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError>;
 
+    /// The user whose device signs its changes with `actor`, if the server
+    /// enrolled such a device (revoked ones too: their past work stays
+    /// theirs).
+    fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError>;
+
+    /// Whether `device` belongs to a member of `team`.
+    fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError>;
+
     /// The people working for a council, by name, with their roles.
     fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError>;
 
@@ -124,6 +132,11 @@ pub(super) fn parse_teams(
         .map(|(id, name)| Ok((parse("team id", id)?, name)))
         .collect()
 }
+
+/// Whether a device is a team member's, the same on both databases but
+/// for placeholders.
+pub(super) const DEVICE_IN_TEAM_QUERY: &str = "SELECT 1 FROM devices d
+     JOIN team_members m ON m.user_id = d.user_id WHERE d.id = ?1 AND m.team = ?2";
 
 /// The people query, the same on both databases but for placeholders.
 pub(super) const PEOPLE_QUERY: &str = "SELECT u.id, u.name, u.role FROM users u
@@ -339,6 +352,30 @@ impl Identity for SqliteStore {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError> {
+        let user: Option<String> = self
+            .connection()?
+            .query_row(
+                "SELECT user_id FROM devices WHERE actor = ?1",
+                params![actor.to_bytes()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        user.map(|user| parse("user id", user)).transpose()
+    }
+
+    fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError> {
+        Ok(self
+            .connection()?
+            .query_row(
+                DEVICE_IN_TEAM_QUERY,
+                params![device.to_string(), team.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
     }
 
     fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {

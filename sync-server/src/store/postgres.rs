@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Condvar, Mutex};
 
 use automerge::{ActorId, AutoCommit, Change};
-use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
+use doorstep_shared::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::job::Job;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
@@ -356,35 +356,27 @@ impl SyncStore for PgSync<'_, '_> {
         tenant: TenantId,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        let before = self.delivery(device, tenant)?.possibly_held();
         let bytes = encode_delivery(delivery);
         self.transaction.execute(
             "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES ($1, $2, $3)
              ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
             &[&device.to_string(), &tenant.to_string(), &bytes],
         )?;
-        let new: Vec<String> = delivery
-            .possibly_held()
-            .difference(&before)
-            .map(ToString::to_string)
-            .collect();
-        if !new.is_empty() {
-            self.transaction.execute(
-                "INSERT INTO sync_ever_delivered (device, doc)
-                 SELECT $1, doc FROM unnest($2::text[]) AS doc
-                 ON CONFLICT DO NOTHING",
-                &[&device.to_string(), &new],
-            )?;
-        }
         Ok(())
     }
 
-    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, StoreError> {
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: BlobHash,
+        doc: DocumentId,
+        device: DeviceId,
+    ) -> Result<bool, StoreError> {
         Ok(self
             .transaction
             .query_opt(
-                "SELECT 1 FROM sync_ever_delivered WHERE device = $1 AND doc = $2",
-                &[&device.to_string(), &doc.to_string()],
+                "SELECT 1 FROM blob_refs WHERE hash = $1 AND doc <> $2 AND NOT borrowed
+                   AND (added_by IS NULL OR added_by <> $3) LIMIT 1",
+                &[&hash.to_string(), &doc.to_string(), &device.to_string()],
             )?
             .is_some())
     }
@@ -920,6 +912,29 @@ impl super::Identity for PgStore {
             Ok(client
                 .query_opt("SELECT name FROM users WHERE id = $1", &[&user.to_string()])?
                 .map(|row| row.get(0)))
+        })
+    }
+
+    fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError> {
+        let user: Option<String> = self.with_client(|client| {
+            Ok(client
+                .query_opt(
+                    "SELECT user_id FROM devices WHERE actor = $1",
+                    &[&actor.to_bytes()],
+                )?
+                .map(|row| row.get(0)))
+        })?;
+        user.map(|user| parse("user id", user)).transpose()
+    }
+
+    fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError> {
+        let query = super::identity::DEVICE_IN_TEAM_QUERY
+            .replace("?1", "$1")
+            .replace("?2", "$2");
+        self.with_client(|client| {
+            Ok(client
+                .query_opt(&query, &[&device.to_string(), &team.to_string()])?
+                .is_some())
         })
     }
 

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{AutoCommit, Change};
-use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId};
+use doorstep_shared::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId};
 use doorstep_shared::job::{Assignee, Job};
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
@@ -305,28 +305,29 @@ impl SyncStore for SqliteSync<'_> {
         tenant: TenantId,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        let before = self.delivery(device, tenant)?.possibly_held();
         let bytes = encode_delivery(delivery);
         self.connection.execute(
             "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
              ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
             params![device.to_string(), tenant.to_string(), bytes],
         )?;
-        let mut ever = self.connection.prepare_cached(
-            "INSERT OR IGNORE INTO sync_ever_delivered (device, doc) VALUES (?1, ?2)",
-        )?;
-        for doc in delivery.possibly_held().difference(&before) {
-            ever.execute(params![device.to_string(), doc.to_string()])?;
-        }
         Ok(())
     }
 
-    fn ever_delivered(&mut self, device: DeviceId, doc: DocumentId) -> Result<bool, StoreError> {
+    fn picture_taken_elsewhere(
+        &mut self,
+        hash: BlobHash,
+        doc: DocumentId,
+        device: DeviceId,
+    ) -> Result<bool, StoreError> {
         Ok(self
             .connection
+            .prepare_cached(
+                "SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2 AND borrowed = 0
+                   AND (added_by IS NULL OR added_by <> ?3) LIMIT 1",
+            )?
             .query_row(
-                "SELECT 1 FROM sync_ever_delivered WHERE device = ?1 AND doc = ?2",
-                params![device.to_string(), doc.to_string()],
+                params![hash.to_string(), doc.to_string(), device.to_string()],
                 |_| Ok(()),
             )
             .optional()?

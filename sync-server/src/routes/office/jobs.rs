@@ -6,7 +6,8 @@
 //!   words, and the messages its resident was sent with their delivery
 //!   status; `GET /office/jobs/{job}/photos/{hash}` one of its photos;
 //! - `POST /office/jobs/{job}/assignee` gives it to someone (it reaches
-//!   their phone at its next sync, through the sync scopes);
+//!   their phone at its next sync, through the sync scopes); the history
+//!   names the member of staff;
 //! - `GET /office/jobs/new`, `POST /office/jobs`: a dispatcher makes a job.
 
 use std::collections::BTreeMap;
@@ -150,7 +151,24 @@ async fn job_page(
     let Some(service) = state.services().get(&job.office.service).cloned() else {
         return Err(not_found());
     };
-    let mut people = history::people(&job);
+    let signers = doorstep_shared::policy::record_signers(&document, &doorstep_shared::policy::JOB);
+    let actors: Vec<automerge::ActorId> = signers.values().cloned().collect();
+    let devices = state
+        .with_store(move |store| {
+            let mut devices = BTreeMap::new();
+            for actor in actors {
+                if devices.contains_key(&actor) {
+                    continue;
+                }
+                if let Some(user) = store.user_of_actor(&actor)? {
+                    devices.insert(actor, user);
+                }
+            }
+            Ok(devices)
+        })
+        .await?;
+    let authors = history::Authors { signers, devices };
+    let mut people = history::people(&job, &authors);
     if let Some(Assignee::User(user)) = job.office.assignee {
         people.push(user);
     }
@@ -237,9 +255,11 @@ async fn job_page(
         escape(&session.csrf),
         select_with("assignee", "Assign to", "Nobody yet", &choices, &current),
     ));
+    let contact = super::contact::load(&state, &session, job_id).await?;
+    main.push_str(&super::contact::section(&session, job_id, contact.as_ref()));
     main.push_str(&photos_section(&state, job_id, &job, &service, &names).await?);
     main.push_str("<h2>History</h2>\n<ol class=\"timeline\">\n");
-    for (at, what) in history::history(&job, &service, &names) {
+    for (at, what) in history::history(&job, &service, &authors, &names) {
         main.push_str(&format!(
             "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
             escape(&what),
@@ -304,7 +324,15 @@ async fn assign(
     let (job, _) = council_job(&state, &session, &job_id).await?;
     let choices = assignee_choices(&state, session.tenant).await?;
     let assignee = chosen_assignee(&choices, &form.assignee)?;
-    crate::office::edit_job(&state, job, move |office| office.assign(assignee)).await?;
+    let what = match choices.iter().find(|(value, _)| *value == form.assignee) {
+        Some((_, label)) => format!("Assigned the job to {label}"),
+        None => "Took the job off whoever had it".to_owned(),
+    };
+    let done = crate::office::Done {
+        by: Some(session.user),
+        what,
+    };
+    crate::office::edit_job(&state, job, done, move |office| office.assign(assignee)).await?;
     Ok(Redirect::to(&format!("/office/jobs/{job}")).into_response())
 }
 

@@ -319,6 +319,7 @@ fn new_round(
             properties,
             order,
             verdicts: BTreeMap::new(),
+            log: Vec::new(),
         },
         outcomes: BTreeMap::new(),
         photos: BTreeMap::new(),
@@ -572,8 +573,17 @@ async fn reorder(
         _ => return Err(ApiError::BadRequest("move a stop up or down".into())),
     };
     if to != at {
+        let moved = round
+            .office
+            .properties
+            .get(&order[at])
+            .map_or_else(|| "a stop".to_owned(), |p| p.address.one_line());
         order.swap(at, to);
-        crate::office::edit_round(&state, id, move |office| office.reorder(&order)).await?;
+        let done = crate::office::Done {
+            by: Some(session.user),
+            what: format!("Moved {moved} {} the visiting order", form.direction),
+        };
+        crate::office::edit_round(&state, id, done, move |office| office.reorder(&order)).await?;
     }
     Ok(Redirect::to(&format!("/office/rounds/{id}")).into_response())
 }
@@ -596,13 +606,17 @@ async fn assign_crew(
         return Ok(to_sign_in());
     };
     let (id, _) = council_round(&state, &session, &round).await?;
-    let crew: TeamId = crews(&state, &session)
+    let (crew, crew_name): (TeamId, String) = crews(&state, &session)
         .await?
         .into_iter()
         .find(|(team, _)| *team == form.team)
-        .and_then(|(team, _)| team.parse().ok())
+        .and_then(|(team, name)| Some((team.parse().ok()?, name)))
         .ok_or_else(|| ApiError::BadRequest("choose one of your council's crews".into()))?;
-    crate::office::edit_round(&state, id, move |office| office.assign_crew(crew)).await?;
+    let done = crate::office::Done {
+        by: Some(session.user),
+        what: format!("Gave the round to {crew_name}"),
+    };
+    crate::office::edit_round(&state, id, done, move |office| office.assign_crew(crew)).await?;
     Ok(Redirect::to(&format!("/office/rounds/{id}")).into_response())
 }
 
