@@ -38,13 +38,24 @@ pub(crate) async fn crew_logs(
     outcomes: &[(u128, &str, bool)],
     steps: &[(u128, &str, &str)],
 ) {
+    logs_as(server, crew, UserId::from_u128(0xd04), outcomes, steps).await;
+}
+
+/// `user`'s phone logs outcomes on the demo round, as [`crew_logs`] does.
+async fn logs_as(
+    server: &TestServer,
+    crew: &mut TestDevice,
+    user: UserId,
+    outcomes: &[(u128, &str, bool)],
+    steps: &[(u128, &str, &str)],
+) {
     let services = ServiceCatalog::builtin().unwrap();
     let service = services
         .get(&"waste-round".parse().unwrap())
         .unwrap()
         .clone();
     let sam = Actor {
-        user: UserId::from_u128(0xd04),
+        user,
         role: Role::Crew,
         device: Some(crew.device),
     };
@@ -146,6 +157,61 @@ async fn jobs_at(server: &TestServer, address: &str) -> Vec<(JobId, String)> {
         .filter(|job| job.address == address && job.service.as_str() == "missed-collection")
         .map(|job| (job.job, job.status.to_string()))
         .collect()
+}
+
+/// The photo a missed-bin answer shows for demo property `n`.
+async fn answer_photo(server: &TestServer, n: u128, phone: &str) -> String {
+    let page = report(server, n, phone).await.text().await.unwrap();
+    assert!(page.contains("Your bin was not emptied"), "{page}");
+    page.split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the crew's photo")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_missed_bin_answer_shows_only_the_crews_own_photo_and_only_while_it_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut crew = TestDevice::enrol(&server, &server.code_for("Sam Lee"), DEMO_TENANT)
+        .await
+        .unwrap();
+    crew.sync(&server, later(0)).await.unwrap();
+    crew_logs(&server, &mut crew, &[(2, "contaminated", true)], &[START]).await;
+    // The dispatcher's phone, which sees the round but is not its crew,
+    // logs a stop with a photo of its own.
+    let mut dan = TestDevice::enrol(&server, &server.code_for("Dan Okafor"), DEMO_TENANT)
+        .await
+        .unwrap();
+    dan.sync(&server, later(0)).await.unwrap();
+    logs_as(
+        &server,
+        &mut dan,
+        doorstep_server::demo::DEMO_DISPATCHER,
+        &[(4, "not_presented", true)],
+        &[],
+    )
+    .await;
+    assert_eq!(dan.sync.refused(), 0, "{:?}", dan.events);
+    crew_logs(&server, &mut crew, &[], &[FINISH]).await;
+
+    let crews = answer_photo(&server, 2, "07700 900311").await;
+    let fetch = |src: String| {
+        let url = server.url(&src);
+        async move { no_redirects().get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(fetch(crews.clone()).await, 200);
+    let not_the_crews = answer_photo(&server, 4, "07700 900312").await;
+    assert_eq!(
+        fetch(not_the_crews).await,
+        404,
+        "a photo from a phone outside the crew is never shown to residents"
+    );
+
+    // Two days on, the round no longer answers reports: its photo goes.
+    server.clock.set(later(2 * 24 * 60));
+    assert_eq!(fetch(crews).await, 404);
 }
 
 #[tokio::test]

@@ -293,6 +293,14 @@ async fn a_round_from_a_property_list_reaches_its_crew_then_is_reordered_and_rea
         rounds.contains("WR-TAR-1") && rounds.contains("Tarring crew"),
         "{rounds}"
     );
+    // The round's page says who did each of these.
+    let (_, page) = office.get(&location).await;
+    for done in [
+        "Dan Okafor: Moved 1 Tarring Road",
+        "Dan Okafor: Gave the round to Tarring crew",
+    ] {
+        assert!(page.contains(done), "{done}: {page}");
+    }
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use doorstep_shared::sync::device::SyncEvent;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_tests::{ADMIN_TOKEN, TestDevice, TestServer, test_now};
 
+use crate::office::escaped;
 use crate::office_work::Office;
 
 /// The demo's crew member, Sam Lee.
@@ -973,4 +974,60 @@ async fn a_jobs_history_names_exactly_the_two_phones_people_and_the_dispatcher()
         .filter(|person| history.contains(person))
         .collect();
     assert_eq!(named, ["Priya Sharma", "Olu Adeyemi", "Dan Okafor"]);
+}
+
+#[tokio::test]
+async fn staff_correct_a_residents_contact_details_and_the_phone_and_history_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut priya = phone(&server, DEMO_OPERATIVE, "CONTACT-PRIYA").await;
+    let job_id = JobId::from_u128(0xd00_0002);
+    let office = Office::sign_in(&server).await;
+    let path = format!("/office/jobs/{job_id}");
+    let (_, page) = office.get(&path).await;
+    assert!(page.contains("Tomasz Nowak"), "{page}");
+    assert!(
+        page.contains("Correct the contact details"),
+        "the form is on the job's page"
+    );
+
+    // A number that is not one: refused, with the field named, nothing kept.
+    let (status, refused) = office
+        .post(
+            &format!("{path}/contact"),
+            "name=Tomasz+Nowak&phone=12345&email=&updates=sms",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(refused.contains("Enter a UK phone number"), "{refused}");
+
+    let (status, _) = office
+        .post(
+            &format!("{path}/contact"),
+            "name=Tomasz+Nowak&phone=07700+900999&email=tomasz%40example.org&updates=email&no_texts=yes",
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = office.get(&path).await;
+    let history = page
+        .split("<h2>History</h2>")
+        .nth(1)
+        .and_then(|rest| rest.split("</ol>").next())
+        .unwrap();
+    assert!(
+        history.contains(&escaped(
+            "Dan Okafor: Corrected the resident's contact details"
+        )),
+        "{history}"
+    );
+
+    // The phone gets the corrected details at its next sync.
+    priya.sync(&server, later(5)).await.unwrap();
+    let contact = Contact::load(&priya.docs[&DocumentId::Contact(job_id)]).unwrap();
+    assert_eq!(
+        contact.phone.as_ref().map(PhoneNumber::as_str),
+        Some("+447700900999")
+    );
+    assert_eq!(contact.preferred_channel, Channel::Email);
+    assert!(contact.sms_opt_out);
 }

@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use doorstep_shared::ids::{Name, PropertyId, RoundId, TeamId};
+use doorstep_shared::ids::{Name, PropertyId, RoundId, TeamId, UserId};
 use doorstep_shared::job::{Address, Uprn};
 use doorstep_shared::round::{Container, Property, ROUND_SCHEMA_VERSION, Round, RoundOffice};
 use doorstep_shared::service::{ServiceDefinition, ServiceKind};
@@ -528,7 +528,38 @@ async fn round_page(
             escape(&address),
         ));
     }
-    main.push_str("</tbody>\n</table>\n<p><a href=\"/office/rounds\">Back to rounds</a></p>\n");
+    main.push_str("</tbody>\n</table>\n");
+    if !round.office.log.is_empty() {
+        let log = round.office.log.clone();
+        let by: Vec<UserId> = log.iter().filter_map(|entry| entry.by).collect();
+        let names = state
+            .with_store(move |store| {
+                let mut names = std::collections::BTreeMap::new();
+                for user in by {
+                    if let Some(name) = store.user_name(user)? {
+                        names.insert(user, name);
+                    }
+                }
+                Ok(names)
+            })
+            .await?;
+        main.push_str("<h2>What the office did</h2>\n<ol class=\"timeline\">\n");
+        for entry in &log {
+            let who = match entry.by {
+                Some(user) => names
+                    .get(&user)
+                    .map_or("Someone no longer listed", String::as_str),
+                None => "The council's systems",
+            };
+            main.push_str(&format!(
+                "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
+                escape(&format!("{who}: {}", entry.what)),
+                escape(&when(entry.at))
+            ));
+        }
+        main.push_str("</ol>\n");
+    }
+    main.push_str("<p><a href=\"/office/rounds\">Back to rounds</a></p>\n");
     staff_page(
         &state,
         &session,
