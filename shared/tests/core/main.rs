@@ -9,6 +9,7 @@ mod definitions;
 mod merge;
 mod migration;
 mod photo;
+mod policy;
 mod setup;
 mod simulation;
 mod sync;
