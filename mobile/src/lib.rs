@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use crate::components::SyncStatusLine;
 use crate::model::{AppModel, Screen};
 use crate::services::CoreLink;
-use crate::views::{ButtonAction, EnrolView, JobView, RoundView, Today};
+use crate::views::{EnrolView, JobView, RoundView, Today};
 
 /// The app's stylesheet: high contrast and large touch targets for outdoor
 /// use.
@@ -68,6 +68,7 @@ pub fn App() -> Element {
     };
     let send = Rc::new(send);
     let current = model.read().clone();
+    let today = crate::services::today();
     let body = match current.screen {
         Screen::Enrol => {
             let send = Rc::clone(&send);
@@ -87,7 +88,7 @@ pub fn App() -> Element {
             let (open, round) = (Rc::clone(&send), Rc::clone(&send));
             rsx! {
                 Today {
-                    state: current.today(&services),
+                    state: current.today(&services, today),
                     on_open: move |job| {
                         if let Some(command) = model.write().show(Screen::Job(job)) {
                             open(command);
@@ -102,20 +103,19 @@ pub fn App() -> Element {
                 }
             }
         }
-        Screen::Job(job) => match current.job_screen(&services) {
+        Screen::Job(job) => match current.job_screen(&services, today) {
             Some(screen) => {
                 let (press, tick, notes) = (Rc::clone(&send), Rc::clone(&send), Rc::clone(&send));
                 let photo = Rc::clone(&send);
+                let shown = screen.clone();
                 rsx! {
                     button { class: "back", onclick: move |_| { model.write().show(Screen::Today); }, "← Today" }
                     JobView {
                         screen,
-                        on_button: move |action| {
-                            model.write().notice = None;
-                            press(match action {
-                                ButtonAction::Action(action) => Command::TakeAction { job, action, note: None },
-                                ButtonAction::Transition(to) => Command::RequestTransition { job, to, note: None },
-                            });
+                        on_input: move |input| {
+                            if let Some(command) = model.write().job_input(job, &shown, input) {
+                                press(command);
+                            }
                         },
                         on_tick: move |(item, done)| tick(Command::Tick { job, item, done }),
                         on_notes: move |text| notes(Command::UpdateNotes { job, text }),

@@ -16,12 +16,13 @@ use doorstep_shared::job::Job;
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::time::Date;
 use doorstep_shared::transition::Role;
 
 use crate::components::SyncStatus;
 use crate::views::{
-    EnrolScreen, JobScreen, RoundDraft, RoundInput, RoundScreen, TodayFilter, TodayState,
-    UploadProgress,
+    ButtonAction, EnrolScreen, JobDraft, JobInput, JobScreen, RoundDraft, RoundInput, RoundScreen,
+    TodayFilter, TodayState, UploadProgress,
 };
 
 /// Which screen shows.
@@ -62,6 +63,8 @@ pub struct AppModel {
     pub images: BTreeMap<BlobHash, String>,
     /// The round's note-and-photo panel, when open.
     pub round_draft: Option<RoundDraft>,
+    /// The job's note-and-photo panel for a step, when open.
+    pub job_draft: Option<JobDraft>,
     open: Option<(DocumentId, Vec<u8>)>,
     /// Why the open document is read-only on this phone, if it is.
     open_read_only: Option<String>,
@@ -89,6 +92,7 @@ impl AppModel {
             contact: None,
             images: BTreeMap::new(),
             round_draft: None,
+            job_draft: None,
             open: None,
             open_read_only: None,
         }
@@ -102,6 +106,7 @@ impl AppModel {
         self.contact = None;
         self.images.clear();
         self.round_draft = None;
+        self.job_draft = None;
         match screen {
             Screen::Job(job) => Some(Command::Open(DocumentId::Job(job))),
             Screen::Round(round) => Some(Command::Open(DocumentId::Round(round))),
@@ -110,7 +115,7 @@ impl AppModel {
     }
 
     /// The Today screen, under the filter chosen.
-    pub fn today(&self, services: &ServiceCatalog) -> TodayState {
+    pub fn today(&self, services: &ServiceCatalog, today: Date) -> TodayState {
         TodayState::new(
             &self.jobs,
             self.rounds.clone(),
@@ -123,6 +128,56 @@ impl AppModel {
                     .is_some_and(|state| state.terminal)
             },
         )
+        .on(today)
+    }
+
+    /// Folds in what the operative did with a job's steps; returns the
+    /// command for the core, if it needs one. A step that needs a note or a
+    /// photo opens its panel first, and is asked for from there.
+    pub fn job_input(
+        &mut self,
+        job: doorstep_shared::ids::JobId,
+        screen: &JobScreen,
+        input: JobInput,
+    ) -> Option<Command> {
+        self.notice = None;
+        let step = |action: ButtonAction, note: Option<String>| match action {
+            ButtonAction::Action(action) => Command::TakeAction { job, action, note },
+            ButtonAction::Transition(to) => Command::RequestTransition { job, to, note },
+        };
+        match input {
+            JobInput::Press(action) => {
+                let button = screen.button(&action)?;
+                if button.opens_panel() {
+                    self.job_draft = Some(JobDraft {
+                        action,
+                        note: String::new(),
+                    });
+                    None
+                } else {
+                    self.job_draft = None;
+                    Some(step(action, None))
+                }
+            }
+            JobInput::Note(text) => {
+                if let Some(draft) = self.job_draft.as_mut() {
+                    draft.note = text;
+                }
+                None
+            }
+            JobInput::Confirm => {
+                if screen.draft_blocked().is_some() {
+                    return None;
+                }
+                let draft = self.job_draft.take()?;
+                let note = Some(draft.note.trim().to_owned()).filter(|note| !note.is_empty());
+                Some(step(draft.action, note))
+            }
+            JobInput::Cancel => {
+                self.job_draft = None;
+                None
+            }
+        }
     }
 
     /// Folds in what the crew did on the round screen; returns the command
@@ -186,6 +241,14 @@ impl AppModel {
             RoundInput::Cancel => {
                 self.round_draft = None;
                 None
+            }
+            RoundInput::Step(to) => {
+                let step = screen.steps.iter().find(|step| step.to == to)?;
+                if step.blocked.is_some() {
+                    return None;
+                }
+                self.round_draft = None;
+                Some(Command::RequestRoundTransition { round, to })
             }
         }
     }
@@ -261,7 +324,7 @@ impl AppModel {
     }
 
     /// The open job's screen, once its document has arrived.
-    pub fn job_screen(&self, services: &ServiceCatalog) -> Option<JobScreen> {
+    pub fn job_screen(&self, services: &ServiceCatalog, today: Date) -> Option<JobScreen> {
         let Screen::Job(id) = self.screen else {
             return None;
         };
@@ -284,7 +347,9 @@ impl AppModel {
         Some(
             JobScreen::with_uploads(id, &job, service, self.role(), unsynced, &progress)
                 .with_phone_data(self.contact.as_ref(), &self.images)
-                .read_only(self.open_read_only.as_deref()),
+                .with_draft(self.job_draft.clone())
+                .read_only(self.open_read_only.as_deref())
+                .on(today),
         )
     }
 
@@ -298,6 +363,7 @@ impl AppModel {
         let service = services.get(&round.office.service)?;
         Some(
             RoundScreen::new(id, &round, service)
+                .with_steps(&round, service, self.role())
                 .with_draft(self.round_draft.clone())
                 .read_only(self.open_read_only.as_deref()),
         )
@@ -314,6 +380,11 @@ mod tests {
     use doorstep_shared::prelude::*;
 
     use super::*;
+
+    /// The council's date in these tests.
+    fn today() -> Date {
+        Date::from_days_since_epoch(0)
+    }
 
     #[test]
     fn a_new_phone_starts_on_enrol_and_moves_to_today_once_enrolled() {
@@ -357,7 +428,7 @@ mod tests {
         let mut model = AppModel::new(None);
         model.screen = Screen::Job(job);
         assert!(
-            model.job_screen(&services).is_none(),
+            model.job_screen(&services, today()).is_none(),
             "nothing until it arrives"
         );
         model.apply(Update::Document {
@@ -365,7 +436,7 @@ mod tests {
             bytes: document.save(),
             read_only: None,
         });
-        let screen = model.job_screen(&services).unwrap();
+        let screen = model.job_screen(&services, today()).unwrap();
         assert_eq!(screen.reference, "HR-00004");
     }
 
@@ -409,6 +480,92 @@ mod tests {
         let id = RoundId::from_u128(8);
         let screen = RoundScreen::new(id, &Round::load(&doc).unwrap(), service);
         (id, screen, doc.save())
+    }
+
+    /// A booked repair, open on the Job screen of an operative's phone.
+    fn booked_job_on_screen() -> (AppModel, JobId, JobScreen) {
+        let services = ServiceCatalog::builtin().unwrap();
+        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
+        let now = Timestamp::from_millis(0);
+        let mut document = demo::job(repair, 4, "3 Broadwater Street, Worthing", now)
+            .create_document(automerge::ActorId::from(b"server".as_slice()))
+            .unwrap();
+        let dispatcher = Actor {
+            user: UserId::from_u128(1),
+            role: Role::Dispatcher,
+            device: None,
+        };
+        JobEditor::new(&mut document, dispatcher)
+            .unwrap()
+            .request_transition(
+                TransitionId::from_u128(1),
+                "reported".parse().unwrap(),
+                "booked".parse().unwrap(),
+                Evidence::default(),
+                now,
+            )
+            .unwrap();
+        OfficeEditor::new(&mut document)
+            .unwrap()
+            .decide_pending(repair, now, |actor| actor.role)
+            .unwrap();
+        let job = JobId::from_u128(4);
+        let mut model = AppModel::new(Some(Enrolment {
+            server: "https://doorstep.example".into(),
+            device: DeviceId::from_u128(2),
+            user: UserId::from_u128(3),
+            role: Role::Operative,
+            tenants: vec![TenantId::from_u128(5)],
+            actor: "0102".into(),
+            token: "token".into(),
+        }));
+        model.show(Screen::Job(job));
+        model.apply(Update::Document {
+            doc: DocumentId::Job(job),
+            bytes: document.save(),
+            read_only: None,
+        });
+        let screen = model.job_screen(&services, today()).unwrap();
+        (model, job, screen)
+    }
+
+    #[test]
+    fn a_step_needing_nothing_is_asked_for_at_once_and_one_needing_a_note_after_it() {
+        let (mut model, job, screen) = booked_job_on_screen();
+        let on_my_way = ButtonAction::Action("on_my_way".parse().unwrap());
+        let no_access = ButtonAction::Action("no_access".parse().unwrap());
+        assert_eq!(
+            model.job_input(job, &screen, JobInput::Press(on_my_way)),
+            Some(Command::TakeAction {
+                job,
+                action: "on_my_way".parse().unwrap(),
+                note: None,
+            })
+        );
+        assert_eq!(
+            model.job_input(job, &screen, JobInput::Press(no_access.clone())),
+            None,
+            "the panel opens"
+        );
+        let services = ServiceCatalog::builtin().unwrap();
+        let screen = model.job_screen(&services, today()).unwrap();
+        assert_eq!(screen.draft.as_ref().map(|d| &d.action), Some(&no_access));
+        assert_eq!(model.job_input(job, &screen, JobInput::Confirm), None);
+        model.job_input(
+            job,
+            &screen,
+            JobInput::Note("  Nobody home, card left ".into()),
+        );
+        let screen = model.job_screen(&services, today()).unwrap();
+        assert_eq!(
+            model.job_input(job, &screen, JobInput::Confirm),
+            Some(Command::TakeAction {
+                job,
+                action: "no_access".parse().unwrap(),
+                note: Some("Nobody home, card left".into()),
+            })
+        );
+        assert!(model.job_draft.is_none());
     }
 
     #[test]

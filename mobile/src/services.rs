@@ -12,6 +12,27 @@ use doorstep_app_core::core::Enrolment;
 use doorstep_app_core::runtime::{Command, Update};
 use futures_channel::mpsc::UnboundedReceiver;
 
+/// The council's date now (Doorstep's councils keep UK time), from the
+/// platform's clock.
+pub fn today() -> doorstep_shared::time::Date {
+    doorstep_shared::time::uk::local(now()).0
+}
+
+/// The platform's clock.
+#[cfg(all(target_arch = "wasm32", feature = "web"))]
+fn now() -> doorstep_shared::time::Timestamp {
+    doorstep_shared::time::Timestamp::from_millis(js_sys::Date::now() as i64)
+}
+
+/// The platform's clock.
+#[cfg(not(all(target_arch = "wasm32", feature = "web")))]
+fn now() -> doorstep_shared::time::Timestamp {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    doorstep_shared::time::Timestamp::from_millis(millis)
+}
+
 /// Shared with every component through context; cheap to clone.
 #[derive(Clone)]
 pub struct CoreLink {
@@ -92,14 +113,6 @@ pub fn start_core(dir: &std::path::Path) -> Result<NativeCore, String> {
     use doorstep_app_core::store::LocalStore;
     use doorstep_app_core::transport::NativeTransport;
     use doorstep_shared::service::ServiceCatalog;
-    use doorstep_shared::time::Timestamp;
-
-    fn now() -> Timestamp {
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        Timestamp::from_millis(millis)
-    }
 
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let store = LocalStore::open(&dir.join("doorstep-phone.db")).map_err(|e| e.to_string())?;

@@ -14,8 +14,8 @@ use dioxus_html::{
 };
 
 use crate::views::{
-    ButtonAction, JobScreen, JobView, RoundInput, RoundScreen, RoundView, Today, TodayFilter,
-    TodayState,
+    ButtonAction, JobInput, JobScreen, JobView, RoundInput, RoundScreen, RoundView, Today,
+    TodayFilter, TodayState,
 };
 
 /// What the handlers received, in order, as short lines.
@@ -158,9 +158,10 @@ fn JobHarness(screen: JobScreen, log: Log) -> Element {
     rsx! {
         JobView {
             screen,
-            on_button: move |action| button.push(match action {
-                ButtonAction::Action(action) => format!("action {action}"),
-                ButtonAction::Transition(to) => format!("transition {to}"),
+            on_input: move |input| button.push(match input {
+                JobInput::Press(ButtonAction::Action(action)) => format!("action {action}"),
+                JobInput::Press(ButtonAction::Transition(to)) => format!("transition {to}"),
+                other => format!("{other:?}"),
             }),
             on_tick: move |(item, done)| tick.push(format!("tick {item} {done}")),
             on_notes: move |text| notes.push(format!("notes {text}")),

@@ -7,7 +7,8 @@ mod today;
 
 pub use enrol::{EnrolScreen, EnrolView};
 pub use job::{
-    Button, ButtonAction, ChecklistLine, ContactLine, JobScreen, JobView, PhotoLine, UploadProgress,
+    Button, ButtonAction, ChecklistLine, ContactLine, JobDraft, JobInput, JobScreen, JobView,
+    PhotoLine, UploadProgress,
 };
-pub use round::{OutcomeButton, RoundDraft, RoundInput, RoundScreen, RoundView, Stop};
-pub use today::{Today, TodayFilter, TodayLine, TodayState};
+pub use round::{OutcomeButton, RoundDraft, RoundInput, RoundScreen, RoundStep, RoundView, Stop};
+pub use today::{Day, Today, TodayFilter, TodayLine, TodayState, slot_words};

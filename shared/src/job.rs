@@ -345,6 +345,7 @@ impl Job {
             status: self.status(service).clone(),
             photo_kinds: self.photos.values().map(|p| p.kind.clone()).collect(),
             unticked_mandatory: unticked,
+            unlogged_stops: 0,
         }
     }
 

@@ -165,6 +165,12 @@ impl Round {
             status: self.transitions().status(&service.initial).clone(),
             photo_kinds: self.photos.values().map(|p| p.kind.clone()).collect(),
             unticked_mandatory: Vec::new(),
+            unlogged_stops: self
+                .office
+                .properties
+                .keys()
+                .filter(|property| !self.outcomes.contains_key(*property))
+                .count(),
         }
     }
 }
@@ -180,6 +186,11 @@ impl<'d> RoundEditor<'d> {
     pub fn new(doc: &'d mut AutoCommit, actor: Actor) -> Result<Self, DocumentError> {
         ensure_writable(doc, "round", ROUND_SCHEMA_VERSION)?;
         Ok(Self { doc, actor })
+    }
+
+    /// The document being edited, as it stands.
+    pub fn document(&self) -> &AutoCommit {
+        self.doc
     }
 
     /// Adds a photo taken on the round.

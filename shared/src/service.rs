@@ -136,6 +136,9 @@ pub struct EvidenceRule {
     pub checklist: bool,
     /// A note saying why must be given.
     pub note: bool,
+    /// Every stop of a round must have an outcome logged (`outcomes =
+    /// "all"`; rounds only).
+    pub all_outcomes: bool,
 }
 
 /// Something done on a job that is not a transition ("on my way").

@@ -25,6 +25,8 @@ pub struct Facts {
     pub photo_kinds: BTreeSet<Name>,
     /// Mandatory checklist items not ticked.
     pub unticked_mandatory: Vec<Name>,
+    /// Stops on a round with no outcome logged (none on a job).
+    pub unlogged_stops: usize,
 }
 
 /// Why a transition, action or outcome is not allowed.
@@ -79,6 +81,12 @@ pub enum InvalidTransition {
     /// A note is required.
     #[error("add a note saying why")]
     NoteRequired,
+    /// The step needs an outcome at every stop, and some have none.
+    #[error("log an outcome at every stop first ({count} still to do)")]
+    StopsUnlogged {
+        /// How many stops have no outcome.
+        count: usize,
+    },
     /// The action is not in the service.
     #[error("there is no action \"{action}\" in this service")]
     UnknownAction {
@@ -235,6 +243,7 @@ pub fn check_outcome<'a>(
         status: service.initial.clone(),
         photo_kinds: photo_kinds.clone(),
         unticked_mandatory: Vec::new(),
+        unlogged_stops: 0,
     };
     check_evidence(service, &found.evidence, &facts, note, true)?;
     Ok(found)
@@ -266,6 +275,11 @@ fn check_evidence(
             })
             .collect();
         return Err(InvalidTransition::ChecklistIncomplete { items });
+    }
+    if rule.all_outcomes && facts.unlogged_stops > 0 {
+        return Err(InvalidTransition::StopsUnlogged {
+            count: facts.unlogged_stops,
+        });
     }
     let has_note = note.is_some_and(|n| !n.trim().is_empty());
     if rule.note && note_given_now && !has_note {

@@ -31,7 +31,9 @@ pub(crate) const START: (u128, &str, &str) = (1, "planned", "in_progress");
 pub(crate) const FINISH: (u128, &str, &str) = (2, "in_progress", "finished");
 
 /// Sam's phone logs outcomes on the demo round: `(property, outcome,
-/// with a photo)`, then asks for `steps` (`START`, `FINISH`).
+/// with a photo)`, then asks for `steps` (`START`, `FINISH`). A round is
+/// finished only with every stop logged: before `FINISH`, the stops with
+/// no outcome yet are logged collected.
 pub(crate) async fn crew_logs(
     server: &TestServer,
     crew: &mut TestDevice,
@@ -100,6 +102,29 @@ async fn logs_as(
                     )
                     .unwrap()
                     .unwrap();
+            }
+            if steps.iter().any(|(_, _, to)| *to == "finished") {
+                let round = Round::load(editor.document()).unwrap();
+                let unlogged: Vec<PropertyId> = round
+                    .office
+                    .properties
+                    .keys()
+                    .filter(|property| !round.outcomes.contains_key(*property))
+                    .copied()
+                    .collect();
+                for property in unlogged {
+                    editor
+                        .log_outcome(
+                            &service,
+                            property,
+                            "collected".parse().unwrap(),
+                            None,
+                            None,
+                            later(20),
+                        )
+                        .unwrap()
+                        .unwrap();
+                }
             }
             for (id, from, to) in steps {
                 editor
@@ -194,6 +219,8 @@ async fn a_missed_bin_answer_shows_only_the_crews_own_photo_and_only_while_it_is
     )
     .await;
     assert_eq!(dan.sync.refused(), 0, "{:?}", dan.events);
+    // The crew's phone hears of that stop before finishing the round.
+    crew.sync(&server, later(21)).await.unwrap();
     crew_logs(&server, &mut crew, &[], &[FINISH]).await;
 
     let crews = answer_photo(&server, 2, "07700 900311").await;

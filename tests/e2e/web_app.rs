@@ -19,7 +19,7 @@ const JOB: JobId = JobId::from_u128(0xd00_0001);
 const NOTE: &str = "Washer replaced; the tap no longer drips.";
 
 /// The browser build, made by `scripts/build-web.sh` into the build folder.
-fn web_app_folder() -> anyhow::Result<PathBuf> {
+pub(crate) fn web_app_folder() -> anyhow::Result<PathBuf> {
     let folder = match std::env::var_os("DOORSTEP_WEB_APP") {
         Some(folder) => PathBuf::from(folder),
         None => {
@@ -41,7 +41,7 @@ fn web_app_folder() -> anyhow::Result<PathBuf> {
     Ok(folder)
 }
 
-fn browser_folder() -> anyhow::Result<PathBuf> {
+pub(crate) fn browser_folder() -> anyhow::Result<PathBuf> {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     if !folder.join("node_modules/playwright-core").is_dir() {
         bail!(

@@ -685,6 +685,39 @@ impl AppCore {
         self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
     }
 
+    /// Asks to move a round on (start it, finish it), checked here with the
+    /// same rules the server decides with: a round is finished only once
+    /// every stop has an outcome.
+    pub fn request_round_transition(
+        &mut self,
+        round: RoundId,
+        to: &StateId,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let id = TransitionId::from_random_bytes((self.ids)());
+        let doc = DocumentId::Round(round);
+        let (me, tenant, mut document, before) = self.open_for_edit(doc)?;
+        let loaded = Round::load(&document)?;
+        let service = self.service(&loaded.office.service)?.clone();
+        let from = loaded.status(&service).clone();
+        let request = doorstep_shared::transition::TransitionRequest {
+            from: from.clone(),
+            to: to.clone(),
+            actor: me.clone(),
+            at: now,
+            evidence: Evidence::default(),
+        };
+        workflow::check_request(&service, &loaded.facts(&service), me.role, &request)?;
+        RoundEditor::new(&mut document, me)?.request_transition(
+            id,
+            from,
+            to.clone(),
+            Evidence::default(),
+            now,
+        )?;
+        self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
+    }
+
     /// One sync exchange, if the sync core wants one now: send what is
     /// waiting, apply the reply, and save both in one transaction.
     pub fn sync_step(

@@ -93,6 +93,13 @@ pub enum Command {
         /// Where it was taken.
         location: Option<GeoPoint>,
     },
+    /// Ask to move a round on (start it, finish it).
+    RequestRoundTransition {
+        /// The round.
+        round: RoundId,
+        /// The state to move to.
+        to: StateId,
+    },
     /// Show this document: its bytes come now and after every change.
     Open(DocumentId),
     /// Log what the crew found at a property.
@@ -266,6 +273,9 @@ impl Driver {
             Command::TakeAction { job, action, note } => core.take_action(job, &action, note, at),
             Command::RequestTransition { job, to, note } => {
                 core.request_transition(job, &to, note, at)
+            }
+            Command::RequestRoundTransition { round, to } => {
+                core.request_round_transition(round, &to, at)
             }
             Command::AddJobPhoto {
                 job,

@@ -9,9 +9,11 @@ use dioxus::prelude::*;
 use doorstep_app_core::runtime::ContactCard;
 use doorstep_shared::ids::{BlobHash, JobId, Name, PhotoId, StateId};
 use doorstep_shared::job::Job;
-use doorstep_shared::service::ServiceDefinition;
+use doorstep_shared::service::{EvidenceRule, ServiceDefinition};
 use doorstep_shared::transition::{Decision, Role};
 use doorstep_shared::workflow;
+
+use super::today::slot_words;
 
 /// One checklist line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +79,52 @@ pub struct Button {
     pub action: ButtonAction,
     /// Its words.
     pub label: String,
-    /// Why it cannot be pressed yet ("add an after photo"), if it cannot.
+    /// Why it cannot be pressed yet ("tick work area left clean"), if it
+    /// cannot: what the note-and-photo panel cannot put right.
     pub blocked: Option<String>,
+    /// The step needs a note saying why.
+    pub needs_note: bool,
+    /// Photos the step needs that the job does not have yet: (kind, words).
+    pub needs_photos: Vec<(Name, String)>,
+}
+
+impl Button {
+    /// Whether pressing it opens the note-and-photo panel first.
+    pub fn opens_panel(&self) -> bool {
+        self.needs_note || !self.needs_photos.is_empty()
+    }
+
+    /// What it needs, as the button says before it is pressed.
+    pub fn needs(&self) -> Option<&'static str> {
+        match (self.needs_note, self.needs_photos.is_empty()) {
+            (true, false) => Some("note and photo"),
+            (true, true) => Some("note"),
+            (false, false) => Some("photo"),
+            (false, true) => None,
+        }
+    }
+}
+
+/// The note-and-photo panel of a step that needs them, while open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobDraft {
+    /// The step.
+    pub action: ButtonAction,
+    /// The note written so far.
+    pub note: String,
+}
+
+/// What the operative did on the Job screen's steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobInput {
+    /// Pressed a step's button.
+    Press(ButtonAction),
+    /// Wrote the panel's note.
+    Note(String),
+    /// Confirmed the step in the panel.
+    Confirm,
+    /// Closed the panel.
+    Cancel,
 }
 
 /// Everything the Job screen shows, worked out from the document.
@@ -98,6 +144,8 @@ pub struct JobScreen {
     pub maps: String,
     /// The slot, in words.
     pub slot: String,
+    /// The appointment, to say its day relative to today.
+    pub appointment: Option<doorstep_shared::job::Appointment>,
     /// The resident, when the phone holds their details.
     pub contact: Option<ContactLine>,
     /// The notes.
@@ -121,6 +169,8 @@ pub struct JobScreen {
     /// Why the job can no longer be changed on this phone, if it cannot:
     /// it was given to someone else, or the server refused a change to it.
     pub read_only: Option<String>,
+    /// The note-and-photo panel, when open.
+    pub draft: Option<JobDraft>,
 }
 
 impl JobScreen {
@@ -164,27 +214,61 @@ impl JobScreen {
         checklist.sort_by_key(|(position, _)| *position);
         let mut timeline: Vec<_> = job.timeline.values().collect();
         timeline.sort_by_key(|event| std::cmp::Reverse(event.at));
+        // What a step's evidence asks for: photos the job lacks (taken in
+        // the panel), a note (written there), and the facts as they will be
+        // once those photos are taken, to find what the panel cannot fix.
+        let missing_photos = |rule: &EvidenceRule| -> Vec<(Name, String)> {
+            rule.photos
+                .iter()
+                .filter(|kind| !facts.photo_kinds.contains(*kind))
+                .map(|kind| (kind.clone(), service.photo_label(kind).to_owned()))
+                .collect()
+        };
+        let with_photos = |rule: &EvidenceRule| {
+            let mut facts = facts.clone();
+            facts.photo_kinds.extend(rule.photos.iter().cloned());
+            facts
+        };
         let mut buttons: Vec<Button> = workflow::available_actions(service, &facts, role)
             .into_iter()
             .map(|action| Button {
                 action: ButtonAction::Action(action.id.clone()),
                 label: action.label.clone(),
-                blocked: None,
+                blocked: workflow::check_action(
+                    service,
+                    &with_photos(&action.evidence),
+                    role,
+                    &action.id,
+                    Some("a note"),
+                )
+                .err()
+                .map(|why| capitalise(&why.to_string())),
+                needs_note: action.evidence.note,
+                needs_photos: missing_photos(&action.evidence),
             })
             .collect();
         let pending = job.transitions().pending();
         buttons.extend(
             workflow::offers(service, &facts, role)
                 .into_iter()
-                .map(|offer| Button {
-                    action: ButtonAction::Transition(offer.transition.to.clone()),
-                    label: offer.transition.label.clone(),
-                    // One request at a time: the office decides it first.
-                    blocked: if pending.is_empty() {
-                        offer.blocked.map(|why| capitalise(&why.to_string()))
-                    } else {
-                        Some("Waiting for the office to confirm the last step".into())
-                    },
+                .map(|offer| {
+                    let rule = &offer.transition.evidence;
+                    let blocked = workflow::offers(service, &with_photos(rule), role)
+                        .into_iter()
+                        .find(|other| other.transition.id == offer.transition.id)
+                        .and_then(|other| other.blocked);
+                    Button {
+                        action: ButtonAction::Transition(offer.transition.to.clone()),
+                        label: offer.transition.label.clone(),
+                        // One request at a time: the office decides it first.
+                        blocked: if pending.is_empty() {
+                            blocked.map(|why| capitalise(&why.to_string()))
+                        } else {
+                            Some("Waiting for the office to confirm the last step".into())
+                        },
+                        needs_note: rule.note,
+                        needs_photos: missing_photos(rule),
+                    }
                 }),
         );
         let refused = job
@@ -206,15 +290,9 @@ impl JobScreen {
             address,
             slot: job.office.appointment.map_or_else(
                 || "Not booked".to_owned(),
-                |slot| {
-                    format!(
-                        "{} {}–{}",
-                        slot.starts.date(),
-                        slot.starts.time_of_day(),
-                        slot.ends.time_of_day()
-                    )
-                },
+                |slot| slot_words(slot.starts, slot.ends, None),
             ),
+            appointment: job.office.appointment,
             contact: None,
             notes: job.notes.as_str().to_owned(),
             checklist: checklist.into_iter().map(|(_, line)| line).collect(),
@@ -279,7 +357,49 @@ impl JobScreen {
             refused,
             unsynced,
             read_only: None,
+            draft: None,
         }
+    }
+
+    /// The same screen as seen on `today` (the council's date): the slot's
+    /// day in words unless it is today.
+    pub fn on(mut self, today: doorstep_shared::time::Date) -> Self {
+        if let Some(slot) = self.appointment {
+            self.slot = slot_words(slot.starts, slot.ends, Some(today));
+        }
+        self
+    }
+
+    /// The same screen with the note-and-photo panel open on `draft`'s
+    /// step, if that step is still offered.
+    pub fn with_draft(mut self, draft: Option<JobDraft>) -> Self {
+        self.draft = draft.filter(|draft| self.button(&draft.action).is_some());
+        self
+    }
+
+    /// The button of a step, if offered now.
+    pub fn button(&self, action: &ButtonAction) -> Option<&Button> {
+        self.buttons.iter().find(|button| &button.action == action)
+    }
+
+    /// Why the open panel's step cannot be confirmed yet, if it cannot.
+    pub fn draft_blocked(&self) -> Option<String> {
+        let draft = self.draft.as_ref()?;
+        let button = self.button(&draft.action)?;
+        if let Some(why) = &button.blocked {
+            return Some(why.clone());
+        }
+        if let Some((_, label)) = button.needs_photos.first() {
+            return Some(format!(
+                "Take {} {} photo first",
+                a_or_an(label),
+                label.to_lowercase()
+            ));
+        }
+        if button.needs_note && draft.note.trim().is_empty() {
+            return Some("Write a note saying why".into());
+        }
+        None
     }
 
     /// The same screen read-only, saying why: no steps, ticks, photos or
@@ -288,6 +408,7 @@ impl JobScreen {
         if let Some(reason) = reason {
             self.buttons.clear();
             self.photo_kinds.clear();
+            self.draft = None;
             self.read_only = Some(reason.to_owned());
         }
         self
@@ -363,12 +484,12 @@ fn maps_link(job: &Job, address: &str) -> String {
     }
 }
 
-/// The Job screen. `on_button` gets the button pressed; `on_tick` the item
-/// and its new state.
+/// The Job screen. `on_input` gets the steps' buttons and their panel;
+/// `on_tick` the item and its new state.
 #[component]
 pub fn JobView(
     screen: JobScreen,
-    on_button: EventHandler<ButtonAction>,
+    on_input: EventHandler<JobInput>,
     on_tick: EventHandler<(Name, bool)>,
     on_notes: Option<EventHandler<String>>,
     on_photo: Option<EventHandler<(Name, Vec<u8>)>>,
@@ -408,17 +529,29 @@ pub fn JobView(
                 for button in screen.buttons.iter() {
                     div { key: "{button.label}",
                         button {
-                            class: "big",
+                            class: if screen.draft.as_ref().is_some_and(|d| d.action == button.action) { "big chosen" } else { "big" },
                             disabled: button.blocked.is_some(),
                             onclick: {
                                 let action = button.action.clone();
-                                move |_| on_button.call(action.clone())
+                                move |_| on_input.call(JobInput::Press(action.clone()))
                             },
                             "{button.label}"
+                            if let Some(needs) = button.needs() {
+                                span { class: "needs", " ({needs})" }
+                            }
                         }
                         if let Some(why) = &button.blocked {
                             p { class: "why", "{why}" }
                         }
+                    }
+                }
+                if let Some(draft) = &screen.draft {
+                    StepPanel {
+                        draft: draft.clone(),
+                        button: screen.button(&draft.action).cloned(),
+                        blocked: screen.draft_blocked(),
+                        on_input,
+                        on_photo,
                     }
                 }
             }
@@ -520,6 +653,68 @@ pub fn JobView(
     }
 }
 
+/// The note-and-photo panel of a step that needs them: the note, a camera
+/// button for each photo still missing, and the confirmation.
+#[component]
+fn StepPanel(
+    draft: JobDraft,
+    button: Option<Button>,
+    blocked: Option<String>,
+    on_input: EventHandler<JobInput>,
+    on_photo: Option<EventHandler<(Name, Vec<u8>)>>,
+) -> Element {
+    let Some(button) = button else {
+        return rsx! {};
+    };
+    rsx! {
+        div { class: "evidence", role: "group", "aria-labelledby": "step-title",
+            h2 { id: "step-title", "{button.label}" }
+            if button.needs_note {
+                label { r#for: "step-note", "Note (say why)" }
+                textarea {
+                    id: "step-note",
+                    rows: "3",
+                    value: "{draft.note}",
+                    onchange: move |event| on_input.call(JobInput::Note(event.value())),
+                }
+            }
+            for (kind, label) in button.needs_photos.iter() {
+                label { key: "{kind}", class: "photo-button",
+                    "Take {a_or_an(label)} {label.to_lowercase()} photo"
+                    input {
+                        r#type: "file",
+                        accept: "image/jpeg,image/png",
+                        "capture": "environment",
+                        onchange: {
+                            let kind = kind.clone();
+                            move |event: FormEvent| {
+                                let kind = kind.clone();
+                                async move {
+                                    for file in event.files() {
+                                        if let (Ok(bytes), Some(take)) = (file.read_bytes().await, on_photo) {
+                                            take.call((kind.clone(), bytes.to_vec()));
+                                        }
+                                    }
+                                }
+                            }
+                        },
+                    }
+                }
+            }
+            button {
+                class: "big",
+                disabled: blocked.is_some(),
+                onclick: move |_| on_input.call(JobInput::Confirm),
+                "Confirm: {button.label}"
+            }
+            if let Some(why) = &blocked {
+                p { class: "why", "{why}" }
+            }
+            button { class: "plain", onclick: move |_| on_input.call(JobInput::Cancel), "Cancel" }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use automerge::{ActorId, AutoCommit};
@@ -615,24 +810,77 @@ mod tests {
     }
 
     #[test]
-    fn a_button_whose_evidence_is_missing_is_disabled_with_the_reason() {
+    fn a_button_whose_checklist_is_unticked_is_disabled_with_the_reason() {
         let state = screen(&started(), false);
-        let blocked: Vec<&Button> = state
+        let complete = state
             .buttons
             .iter()
-            .filter(|b| b.blocked.is_some())
-            .collect();
+            .find(|b| b.label == "Complete job")
+            .unwrap();
         assert!(
-            blocked.iter().any(|b| b.label == "Complete job"),
-            "{:?}",
-            state.buttons
+            complete
+                .blocked
+                .as_deref()
+                .is_some_and(|why| why.starts_with("Tick")),
+            "{complete:?}"
         );
         let html = render(state.clone());
-        assert!(html.contains("Add an after photo"), "{html}");
-        for button in &blocked {
-            assert!(html.contains(button.blocked.as_deref().unwrap()), "{html}");
-        }
+        assert!(
+            html.contains(complete.blocked.as_deref().unwrap()),
+            "{html}"
+        );
         assert!(html.contains("disabled"), "{html}");
+    }
+
+    #[test]
+    fn a_step_needing_a_note_or_photo_says_so_and_its_panel_asks_for_them() {
+        let state = screen(&started(), false);
+        let waiting = ButtonAction::Transition("awaiting_parts".parse().unwrap());
+        let complete = ButtonAction::Transition("completed".parse().unwrap());
+        assert_eq!(state.button(&waiting).unwrap().needs(), Some("note"));
+        assert_eq!(state.button(&complete).unwrap().needs(), Some("photo"));
+        let html = render(state.clone());
+        assert!(
+            html.contains("Waiting for parts<span class=\"needs\"> (note)"),
+            "{html}"
+        );
+
+        // The note panel: confirmed only once a note is written.
+        let mut draft = JobDraft {
+            action: waiting.clone(),
+            note: String::new(),
+        };
+        let open = state.clone().with_draft(Some(draft.clone()));
+        assert_eq!(
+            open.draft_blocked().as_deref(),
+            Some("Write a note saying why")
+        );
+        let html = render(open);
+        assert!(html.contains("Note (say why)"), "{html}");
+        assert!(html.contains("Confirm: Waiting for parts"), "{html}");
+        draft.note = "Needs a new valve".into();
+        assert_eq!(state.clone().with_draft(Some(draft)).draft_blocked(), None);
+
+        // With the checklist ticked, the photo panel offers the camera for
+        // the missing photo.
+        let mut doc = started();
+        let mut editor = JobEditor::new(&mut doc, operative()).unwrap();
+        for item in ["supply_isolated", "area_left_clean"] {
+            editor
+                .tick(&item.parse().unwrap(), true, Timestamp::from_millis(0))
+                .unwrap();
+        }
+        let open = screen(&doc, false).with_draft(Some(JobDraft {
+            action: complete,
+            note: String::new(),
+        }));
+        assert_eq!(
+            open.draft_blocked().as_deref(),
+            Some("Take an after photo first")
+        );
+        let html = render(open);
+        let panel = html.split("class=\"evidence\"").nth(1).unwrap();
+        assert!(panel.contains("Take an after photo"), "{html}");
     }
 
     #[test]

@@ -1,11 +1,27 @@
 //! **Waste round**: the streets in visiting order, one tap per property
 //! for what the crew found, and how far along the round is. An outcome that
 //! needs evidence (a contaminated bin needs a photo, say) asks for it first.
+//! Starting and finishing the round are buttons at the top, each disabled
+//! with the reason while it cannot be asked for (a round is finished only
+//! with every stop logged).
 
 use dioxus::prelude::*;
-use doorstep_shared::ids::{Name, PhotoId, PropertyId, RoundId};
+use doorstep_shared::ids::{Name, PhotoId, PropertyId, RoundId, StateId};
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceDefinition;
+use doorstep_shared::transition::Role;
+use doorstep_shared::workflow;
+
+/// A step the round may take now ("Start round", "Finish round").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundStep {
+    /// The state it asks for.
+    pub to: StateId,
+    /// Its words.
+    pub label: String,
+    /// Why it cannot be asked for yet, if it cannot.
+    pub blocked: Option<String>,
+}
 
 /// One outcome button.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +94,8 @@ pub enum RoundInput {
     Log,
     /// Closed the panel without logging.
     Cancel,
+    /// Asked to move the round on (start or finish it).
+    Step(StateId),
 }
 
 /// Everything the round screen shows.
@@ -99,6 +117,12 @@ pub struct RoundScreen {
     pub draft: Option<RoundDraft>,
     /// Why the round can no longer be changed on this phone, if it cannot.
     pub read_only: Option<String>,
+    /// Its status, in words.
+    pub status: String,
+    /// The steps this role may ask for now.
+    pub steps: Vec<RoundStep>,
+    /// Requests waiting for the office, in words.
+    pub pending: Vec<String>,
 }
 
 impl RoundScreen {
@@ -144,7 +168,46 @@ impl RoundScreen {
             photo_kind: service.photo_kinds.first().map(|kind| kind.id.clone()),
             draft: None,
             read_only: None,
+            status: service.state_label(round.status(service)).to_owned(),
+            steps: Vec::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// The same screen with the steps `role` may ask for now, each blocked
+    /// with the reason the workflow gives; none while a request waits.
+    pub fn with_steps(mut self, round: &Round, service: &ServiceDefinition, role: Role) -> Self {
+        let facts = round.facts(service);
+        let transitions = round.transitions();
+        let pending = transitions.pending();
+        self.steps = workflow::offers(service, &facts, role)
+            .into_iter()
+            .map(|offer| RoundStep {
+                to: offer.transition.to.clone(),
+                label: offer.transition.label.clone(),
+                blocked: if pending.is_empty() {
+                    offer.blocked.map(|why| {
+                        let why = why.to_string();
+                        let mut chars = why.chars();
+                        chars.next().map_or_else(String::new, |first| {
+                            first.to_uppercase().chain(chars).collect()
+                        })
+                    })
+                } else {
+                    Some("Waiting for the office to confirm the last step".into())
+                },
+            })
+            .collect();
+        self.pending = pending
+            .iter()
+            .map(|(_, request)| {
+                format!(
+                    "Waiting for the office: {}",
+                    service.state_label(&request.to)
+                )
+            })
+            .collect();
+        self
     }
 
     /// The same screen with the note-and-photo panel open (or not).
@@ -157,6 +220,7 @@ impl RoundScreen {
     pub fn read_only(mut self, reason: Option<&str>) -> Self {
         if let Some(reason) = reason {
             self.outcomes.clear();
+            self.steps.clear();
             self.draft = None;
             self.read_only = Some(reason.to_owned());
         }
@@ -201,8 +265,32 @@ pub fn RoundView(screen: RoundScreen, on_input: EventHandler<RoundInput>) -> Ele
             header {
                 h1 { "{screen.reference}" }
                 p { class: "progress", "{screen.progress_line()}" }
+                p { class: "status", "{screen.status}" }
                 if let Some(reason) = &screen.read_only {
                     p { class: "read-only", role: "alert", "Read only: {reason}" }
+                }
+            }
+            for line in screen.pending.iter() {
+                p { class: "pending", role: "status", "{line}" }
+            }
+            if !screen.steps.is_empty() {
+                section { class: "buttons",
+                    for step in screen.steps.iter() {
+                        div { key: "{step.to}",
+                            button {
+                                class: "big",
+                                disabled: step.blocked.is_some(),
+                                onclick: {
+                                    let to = step.to.clone();
+                                    move |_| on_input.call(RoundInput::Step(to.clone()))
+                                },
+                                "{step.label}"
+                            }
+                            if let Some(why) = &step.blocked {
+                                p { class: "why", "{why}" }
+                            }
+                        }
+                    }
                 }
             }
             ol { class: "stops",

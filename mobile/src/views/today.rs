@@ -1,11 +1,70 @@
 //! **Today**: a crew's rounds, then my jobs by appointment, with counts and
-//! filters (still to do, waiting to sync, all).
+//! filters (still to do, waiting to sync, all). Jobs fall under Today (the
+//! day's and any overdue), Tomorrow, Later and Not booked, by their
+//! appointment's date in the council's time (GMT or BST).
 
 use dioxus::prelude::*;
 use doorstep_app_core::core::RoundRow;
 use doorstep_app_core::store::JobRow;
 use doorstep_shared::ids::{JobId, RoundId};
 use doorstep_shared::summary::JobSummary;
+use doorstep_shared::time::{Date, Timestamp, uk};
+
+/// Which part of the list a job falls in, by its appointment's local date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Day {
+    /// Today's, or overdue.
+    Today,
+    /// Tomorrow's.
+    Tomorrow,
+    /// After tomorrow.
+    Later,
+    /// No appointment yet.
+    NotBooked,
+}
+
+impl Day {
+    /// The parts, in the order the list shows them.
+    pub const ALL: [Day; 4] = [Day::Today, Day::Tomorrow, Day::Later, Day::NotBooked];
+
+    /// The part of a job whose appointment starts at `starts`.
+    pub fn of(starts: Option<Timestamp>, today: Date) -> Day {
+        let Some(starts) = starts else {
+            return Day::NotBooked;
+        };
+        let (date, _) = uk::local(starts);
+        if date <= today {
+            Day::Today
+        } else if date == today.succ() {
+            Day::Tomorrow
+        } else {
+            Day::Later
+        }
+    }
+
+    fn heading(self) -> &'static str {
+        match self {
+            Day::Today => "Today",
+            Day::Tomorrow => "Tomorrow",
+            Day::Later => "Later",
+            Day::NotBooked => "Not booked",
+        }
+    }
+}
+
+/// An appointment in the phone's words: the council's local times, and the
+/// day in words unless it is `today` ("Tomorrow, 09:00–11:00").
+pub fn slot_words(starts: Timestamp, ends: Timestamp, today: Option<Date>) -> String {
+    let (date, from) = uk::local(starts);
+    let (_, to) = uk::local(ends);
+    let times = format!("{from}–{to}");
+    match today {
+        Some(today) if date == today => times,
+        Some(today) if date == today.succ() => format!("Tomorrow, {times}"),
+        Some(today) if date.succ() == today => format!("Yesterday, {times}"),
+        _ => format!("{}, {times}", date.in_words()),
+    }
+}
 
 /// Which jobs the list shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +116,8 @@ pub struct TodayState {
     /// The phone is enrolled (an empty list then means no work, not no
     /// server).
     pub enrolled: bool,
+    /// The council's date today, to put each job under its day.
+    pub today: Option<Date>,
 }
 
 impl TodayState {
@@ -95,7 +156,35 @@ impl TodayState {
             filter,
             counts,
             enrolled,
+            today: None,
         }
+    }
+
+    /// The same list as seen on `today` (the council's date): each job
+    /// under its day, its slot in words.
+    pub fn on(mut self, today: Date) -> Self {
+        self.today = Some(today);
+        self
+    }
+
+    /// The parts of the list to show, each with its jobs, in order; one
+    /// unheaded part when the date is not known.
+    pub fn parts(&self) -> Vec<(Option<&'static str>, Vec<&TodayLine>)> {
+        let Some(today) = self.today else {
+            return vec![(None, self.jobs.iter().collect())];
+        };
+        Day::ALL
+            .into_iter()
+            .map(|day| {
+                let lines: Vec<&TodayLine> = self
+                    .jobs
+                    .iter()
+                    .filter(|line| Day::of(line.summary.appointment_starts, today) == day)
+                    .collect();
+                (Some(day.heading()), lines)
+            })
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect()
     }
 
     /// The heading's count line.
@@ -193,21 +282,29 @@ pub fn Today(
             if let Some(empty) = state.empty_line() {
                 p { class: "empty", "{empty}" }
             }
-            ul { class: "jobs",
-                for line in state.jobs.iter() {
-                    li {
-                        key: "{line.summary.job}",
-                        class: if line.finished { "job finished" } else { "job" },
-                        onclick: {
-                            let id = line.summary.job;
-                            move |_| on_open.call(id)
-                        },
-                        span { class: "time", "{slot(&line.summary)}" }
-                        strong { class: "address", "{line.summary.address}" }
-                        span { class: "service", "{line.summary.service_name}" }
-                        span { class: "status", "{line.summary.status_label}" }
-                        if line.unsynced {
-                            span { class: "unsent", "Not sent yet" }
+            for (heading, lines) in state.parts() {
+                if let Some(heading) = heading {
+                    h2 { key: "{heading}", class: "day", "{heading}" }
+                }
+                ul { class: "jobs",
+                    for line in lines {
+                        li {
+                            key: "{line.summary.job}",
+                            class: if line.finished { "job finished" } else { "job" },
+                            button {
+                                class: "job-link",
+                                onclick: {
+                                    let id = line.summary.job;
+                                    move |_| on_open.call(id)
+                                },
+                                span { class: "time", "{slot(&line.summary, state.today)}" }
+                                strong { class: "address", "{line.summary.address}" }
+                                span { class: "service", "{line.summary.service_name}" }
+                                span { class: "status", "{line.summary.status_label}" }
+                                if line.unsynced {
+                                    span { class: "unsent", "Not sent yet" }
+                                }
+                            }
                         }
                     }
                 }
@@ -216,9 +313,9 @@ pub fn Today(
     }
 }
 
-fn slot(job: &JobSummary) -> String {
+fn slot(job: &JobSummary, today: Option<Date>) -> String {
     match (job.appointment_starts, job.appointment_ends) {
-        (Some(starts), Some(ends)) => format!("{}–{}", starts.time_of_day(), ends.time_of_day()),
+        (Some(starts), Some(ends)) => slot_words(starts, ends, today),
         _ => "Not booked".into(),
     }
 }

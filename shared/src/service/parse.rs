@@ -121,6 +121,15 @@ pub enum DefinitionProblem {
     /// Evidence that asks for the checklist in a service without one.
     #[error("checklist = true, but the service has no [[checklist]] items")]
     NoChecklist,
+    /// `outcomes` evidence that is not `"all"`, or in a service that is not
+    /// a round.
+    #[error(
+        "outcomes = {given:?}: the only rule is outcomes = \"all\" (every stop logged), and only a round service has stops"
+    )]
+    OutcomesRule {
+        /// What was given.
+        given: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -204,6 +213,8 @@ struct RawEvidence {
     checklist: Option<Spanned<bool>>,
     #[serde(default)]
     note: bool,
+    #[serde(default)]
+    outcomes: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -389,10 +400,25 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
             Some(flag) => *flag.get_ref(),
             None => false,
         };
+        let all_outcomes = match &evidence.outcomes {
+            Some(rule) if rule.get_ref() == "all" && *raw.kind.get_ref() == ServiceKind::Round => {
+                true
+            }
+            Some(rule) => {
+                return Err(at.error(
+                    rule.span(),
+                    DefinitionProblem::OutcomesRule {
+                        given: rule.get_ref().clone(),
+                    },
+                ));
+            }
+            None => false,
+        };
         Ok(EvidenceRule {
             photos,
             checklist,
             note: evidence.note,
+            all_outcomes,
         })
     };
 

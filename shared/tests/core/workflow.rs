@@ -283,15 +283,12 @@ fn a_contaminated_bin_cannot_be_logged_without_its_photo() {
 }
 
 #[test]
-fn a_round_starts_and_finishes_by_request() {
+fn a_round_starts_and_finishes_by_request_once_every_stop_is_logged() {
     let round = service("waste-round");
     let mut doc = planned_round();
     let crew = person(31, Role::Crew);
-    for (id, from, to) in [
-        (1, "planned", "in_progress"),
-        (2, "in_progress", "finished"),
-    ] {
-        RoundEditor::new(&mut doc, crew.clone())
+    let ask = |doc: &mut automerge::AutoCommit, id: u128, from: &str, to: &str| {
+        RoundEditor::new(doc, crew.clone())
             .unwrap()
             .request_transition(
                 TransitionId::from_u128(id),
@@ -301,13 +298,45 @@ fn a_round_starts_and_finishes_by_request() {
                 at(id as i64),
             )
             .unwrap();
+        RoundOfficeEditor::new(doc)
+            .unwrap()
+            .decide_pending(&round, at(10), |actor| actor.role)
+            .unwrap()
+    };
+    assert!(ask(&mut doc, 1, "planned", "in_progress")[0].1.is_ok());
+    // Four of five stops logged: not finished.
+    for n in 1..=4 {
+        RoundEditor::new(&mut doc, crew.clone())
+            .unwrap()
+            .log_outcome(
+                &round,
+                PropertyId::from_u128(n),
+                name("collected"),
+                None,
+                None,
+                at(2),
+            )
+            .unwrap()
+            .unwrap();
     }
-    let decided = RoundOfficeEditor::new(&mut doc)
+    let refused = ask(&mut doc, 2, "in_progress", "finished");
+    assert_eq!(
+        refused[0].1,
+        Err(InvalidTransition::StopsUnlogged { count: 1 })
+    );
+    RoundEditor::new(&mut doc, crew.clone())
         .unwrap()
-        .decide_pending(&round, at(10), |actor| actor.role)
+        .log_outcome(
+            &round,
+            PropertyId::from_u128(5),
+            name("collected"),
+            None,
+            None,
+            at(3),
+        )
+        .unwrap()
         .unwrap();
-    assert_eq!(decided.len(), 2);
-    assert!(decided.iter().all(|(_, outcome)| outcome.is_ok()));
+    assert!(ask(&mut doc, 3, "in_progress", "finished")[0].1.is_ok());
     assert_eq!(
         Round::load(&doc).unwrap().facts(&round).status.as_str(),
         "finished"
