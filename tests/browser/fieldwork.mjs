@@ -33,7 +33,7 @@ async function shot(page, name) {
   }
 }
 
-async function phone(code) {
+async function phone(code, check) {
   const profile = await mkdtemp(join(tmpdir(), 'doorstep-fieldwork-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -50,9 +50,12 @@ async function phone(code) {
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto(appUrl);
+  await page.locator('#code').waitFor();
+  if (check) await axeCheck(page, 'app: enrol');
   await page.locator('#code').fill(code);
   await page.getByRole('button', { name: /enrol/i }).click();
   await page.getByText(/All synced at/).waitFor();
+  if (check) await axeCheck(page, 'app: today');
   return { page, errors, close: async () => { await context.close(); await rm(profile, { recursive: true, force: true }); } };
 }
 
@@ -66,7 +69,7 @@ async function back(page) {
   await page.getByRole('button', { name: '← Today' }).click();
 }
 
-const operative = await phone(operativeCode);
+const operative = await phone(operativeCode, true);
 let crew;
 try {
   const page = operative.page;
@@ -127,7 +130,7 @@ try {
   if (operative.errors.length > 0) throw new Error(`errors in the page: ${operative.errors.join('; ')}`);
 
   step('the crew starts the round, logs every stop and finishes it');
-  crew = await phone(crewCode);
+  crew = await phone(crewCode, false);
   const round = crew.page;
   await round.getByRole('button', { name: /^Round / }).click();
   const startRound = round.getByRole('button', { name: 'Start round' });
@@ -143,6 +146,7 @@ try {
   await round.locator('.evidence label.photo-button').locator('input[type=file]')
     .setInputFiles({ name: 'bin.jpg', mimeType: 'image/jpeg', buffer: await readFile(crewJpegPath) });
   await round.getByText('Photo added').waitFor();
+  await axeCheck(round, 'app: the round\'s note-and-photo panel');
   await round.getByRole('button', { name: 'Log it' }).click();
   // Every other stop: collected, one tap each.
   await round.waitForFunction(() => document.querySelectorAll('li.stop.done').length === 1);

@@ -358,6 +358,63 @@ mod tests {
     }
 
     #[test]
+    fn a_summer_slot_shows_in_british_summer_time_and_other_days_in_words() {
+        // 08:00–10:00 UTC on 15 July is 09:00–11:00 in Worthing.
+        let day: Date = "2026-07-15".parse().unwrap();
+        let (starts, ends) = (Timestamp::at(day, 8, 0), Timestamp::at(day, 10, 0));
+        assert_eq!(slot_words(starts, ends, Some(day)), "09:00–11:00");
+        let yesterday = Date::from_days_since_epoch(day.days_since_epoch() - 1);
+        assert_eq!(
+            slot_words(starts, ends, Some(yesterday)),
+            "Tomorrow, 09:00–11:00"
+        );
+        assert_eq!(
+            slot_words(starts, ends, Some(day.succ().succ())),
+            "Wednesday 15 July 2026, 09:00–11:00"
+        );
+        // In winter the council's time is GMT.
+        let winter: Date = "2026-11-27".parse().unwrap();
+        assert_eq!(
+            slot_words(
+                Timestamp::at(winter, 9, 0),
+                Timestamp::at(winter, 11, 0),
+                Some(winter)
+            ),
+            "09:00–11:00"
+        );
+    }
+
+    #[test]
+    fn today_lists_the_days_and_overdue_jobs_with_tomorrow_and_later_below() {
+        // Rows are booked on 27 November; seen on the 26th, the 27th and the 28th.
+        let rows = [row(1, Some(9), false), row(2, None, false)];
+        let on = |date: &str| {
+            let state = state(&rows, TodayFilter::All, &[]).on(date.parse().unwrap());
+            let html = Driven::today(state.clone()).html();
+            let parts: Vec<(Option<&str>, usize)> = state
+                .parts()
+                .into_iter()
+                .map(|(heading, lines)| (heading, lines.len()))
+                .collect();
+            (parts, html)
+        };
+        let (parts, html) = on("2026-11-26");
+        assert_eq!(parts, [(Some("Tomorrow"), 1), (Some("Not booked"), 1)]);
+        assert!(html.contains("Tomorrow, 09:00–11:00"), "{html}");
+        let (parts, _) = on("2026-11-27");
+        assert_eq!(parts, [(Some("Today"), 1), (Some("Not booked"), 1)]);
+        let (parts, html) = on("2026-11-28");
+        assert_eq!(
+            parts,
+            [(Some("Today"), 1), (Some("Not booked"), 1)],
+            "overdue"
+        );
+        assert!(html.contains("Yesterday, 09:00–11:00"), "{html}");
+        let (parts, _) = on("2026-11-20");
+        assert_eq!(parts, [(Some("Later"), 1), (Some("Not booked"), 1)]);
+    }
+
+    #[test]
     fn jobs_are_listed_by_appointment_with_unbooked_ones_last() {
         let rows = [
             row(1, None, false),
