@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use crate::components::SyncStatusLine;
 use crate::model::{AppModel, Screen};
 use crate::services::CoreLink;
-use crate::views::{EnrolView, JobView, RoundView, Today};
+use crate::views::{EnrolView, JobView, RoundView, SettingsView, Today};
 
 /// The app's stylesheet: high contrast and large touch targets for outdoor
 /// use.
@@ -86,7 +86,17 @@ pub fn App() -> Element {
         }
         Screen::Today => {
             let (open, round) = (Rc::clone(&send), Rc::clone(&send));
+            let settings = Rc::clone(&send);
             rsx! {
+                button {
+                    class: "back settings-link",
+                    onclick: move |_| {
+                        if let Some(command) = model.write().show(Screen::Settings) {
+                            settings(command);
+                        }
+                    },
+                    "Settings"
+                }
                 Today {
                     state: current.today(&services, today),
                     on_open: move |job| {
@@ -125,6 +135,20 @@ pub fn App() -> Element {
             }
             None => rsx! { p { "Opening the job…" } },
         },
+        Screen::Settings => {
+            let send = Rc::clone(&send);
+            rsx! {
+                button { class: "back", onclick: move |_| { model.write().show(Screen::Today); }, "← Today" }
+                SettingsView {
+                    screen: current.settings.clone(),
+                    on_input: move |input| {
+                        if let Some(command) = model.write().settings_input(input) {
+                            send(command);
+                        }
+                    },
+                }
+            }
+        }
         Screen::Round(round) => match current.round_screen(&services) {
             Some(screen) => {
                 let send = Rc::clone(&send);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use automerge::AutoCommit;
 use base64::Engine as _;
-use doorstep_app_core::core::{CoreEvent, Enrolment, RoundRow, UploadNews};
+use doorstep_app_core::core::{CoreEvent, Enrolment, RoundRow, SyncNews, UploadNews};
 use doorstep_app_core::runtime::{Command, ContactCard, Update};
 use doorstep_app_core::store::JobRow;
 use doorstep_shared::blob::RenditionKind;
@@ -22,7 +22,7 @@ use doorstep_shared::transition::Role;
 use crate::components::SyncStatus;
 use crate::views::{
     ButtonAction, EnrolScreen, JobDraft, JobInput, JobScreen, RoundDraft, RoundInput, RoundScreen,
-    TodayFilter, TodayState, UploadProgress,
+    SettingsInput, SettingsScreen, TodayFilter, TodayState, UploadProgress,
 };
 
 /// Which screen shows.
@@ -36,6 +36,8 @@ pub enum Screen {
     Job(JobId),
     /// A waste round.
     Round(RoundId),
+    /// The phone's settings and signing out.
+    Settings,
 }
 
 /// Everything the screens show.
@@ -65,6 +67,8 @@ pub struct AppModel {
     pub round_draft: Option<RoundDraft>,
     /// The job's note-and-photo panel for a step, when open.
     pub job_draft: Option<JobDraft>,
+    /// The settings screen.
+    pub settings: SettingsScreen,
     open: Option<(DocumentId, Vec<u8>)>,
     /// Why the open document is read-only on this phone, if it is.
     open_read_only: Option<String>,
@@ -93,6 +97,7 @@ impl AppModel {
             images: BTreeMap::new(),
             round_draft: None,
             job_draft: None,
+            settings: SettingsScreen::default(),
             open: None,
             open_read_only: None,
         }
@@ -107,9 +112,11 @@ impl AppModel {
         self.images.clear();
         self.round_draft = None;
         self.job_draft = None;
+        self.settings.confirming = false;
         match screen {
             Screen::Job(job) => Some(Command::Open(DocumentId::Job(job))),
             Screen::Round(round) => Some(Command::Open(DocumentId::Round(round))),
+            Screen::Settings => Some(Command::OpenSettings),
             Screen::Enrol | Screen::Today => None,
         }
     }
@@ -129,6 +136,25 @@ impl AppModel {
             },
         )
         .on(today)
+    }
+
+    /// Folds in what was done on the settings screen; returns the command
+    /// for the core, if it needs one. Signing out asks to be sure first.
+    pub fn settings_input(&mut self, input: SettingsInput) -> Option<Command> {
+        match input {
+            SettingsInput::SignOut => {
+                self.settings.confirming = true;
+                None
+            }
+            SettingsInput::Cancel => {
+                self.settings.confirming = false;
+                None
+            }
+            SettingsInput::Confirm => {
+                self.settings.confirming = false;
+                Some(Command::SignOut)
+            }
+        }
     }
 
     /// Folds in what the operative did with a job's steps; returns the
@@ -272,6 +298,27 @@ impl AppModel {
                 self.screen = Screen::Today;
             }
             Update::Jobs(rows) => self.jobs = rows,
+            Update::Settings(settings) => self.settings.settings = Some(settings),
+            Update::SignedOut => {
+                *self = AppModel::new(None);
+            }
+            Update::Event(CoreEvent::Sync(news)) => {
+                let line = match news {
+                    SyncNews::Synced { at } => Some(format!("{}: synced", at.time_of_day())),
+                    SyncNews::Failed { reason, retry_at } => Some(format!(
+                        "Failed: {reason} (next try at {})",
+                        retry_at.time_of_day()
+                    )),
+                    SyncNews::Refused { reason, .. } => {
+                        Some(format!("A change was refused: {reason}"))
+                    }
+                    SyncNews::UpdateRequired(message) => Some(format!("Update needed: {message}")),
+                };
+                if let Some(line) = line {
+                    self.settings.syncs.insert(0, line);
+                    self.settings.syncs.truncate(5);
+                }
+            }
             Update::Rounds(rounds) => self.rounds = rounds,
             Update::Document {
                 doc,

@@ -3,6 +3,7 @@
 mod enrol;
 mod job;
 mod round;
+mod settings;
 mod today;
 
 pub use enrol::{EnrolScreen, EnrolView};
@@ -11,4 +12,5 @@ pub use job::{
     PhotoLine, UploadProgress,
 };
 pub use round::{OutcomeButton, RoundDraft, RoundInput, RoundScreen, RoundStep, RoundView, Stop};
+pub use settings::{SettingsInput, SettingsScreen, SettingsView};
 pub use today::{Day, Today, TodayFilter, TodayLine, TodayState, slot_words};

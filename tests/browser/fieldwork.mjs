@@ -6,8 +6,9 @@
 //
 // The operative takes the steps that need a note (the panel asks for it)
 // and starts a job with its before photo taken in the panel; the crew
-// starts the round, logs every stop (one with its evidence photo) and
-// finishes it. Every wait is on a condition in the page, never a fixed time.
+// starts the round, logs every stop (one with its evidence photo),
+// finishes it and signs the phone out from its settings. Every wait is on
+// a condition in the page, never a fixed time.
 import { chromium } from 'playwright-core';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -168,6 +169,17 @@ try {
   await round.getByText(/All synced at/).waitFor();
   await axeCheck(round, 'app: a round');
   await shot(round, 'app-round-finished');
+
+  step('the crew signs the phone out from its settings');
+  await back(round);
+  await round.getByRole('button', { name: 'Settings' }).click();
+  await round.getByRole('heading', { name: 'Settings' }).waitFor();
+  await round.getByText(/MB for \d+ jobs, rounds and contacts/).waitFor();
+  await axeCheck(round, 'app: settings');
+  await shot(round, 'app-settings');
+  await round.getByRole('button', { name: 'Sign out of this phone' }).click();
+  await round.getByRole('button', { name: 'Yes, sign out' }).click();
+  await round.getByRole('heading', { name: 'Enrol this phone' }).waitFor();
   if (crew.errors.length > 0) throw new Error(`errors in the page: ${crew.errors.join('; ')}`);
   finishChecks();
 } catch (error) {

@@ -1,7 +1,8 @@
 //! The app's offline core against a real server: phones that edit the
 //! same job and log the same round offline converge once back in signal,
-//! and a core killed in the middle of a write reopens with every edit it
-//! had committed.
+//! a core killed in the middle of a write reopens with every edit it had
+//! committed, and a phone signing out sends its work first, then revokes
+//! itself and forgets everything.
 
 use doorstep_app_core::core::AppCore;
 use doorstep_app_core::store::LocalStore;
@@ -349,4 +350,61 @@ async fn the_core_on_its_thread_enrols_syncs_and_sends_an_edit_up_by_itself() {
         };
         assert!(!reason.is_empty());
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_sends_what_is_waiting_then_revokes_the_phone_and_forgets_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut core = phone(&server, PRIYA, &dir.path().join("phone.db")).await;
+    let token = core.enrolment().unwrap().token.clone();
+    let url = server.url("");
+
+    // A note made with no signal, then "Sign out of this phone".
+    core.update_notes(JOB, "Left the spare key with the neighbour at 12.")
+        .unwrap();
+    core.request_sign_out().unwrap();
+    assert!(core.settings().unwrap().signing_out);
+    assert!(
+        matches!(
+            core.update_notes(JOB, "more"),
+            Err(doorstep_app_core::core::CoreError::ReadOnly(_))
+        ),
+        "nothing new is made while signing out"
+    );
+    // Not yet: the note is still on the phone.
+    assert!(!blocking(|| core.sign_out_step(&transport()).unwrap()));
+
+    blocking(|| {
+        core.sync_step(&transport(), later(5)).unwrap();
+        assert!(core.sign_out_step(&transport()).unwrap(), "signed out");
+    });
+    assert!(core.enrolment().is_none());
+    assert!(
+        core.documents().unwrap().is_empty(),
+        "the phone forgot its jobs"
+    );
+
+    // The note reached the server, and the phone's token is refused.
+    let stored = server
+        .state
+        .with_sync(|sync, _| sync.load(DocumentId::Job(JOB)))
+        .await
+        .unwrap()
+        .unwrap()
+        .1;
+    assert!(
+        Job::load(&stored)
+            .unwrap()
+            .notes
+            .as_str()
+            .contains("spare key")
+    );
+    let refused = reqwest::Client::new()
+        .post(format!("{url}/api/device/sign-out"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
 }

@@ -37,6 +37,8 @@ use crate::transport::{HttpRequest, Method, Transport};
 const ENROLMENT: &str = "enrolment";
 const SYNC: &str = "sync";
 const UPLOADS: &str = "uploads";
+/// Set while the phone signs out: it sends what is waiting first.
+const SIGNING_OUT: &str = "signing_out";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Days an uploaded thumbnail stays on the phone.
 const THUMBNAIL_DAYS: i64 = 30;
@@ -91,6 +93,23 @@ pub enum CoreError {
     /// or the server refused a change to it.
     #[error("this can no longer be changed on this phone: {0}")]
     ReadOnly(String),
+}
+
+/// What the settings screen shows about the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Who the phone is enrolled as, with which server and councils.
+    pub enrolment: Option<Enrolment>,
+    /// Room the phone's database takes.
+    pub storage_bytes: u64,
+    /// Jobs, rounds and contacts on the phone.
+    pub documents: usize,
+    /// The phone is signing out.
+    pub signing_out: bool,
+    /// Changes not sent yet.
+    pub changes_waiting: usize,
+    /// Photo renditions not sent yet.
+    pub photos_waiting: usize,
 }
 
 /// What the screens may want to know after a step.
@@ -254,6 +273,67 @@ impl AppCore {
         self
     }
 
+    /// What the settings screen shows.
+    pub fn settings(&self) -> Result<Settings, CoreError> {
+        Ok(Settings {
+            enrolment: self.enrolment.clone(),
+            storage_bytes: self.store.size_bytes()?,
+            documents: self.store.document_ids()?.len(),
+            signing_out: self.store.state(SIGNING_OUT)?.is_some(),
+            changes_waiting: self.waiting(),
+            photos_waiting: self.uploads_waiting(),
+        })
+    }
+
+    /// Starts signing this phone out: from now on it only sends what it
+    /// has not sent yet (its documents read-only), then revokes its own
+    /// token and forgets everything ([`AppCore::sign_out_step`]).
+    pub fn request_sign_out(&mut self) -> Result<Vec<CoreEvent>, CoreError> {
+        if self.enrolment.is_none() {
+            return Err(CoreError::NotEnrolled);
+        }
+        self.store
+            .write(|write| write.put_state(SIGNING_OUT, b"1"))?;
+        Ok(Vec::new())
+    }
+
+    /// Whether the phone is signing out.
+    pub fn signing_out(&self) -> bool {
+        self.store.state(SIGNING_OUT).ok().flatten().is_some()
+    }
+
+    /// Finishes signing out once nothing is waiting: revokes this phone's
+    /// own token on the server, then wipes the phone. Returns whether it
+    /// did (a failed request is tried again at the next step).
+    pub fn sign_out_step(&mut self, transport: &dyn Transport) -> Result<bool, CoreError> {
+        if !self.signing_out() || self.waiting() > 0 || self.uploads_waiting() > 0 {
+            return Ok(false);
+        }
+        let Some(enrolment) = self.enrolment.clone() else {
+            return Ok(false);
+        };
+        let server = enrolment.server.trim_end_matches('/').to_owned();
+        let answer = transport.send(HttpRequest {
+            method: Method::Post,
+            url: format!("{server}/api/device/sign-out"),
+            token: Some(enrolment.token.clone()),
+            headers: Vec::new(),
+            body: Vec::new(),
+        });
+        match answer {
+            // Signed out now, or its token was revoked already.
+            Ok(response) if response.status == 204 || response.status == 401 => {
+                self.store.write(|write| write.wipe())?;
+                self.enrolment = None;
+                self.actor = None;
+                self.sync = DeviceSync::new([]);
+                self.uploads = UploadQueue::new();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Who the phone is enrolled as.
     pub fn enrolment(&self) -> Option<&Enrolment> {
         self.enrolment.as_ref()
@@ -303,6 +383,11 @@ impl AppCore {
     ) -> Result<(Actor, TenantId, AutoCommit, Vec<automerge::ChangeHash>), CoreError> {
         if let Some(reason) = self.sync.read_only(doc) {
             return Err(CoreError::ReadOnly(reason.to_owned()));
+        }
+        if self.signing_out() {
+            return Err(CoreError::ReadOnly(
+                "this phone is signing out and sends only what it has not sent yet".into(),
+            ));
         }
         let (me, actor) = self.me()?;
         let (tenant, mut document) = self.store.document(doc)?.ok_or(CoreError::Missing)?;

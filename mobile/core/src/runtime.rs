@@ -18,7 +18,7 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::core::{AppCore, CoreError, CoreEvent, Enrolment, RoundRow};
+use crate::core::{AppCore, CoreError, CoreEvent, Enrolment, RoundRow, Settings};
 use crate::store::JobRow;
 use crate::transport::Transport;
 
@@ -102,6 +102,11 @@ pub enum Command {
     },
     /// Show this document: its bytes come now and after every change.
     Open(DocumentId),
+    /// Show the settings: the phone's enrolment, storage and sign-out.
+    OpenSettings,
+    /// Sign this phone out: send what is waiting, then revoke its token
+    /// and forget everything.
+    SignOut,
     /// Log what the crew found at a property.
     LogOutcome {
         /// The round.
@@ -154,6 +159,11 @@ pub enum Update {
         /// Why, in plain words.
         reason: String,
     },
+    /// What the settings screen shows, after it is opened and after every
+    /// step while it is.
+    Settings(Settings),
+    /// The phone signed out and forgot everything: back to enrolment.
+    SignedOut,
     /// Sync and upload status counts for the status line.
     Waiting {
         /// Changes waiting to go up.
@@ -230,6 +240,25 @@ impl Driver {
                 break;
             }
         }
+        if self.core.signing_out() {
+            match self.core.sign_out_step(self.transport.as_ref()) {
+                Ok(true) => {
+                    self.open = None;
+                    out(Update::SignedOut);
+                    self.send_lists(out);
+                }
+                Ok(false) => self.send_settings(out),
+                Err(error) => out(Update::Refused {
+                    reason: error.to_string(),
+                }),
+            }
+        }
+    }
+
+    fn send_settings(&self, out: &mut dyn FnMut(Update)) {
+        if let Ok(settings) = self.core.settings() {
+            out(Update::Settings(settings));
+        }
     }
 
     /// How long to wait for a command before [`Driver::work`] is due again.
@@ -267,6 +296,20 @@ impl Driver {
                 self.open = Some(doc);
                 self.send_document(doc, out);
                 Ok(Vec::new())
+            }
+            Command::OpenSettings => {
+                self.open = None;
+                self.send_settings(out);
+                Ok(Vec::new())
+            }
+            Command::SignOut => {
+                let asked = core.request_sign_out();
+                // Whatever is waiting goes now; the sign-out follows it.
+                self.next_sync = at;
+                if asked.is_ok() {
+                    self.send_settings(out);
+                }
+                asked
             }
             Command::UpdateNotes { job, text } => core.update_notes(job, &text),
             Command::Tick { job, item, done } => core.tick(job, &item, done, at),

@@ -211,6 +211,17 @@ impl LocalStore {
             .optional()?)
     }
 
+    /// How much room the phone's database takes, in bytes.
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        let pages: i64 = self
+            .connection
+            .pragma_query_value(None, "page_count", |row| row.get(0))?;
+        let size: i64 = self
+            .connection
+            .pragma_query_value(None, "page_size", |row| row.get(0))?;
+        Ok((pages.max(0) as u64).saturating_mul(size.max(0) as u64))
+    }
+
     /// A photo file kept on the phone.
     pub fn file(&self, hash: BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -299,6 +310,16 @@ impl Write<'_> {
         self.transaction.execute(
             "UPDATE job_rows SET unsynced = (job IN (SELECT value FROM json_each(?1)))",
             params![json],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets everything the phone holds: documents (residents' details
+    /// among them), photos, enrolment and sync state. What is left is a
+    /// phone that was never enrolled.
+    pub fn wipe(&mut self) -> Result<(), StoreError> {
+        self.transaction.execute_batch(
+            "DELETE FROM job_rows; DELETE FROM documents; DELETE FROM files; DELETE FROM state;",
         )?;
         Ok(())
     }

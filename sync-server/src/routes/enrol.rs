@@ -1,7 +1,8 @@
 //! Enrolment. A dispatcher (for now with the admin token; the back office
 //! comes later) issues a one-time code for a user; the phone redeems it for
 //! its device token and actor id. Revoking a device refuses its token from
-//! then on.
+//! then on. A phone signs itself out with `POST /api/device/sign-out`,
+//! which revokes the calling device's own token and nothing else.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +25,24 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/enrol", post(redeem))
         .route("/api/admin/enrolments", post(issue))
         .route("/api/admin/devices/{device}/revoke", post(revoke))
+        .route("/api/device/sign-out", post(sign_out))
+}
+
+/// `POST /api/device/sign-out`. Callers: an enrolled device, for itself
+/// only — the token it presents is the one revoked.
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = bearer(&headers)
+        .ok_or_else(|| ApiError::Unauthorized("this device is not enrolled".into()))?
+        .to_owned();
+    let who = super::sync::authenticate(&state, token).await?;
+    let now = state.clock().now();
+    state
+        .with_store(move |store| store.revoke_device(who.device, now))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
