@@ -529,6 +529,23 @@ mod tests {
         (id, screen, doc.save())
     }
 
+    #[test]
+    fn signing_out_asks_to_be_sure_and_once_done_the_phone_is_back_at_enrolment() {
+        let (mut model, _, _) = booked_job_on_screen();
+        assert_eq!(model.show(Screen::Settings), Some(Command::OpenSettings));
+        assert_eq!(model.settings_input(SettingsInput::SignOut), None);
+        assert!(model.settings.confirming);
+        assert_eq!(model.settings_input(SettingsInput::Cancel), None);
+        model.settings_input(SettingsInput::SignOut);
+        assert_eq!(
+            model.settings_input(SettingsInput::Confirm),
+            Some(Command::SignOut)
+        );
+        model.apply(Update::SignedOut);
+        assert_eq!(model.screen, Screen::Enrol);
+        assert!(model.enrol.enrolled.is_none() && model.jobs.is_empty());
+    }
+
     /// A booked repair, open on the Job screen of an operative's phone.
     fn booked_job_on_screen() -> (AppModel, JobId, JobScreen) {
         let services = ServiceCatalog::builtin().unwrap();
