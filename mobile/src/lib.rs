@@ -129,7 +129,13 @@ pub fn App() -> Element {
                         },
                         on_tick: move |(item, done)| tick(Command::Tick { job, item, done }),
                         on_notes: move |text| notes(Command::UpdateNotes { job, text }),
-                        on_photo: move |(kind, file)| photo(Command::AddJobPhoto { job, kind, file, location: None }),
+                        on_photo: move |(kind, file)| {
+                            let photo = Rc::clone(&photo);
+                            spawn(async move {
+                                let location = crate::services::here().await;
+                                photo(Command::AddJobPhoto { job, kind, file, location });
+                            });
+                        },
                     }
                 }
             }
@@ -158,8 +164,17 @@ pub fn App() -> Element {
                     RoundView {
                         screen,
                         on_input: move |input| {
-                            if let Some(command) = model.write().round_input(round, &shown, input) {
-                                send(command);
+                            let command = model.write().round_input(round, &shown, input);
+                            match command {
+                                Some(Command::AddRoundPhoto { round, kind, file, .. }) => {
+                                    let send = Rc::clone(&send);
+                                    spawn(async move {
+                                        let location = crate::services::here().await;
+                                        send(Command::AddRoundPhoto { round, kind, file, location });
+                                    });
+                                }
+                                Some(command) => send(command),
+                                None => {}
                             }
                         },
                     }

@@ -33,6 +33,33 @@ fn now() -> doorstep_shared::time::Timestamp {
     doorstep_shared::time::Timestamp::from_millis(millis)
 }
 
+/// Where the phone is, if the platform knows and the person allows it
+/// (the browser's geolocation; the desktop build has none): recorded with
+/// each photo for staff, never shown to residents. Asked each time a photo
+/// is taken, accepting a fix up to a minute old; after 15 seconds without
+/// an answer the photo is kept without one.
+pub async fn here() -> Option<doorstep_shared::job::GeoPoint> {
+    let answer = dioxus::document::eval(
+        r#"
+        if (!navigator.geolocation) return null;
+        return await new Promise((resolve) => {
+            // A permission prompt left unanswered never holds a photo back.
+            setTimeout(() => resolve(null), 15000);
+            navigator.geolocation.getCurrentPosition(
+                (position) => resolve([position.coords.latitude, position.coords.longitude]),
+                () => resolve(null),
+                { timeout: 10000, maximumAge: 60000 });
+        });
+        "#,
+    )
+    .await
+    .ok()?;
+    let pair = answer.as_array()?;
+    let (lat, lon) = (pair.first()?.as_f64()?, pair.get(1)?.as_f64()?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon))
+        .then_some(doorstep_shared::job::GeoPoint { lat, lon })
+}
+
 /// Shared with every component through context; cheap to clone.
 #[derive(Clone)]
 pub struct CoreLink {

@@ -45,6 +45,9 @@ async function phone(code, check) {
     headless: true,
     viewport: { width: 420, height: 860 },
     timeout: LONG,
+    // The phone is in Worthing, and lets the app know where.
+    geolocation: { latitude: 50.81127, longitude: -0.37531 },
+    permissions: ['geolocation'],
   });
   context.setDefaultTimeout(LONG);
   const page = context.pages()[0] ?? await context.newPage();

@@ -96,7 +96,26 @@ async fn an_operative_and_a_crew_take_their_steps_in_the_app_and_a_missed_bin_is
     }));
     let started = load(2);
     assert_eq!(started.status(repair).as_str(), "in_progress");
-    assert!(started.photos.values().any(|p| p.kind.as_str() == "before"));
+    let before = started
+        .photos
+        .values()
+        .find(|p| p.kind.as_str() == "before")
+        .expect("the before photo");
+    let at = before.location.expect("where the photo was taken");
+    assert!(
+        (at.lat - 50.81127).abs() < 1e-6 && (at.lon + 0.37531).abs() < 1e-6,
+        "{at:?}"
+    );
+    // Staff see where; the residents' pages never show it.
+    let office_page = crate::office_work::Office::sign_in(&server)
+        .await
+        .get(&format!("/office/jobs/{}", JobId::from_u128(0xd00_0002)))
+        .await
+        .1;
+    assert!(
+        office_page.contains("at 50.81127, -0.37531"),
+        "{office_page}"
+    );
 
     let round_doc = office
         .docs

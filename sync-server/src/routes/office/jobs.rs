@@ -373,7 +373,11 @@ async fn photos_section(
         let by = names
             .get(&photo.taken_by.user)
             .map_or("someone no longer listed", String::as_str);
-        let caption = format!("{label}, {} by {by}", when(photo.taken_at));
+        let mut caption = format!("{label}, {} by {by}", when(photo.taken_at));
+        // Where it was taken is for staff: residents' pages never show it.
+        if let Some(at) = photo.location {
+            caption.push_str(&format!(", at {:.5}, {:.5}", at.lat, at.lon));
+        }
         let shown = photo
             .thumbnail
             .or(photo.display)
