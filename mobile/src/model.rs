@@ -376,8 +376,28 @@ impl AppModel {
             return None;
         };
         let document = self.document(DocumentId::Job(id))?;
-        let job = Job::load(&document).ok()?;
-        let service = services.get(&job.office.service)?;
+        let Ok(job) = Job::load(&document) else {
+            return Some(JobScreen::cannot_open(
+                id,
+                None,
+                "this job was saved by a newer version of Doorstep: update the app to work on it"
+                    .into(),
+            ));
+        };
+        let Some(service) = services.get(&job.office.service) else {
+            return Some(
+                JobScreen::cannot_open(
+                    id,
+                    Some(&job),
+                    format!(
+                        "this app does not know the \"{}\" service: update the app to work on this job",
+                        job.office.service
+                    ),
+                )
+                .with_phone_data(self.contact.as_ref(), &self.images)
+                .on(today),
+            );
+        };
         let unsynced = self
             .jobs
             .iter()
@@ -485,6 +505,50 @@ mod tests {
         });
         let screen = model.job_screen(&services, today()).unwrap();
         assert_eq!(screen.reference, "HR-00004");
+    }
+
+    #[test]
+    fn a_job_of_a_service_the_app_does_not_know_opens_read_only_saying_why() {
+        let services = ServiceCatalog::builtin().unwrap();
+        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
+        let mut document = demo::job(
+            repair,
+            9,
+            "3 Broadwater Street, Worthing",
+            Timestamp::from_millis(0),
+        )
+        .create_document(automerge::ActorId::from(b"server".as_slice()))
+        .unwrap();
+        // The council's own service, which this phone has no definition of.
+        let office = match automerge::ReadDoc::get(&document, automerge::ROOT, "office").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("no office"),
+        };
+        automerge::transaction::Transactable::put(
+            &mut document,
+            &office,
+            "service",
+            "pest-control",
+        )
+        .unwrap();
+        let job = JobId::from_u128(9);
+        let mut model = AppModel::new(None);
+        model.screen = Screen::Job(job);
+        model.apply(Update::Document {
+            doc: DocumentId::Job(job),
+            bytes: document.save(),
+            read_only: None,
+        });
+        let screen = model.job_screen(&services, today()).expect("not a spinner");
+        assert_eq!(screen.address, "3 Broadwater Street, Worthing");
+        assert!(screen.buttons.is_empty());
+        assert!(
+            screen
+                .read_only
+                .as_deref()
+                .is_some_and(|why| why.contains("\"pest-control\" service")),
+            "{screen:?}"
+        );
     }
 
     #[test]

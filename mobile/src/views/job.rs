@@ -361,6 +361,41 @@ impl JobScreen {
         }
     }
 
+    /// A job this app cannot work with — its service's definition is not
+    /// on the phone, or its document is newer than this app reads — shown
+    /// read-only with why, never as a spinner.
+    pub fn cannot_open(id: JobId, job: Option<&Job>, reason: String) -> Self {
+        let address = job.map(|j| j.office.address.one_line()).unwrap_or_default();
+        let appointment = job.and_then(|j| j.office.appointment);
+        Self {
+            job: id,
+            reference: job.map(|j| j.office.reference.clone()).unwrap_or_default(),
+            service: job
+                .map(|j| j.office.service.to_string())
+                .unwrap_or_default(),
+            status: String::new(),
+            maps: job.map(|j| maps_link(j, &address)).unwrap_or_default(),
+            address,
+            slot: appointment.map_or_else(
+                || "Not booked".to_owned(),
+                |slot| slot_words(slot.starts, slot.ends, None),
+            ),
+            appointment,
+            contact: None,
+            notes: job.map(|j| j.notes.as_str().to_owned()).unwrap_or_default(),
+            checklist: Vec::new(),
+            photos: Vec::new(),
+            photo_kinds: Vec::new(),
+            timeline: Vec::new(),
+            buttons: Vec::new(),
+            pending: Vec::new(),
+            refused: None,
+            unsynced: false,
+            read_only: Some(reason),
+            draft: None,
+        }
+    }
+
     /// The same screen as seen on `today` (the council's date): the slot's
     /// day in words unless it is today.
     pub fn on(mut self, today: doorstep_shared::time::Date) -> Self {
