@@ -453,6 +453,20 @@ mod tests {
         Date::from_days_since_epoch(0)
     }
 
+    /// A reported repair, as the server made it.
+    fn reported_repair(number: u32) -> automerge::AutoCommit {
+        let services = ServiceCatalog::builtin().unwrap();
+        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
+        demo::job(
+            repair,
+            number,
+            "3 Broadwater Street, Worthing",
+            Timestamp::from_millis(0),
+        )
+        .create_document(automerge::ActorId::from(b"server".as_slice()))
+        .unwrap()
+    }
+
     #[test]
     fn a_new_phone_starts_on_enrol_and_moves_to_today_once_enrolled() {
         let mut model = AppModel::new(None);
@@ -482,15 +496,7 @@ mod tests {
     #[test]
     fn the_job_screen_is_made_from_the_document_the_core_sent() {
         let services = ServiceCatalog::builtin().unwrap();
-        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
-        let mut document = demo::job(
-            repair,
-            4,
-            "3 Broadwater Street, Worthing",
-            Timestamp::from_millis(0),
-        )
-        .create_document(automerge::ActorId::from(b"server".as_slice()))
-        .unwrap();
+        let mut document = reported_repair(4);
         let job = JobId::from_u128(4);
         let mut model = AppModel::new(None);
         model.screen = Screen::Job(job);
@@ -510,15 +516,7 @@ mod tests {
     #[test]
     fn a_job_of_a_service_the_app_does_not_know_opens_read_only_saying_why() {
         let services = ServiceCatalog::builtin().unwrap();
-        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
-        let mut document = demo::job(
-            repair,
-            9,
-            "3 Broadwater Street, Worthing",
-            Timestamp::from_millis(0),
-        )
-        .create_document(automerge::ActorId::from(b"server".as_slice()))
-        .unwrap();
+        let mut document = reported_repair(9);
         // The council's own service, which this phone has no definition of.
         let office = match automerge::ReadDoc::get(&document, automerge::ROOT, "office").unwrap() {
             Some((_, id)) => id,
@@ -615,9 +613,7 @@ mod tests {
         let services = ServiceCatalog::builtin().unwrap();
         let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
         let now = Timestamp::from_millis(0);
-        let mut document = demo::job(repair, 4, "3 Broadwater Street, Worthing", now)
-            .create_document(automerge::ActorId::from(b"server".as_slice()))
-            .unwrap();
+        let mut document = reported_repair(4);
         let dispatcher = Actor {
             user: UserId::from_u128(1),
             role: Role::Dispatcher,

@@ -630,29 +630,8 @@ pub fn JobView(
                         }
                     }
                 }
-                // The phone's camera opens from a file input with `capture`.
                 for (kind, label) in screen.photo_kinds.iter() {
-                    label { key: "{kind}", class: "photo-button",
-                        "Take {a_or_an(label)} {label.to_lowercase()} photo"
-                        input {
-                            r#type: "file",
-                            accept: "image/jpeg,image/png",
-                            "capture": "environment",
-                            onchange: {
-                                let kind = kind.clone();
-                                move |event: FormEvent| {
-                                    let kind = kind.clone();
-                                    async move {
-                                        for file in event.files() {
-                                            if let (Ok(bytes), Some(take)) = (file.read_bytes().await, on_photo) {
-                                                take.call((kind.clone(), bytes.to_vec()));
-                                            }
-                                        }
-                                    }
-                                }
-                            },
-                        }
-                    }
+                    CameraButton { key: "{kind}", kind: kind.clone(), label: label.clone(), on_photo }
                 }
             }
             section { class: "notes",
@@ -688,6 +667,36 @@ pub fn JobView(
     }
 }
 
+/// A button that opens the phone's camera (a file input with `capture`)
+/// for a photo of `kind`; `on_photo` gets the kind and the camera file.
+#[component]
+fn CameraButton(
+    kind: Name,
+    label: String,
+    on_photo: Option<EventHandler<(Name, Vec<u8>)>>,
+) -> Element {
+    rsx! {
+        label { class: "photo-button",
+            "Take {a_or_an(&label)} {label.to_lowercase()} photo"
+            input {
+                r#type: "file",
+                accept: "image/jpeg,image/png",
+                "capture": "environment",
+                onchange: move |event: FormEvent| {
+                    let kind = kind.clone();
+                    async move {
+                        for file in event.files() {
+                            if let (Ok(bytes), Some(take)) = (file.read_bytes().await, on_photo) {
+                                take.call((kind.clone(), bytes.to_vec()));
+                            }
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
 /// The note-and-photo panel of a step that needs them: the note, a camera
 /// button for each photo still missing, and the confirmation.
 #[component]
@@ -714,27 +723,7 @@ fn StepPanel(
                 }
             }
             for (kind, label) in button.needs_photos.iter() {
-                label { key: "{kind}", class: "photo-button",
-                    "Take {a_or_an(label)} {label.to_lowercase()} photo"
-                    input {
-                        r#type: "file",
-                        accept: "image/jpeg,image/png",
-                        "capture": "environment",
-                        onchange: {
-                            let kind = kind.clone();
-                            move |event: FormEvent| {
-                                let kind = kind.clone();
-                                async move {
-                                    for file in event.files() {
-                                        if let (Ok(bytes), Some(take)) = (file.read_bytes().await, on_photo) {
-                                            take.call((kind.clone(), bytes.to_vec()));
-                                        }
-                                    }
-                                }
-                            }
-                        },
-                    }
-                }
+                CameraButton { key: "{kind}", kind: kind.clone(), label: label.clone(), on_photo }
             }
             button {
                 class: "big",
