@@ -322,6 +322,23 @@ fn chosen_assignee(
         .ok_or_else(|| ApiError::BadRequest("that person or team does not work here".into()))
 }
 
+/// A labelled text input (`kind`: `text`, `tel`, `email`), with its error
+/// message above it when the last answer was refused.
+fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|message| {
+            format!(
+                "<p class=\"error-message\" id=\"{id}-error\"><span class=\"visually-hidden\">Error:</span> {}</p>",
+                escape(message)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label>{error}<input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
+        escape(value)
+    )
+}
+
 /// The job `text` names, if it is one of the session's council's: its id
 /// and document; any other is "no such job", never "not yours".
 async fn council_job(

@@ -17,7 +17,7 @@ use doorstep_shared::ids::JobId;
 use doorstep_shared::sync::wire::DocumentId;
 use serde::Deserialize;
 
-use super::{changing, council_job, staff_page, to_sign_in};
+use super::{changing, council_job, staff_page, text_field, to_sign_in};
 use crate::error::ApiError;
 use crate::html::escape;
 use crate::layout::error_summary;
@@ -115,17 +115,8 @@ fn form(
         let error = errors
             .iter()
             .find(|(field, _)| *field == id)
-            .map(|(_, message)| {
-                format!(
-                    "<p class=\"error-message\" id=\"{id}-error\"><span class=\"visually-hidden\">Error:</span> {}</p>",
-                    escape(message)
-                )
-            })
-            .unwrap_or_default();
-        html.push_str(&format!(
-            "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label>{error}<input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
-            escape(value)
-        ));
+            .map(|(_, message)| message.as_str());
+        html.push_str(&text_field(id, label, value, kind, error));
     }
     html.push_str(
         "<fieldset class=\"fieldset\"><legend class=\"fieldset__legend\">Updates by</legend>\n",

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use super::{
     assignee_choices, changing, chosen_assignee, council_job, office_contact, select, select_with,
-    staff_page, to_sign_in,
+    staff_page, text_field, to_sign_in,
 };
 use crate::error::ApiError;
 use crate::history;
@@ -518,10 +518,7 @@ async fn new_job_page(
         ("phone", "Phone", &form.phone, "tel"),
         ("email", "Email", &form.email, "email"),
     ] {
-        main.push_str(&format!(
-            "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
-            escape(value)
-        ));
+        main.push_str(&text_field(id, label, value, kind, None));
     }
     main.push_str("<button type=\"submit\" class=\"button\">Make the job</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
     let status = if error.is_some() {
