@@ -407,4 +407,10 @@ async fn signing_out_sends_what_is_waiting_then_revokes_the_phone_and_forgets_ev
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    let nobody = reqwest::Client::new()
+        .post(format!("{url}/api/device/sign-out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status(), 401, "only a device, for itself");
 }

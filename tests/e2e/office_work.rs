@@ -33,6 +33,11 @@ impl<'s> Office<'s> {
         office
     }
 
+    /// The session cookie (`name=value`).
+    pub(crate) fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let response = client()
             .get(self.server.url(path))

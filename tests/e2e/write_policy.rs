@@ -991,6 +991,26 @@ async fn staff_correct_a_residents_contact_details_and_the_phone_and_history_fol
         "the form is on the job's page"
     );
 
+    // Only signed-in staff, with the form's token, may correct them.
+    let form = "name=Someone+Else&phone=07700+900666&updates=sms";
+    let anonymous = crate::office::client()
+        .post(server.url(&format!("{path}/contact")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf=x&{form}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303, "to the sign-in page");
+    let forged = crate::office::client()
+        .post(server.url(&format!("{path}/contact")))
+        .header("cookie", office.cookie())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf=not-the-token&{form}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "a form posted from elsewhere");
+
     // A number that is not one: refused, with the field named, nothing kept.
     let (status, refused) = office
         .post(
