@@ -611,28 +611,11 @@ mod tests {
     /// A booked repair, open on the Job screen of an operative's phone.
     fn booked_job_on_screen() -> (AppModel, JobId, JobScreen) {
         let services = ServiceCatalog::builtin().unwrap();
-        let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
-        let now = Timestamp::from_millis(0);
-        let mut document = reported_repair(4);
-        let dispatcher = Actor {
-            user: UserId::from_u128(1),
-            role: Role::Dispatcher,
-            device: None,
-        };
-        JobEditor::new(&mut document, dispatcher)
-            .unwrap()
-            .request_transition(
-                TransitionId::from_u128(1),
-                "reported".parse().unwrap(),
-                "booked".parse().unwrap(),
-                Evidence::default(),
-                now,
-            )
-            .unwrap();
-        OfficeEditor::new(&mut document)
-            .unwrap()
-            .decide_pending(repair, now, |actor| actor.role)
-            .unwrap();
+        let mut document = crate::testing::booked_repair(
+            4,
+            "3 Broadwater Street, Worthing",
+            Timestamp::from_millis(0),
+        );
         let job = JobId::from_u128(4);
         let mut model = AppModel::new(Some(Enrolment {
             server: "https://doorstep.example".into(),

@@ -1,6 +1,7 @@
 //! Test support: a screen rendered in a real `VirtualDom` whose events can
 //! be fired by hand (a tap on the n-th button, a typed value), with what
-//! each handler received written to a log the test reads back.
+//! each handler received written to a log the test reads back; and the
+//! booked repair the screens' tests start from.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -184,4 +185,39 @@ fn RoundHarness(screen: RoundScreen, log: Log) -> Element {
             }),
         }
     }
+}
+
+/// Housing repair `number` at `address`, made by the server at `now` and
+/// booked by a dispatcher, as a phone receives it.
+pub(crate) fn booked_repair(
+    number: u32,
+    address: &str,
+    now: doorstep_shared::time::Timestamp,
+) -> automerge::AutoCommit {
+    use doorstep_shared::prelude::*;
+    let services = ServiceCatalog::builtin().unwrap();
+    let repair = services.get(&"housing-repair".parse().unwrap()).unwrap();
+    let mut doc = demo::job(repair, number, address, now)
+        .create_document(automerge::ActorId::from(b"server".as_slice()))
+        .unwrap();
+    let dispatcher = Actor {
+        user: UserId::from_u128(4),
+        role: Role::Dispatcher,
+        device: None,
+    };
+    JobEditor::new(&mut doc, dispatcher)
+        .unwrap()
+        .request_transition(
+            TransitionId::from_u128(1),
+            "reported".parse().unwrap(),
+            "booked".parse().unwrap(),
+            Evidence::default(),
+            now,
+        )
+        .unwrap();
+    OfficeEditor::new(&mut doc)
+        .unwrap()
+        .decide_pending(repair, now, |actor| actor.role)
+        .unwrap();
+    doc
 }

@@ -741,7 +741,7 @@ fn StepPanel(
 
 #[cfg(test)]
 mod tests {
-    use automerge::{ActorId, AutoCommit};
+    use automerge::AutoCommit;
     use doorstep_shared::prelude::*;
 
     use super::*;
@@ -767,28 +767,7 @@ mod tests {
     fn started() -> AutoCommit {
         let service = repair();
         let now = Timestamp::from_millis(1_795_765_800_000);
-        let mut doc = demo::job(&service, 1, "7 Tarring Road, Worthing, BN11 4SS", now)
-            .create_document(ActorId::from(b"server".as_slice()))
-            .unwrap();
-        let dispatcher = Actor {
-            user: UserId::from_u128(4),
-            role: Role::Dispatcher,
-            device: None,
-        };
-        JobEditor::new(&mut doc, dispatcher)
-            .unwrap()
-            .request_transition(
-                TransitionId::from_u128(1),
-                "reported".parse().unwrap(),
-                "booked".parse().unwrap(),
-                Evidence::default(),
-                now,
-            )
-            .unwrap();
-        OfficeEditor::new(&mut doc)
-            .unwrap()
-            .decide_pending(&service, now, |a| a.role)
-            .unwrap();
+        let mut doc = crate::testing::booked_repair(1, "7 Tarring Road, Worthing, BN11 4SS", now);
         let mut editor = JobEditor::new(&mut doc, operative()).unwrap();
         let before = demo::photo("before".parse().unwrap(), &operative(), now);
         editor.add_photo(PhotoId::from_u128(1), &before).unwrap();
