@@ -17,7 +17,6 @@ use std::rc::Rc;
 
 use dioxus::prelude::*;
 use doorstep_app_core::runtime::Command;
-use doorstep_shared::service::ServiceCatalog;
 use futures_util::StreamExt;
 
 use crate::components::SyncStatusLine;
@@ -35,7 +34,6 @@ pub const STYLESHEET: &str = include_str!("../../assets/styles/app.css");
 #[component]
 pub fn App() -> Element {
     let link = try_use_context::<CoreLink>();
-    let services = use_hook(|| Rc::new(ServiceCatalog::builtin().unwrap_or_default()));
     let enrolment = link.as_ref().and_then(|l| l.enrolment.clone());
     let server = link.as_ref().and_then(|l| l.server.clone());
     let code = link.as_ref().and_then(|l| l.code.clone());
@@ -68,6 +66,8 @@ pub fn App() -> Element {
     };
     let send = Rc::new(send);
     let current = model.read().clone();
+    // The catalog comes from the core, with the council's definitions.
+    let services = Rc::clone(&current.services);
     let today = crate::services::today();
     let body = match current.screen {
         Screen::Enrol => {

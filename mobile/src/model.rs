@@ -4,6 +4,7 @@
 //! without a renderer.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use automerge::AutoCommit;
 use base64::Engine as _;
@@ -11,7 +12,7 @@ use doorstep_app_core::core::{CoreEvent, Enrolment, RoundRow, SyncNews, UploadNe
 use doorstep_app_core::runtime::{Command, ContactCard, Update};
 use doorstep_app_core::store::JobRow;
 use doorstep_shared::blob::RenditionKind;
-use doorstep_shared::ids::{BlobHash, JobId, PhotoId, RoundId};
+use doorstep_shared::ids::{BlobHash, JobId, PhotoId, RoundId, ServiceId};
 use doorstep_shared::job::Job;
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceCatalog;
@@ -69,6 +70,8 @@ pub struct AppModel {
     pub job_draft: Option<JobDraft>,
     /// The settings screen.
     pub settings: SettingsScreen,
+    /// The service definitions, as the core last sent them.
+    pub services: Rc<ServiceCatalog>,
     open: Option<(DocumentId, Vec<u8>)>,
     /// Why the open document is read-only on this phone, if it is.
     open_read_only: Option<String>,
@@ -98,6 +101,7 @@ impl AppModel {
             round_draft: None,
             job_draft: None,
             settings: SettingsScreen::default(),
+            services: Rc::new(ServiceCatalog::default()),
             open: None,
             open_read_only: None,
         }
@@ -298,6 +302,9 @@ impl AppModel {
                 self.screen = Screen::Today;
             }
             Update::Jobs(rows) => self.jobs = rows,
+            Update::Services(files) => {
+                self.services = Rc::new(ServiceCatalog::default().with_received(&files));
+            }
             Update::Settings(settings) => self.settings.settings = Some(settings),
             Update::SignedOut => {
                 *self = AppModel::new(None);
@@ -377,25 +384,13 @@ impl AppModel {
         };
         let document = self.document(DocumentId::Job(id))?;
         let Ok(job) = Job::load(&document) else {
-            return Some(JobScreen::cannot_open(
-                id,
-                None,
-                "this job was saved by a newer version of Doorstep: update the app to work on it"
-                    .into(),
-            ));
+            return Some(JobScreen::cannot_open(id, None, NEWER_DOCUMENT.into()));
         };
         let Some(service) = services.get(&job.office.service) else {
             return Some(
-                JobScreen::cannot_open(
-                    id,
-                    Some(&job),
-                    format!(
-                        "this app does not know the \"{}\" service: update the app to work on this job",
-                        job.office.service
-                    ),
-                )
-                .with_phone_data(self.contact.as_ref(), &self.images)
-                .on(today),
+                JobScreen::cannot_open(id, Some(&job), not_readable(services, &job.office.service))
+                    .with_phone_data(self.contact.as_ref(), &self.images)
+                    .on(today),
             );
         };
         let unsynced = self
@@ -426,8 +421,16 @@ impl AppModel {
             return None;
         };
         let document = self.document(DocumentId::Round(id))?;
-        let round = Round::load(&document).ok()?;
-        let service = services.get(&round.office.service)?;
+        let Ok(round) = Round::load(&document) else {
+            return Some(RoundScreen::cannot_open(id, None, NEWER_DOCUMENT.into()));
+        };
+        let Some(service) = services.get(&round.office.service) else {
+            return Some(RoundScreen::cannot_open(
+                id,
+                Some(&round),
+                not_readable(services, &round.office.service),
+            ));
+        };
         Some(
             RoundScreen::new(id, &round, service)
                 .with_steps(&round, service, self.role())
@@ -439,6 +442,23 @@ impl AppModel {
     fn document(&self, doc: DocumentId) -> Option<AutoCommit> {
         let (open, bytes) = self.open.as_ref()?;
         (*open == doc).then(|| AutoCommit::load(bytes).ok())?
+    }
+}
+
+/// Why a document saved by a newer app cannot be worked on.
+const NEWER_DOCUMENT: &str =
+    "this was saved by a newer version of Doorstep: update the app to work on it";
+
+/// Why a job or round of `service` cannot be worked on: the app does not
+/// know the service, or cannot read the definition the council sent.
+fn not_readable(services: &ServiceCatalog, service: &ServiceId) -> String {
+    match services.unreadable(service) {
+        Some(why) => format!(
+            "the council's \"{service}\" service needs a newer version of this app ({why}): update the app to work on it"
+        ),
+        None => format!(
+            "this app does not know the \"{service}\" service: update the app to work on it"
+        ),
     }
 }
 

@@ -1,16 +1,21 @@
 //! Builders for new jobs and rounds from a service definition: used by the
 //! server when it creates work, by its demo seed, and by tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
+use automerge::AutoCommit;
 use autosurgeon::Text;
 
-use crate::ids::{Name, PropertyId, TeamId};
-use crate::job::{Address, ChecklistItem, JOB_SCHEMA_VERSION, Job, JobOffice, PhotoRef};
+use crate::document::DocumentError;
+use crate::ids::{Name, PhotoId, PropertyId, StateId, TeamId, TransitionId};
+use crate::job::{
+    Address, ChecklistItem, JOB_SCHEMA_VERSION, Job, JobEditor, JobOffice, OfficeEditor, PhotoRef,
+};
 use crate::round::{Container, Property, ROUND_SCHEMA_VERSION, Round, RoundOffice};
-use crate::service::ServiceDefinition;
+use crate::service::{ServiceDefinition, Transition};
 use crate::time::{Date, Timestamp};
-use crate::transition::Actor;
+use crate::transition::{Actor, Evidence};
+use crate::workflow::InvalidTransition;
 
 /// A new job of a service, created at `now`: reference `PREFIX-NNNNN`, the
 /// service's checklist, no requests yet (so in the service's initial state).
@@ -105,4 +110,128 @@ pub fn round(
         photos: BTreeMap::new(),
         requests: BTreeMap::new(),
     }
+}
+
+/// A job could not be walked to the state asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    /// The document could not be read or written.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// The workflow has no way there.
+    #[error("the {service} workflow has no way from {from} to {to}")]
+    NoPath {
+        /// The service.
+        service: String,
+        /// Where the job is.
+        from: String,
+        /// Where it was to go.
+        to: String,
+    },
+    /// Nobody given may make a step of the way.
+    #[error("nobody given may make the {transition} step")]
+    NoActor {
+        /// The step.
+        transition: String,
+    },
+    /// The workflow refused a step.
+    #[error(transparent)]
+    Refused(#[from] InvalidTransition),
+}
+
+/// Moves a job from its state to `to` the shortest way its service's
+/// workflow allows, as the people who may take each step would: each step
+/// requested by the first of `actors` whose role may take it, with the
+/// evidence it needs (a photo of each kind, a note, the mandatory
+/// checklist ticked), and decided by the server's rules. Used by the demo
+/// seed and by tests setting up the world; request and photo ids come
+/// from `next_id`.
+pub fn walk_job(
+    doc: &mut AutoCommit,
+    service: &ServiceDefinition,
+    to: &StateId,
+    actors: &[Actor],
+    now: Timestamp,
+    mut next_id: impl FnMut() -> u128,
+) -> Result<(), WalkError> {
+    let from = Job::load(doc)?.status(service).clone();
+    let path = shortest_path(service, &from, to).ok_or_else(|| WalkError::NoPath {
+        service: service.id.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+    })?;
+    for transition in path {
+        let actor = actors
+            .iter()
+            .find(|actor| transition.roles.contains(&actor.role))
+            .ok_or_else(|| WalkError::NoActor {
+                transition: transition.id.to_string(),
+            })?;
+        let mut editor = JobEditor::new(doc, actor.clone())?;
+        let mut photos = Vec::new();
+        for kind in &transition.evidence.photos {
+            let id = PhotoId::from_u128(next_id());
+            editor.add_photo(id, &photo(kind.clone(), actor, now))?;
+            photos.push(id);
+        }
+        if transition.evidence.checklist {
+            for item in service.checklist.iter().filter(|item| item.mandatory) {
+                editor.tick(&item.id, true, now)?;
+            }
+        }
+        let evidence = Evidence {
+            photos,
+            note: transition
+                .evidence
+                .note
+                .then(|| format!("{}: as arranged.", transition.label)),
+        };
+        let status = Job::load(editor.document())?.status(service).clone();
+        editor.request_transition(
+            TransitionId::from_u128(next_id()),
+            status,
+            transition.to.clone(),
+            evidence,
+            now,
+        )?;
+        for (_, decided) in OfficeEditor::new(doc)?.decide_pending(service, now, |a| a.role)? {
+            decided?;
+        }
+    }
+    Ok(())
+}
+
+/// The fewest transitions from one state to another.
+fn shortest_path<'s>(
+    service: &'s ServiceDefinition,
+    from: &'s StateId,
+    to: &StateId,
+) -> Option<Vec<&'s Transition>> {
+    // Each state reached, with the state and the step it was reached by.
+    let mut reached: BTreeMap<&StateId, Option<(&StateId, &Transition)>> = BTreeMap::new();
+    reached.insert(from, None);
+    let mut queue = VecDeque::from([from]);
+    while let Some(state) = queue.pop_front() {
+        if state == to {
+            let mut path = Vec::new();
+            let mut at = state;
+            while let Some(Some((previous, step))) = reached.get(at) {
+                path.push(*step);
+                at = previous;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        for transition in service
+            .transitions
+            .iter()
+            .filter(|t| t.from.contains(state))
+        {
+            if !reached.contains_key(&transition.to) {
+                reached.insert(&transition.to, Some((state, transition)));
+                queue.push_back(&transition.to);
+            }
+        }
+    }
+    None
 }

@@ -12,8 +12,8 @@ mod template;
 
 use std::collections::BTreeMap;
 
-pub use catalog::ServiceCatalog;
-pub use parse::{DefinitionError, DefinitionProblem};
+pub use catalog::{DefinitionFile, DefinitionVersion, DefinitionsDigest, ServiceCatalog};
+pub use parse::{DEFINITION_FORMAT, DefinitionError, DefinitionProblem};
 pub use template::{PLACEHOLDERS, Template, TemplateError};
 
 use crate::ids::{Name, ServiceId, StateId};

@@ -4,15 +4,13 @@
 
 use automerge::{ActorId, AutoCommit};
 use doorstep_shared::contact::{CONTACT_SCHEMA_VERSION, Channel, Contact};
-use doorstep_shared::ids::{
-    JobId, Name, PhotoId, PropertyId, RoundId, TeamId, TenantId, TransitionId, UserId,
-};
-use doorstep_shared::job::{Appointment, Assignee, Job, JobEditor, OfficeEditor};
+use doorstep_shared::ids::{JobId, Name, PropertyId, RoundId, TeamId, TenantId, UserId};
+use doorstep_shared::job::{Appointment, Assignee, JobEditor, OfficeEditor};
 use doorstep_shared::prelude::demo as build;
 use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use doorstep_shared::transition::{Actor, Evidence, Role};
+use doorstep_shared::transition::{Actor, Role};
 
 use crate::secrets::NoRandomness;
 use crate::store::{Store, StoreError, run_sync};
@@ -35,9 +33,9 @@ pub enum SeedError {
     /// No randomness for enrolment codes.
     #[error("could not make enrolment codes")]
     Randomness(#[from] NoRandomness),
-    /// A demo request was refused by the workflow rules.
-    #[error("the demo's workflow step was refused")]
-    Refused(#[from] doorstep_shared::workflow::InvalidTransition),
+    /// A demo job could not be walked to its state.
+    #[error("could not walk a demo job to its state")]
+    Walk(#[from] doorstep_shared::demo::WalkError),
     /// The demo dispatcher's password could not be hashed.
     #[error("could not set the demo dispatcher's password")]
     Password(#[from] crate::staff::HashFailed),
@@ -66,13 +64,13 @@ pub fn set_dispatcher_password(
 }
 
 /// A demo job: its service, address, slot (hours after 08:00 today) and the
-/// states it is walked through after creation.
+/// state its workflow walks it to after creation.
 struct DemoJob {
     service: &'static str,
     address: &'static str,
     notes: &'static str,
     slot: Option<(i64, i64)>,
-    path: &'static [&'static str],
+    state: Option<&'static str>,
     /// The resident's name and phone (Ofcom's drama range: never a real
     /// line).
     resident: (&'static str, &'static str),
@@ -84,7 +82,7 @@ const JOBS: &[DemoJob] = &[
         address: "Flat 4, 18 Marine Parade, Worthing, BN11 3PT",
         notes: "Kitchen tap dripping constantly. Resident works nights: knock loudly.",
         slot: Some((0, 2)),
-        path: &["booked", "in_progress"],
+        state: Some("in_progress"),
         resident: ("Margaret Ellis", "07700 900101"),
     },
     DemoJob {
@@ -92,7 +90,7 @@ const JOBS: &[DemoJob] = &[
         address: "7 Tarring Road, Worthing, BN11 4SS",
         notes: "Bathroom extractor fan not working; mould starting on ceiling.",
         slot: Some((2, 4)),
-        path: &["booked"],
+        state: Some("booked"),
         resident: ("Tomasz Nowak", "07700 900102"),
     },
     DemoJob {
@@ -100,7 +98,7 @@ const JOBS: &[DemoJob] = &[
         address: "23 Church Walk, Lancing, BN15 8AA",
         notes: "Back door lock stiff, key hard to turn.",
         slot: Some((5, 7)),
-        path: &["booked"],
+        state: Some("booked"),
         resident: ("Aisha Rahman", "01903 900103"),
     },
     DemoJob {
@@ -108,7 +106,7 @@ const JOBS: &[DemoJob] = &[
         address: "2 Brooklands Road, Sompting, BN15 0DD",
         notes: "Radiator in front bedroom cold at the top.",
         slot: None,
-        path: &[],
+        state: None,
         resident: ("Graham Pike", "07700 900104"),
     },
     DemoJob {
@@ -116,7 +114,7 @@ const JOBS: &[DemoJob] = &[
         address: "56 Downview Road, Worthing, BN11 4QT",
         notes: "Sofa and two dining chairs, left by the front gate.",
         slot: Some((0, 9)),
-        path: &[],
+        state: None,
         resident: ("Helen Carter", "07700 900105"),
     },
     DemoJob {
@@ -124,7 +122,7 @@ const JOBS: &[DemoJob] = &[
         address: "11 Shoreham Road, Lancing, BN15 9SE",
         notes: "Sharps bin, blue-lidded, at the side door.",
         slot: Some((1, 5)),
-        path: &["scheduled"],
+        state: Some("scheduled"),
         resident: ("Joyce Barnes", "01903 900106"),
     },
     DemoJob {
@@ -132,7 +130,7 @@ const JOBS: &[DemoJob] = &[
         address: "8 Ashacre Lane, Worthing, BN13 2DE",
         notes: "Referred by GP: lives alone since bereavement, interested in walking groups.",
         slot: None,
-        path: &[],
+        state: None,
         resident: ("Peter Quinn", "07700 900107"),
     },
 ];
@@ -222,16 +220,20 @@ pub fn seed_if_empty(
         }
         office.assign(Some(Assignee::User(operative.user)))?;
         JobEditor::new(&mut doc, dispatcher.clone())?.update_notes(demo.notes)?;
-        for step in demo.path {
-            request_number += 1;
-            walk(
+        if let Some(state) = demo.state {
+            let to = state
+                .parse()
+                .map_err(|_| SeedError::Definitions("a demo state"))?;
+            build::walk_job(
                 &mut doc,
                 service,
-                &dispatcher,
-                &operative,
-                step,
-                request_number,
+                &to,
+                &[dispatcher.clone(), operative.clone()],
                 now,
+                || {
+                    request_number += 1;
+                    0xd30_0000 + request_number
+                },
             )?;
         }
         let job = JobId::from_u128(0xd00_0000 + n);
@@ -306,45 +308,4 @@ fn service<'a>(
         .ok()
         .and_then(|id| services.get(&id))
         .ok_or(SeedError::Definitions(id))
-}
-
-/// Moves a demo job one step, as the role the workflow allows would.
-fn walk(
-    doc: &mut AutoCommit,
-    service: &ServiceDefinition,
-    dispatcher: &Actor,
-    operative: &Actor,
-    to: &str,
-    request_number: u128,
-    now: Timestamp,
-) -> Result<(), SeedError> {
-    let to = to
-        .parse()
-        .map_err(|_| SeedError::Definitions("a demo state"))?;
-    let job = Job::load(doc)?;
-    let from = job.status(service).clone();
-    let transition = service
-        .transition_between(&from, &to)
-        .ok_or(SeedError::Definitions("a transition the demo walks"))?;
-    let actor = if transition.roles.contains(&Role::Dispatcher) {
-        dispatcher
-    } else {
-        operative
-    };
-    let mut editor = JobEditor::new(doc, actor.clone())?;
-    for (kind, n) in transition.evidence.photos.iter().zip(1u128..) {
-        let photo = PhotoId::from_u128(request_number * 100 + n);
-        editor.add_photo(photo, &build::photo(kind.clone(), actor, now))?;
-    }
-    editor.request_transition(
-        TransitionId::from_u128(0xd30_0000 + request_number),
-        from,
-        to,
-        Evidence::default(),
-        now,
-    )?;
-    for (_, outcome) in OfficeEditor::new(doc)?.decide_pending(service, now, |a| a.role)? {
-        outcome?;
-    }
-    Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod app_core;
 mod bookings;
+mod council_services;
 mod fieldwork;
 mod intake;
 mod missed_bins;

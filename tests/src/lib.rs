@@ -25,10 +25,9 @@ use doorstep_server::demo::DemoLogin;
 use doorstep_server::store::Store;
 use doorstep_server::{AppState, ManualClock, SqliteStore, demo, serve};
 use doorstep_shared::ids::{BlobHash, DeviceId, TenantId};
-use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
 use doorstep_shared::sync::simulation::apply_effects;
-use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::sync::wire::{DefinitionChanges, DocumentId};
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::upload::{UploadEvent, UploadQueue};
 use tokio::sync::oneshot;
@@ -37,6 +36,19 @@ use tokio::task::JoinHandle;
 /// The moment every test server believes it is: 2026-11-27 07:50 UTC.
 pub fn test_now() -> Timestamp {
     Timestamp::from_millis(1_795_765_800_000)
+}
+
+/// A service a council adds as a file (`tests/fixtures/pest-control.toml`):
+/// an action and a transition for operatives, each asking for a note, the
+/// transition for a photo too.
+pub const COUNCIL_SERVICE: &str = include_str!("../fixtures/pest-control.toml");
+
+/// A services folder in `dir` holding the council's own service.
+pub fn council_services(dir: &Path) -> anyhow::Result<PathBuf> {
+    let folder = dir.join("services");
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(folder.join("pest-control.toml"), COUNCIL_SERVICE)?;
+    Ok(folder)
 }
 
 /// The largest photo a test server takes.
@@ -63,6 +75,9 @@ pub struct ServerOptions {
     pub booking_capacity: Option<u32>,
     /// The node's name, when several share one database (`node-1` if none).
     pub node: Option<String>,
+    /// The council's own service definitions (`*.toml`), beside the
+    /// built-in ones.
+    pub services_dir: Option<PathBuf>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -115,7 +130,7 @@ impl TestServer {
         blobs: Blobs,
         options: ServerOptions,
     ) -> anyhow::Result<Self> {
-        let services = ServiceCatalog::builtin()?;
+        let services = doorstep_server::services::load(options.services_dir.as_deref())?;
         let server_actor = doorstep_server::state::node_actor("node-1");
         // Stores block: seed off the async threads.
         let (store, services, logins) = tokio::task::spawn_blocking(move || {
@@ -294,6 +309,8 @@ pub struct TestDevice {
     pub files: BTreeMap<BlobHash, Vec<u8>>,
     /// Events from uploads so far.
     pub upload_events: Vec<UploadEvent>,
+    /// Service definitions that changed, from the last sync.
+    pub definitions: Vec<DefinitionChanges>,
 }
 
 impl TestDevice {
@@ -314,6 +331,7 @@ impl TestDevice {
             uploads: UploadQueue::new(),
             files: BTreeMap::new(),
             upload_events: Vec::new(),
+            definitions: Vec::new(),
         })
     }
 
@@ -335,6 +353,13 @@ impl TestDevice {
             .iter()
             .filter_map(|e| match e {
                 Effect::Event(event) => Some(event.clone()),
+                _ => None,
+            })
+            .collect();
+        self.definitions = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Definitions { changes, .. } => Some(changes.clone()),
                 _ => None,
             })
             .collect();

@@ -7,7 +7,7 @@
 //! [`AppCore::upload_step`]) over a [`Transport`], so the same core runs on a
 //! native thread and, in the browser, inside a Web Worker.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{ActorId, AutoCommit, Change};
 use doorstep_shared::blob::RenditionKind;
@@ -20,7 +20,7 @@ use doorstep_shared::ids::{
 use doorstep_shared::job::{GeoPoint, Job, JobEditor};
 use doorstep_shared::photo::{PhotoError, PhotoLimits, process};
 use doorstep_shared::round::{Round, RoundEditor};
-use doorstep_shared::service::{ServiceCatalog, ServiceDefinition};
+use doorstep_shared::service::{DefinitionFile, ServiceCatalog, ServiceDefinition};
 use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
 use doorstep_shared::sync::wire::{Content, DocumentId};
 use doorstep_shared::time::Timestamp;
@@ -39,6 +39,8 @@ const SYNC: &str = "sync";
 const UPLOADS: &str = "uploads";
 /// Set while the phone signs out: it sends what is waiting first.
 const SIGNING_OUT: &str = "signing_out";
+/// The service definitions received from the server, by tenant.
+const DEFINITIONS: &str = "definitions";
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Days an uploaded thumbnail stays on the phone.
 const THUMBNAIL_DAYS: i64 = 30;
@@ -120,6 +122,9 @@ pub enum CoreEvent {
     Changed(BTreeSet<DocumentId>),
     /// Sync news for the status line.
     Sync(SyncNews),
+    /// The council's service definitions changed: screens should take
+    /// [`AppCore::definition_files`] again.
+    ServicesChanged,
     /// Photo upload news.
     Upload(UploadNews),
 }
@@ -202,6 +207,13 @@ pub struct RoundRow {
     pub total: usize,
 }
 
+/// The shipped definitions with those received in their place.
+fn merged(shipped: &ServiceCatalog, received: &Received) -> ServiceCatalog {
+    shipped
+        .clone()
+        .with_received(received.values().flat_map(BTreeMap::values))
+}
+
 /// A source of fresh ids; random on phones, counted in tests.
 pub type IdSource = Box<dyn FnMut() -> [u8; 16] + Send>;
 
@@ -221,9 +233,17 @@ fn random_id() -> [u8; 16] {
     bytes
 }
 
+/// Service definition files received from the server, by tenant.
+type Received = BTreeMap<TenantId, BTreeMap<ServiceId, DefinitionFile>>;
+
 /// The app's core.
 pub struct AppCore {
     store: LocalStore,
+    /// The definitions this build shipped with.
+    shipped: ServiceCatalog,
+    /// The definitions received from the server, which replace them.
+    received: Received,
+    /// The shipped definitions with the received ones in their place.
     services: ServiceCatalog,
     enrolment: Option<Enrolment>,
     actor: Option<ActorId>,
@@ -234,19 +254,33 @@ pub struct AppCore {
 }
 
 impl AppCore {
-    /// Opens the core over a store, restoring its enrolment, sync state and
-    /// upload queue.
-    pub fn open(store: LocalStore, services: ServiceCatalog) -> Result<Self, CoreError> {
+    /// Opens the core over a store, restoring its enrolment, sync state,
+    /// upload queue and the service definitions its server sent, which
+    /// replace those of `shipped` (the ones this build knows offline).
+    pub fn open(store: LocalStore, shipped: ServiceCatalog) -> Result<Self, CoreError> {
         let corrupt = |what| CoreError::Store(StoreError::Corrupt { what });
         let enrolment: Option<Enrolment> = store
             .state(ENROLMENT)?
             .map(|bytes| serde_json::from_slice(&bytes))
             .transpose()
             .map_err(|_| corrupt("enrolment"))?;
-        let sync = match store.state(SYNC)? {
+        let mut sync = match store.state(SYNC)? {
             Some(bytes) => DeviceSync::restore(&bytes).map_err(|_| corrupt("sync state"))?,
             None => DeviceSync::new(enrolment.iter().flat_map(|e| e.tenants.iter().copied())),
         };
+        let received: Received = store
+            .state(DEFINITIONS)?
+            .map(|bytes| serde_json::from_slice(&bytes))
+            .transpose()
+            .map_err(|_| corrupt("service definitions"))?
+            .unwrap_or_default();
+        for (tenant, files) in &received {
+            sync.hold_definitions(
+                *tenant,
+                files.values().map(|f| (f.service.clone(), f.version())),
+            );
+        }
+        let services = merged(&shipped, &received);
         let uploads = match store.state(UPLOADS)? {
             Some(bytes) => UploadQueue::restore(&bytes).map_err(|_| corrupt("upload queue"))?,
             None => UploadQueue::new(),
@@ -257,6 +291,8 @@ impl AppCore {
             .transpose()?;
         Ok(Self {
             store,
+            shipped,
+            received,
             services,
             enrolment,
             actor,
@@ -324,6 +360,8 @@ impl AppCore {
             // Signed out now, or its token was revoked already.
             Ok(response) if response.status == 204 || response.status == 401 => {
                 self.store.write(|write| write.wipe())?;
+                self.received.clear();
+                self.services = self.shipped.clone();
                 self.enrolment = None;
                 self.actor = None;
                 self.sync = DeviceSync::new([]);
@@ -342,6 +380,21 @@ impl AppCore {
     /// The service definitions.
     pub fn services(&self) -> &ServiceCatalog {
         &self.services
+    }
+
+    /// The definition files the screens build their catalog from
+    /// ([`ServiceCatalog::with_received`]): those shipped, with those the
+    /// server sent in their place, readable or not.
+    pub fn definition_files(&self) -> Vec<DefinitionFile> {
+        let mut files: BTreeMap<ServiceId, DefinitionFile> = self
+            .shipped
+            .files()
+            .map(|file| (file.service.clone(), file))
+            .collect();
+        for file in self.received.values().flat_map(BTreeMap::values) {
+            files.insert(file.service.clone(), file.clone());
+        }
+        files.into_values().collect()
     }
 
     /// The job list.
@@ -803,9 +856,24 @@ impl AppCore {
         self.save_local_edit(tenant, doc, document, &before, |_| Ok(()))
     }
 
-    /// One sync exchange, if the sync core wants one now: send what is
-    /// waiting, apply the reply, and save both in one transaction.
+    /// One sync, if the sync core wants one now: send what is waiting,
+    /// apply the reply, and save both in one transaction. When the server
+    /// says its service definitions differ from the phone's, a second
+    /// exchange fetches the ones that changed.
     pub fn sync_step(
+        &mut self,
+        transport: &dyn Transport,
+        now: Timestamp,
+    ) -> Result<Vec<CoreEvent>, CoreError> {
+        let mut events = self.exchange(transport, now)?;
+        if self.sync.wants_definitions() {
+            events.extend(self.exchange(transport, now)?);
+        }
+        Ok(events)
+    }
+
+    /// One request and its reply.
+    fn exchange(
         &mut self,
         transport: &dyn Transport,
         now: Timestamp,
@@ -850,8 +918,21 @@ impl AppCore {
         let mut news = Vec::new();
         let mut updates = Vec::new();
         let mut removals = Vec::new();
+        let mut received = None::<Received>;
         for effect in effects {
             match effect {
+                Effect::Definitions { tenant, changes } => {
+                    let files = received
+                        .get_or_insert_with(|| self.received.clone())
+                        .entry(tenant)
+                        .or_default();
+                    for service in &changes.removed {
+                        files.remove(service);
+                    }
+                    for file in changes.changed {
+                        files.insert(file.service.clone(), file);
+                    }
+                }
                 Effect::Apply {
                     tenant,
                     doc,
@@ -892,10 +973,20 @@ impl AppCore {
             .union(&sync.refused_documents())
             .copied()
             .collect();
-        let services = &self.services;
+        // Documents arriving with new definitions are listed by them.
+        let services = match &received {
+            Some(received) => merged(&self.shipped, received),
+            None => self.services.clone(),
+        };
         self.store.write(|write| {
+            if let Some(received) = &received {
+                let saved = serde_json::to_vec(received).unwrap_or_default();
+                write.put_state(DEFINITIONS, &saved)?;
+                // Rows are made by the service: remake them all.
+                write.relist(&services)?;
+            }
             for (tenant, doc, document) in &mut updates {
-                write.put_document(*tenant, *doc, document, services)?;
+                write.put_document(*tenant, *doc, document, &services)?;
             }
             for doc in &removals {
                 write.remove_document(*doc)?;
@@ -904,6 +995,11 @@ impl AppCore {
             write.mark_unsynced(&unsynced)
         })?;
         self.sync = sync;
+        if let Some(received) = received {
+            self.received = received;
+            self.services = services;
+            news.push(CoreEvent::ServicesChanged);
+        }
         // Photos waiting for their job to reach the server may go now.
         self.uploads.synced();
         if !changed.is_empty() {

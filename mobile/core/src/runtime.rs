@@ -14,6 +14,7 @@ use std::time::Duration;
 use doorstep_shared::contact::Contact;
 use doorstep_shared::ids::{BlobHash, JobId, Name, PhotoId, PropertyId, RoundId, StateId};
 use doorstep_shared::job::{GeoPoint, Job};
+use doorstep_shared::service::DefinitionFile;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,11 @@ pub enum Command {
 pub enum Update {
     /// The phone is enrolled.
     Enrolled(Enrolment),
+    /// The service definition files the screens read jobs and rounds by:
+    /// sent first, and again whenever the council's change
+    /// (`ServiceCatalog::default().with_received(&files)` builds the
+    /// catalog).
+    Services(Vec<DefinitionFile>),
     /// The job list, after anything that may have changed it.
     Jobs(Vec<JobRow>),
     /// The rounds on the phone, with the job list.
@@ -198,7 +204,9 @@ impl Driver {
             next_sync: now,
             open: None,
         };
-        // The browser's page learns who the phone is from its worker.
+        // The browser's page learns its services and who the phone is from
+        // its worker.
+        out(Update::Services(driver.core.definition_files()));
         if let Some(enrolment) = driver.core.enrolment() {
             out(Update::Enrolled(enrolment.clone()));
         }
@@ -244,6 +252,7 @@ impl Driver {
             match self.core.sign_out_step(self.transport.as_ref()) {
                 Ok(true) => {
                     self.open = None;
+                    out(Update::Services(self.core.definition_files()));
                     out(Update::SignedOut);
                     self.send_lists(out);
                 }
@@ -398,6 +407,9 @@ impl Driver {
                 // changing any document; list rows are cheap to read, so
                 // any news sends them.
                 let changed = !events.is_empty();
+                if events.contains(&CoreEvent::ServicesChanged) {
+                    out(Update::Services(self.core.definition_files()));
+                }
                 let open_changed = events.iter().find_map(|e| match (e, self.open) {
                     (CoreEvent::Changed(docs), Some(doc)) if docs.contains(&doc) => Some(doc),
                     _ => None,

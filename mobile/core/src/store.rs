@@ -14,7 +14,7 @@ use std::path::Path;
 
 use automerge::AutoCommit;
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::{BlobHash, TenantId};
+use doorstep_shared::ids::{BlobHash, JobId, TenantId};
 use doorstep_shared::job::Job;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
@@ -257,7 +257,44 @@ impl Write<'_> {
         let DocumentId::Job(job) = doc else {
             return Ok(());
         };
-        let loaded = Job::load(document)?;
+        self.put_row(job, document, services)
+    }
+
+    /// Remakes every job's list row, after the service definitions changed.
+    pub fn relist(&mut self, services: &ServiceCatalog) -> Result<(), StoreError> {
+        let jobs: Vec<(String, Vec<u8>)> = {
+            let mut statement = self
+                .transaction
+                .prepare("SELECT id, bytes FROM documents WHERE id LIKE 'job:%'")?;
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        self.transaction.execute("DELETE FROM job_rows", [])?;
+        for (id, bytes) in jobs {
+            let Ok(DocumentId::Job(job)) = id.parse() else {
+                continue;
+            };
+            let document = AutoCommit::load(&bytes).map_err(|_| StoreError::Corrupt {
+                what: "a job document",
+            })?;
+            self.put_row(job, &document, services)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a job's list row; a job of a service this app cannot read has
+    /// none until it can.
+    fn put_row(
+        &mut self,
+        job: JobId,
+        document: &AutoCommit,
+        services: &ServiceCatalog,
+    ) -> Result<(), StoreError> {
+        let Ok(loaded) = Job::load(document) else {
+            // Saved by a newer app: it shows as such when opened.
+            return Ok(());
+        };
         let Some(service) = services.get(&loaded.office.service) else {
             // A service this app does not know yet: no row until it does.
             return Ok(());
@@ -275,7 +312,7 @@ impl Write<'_> {
                  appointment_ends = excluded.appointment_ends,
                  pending_requests = excluded.pending_requests",
             params![
-                doc.to_string(),
+                DocumentId::Job(job).to_string(),
                 summary.reference,
                 summary.service.as_str(),
                 summary.service_name,

@@ -174,6 +174,25 @@ impl RoundScreen {
         }
     }
 
+    /// The screen of a round this app cannot work on — its service is
+    /// unknown or unreadable here, or its document is newer than this app
+    /// reads — shown read-only with why, never as a spinner.
+    pub fn cannot_open(id: RoundId, round: Option<&Round>, reason: String) -> Self {
+        Self {
+            round: id,
+            reference: round.map_or_else(|| "A round".into(), |r| r.office.reference.clone()),
+            progress: round.map_or((0, 0), Round::progress),
+            stops: Vec::new(),
+            outcomes: Vec::new(),
+            photo_kind: None,
+            draft: None,
+            read_only: Some(reason),
+            status: String::new(),
+            steps: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
     /// The same screen with the steps `role` may ask for now, each blocked
     /// with the reason the workflow gives; none while a request waits.
     pub fn with_steps(mut self, round: &Round, service: &ServiceDefinition, role: Role) -> Self {

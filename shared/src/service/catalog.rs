@@ -1,6 +1,12 @@
-//! The set of service definitions a server or device works with.
+//! The set of service definitions a server or device works with, with the
+//! text each was read from: a server hands definitions to phones as their
+//! files, and a file's SHA-256 is its version.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{DefinitionError, DefinitionProblem, ServiceDefinition};
 use crate::ids::ServiceId;
@@ -34,10 +40,82 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Service definitions by id.
+/// A definition's version: the SHA-256 of its file.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DefinitionVersion([u8; 32]);
+
+impl DefinitionVersion {
+    /// The version of a file's text.
+    pub fn of(text: &str) -> Self {
+        Self(Sha256::digest(text.as_bytes()).into())
+    }
+}
+
+impl fmt::Display for DefinitionVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+impl fmt::Debug for DefinitionVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DefinitionVersion({self})")
+    }
+}
+
+/// A digest of a set of definition versions: what a phone holds, or what
+/// a server has, said in 16 bytes so an unchanged set costs a sync little.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DefinitionsDigest([u8; 16]);
+
+impl DefinitionsDigest {
+    /// The digest of `(service, version)` pairs, whatever their order.
+    pub fn of<'a>(
+        versions: impl IntoIterator<Item = (&'a ServiceId, &'a DefinitionVersion)>,
+    ) -> Self {
+        let sorted: BTreeMap<&ServiceId, &DefinitionVersion> = versions.into_iter().collect();
+        let mut hasher = Sha256::new();
+        for (service, version) in sorted {
+            hasher.update(service.as_str().as_bytes());
+            hasher.update([0]);
+            hasher.update(version.0);
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        let mut short = [0u8; 16];
+        short.copy_from_slice(&digest[..16]);
+        Self(short)
+    }
+}
+
+/// One service's definition file, as a server hands it to phones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionFile {
+    /// The service it defines (the file is `<service>.toml`).
+    pub service: ServiceId,
+    /// The file's text.
+    pub text: String,
+}
+
+impl DefinitionFile {
+    /// Its version.
+    pub fn version(&self) -> DefinitionVersion {
+        DefinitionVersion::of(&self.text)
+    }
+
+    /// The name it goes by in errors.
+    fn file_name(&self) -> String {
+        format!("{}.toml", self.service)
+    }
+}
+
+/// Service definitions by id, each with the text it was read from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceCatalog {
     services: BTreeMap<ServiceId, ServiceDefinition>,
+    /// Each definition's file text and version, by service.
+    texts: BTreeMap<ServiceId, (String, DefinitionVersion)>,
+    /// Definitions received that this build cannot read, with why.
+    unreadable: BTreeMap<ServiceId, String>,
 }
 
 impl ServiceCatalog {
@@ -53,13 +131,18 @@ impl ServiceCatalog {
     ) -> Result<Self, DefinitionError> {
         let mut catalog = Self::default();
         for (file, source) in sources {
-            catalog.add(ServiceDefinition::parse(file, source)?, file)?;
+            catalog.add(ServiceDefinition::parse(file, source)?, file, source)?;
         }
         Ok(catalog)
     }
 
     /// Adds a definition; a second definition of the same id is refused.
-    fn add(&mut self, definition: ServiceDefinition, file: &str) -> Result<(), DefinitionError> {
+    fn add(
+        &mut self,
+        definition: ServiceDefinition,
+        file: &str,
+        text: &str,
+    ) -> Result<(), DefinitionError> {
         if self.services.contains_key(&definition.id) {
             return Err(DefinitionError {
                 file: file.to_owned(),
@@ -71,6 +154,10 @@ impl ServiceCatalog {
                 },
             });
         }
+        self.texts.insert(
+            definition.id.clone(),
+            (text.to_owned(), DefinitionVersion::of(text)),
+        );
         self.services.insert(definition.id.clone(), definition);
         Ok(())
     }
@@ -82,7 +169,47 @@ impl ServiceCatalog {
     ) -> Result<Self, DefinitionError> {
         let overrides = Self::from_sources(sources)?;
         self.services.extend(overrides.services);
+        self.texts.extend(overrides.texts);
         Ok(self)
+    }
+
+    /// These definitions with the files a phone received from its server
+    /// in their place. A file this build cannot read (a newer format, a
+    /// rule it does not know) is kept out, and its service is named by
+    /// [`ServiceCatalog::unreadable`] with the reason: its jobs show
+    /// read-only instead of being misread.
+    pub fn with_received<'a>(
+        mut self,
+        files: impl IntoIterator<Item = &'a DefinitionFile>,
+    ) -> Self {
+        for file in files {
+            match ServiceDefinition::parse(&file.file_name(), &file.text) {
+                Ok(definition) if definition.id == file.service => {
+                    self.unreadable.remove(&file.service);
+                    self.texts
+                        .insert(file.service.clone(), (file.text.clone(), file.version()));
+                    self.services.insert(file.service.clone(), definition);
+                }
+                Ok(definition) => {
+                    self.forget(&file.service);
+                    self.unreadable.insert(
+                        file.service.clone(),
+                        format!("its file defines {:?} instead", definition.id.as_str()),
+                    );
+                }
+                Err(error) => {
+                    self.forget(&file.service);
+                    self.unreadable
+                        .insert(file.service.clone(), error.problem.to_string());
+                }
+            }
+        }
+        self
+    }
+
+    fn forget(&mut self, service: &ServiceId) {
+        self.services.remove(service);
+        self.texts.remove(service);
     }
 
     /// A definition by id.
@@ -90,9 +217,68 @@ impl ServiceCatalog {
         self.services.get(id)
     }
 
+    /// Why a service's definition, received from the server, cannot be read
+    /// by this build, if it cannot.
+    pub fn unreadable(&self, id: &ServiceId) -> Option<&str> {
+        self.unreadable.get(id).map(String::as_str)
+    }
+
     /// Every definition, by id.
     pub fn iter(&self) -> impl Iterator<Item = &ServiceDefinition> {
         self.services.values()
+    }
+
+    /// Every definition's file, by service.
+    pub fn files(&self) -> impl Iterator<Item = DefinitionFile> + '_ {
+        self.texts
+            .iter()
+            .map(|(service, (text, _))| DefinitionFile {
+                service: service.clone(),
+                text: text.clone(),
+            })
+    }
+
+    /// Each service's version, by service.
+    pub fn versions(&self) -> BTreeMap<ServiceId, DefinitionVersion> {
+        self.texts
+            .iter()
+            .map(|(service, (_, version))| (service.clone(), *version))
+            .collect()
+    }
+
+    /// The digest of every definition's version.
+    pub fn digest(&self) -> DefinitionsDigest {
+        DefinitionsDigest::of(
+            self.texts
+                .iter()
+                .map(|(service, (_, version))| (service, version)),
+        )
+    }
+
+    /// What a phone holding `held` lacks: the files it does not have at
+    /// their current version, and the services it holds that are gone.
+    pub fn changes_since(
+        &self,
+        held: &[(ServiceId, DefinitionVersion)],
+    ) -> (Vec<DefinitionFile>, Vec<ServiceId>) {
+        let holds = |service: &ServiceId, version: &DefinitionVersion| {
+            held.iter().any(|(s, v)| s == service && v == version)
+        };
+        let changed = self
+            .texts
+            .iter()
+            .filter(|(service, (_, version))| !holds(service, version))
+            .map(|(service, (text, _))| DefinitionFile {
+                service: service.clone(),
+                text: text.clone(),
+            })
+            .collect();
+        let removed = held
+            .iter()
+            .filter(|(service, _)| !self.texts.contains_key(service))
+            .map(|(service, _)| service.clone())
+            .collect();
+        (changed, removed)
     }
 
     /// How many definitions there are.

@@ -130,11 +130,34 @@ pub enum DefinitionProblem {
         /// What was given.
         given: String,
     },
+    /// Written for a later version of Doorstep than this one.
+    #[error(
+        "format = {found}: this version of Doorstep reads definitions up to format {DEFINITION_FORMAT}; update it to use this one"
+    )]
+    NewerFormat {
+        /// The format the file declares.
+        found: u32,
+    },
+}
+
+/// The definition format this build reads. A file may say `format = 1`;
+/// one that says more was written for a later version of Doorstep, and is
+/// refused with a clear reason rather than misread.
+pub const DEFINITION_FORMAT: u32 = 1;
+
+/// Just the format, read first: a newer file's unknown fields would
+/// otherwise hide the real reason it cannot be read.
+#[derive(Deserialize)]
+struct RawFormat {
+    format: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDefinition {
+    /// Checked first, through [`RawFormat`].
+    #[serde(rename = "format")]
+    _format: Option<u32>,
     id: Spanned<ServiceId>,
     name: String,
     kind: Spanned<ServiceKind>,
@@ -318,6 +341,18 @@ impl Locator<'_> {
 
 pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, DefinitionError> {
     let at = Locator { file, source };
+    if let Ok(RawFormat {
+        format: Some(format),
+    }) = toml::from_str::<RawFormat>(source)
+        && *format.get_ref() > DEFINITION_FORMAT
+    {
+        return Err(at.error(
+            format.span(),
+            DefinitionProblem::NewerFormat {
+                found: *format.get_ref(),
+            },
+        ));
+    }
     let raw: RawDefinition = toml::from_str(source).map_err(|error| {
         at.error(
             error.span().unwrap_or(0..0),

@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::wire::{
-    Content, Cursor, DocumentId, Push, SyncReply, SyncRequest, TenantRequest, WireError,
+    Content, Cursor, DefinitionChanges, DefinitionNews, DocumentId, HeldDefinitions, Push,
+    SyncReply, SyncRequest, TenantRequest, WireError,
 };
-use crate::ids::TenantId;
+use crate::ids::{ServiceId, TenantId};
+use crate::service::{DefinitionVersion, DefinitionsDigest};
 use crate::time::Timestamp;
 
 /// How long a request may go unanswered before it counts as failed.
@@ -41,6 +43,14 @@ pub enum Effect {
         tenant: TenantId,
         /// The document.
         doc: DocumentId,
+    },
+    /// Keep these service definition files (and drop the removed ones):
+    /// the tenant's definitions changed since those the device holds.
+    Definitions {
+        /// The tenant.
+        tenant: TenantId,
+        /// What changed.
+        changes: DefinitionChanges,
     },
     /// Tell the person.
     Event(SyncEvent),
@@ -110,6 +120,12 @@ pub struct DeviceSync {
     /// Why the server refused each document's changes, for as long as it
     /// has refused ones.
     reasons: BTreeMap<DocumentId, String>,
+    /// The service definitions the device holds, by tenant: the shell keeps
+    /// the files and says which at start ([`DeviceSync::hold_definitions`]).
+    definitions: BTreeMap<TenantId, BTreeMap<ServiceId, DefinitionVersion>>,
+    /// Tenants whose server said the definitions differ: the next request
+    /// lists what is held.
+    definitions_differ: BTreeSet<TenantId>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,6 +165,8 @@ impl DeviceSync {
             next_attempt: Timestamp::from_millis(i64::MIN),
             update_required: None,
             reasons: BTreeMap::new(),
+            definitions: BTreeMap::new(),
+            definitions_differ: BTreeSet::new(),
         }
     }
 
@@ -190,7 +208,44 @@ impl DeviceSync {
             next_attempt: Timestamp::from_millis(i64::MIN),
             update_required: None,
             reasons: saved.reasons,
+            definitions: BTreeMap::new(),
+            definitions_differ: BTreeSet::new(),
         })
+    }
+
+    /// Says which service definitions the device holds for a tenant (the
+    /// shell keeps the files; this state does not). Each request names
+    /// them, and the reply carries only what changed.
+    pub fn hold_definitions(
+        &mut self,
+        tenant: TenantId,
+        held: impl IntoIterator<Item = (ServiceId, DefinitionVersion)>,
+    ) {
+        self.definitions.insert(tenant, held.into_iter().collect());
+    }
+
+    /// Whether a server said its definitions differ from those held: one
+    /// more exchange, listing them, brings what changed.
+    pub fn wants_definitions(&self) -> bool {
+        !self.definitions_differ.is_empty()
+    }
+
+    /// What to tell the server of the definitions held for a tenant.
+    fn held_definitions(&self, tenant: TenantId) -> HeldDefinitions {
+        match self.definitions.get(&tenant) {
+            Some(held) if !held.is_empty() && !self.definitions_differ.contains(&tenant) => {
+                HeldDefinitions::Digest(DefinitionsDigest::of(held))
+            }
+            _ => HeldDefinitions::List(self.definitions(tenant)),
+        }
+    }
+
+    /// The service definitions held for a tenant.
+    pub fn definitions(&self, tenant: TenantId) -> Vec<(ServiceId, DefinitionVersion)> {
+        self.definitions
+            .get(&tenant)
+            .map(|held| held.iter().map(|(s, v)| (s.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// Why the app must not edit `doc`, if it must not: it left the
@@ -311,6 +366,7 @@ impl DeviceSync {
                         }
                     })
                     .collect(),
+                definitions: Some(self.held_definitions(*tenant)),
             })
             .collect();
         self.in_flight = Some(InFlight {
@@ -411,6 +467,25 @@ impl DeviceSync {
                 effects.push(Effect::Remove { tenant, doc });
             }
             state.cursor = tenant_reply.cursor;
+            match tenant_reply.definitions {
+                None | Some(DefinitionNews::Same) => {}
+                Some(DefinitionNews::Differ) => {
+                    self.definitions_differ.insert(tenant);
+                }
+                Some(DefinitionNews::Changed(changes)) => {
+                    self.definitions_differ.remove(&tenant);
+                    if !changes.is_empty() {
+                        let held = self.definitions.entry(tenant).or_default();
+                        for service in &changes.removed {
+                            held.remove(service);
+                        }
+                        for file in &changes.changed {
+                            held.insert(file.service.clone(), file.version());
+                        }
+                        effects.push(Effect::Definitions { tenant, changes });
+                    }
+                }
+            }
         }
         self.failures = 0;
         self.next_attempt = Timestamp::from_millis(i64::MIN);
@@ -504,6 +579,7 @@ mod tests {
                 updates: Vec::new(),
                 left_scope,
                 error: None,
+                definitions: None,
             }],
         }
         .encode()

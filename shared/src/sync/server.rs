@@ -8,8 +8,8 @@ use automerge::{ActorId, AutoCommit, Change};
 
 use super::store::{Author, DeviceIdentity, ScopeRecord, SyncStore};
 use super::wire::{
-    Content, Cursor, DocumentId, Push, Refusal, SyncReply, SyncRequest, TenantReply, TenantRequest,
-    Update,
+    Content, Cursor, DefinitionChanges, DefinitionNews, DocumentId, HeldDefinitions, Push, Refusal,
+    SyncReply, SyncRequest, TenantReply, TenantRequest, Update,
 };
 use crate::document::{DocumentError, compatibility};
 use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
@@ -143,6 +143,18 @@ impl SyncServer<'_> {
         if delivery != delivery_before {
             store.set_delivery(who.device, tenant, &delivery)?;
         }
+        // Every tenant runs the server's services for now; [6/7] gives
+        // each council its own.
+        let definitions = request.definitions.as_ref().map(|held| match held {
+            HeldDefinitions::Digest(digest) if *digest == self.services.digest() => {
+                DefinitionNews::Same
+            }
+            HeldDefinitions::Digest(_) => DefinitionNews::Differ,
+            HeldDefinitions::List(held) => {
+                let (changed, removed) = self.services.changes_since(held);
+                DefinitionNews::Changed(DefinitionChanges { changed, removed })
+            }
+        });
         Ok(TenantReply {
             tenant,
             cursor: clock,
@@ -151,6 +163,7 @@ impl SyncServer<'_> {
             updates,
             left_scope,
             error: None,
+            definitions,
         })
     }
 

@@ -597,7 +597,7 @@ impl<S: SyncStore> World<S> {
                             } => self.seen.snapshots += 1,
                             Effect::Apply { .. } => self.seen.change_batches += 1,
                             Effect::Remove { .. } => self.seen.removals += 1,
-                            Effect::Event(_) => {}
+                            Effect::Definitions { .. } | Effect::Event(_) => {}
                         }
                     }
                     apply(&mut self.devices[d], effects);
@@ -784,7 +784,7 @@ pub fn apply_effects(
             Effect::Remove { doc, .. } => {
                 docs.remove(&doc);
             }
-            Effect::Event(_) => {}
+            Effect::Definitions { .. } | Effect::Event(_) => {}
         }
     }
 }

@@ -10,13 +10,25 @@
 //! changes themselves. Kind [`KIND_UPDATE_REQUIRED`] carries plain UTF-8 text
 //! and never changes shape, so an app too old for the server still gets a
 //! clear "please update" message.
+//!
+//! Requests and replies come in two kinds. The first release's (1 and 2)
+//! carry documents only. Apps that take their council's service
+//! definitions with the sync send kind 4 and get kind 5, which add, per
+//! tenant, what the app holds and what changed since; a server answers
+//! each request in its own kind, so released apps keep syncing unchanged.
+//! An app usually sends a 16-byte digest of the definitions it holds; when
+//! the server's differs it is told so, and its next request lists the
+//! versions (each a file's SHA-256) it holds, answered with just the files
+//! that changed and the services removed. An unchanged catalog costs a
+//! reconnect 19 bytes.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{JobId, ParseIdError, RoundId, TenantId};
+use crate::ids::{JobId, ParseIdError, RoundId, ServiceId, TenantId};
+use crate::service::{DefinitionFile, DefinitionVersion, DefinitionsDigest};
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -29,6 +41,8 @@ const HEADER_BYTES: usize = 7;
 const KIND_REQUEST: u8 = 1;
 const KIND_REPLY: u8 = 2;
 const KIND_CHANGED: u8 = 3;
+const KIND_REQUEST_WITH_DEFINITIONS: u8 = 4;
+const KIND_REPLY_WITH_DEFINITIONS: u8 = 5;
 /// A reply saying the app's protocol version is not supported.
 pub const KIND_UPDATE_REQUIRED: u8 = 0xff;
 
@@ -140,6 +154,46 @@ pub struct TenantRequest {
     pub cursor: Cursor,
     /// Changes made on the device, by document.
     pub pushes: Vec<Push>,
+    /// The service definitions the device holds for this tenant; `None`
+    /// from apps that do not take definitions.
+    pub definitions: Option<HeldDefinitions>,
+}
+
+/// What service definitions a device holds for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeldDefinitions {
+    /// The digest of their versions: the usual request.
+    Digest(DefinitionsDigest),
+    /// Each one's version: sent when it holds none, or the server said
+    /// the digest differs from its own.
+    List(Vec<(ServiceId, DefinitionVersion)>),
+}
+
+/// What the server says of a device's service definitions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DefinitionNews {
+    /// The digest matches: nothing changed.
+    Same,
+    /// The digest differs: the device should list what it holds.
+    Differ,
+    /// What changed since the versions the device listed.
+    Changed(DefinitionChanges),
+}
+
+/// The service definitions that changed since the versions a device holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionChanges {
+    /// Files new to the device or changed, whole.
+    pub changed: Vec<DefinitionFile>,
+    /// Services the device holds that the tenant no longer has.
+    pub removed: Vec<ServiceId>,
+}
+
+impl DefinitionChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// Changes made on a device to one document.
@@ -177,6 +231,9 @@ pub struct TenantReply {
     pub left_scope: Vec<DocumentId>,
     /// Set when the whole tenant was refused (not enrolled for it).
     pub error: Option<String>,
+    /// What changed in the service definitions since those the device
+    /// said it holds; `None` when the request did not say.
+    pub definitions: Option<DefinitionNews>,
 }
 
 /// A refused push.
@@ -217,8 +274,56 @@ impl TenantReply {
             updates: Vec::new(),
             left_scope: Vec::new(),
             error: Some(error),
+            definitions: None,
         }
     }
+}
+
+/// The first release's messages, without definitions: what kinds 1 and 2
+/// carry, read and written field for field.
+mod first_release {
+    use serde::{Deserialize, Serialize};
+
+    use super::{Cursor, DocumentId, Push, Refusal, Update};
+    use crate::ids::TenantId;
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct SyncRequest<T> {
+        pub request_id: u64,
+        pub tenants: Vec<T>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct TenantRequest<P> {
+        pub tenant: TenantId,
+        pub cursor: Cursor,
+        pub pushes: P,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct TenantReply {
+        pub tenant: TenantId,
+        pub cursor: Cursor,
+        pub accepted: Vec<DocumentId>,
+        pub refused: Vec<Refusal>,
+        pub updates: Vec<Update>,
+        pub left_scope: Vec<DocumentId>,
+        pub error: Option<String>,
+    }
+
+    /// A reply as the first release writes it, borrowing the fields.
+    #[derive(Serialize)]
+    pub(super) struct TenantReplyRef<'a> {
+        pub tenant: TenantId,
+        pub cursor: Cursor,
+        pub accepted: &'a [DocumentId],
+        pub refused: &'a [Refusal],
+        pub updates: &'a [Update],
+        pub left_scope: &'a [DocumentId],
+        pub error: &'a Option<String>,
+    }
+
+    pub(super) type Pushes<'a> = &'a [Push];
 }
 
 fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
@@ -277,27 +382,112 @@ fn decode<'a, T: Deserialize<'a>>(
     Ok(message)
 }
 
+/// The kind of a frame, if it is one this build reads.
+fn kind_of(bytes: &[u8]) -> Result<u8, WireError> {
+    unframe(bytes).map(|(kind, _)| kind)
+}
+
 impl SyncRequest {
-    /// The request as bytes.
+    /// The request as bytes: in the first release's kind unless it says
+    /// which definitions the device holds.
     pub fn encode(&self) -> Vec<u8> {
-        encode(KIND_REQUEST, self)
+        if self.tenants.iter().any(|t| t.definitions.is_some()) {
+            return encode(KIND_REQUEST_WITH_DEFINITIONS, self);
+        }
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|t| first_release::TenantRequest::<first_release::Pushes> {
+                tenant: t.tenant,
+                cursor: t.cursor,
+                pushes: &t.pushes,
+            })
+            .collect();
+        encode(
+            KIND_REQUEST,
+            &first_release::SyncRequest {
+                request_id: self.request_id,
+                tenants,
+            },
+        )
     }
 
-    /// Reads a request.
+    /// Reads a request of either kind.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        decode(bytes, KIND_REQUEST, "request")
+        if kind_of(bytes)? == KIND_REQUEST_WITH_DEFINITIONS {
+            return decode(bytes, KIND_REQUEST_WITH_DEFINITIONS, "request");
+        }
+        let first: first_release::SyncRequest<first_release::TenantRequest<Vec<Push>>> =
+            decode(bytes, KIND_REQUEST, "request")?;
+        Ok(Self {
+            request_id: first.request_id,
+            tenants: first
+                .tenants
+                .into_iter()
+                .map(|t| TenantRequest {
+                    tenant: t.tenant,
+                    cursor: t.cursor,
+                    pushes: t.pushes,
+                    definitions: None,
+                })
+                .collect(),
+        })
     }
 }
 
 impl SyncReply {
-    /// The reply as bytes.
+    /// The reply as bytes: in the first release's kind unless it carries
+    /// definitions (it does when its request said which it holds).
     pub fn encode(&self) -> Vec<u8> {
-        encode(KIND_REPLY, self)
+        if self.tenants.iter().any(|t| t.definitions.is_some()) {
+            return encode(KIND_REPLY_WITH_DEFINITIONS, self);
+        }
+        let tenants: Vec<first_release::TenantReplyRef> = self
+            .tenants
+            .iter()
+            .map(|t| first_release::TenantReplyRef {
+                tenant: t.tenant,
+                cursor: t.cursor,
+                accepted: &t.accepted,
+                refused: &t.refused,
+                updates: &t.updates,
+                left_scope: &t.left_scope,
+                error: &t.error,
+            })
+            .collect();
+        encode(
+            KIND_REPLY,
+            &first_release::SyncRequest {
+                request_id: self.request_id,
+                tenants,
+            },
+        )
     }
 
-    /// Reads a reply.
+    /// Reads a reply of either kind.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
-        decode(bytes, KIND_REPLY, "reply")
+        if kind_of(bytes)? == KIND_REPLY_WITH_DEFINITIONS {
+            return decode(bytes, KIND_REPLY_WITH_DEFINITIONS, "reply");
+        }
+        let first: first_release::SyncRequest<first_release::TenantReply> =
+            decode(bytes, KIND_REPLY, "reply")?;
+        Ok(Self {
+            request_id: first.request_id,
+            tenants: first
+                .tenants
+                .into_iter()
+                .map(|t| TenantReply {
+                    tenant: t.tenant,
+                    cursor: t.cursor,
+                    accepted: t.accepted,
+                    refused: t.refused,
+                    updates: t.updates,
+                    left_scope: t.left_scope,
+                    error: t.error,
+                    definitions: None,
+                })
+                .collect(),
+        })
     }
 }
 
@@ -342,6 +532,7 @@ mod tests {
                     doc: DocumentId::Job(JobId::from_u128(9)),
                     changes: vec![vec![1, 2, 3], vec![4; 200]],
                 }],
+                definitions: None,
             }],
         }
     }
@@ -353,6 +544,74 @@ mod tests {
         // 203 change bytes, a 7-byte frame, two ids of 16 raw bytes, and
         // varint lengths and tags: 51 bytes of overhead in all.
         assert_eq!(bytes.len(), 203 + 51);
+    }
+
+    fn service(id: &str) -> ServiceId {
+        id.parse().unwrap()
+    }
+
+    #[test]
+    fn requests_and_replies_with_definitions_have_kinds_of_their_own() {
+        let mut asking = request();
+        asking.tenants[0].definitions = Some(HeldDefinitions::List(vec![(
+            service("pest-control"),
+            DefinitionVersion::of("id = \"pest-control\""),
+        )]));
+        let bytes = asking.encode();
+        assert_eq!(bytes[6], KIND_REQUEST_WITH_DEFINITIONS);
+        assert_eq!(SyncRequest::decode(&bytes), Ok(asking));
+
+        let mut reply = SyncReply {
+            request_id: 7,
+            tenants: vec![TenantReply::refused(
+                TenantId::from_u128(1),
+                Cursor::default(),
+                "no".into(),
+            )],
+        };
+        // Without definitions, a first-release app reads it.
+        assert_eq!(reply.encode()[6], KIND_REPLY);
+        assert_eq!(SyncReply::decode(&reply.encode()), Ok(reply.clone()));
+        reply.tenants[0].definitions = Some(DefinitionNews::Changed(DefinitionChanges {
+            changed: vec![DefinitionFile {
+                service: service("pest-control"),
+                text: "id = \"pest-control\"".into(),
+            }],
+            removed: vec![service("graffiti")],
+        }));
+        let bytes = reply.encode();
+        assert_eq!(bytes[6], KIND_REPLY_WITH_DEFINITIONS);
+        assert_eq!(SyncReply::decode(&bytes), Ok(reply));
+    }
+
+    #[test]
+    fn a_first_release_request_reads_as_one_without_definitions() {
+        // The first release's request, written field for field as it did.
+        #[derive(Serialize)]
+        struct OldTenant {
+            tenant: TenantId,
+            cursor: Cursor,
+            pushes: Vec<Push>,
+        }
+        #[derive(Serialize)]
+        struct OldRequest {
+            request_id: u64,
+            tenants: Vec<OldTenant>,
+        }
+        let new = request();
+        let old = OldRequest {
+            request_id: new.request_id,
+            tenants: vec![OldTenant {
+                tenant: new.tenants[0].tenant,
+                cursor: new.tenants[0].cursor,
+                pushes: new.tenants[0].pushes.clone(),
+            }],
+        };
+        let bytes = encode(KIND_REQUEST, &old);
+        assert_eq!(bytes, new.encode());
+        let read = SyncRequest::decode(&bytes).unwrap();
+        assert_eq!(read.tenants[0].definitions, None);
+        assert_eq!(read, new);
     }
 
     #[test]

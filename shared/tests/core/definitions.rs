@@ -1,7 +1,10 @@
 //! Every shipped definition loads; malformed ones are refused naming the
 //! file, the line and the problem.
 
-use doorstep_shared::service::{DefinitionProblem, ServiceCatalog, ServiceDefinition, ServiceKind};
+use doorstep_shared::service::{
+    DefinitionFile, DefinitionProblem, DefinitionVersion, ServiceCatalog, ServiceDefinition,
+    ServiceKind,
+};
 use rstest::rstest;
 
 #[test]
@@ -91,6 +94,99 @@ fn a_council_can_add_a_service_as_a_file() {
         .with_overrides([("services/pest-control.toml", MINIMAL)])
         .unwrap();
     assert_eq!(catalog.len(), 7);
+}
+
+fn pest_control(text: &str) -> DefinitionFile {
+    DefinitionFile {
+        service: "pest-control".parse().unwrap(),
+        text: text.into(),
+    }
+}
+
+#[test]
+fn a_definitions_version_is_its_files_sha256() {
+    // printf 'id = "x"\n' | sha256sum
+    assert_eq!(
+        DefinitionVersion::of("id = \"x\"\n").to_string(),
+        "1638c7994a1884687d07b0697a6618c8b30f1a10db28a1249041b67d57e50a4d"
+    );
+    let catalog = ServiceCatalog::builtin()
+        .unwrap()
+        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .unwrap();
+    let versions = catalog.versions();
+    assert_eq!(
+        versions[&"pest-control".parse().unwrap()],
+        DefinitionVersion::of(MINIMAL)
+    );
+    assert_eq!(catalog.files().count(), 7);
+}
+
+#[test]
+fn a_phone_holding_some_definitions_is_sent_only_what_changed() {
+    let catalog = ServiceCatalog::builtin()
+        .unwrap()
+        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .unwrap();
+    let (everything, removed) = catalog.changes_since(&[]);
+    assert_eq!(everything.len(), 7);
+    assert!(removed.is_empty());
+
+    let mut held: Vec<_> = catalog.versions().into_iter().collect();
+    assert_eq!(catalog.changes_since(&held), (Vec::new(), Vec::new()));
+
+    // The phone holds an older pest-control and a service since removed.
+    let older = MINIMAL.replace("Pest control", "Pests");
+    for (service, version) in &mut held {
+        if service.as_str() == "pest-control" {
+            *version = DefinitionVersion::of(&older);
+        }
+    }
+    held.push(("graffiti".parse().unwrap(), DefinitionVersion::of("gone")));
+    let (changed, removed) = catalog.changes_since(&held);
+    assert_eq!(changed, [pest_control(MINIMAL)]);
+    assert_eq!(removed, ["graffiti".parse().unwrap()]);
+}
+
+#[test]
+fn definitions_received_replace_the_shipped_ones_and_an_unreadable_one_is_named() {
+    let shipped = ServiceCatalog::builtin().unwrap();
+    let renamed = MINIMAL.replace("Pest control", "Pests and vermin");
+    let catalog = shipped.clone().with_received(&[pest_control(&renamed)]);
+    assert_eq!(
+        catalog.get(&"pest-control".parse().unwrap()).unwrap().name,
+        "Pests and vermin"
+    );
+    assert_eq!(catalog.len(), 7);
+
+    // A definition from a later Doorstep, with a rule this build lacks.
+    let newer = format!("format = 2\n{MINIMAL}\n[sensors]\nthermal = true\n");
+    let catalog = catalog.with_received(&[pest_control(&newer)]);
+    assert!(catalog.get(&"pest-control".parse().unwrap()).is_none());
+    let why = catalog
+        .unreadable(&"pest-control".parse().unwrap())
+        .unwrap();
+    assert!(why.contains("format = 2"), "{why}");
+    assert!(why.contains("update"), "{why}");
+    // Its file is not handed on as if it were readable.
+    assert!(
+        catalog
+            .files()
+            .all(|f| f.service.as_str() != "pest-control")
+    );
+
+    // A file naming another service than it is sent as is refused too.
+    let misnamed = DefinitionFile {
+        service: "housing-repair".parse().unwrap(),
+        text: MINIMAL.into(),
+    };
+    let catalog = shipped.with_received(&[misnamed]);
+    assert!(catalog.get(&"housing-repair".parse().unwrap()).is_none());
+    assert!(
+        catalog
+            .unreadable(&"housing-repair".parse().unwrap())
+            .is_some()
+    );
 }
 
 /// Each case appends to the minimal file (whose 25 lines and a blank one come

@@ -109,6 +109,7 @@ impl Fixture {
                 tenant,
                 cursor,
                 pushes,
+                definitions: None,
             }],
         };
         let server = SyncServer {
@@ -494,4 +495,99 @@ fn notes_written_by_an_older_app_after_the_server_migrated_the_job_are_kept() {
         notes.contains("Roof valley cleared, gutter replaced."),
         "the old app's note is kept: {notes}"
     );
+}
+
+/// A council's own service, as a file in its server's services folder.
+const PEST_CONTROL: &str = r#"id = "pest-control"
+name = "Pest control"
+kind = "job"
+reference_prefix = "PC"
+initial = "reported"
+
+[[states]]
+id = "reported"
+label = "Reported"
+
+[[states]]
+id = "treated"
+label = "Treated"
+terminal = true
+
+[[transitions]]
+id = "treat"
+label = "Treated"
+from = ["reported"]
+to = "treated"
+roles = ["operative"]
+"#;
+
+#[test]
+fn a_device_receives_its_councils_definitions_once_and_then_only_what_changed() {
+    use doorstep_shared::sync::device::{DeviceSync, Effect};
+
+    let mut fixture = Fixture::new();
+    fixture.services = ServiceCatalog::builtin()
+        .unwrap()
+        .with_overrides([("pest-control.toml", PEST_CONTROL)])
+        .unwrap();
+    let who = alice();
+    let mut device = DeviceSync::new([COUNCIL]);
+    let exchange = |fixture: &mut Fixture, device: &mut DeviceSync| {
+        let request = SyncRequest::decode(&device.poll(at(0)).unwrap()).unwrap();
+        let server = SyncServer {
+            services: &fixture.services,
+            actor: server_actor(),
+            system: person(9, Role::System),
+        };
+        let reply = server
+            .handle(&mut fixture.store, &who, at(0), &request)
+            .unwrap();
+        device
+            .receive(at(0), &reply.encode())
+            .into_iter()
+            .filter_map(|effect| match effect {
+                Effect::Definitions { tenant, changes } => Some((tenant, changes)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let first = exchange(&mut fixture, &mut device);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, COUNCIL);
+    assert_eq!(first[0].1.changed.len(), 7, "every definition, once");
+    assert!(
+        exchange(&mut fixture, &mut device).is_empty(),
+        "nothing changed"
+    );
+
+    // The council edits its file: the next sync finds the digests differ,
+    // and the one after, listing what the device holds, carries that file
+    // alone.
+    let edited = PEST_CONTROL.replace("Pest control", "Pests and vermin");
+    fixture.services = ServiceCatalog::builtin()
+        .unwrap()
+        .with_overrides([("pest-control.toml", edited.as_str())])
+        .unwrap();
+    assert!(!device.wants_definitions());
+    assert!(exchange(&mut fixture, &mut device).is_empty());
+    assert!(device.wants_definitions());
+    let next = exchange(&mut fixture, &mut device);
+    assert!(!device.wants_definitions());
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].1.changed.len(), 1);
+    assert_eq!(next[0].1.changed[0].text, edited);
+    assert!(next[0].1.removed.is_empty());
+
+    // It removes it: the device is told to drop it.
+    fixture.services = ServiceCatalog::builtin().unwrap();
+    assert!(exchange(&mut fixture, &mut device).is_empty());
+    let next = exchange(&mut fixture, &mut device);
+    assert_eq!(next[0].1.removed, ["pest-control".parse().unwrap()]);
+    assert!(next[0].1.changed.is_empty());
+
+    // A restarted device that says what it holds gets nothing again.
+    let mut restarted = DeviceSync::restore(&device.save()).unwrap();
+    restarted.hold_definitions(COUNCIL, device.definitions(COUNCIL));
+    assert!(exchange(&mut fixture, &mut restarted).is_empty());
 }
