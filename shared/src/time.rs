@@ -102,7 +102,12 @@ pub mod uk {
     pub fn next(at: Timestamp, time: TimeOfDay) -> Timestamp {
         let (date, now) = local(at);
         let day = if time > now { date } else { date.succ() };
-        let local = Timestamp::at(day, time.hour, time.minute);
+        self::at(day, time.hour, time.minute)
+    }
+
+    /// The instant the local clock shows `hour:minute` on `date`.
+    pub fn at(date: Date, hour: u8, minute: u8) -> Timestamp {
+        let local = Timestamp::at(date, hour, minute);
         // Local to UTC with the offset in force then.
         local.plus_millis(-offset_millis(local.plus_millis(-HOUR_MS)))
     }

@@ -9,69 +9,24 @@
 // starts the round, logs every stop (one with its evidence photo),
 // finishes it and signs the phone out from its settings. Every wait is on
 // a condition in the page, never a fixed time.
-import { chromium } from 'playwright-core';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 
 import { axeCheck, finish as finishChecks, step } from './checks.mjs';
+import { back, openPhone, shot as saveShot, synced } from './phone.mjs';
 
 const [appUrl, operativeCode, crewCode, jpegPath, crewJpegPath, shots] = process.argv.slice(2);
 if (!appUrl || !operativeCode || !crewCode || !jpegPath || !crewJpegPath) {
   console.error('usage: node fieldwork.mjs <app url> <operative code> <crew code> <operative jpeg> <crew jpeg> [screenshot folder]');
   process.exit(2);
 }
-const LONG = 120_000;
 const IN_PROGRESS_JOB = 'Flat 4, 18 Marine Parade, Worthing, BN11 3PT';
 const BOOKED_JOB = '7 Tarring Road, Worthing, BN11 4SS';
 const OTHER_BOOKED_JOB = '23 Church Walk, Lancing, BN15 8AA';
 const PARTS_NOTE = 'Needs a new mixer valve, ordered.';
 const NO_ACCESS_NOTE = 'Nobody home at 10:05, card through the door.';
 
-async function shot(page, name) {
-  if (shots && shots !== '-') {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  }
-}
-
-async function phone(code, check) {
-  const profile = await mkdtemp(join(tmpdir(), 'doorstep-fieldwork-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    headless: true,
-    viewport: { width: 420, height: 860 },
-    timeout: LONG,
-    // The phone is in Worthing, and lets the app know where.
-    geolocation: { latitude: 50.81127, longitude: -0.37531 },
-    permissions: ['geolocation'],
-  });
-  context.setDefaultTimeout(LONG);
-  const page = context.pages()[0] ?? await context.newPage();
-  const errors = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(appUrl);
-  await page.locator('#code').waitFor();
-  if (check) await axeCheck(page, 'app: enrol');
-  await page.locator('#code').fill(code);
-  await page.getByRole('button', { name: /enrol/i }).click();
-  await page.getByText(/All synced at/).waitFor();
-  if (check) await axeCheck(page, 'app: today');
-  return { page, errors, close: async () => { await context.close(); await rm(profile, { recursive: true, force: true }); } };
-}
-
-/// Waits until the app has sent everything and the office's verdicts are
-/// back (the app syncs an edit made in signal by itself).
-async function synced(page) {
-  await page.waitForFunction(() => !document.querySelector('.unsynced, .pending'));
-}
-
-async function back(page) {
-  await page.getByRole('button', { name: '← Today' }).click();
-}
+const shot = (page, name) => saveShot(shots, page, name);
+const phone = (code, check) => openPhone(appUrl, code, { check });
 
 const operative = await phone(operativeCode, true);
 let crew;

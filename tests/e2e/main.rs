@@ -21,5 +21,6 @@ mod server;
 mod sync_http;
 mod sync_live;
 mod sync_store;
+mod walk;
 mod web_app;
 mod write_policy;
