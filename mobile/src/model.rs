@@ -487,6 +487,23 @@ mod tests {
         .unwrap()
     }
 
+    /// A job of the council's own pest-control service.
+    fn pest_control_job(number: u32) -> automerge::AutoCommit {
+        let mut document = reported_repair(number);
+        let office = match automerge::ReadDoc::get(&document, automerge::ROOT, "office").unwrap() {
+            Some((_, id)) => id,
+            None => panic!("no office"),
+        };
+        automerge::transaction::Transactable::put(
+            &mut document,
+            &office,
+            "service",
+            "pest-control",
+        )
+        .unwrap();
+        document
+    }
+
     #[test]
     fn a_new_phone_starts_on_enrol_and_moves_to_today_once_enrolled() {
         let mut model = AppModel::new(None);
@@ -536,19 +553,8 @@ mod tests {
     #[test]
     fn a_job_of_a_service_the_app_does_not_know_opens_read_only_saying_why() {
         let services = ServiceCatalog::builtin().unwrap();
-        let mut document = reported_repair(9);
         // The council's own service, which this phone has no definition of.
-        let office = match automerge::ReadDoc::get(&document, automerge::ROOT, "office").unwrap() {
-            Some((_, id)) => id,
-            None => panic!("no office"),
-        };
-        automerge::transaction::Transactable::put(
-            &mut document,
-            &office,
-            "service",
-            "pest-control",
-        )
-        .unwrap();
+        let mut document = pest_control_job(9);
         let job = JobId::from_u128(9);
         let mut model = AppModel::new(None);
         model.screen = Screen::Job(job);
@@ -567,6 +573,43 @@ mod tests {
                 .is_some_and(|why| why.contains("\"pest-control\" service")),
             "{screen:?}"
         );
+    }
+
+    #[test]
+    fn the_screens_read_the_definitions_the_core_sends_and_name_one_they_cannot_read() {
+        let mut document = pest_control_job(9);
+        let job = JobId::from_u128(9);
+        let mut model = AppModel::new(None);
+        model.screen = Screen::Job(job);
+        model.apply(Update::Document {
+            doc: DocumentId::Job(job),
+            bytes: document.save(),
+            read_only: None,
+        });
+        let pest_control = |text: &str| doorstep_shared::service::DefinitionFile {
+            service: "pest-control".parse().unwrap(),
+            text: text.into(),
+        };
+        let readable = "id = \"pest-control\"\nname = \"Pest control\"\nkind = \"job\"\nreference_prefix = \"PC\"\ninitial = \"reported\"\n\n[[states]]\nid = \"reported\"\nlabel = \"Reported\"\n\n[[states]]\nid = \"treated\"\nlabel = \"Treated\"\nterminal = true\n\n[[transitions]]\nid = \"treat\"\nlabel = \"Treated\"\nfrom = [\"reported\"]\nto = \"treated\"\nroles = [\"operative\"]\n";
+
+        // The council's file arrives from the core: the job opens with its steps.
+        model.apply(Update::Services(vec![pest_control(readable)]));
+        let services = Rc::clone(&model.services);
+        let screen = model.job_screen(&services, today()).unwrap();
+        assert_eq!(screen.service, "Pest control");
+        assert_eq!(screen.read_only, None);
+        assert_eq!(screen.buttons.len(), 1);
+
+        // A later file this app cannot read: read-only, saying why.
+        model.apply(Update::Services(vec![pest_control(&format!(
+            "format = 2\n{readable}"
+        ))]));
+        let services = Rc::clone(&model.services);
+        let screen = model.job_screen(&services, today()).unwrap();
+        assert!(screen.buttons.is_empty());
+        let why = screen.read_only.unwrap();
+        assert!(why.contains("needs a newer version of this app"), "{why}");
+        assert!(why.contains("format = 2"), "{why}");
     }
 
     #[test]

@@ -7,11 +7,11 @@
 // It talks to the Rust side by lines: it prints `need: offline` or
 // `need: online` and waits for `ok` on its input; `done` at the end. Every
 // wait is on a condition in the page, never a fixed time.
-import { chromium } from 'playwright-core';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { launch } from './phone.mjs';
 
 const [appUrl, code, jpegPath, shots] = process.argv.slice(2);
 if (!appUrl || !code || !jpegPath) {
@@ -20,8 +20,6 @@ if (!appUrl || !code || !jpegPath) {
 }
 const JOB_ADDRESS = 'Flat 4, 18 Marine Parade, Worthing, BN11 3PT';
 const NOTE = 'Washer replaced; the tap no longer drips.';
-// Generous bounds: a slow CI machine is not a failure. Nothing sleeps.
-const LONG = 120_000;
 
 const lines = createInterface({ input: process.stdin });
 const answers = lines[Symbol.asyncIterator]();
@@ -43,22 +41,8 @@ async function shot(page, name) {
   }
 }
 
-const profile = await mkdtemp(join(tmpdir(), 'doorstep-browser-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-  headless: true,
-  viewport: { width: 420, height: 860 },
-  timeout: LONG,
-});
-context.setDefaultTimeout(LONG);
-const errors = [];
-const page = context.pages()[0] ?? await context.newPage();
+const { context, page, errors, close } = await launch();
 try {
-  page.on('pageerror', (error) => errors.push(error.message));
   page.on('console', (message) => console.error(`console ${message.type()}: ${message.text()}`));
   page.on('requestfailed', (request) => console.error(`request failed: ${request.url()} ${request.failure()?.errorText}`));
 
@@ -138,6 +122,5 @@ try {
   throw error;
 } finally {
   lines.close();
-  await context.close();
-  await rm(profile, { recursive: true, force: true });
+  await close();
 }

@@ -11,11 +11,11 @@ import { axeCheck } from './checks.mjs';
 // Generous bounds: a slow CI machine is not a failure. Nothing sleeps.
 export const LONG = 120_000;
 
-/// Opens the app at `appUrl` in a fresh profile and enrols with `code`.
-/// `check` runs axe-core on the enrol and Today screens; `clock`, if
-/// given, is the moment (ms since 1970) the page's clock shows, so the
-/// days a job is listed under do not depend on when the test runs.
-export async function openPhone(appUrl, code, { check = false, clock } = {}) {
+/// A phone's browser: Chromium with a fresh profile, the size of a phone,
+/// in Worthing and letting the app know where. `clock`, if given, is the
+/// moment (ms since 1970) its pages' clocks show. `close` ends it and
+/// deletes the profile.
+export async function launch({ clock } = {}) {
   const profile = await mkdtemp(join(tmpdir(), 'doorstep-phone-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -26,7 +26,6 @@ export async function openPhone(appUrl, code, { check = false, clock } = {}) {
     headless: true,
     viewport: { width: 420, height: 860 },
     timeout: LONG,
-    // The phone is in Worthing, and lets the app know where.
     geolocation: { latitude: 50.81127, longitude: -0.37531 },
     permissions: ['geolocation'],
   });
@@ -35,14 +34,8 @@ export async function openPhone(appUrl, code, { check = false, clock } = {}) {
   const page = context.pages()[0] ?? await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(appUrl);
-  await page.locator('#code').waitFor();
-  if (check) await axeCheck(page, 'app: enrol');
-  await page.locator('#code').fill(code);
-  await page.getByRole('button', { name: /enrol/i }).click();
-  await page.getByText(/All synced at/).waitFor();
-  if (check) await axeCheck(page, 'app: today');
   return {
+    context,
     page,
     errors,
     close: async () => {
@@ -50,6 +43,23 @@ export async function openPhone(appUrl, code, { check = false, clock } = {}) {
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/// Opens the app at `appUrl` on a new phone ([`launch`]) and enrols with
+/// `code`; `check` runs axe-core on the enrol and Today screens. `clock`
+/// fixes the pages' clock, so the days a job is listed under do not depend
+/// on when the test runs.
+export async function openPhone(appUrl, code, { check = false, clock } = {}) {
+  const phone = await launch({ clock });
+  const { page } = phone;
+  await page.goto(appUrl);
+  await page.locator('#code').waitFor();
+  if (check) await axeCheck(page, 'app: enrol');
+  await page.locator('#code').fill(code);
+  await page.getByRole('button', { name: /enrol/i }).click();
+  await page.getByText(/All synced at/).waitFor();
+  if (check) await axeCheck(page, 'app: today');
+  return phone;
 }
 
 /// Waits until the app has sent everything and the office's verdicts are
@@ -77,9 +87,11 @@ export function button(page, label) {
   }).first();
 }
 
-/// Saves a screenshot as `name`.png in `shots`, unless it is `-` or unset.
-export async function shot(shots, page, name) {
+/// Saves a screenshot as `name`.png in `shots`, unless it is `-` or unset:
+/// the whole page, or its top `height` pixels.
+export async function shot(shots, page, name, height) {
   if (shots && shots !== '-') {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    const clip = height ? { x: 0, y: 0, width: page.viewportSize().width, height } : undefined;
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true, clip });
   }
 }

@@ -102,6 +102,21 @@ async function walkRound(page, round) {
   await back(page);
 }
 
+/// At 200 % zoom a 420-pixel phone is 210 CSS pixels wide: every screen
+/// must still fit, with nothing to scroll sideways.
+async function checkZoom(page) {
+  step('at 200 % zoom, Today and a job fit the width');
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: size.width / 2, height: size.height / 2 });
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+  expect(await fits(), 'Today scrolls sideways at 200 % zoom');
+  await page.locator('li.job button').first().click();
+  await page.locator('p.status').waitFor();
+  expect(await fits(), 'a job scrolls sideways at 200 % zoom');
+  await back(page);
+  await page.setViewportSize(size);
+}
+
 async function checkSlots(page, slots) {
   for (const slot of slots) {
     step(`${slot.address} is under ${slot.day}, ${slot.words}`);
@@ -126,9 +141,10 @@ try {
   const jobs = plan.jobs.filter((walk) => walk.phone === 'operative');
   await checkSlots(phones.operative.page, plan.slots);
   await axeCheck(phones.operative.page, 'app: today, by day');
-  await shot(shots, phones.operative.page, 'app-today-days');
+  await shot(shots, phones.operative.page, 'app-today-days', 1400);
   for (const walk of jobs) await takeJobStep(phones.operative.page, walk);
   await phones.operative.page.getByText(/All synced at/).waitFor();
+  await checkZoom(phones.operative.page);
 
   phones.crew = await openPhone(appUrl, crewCode, { clock: Number(clock) });
   for (const walk of plan.jobs.filter((w) => w.phone === 'crew')) await takeJobStep(phones.crew.page, walk);

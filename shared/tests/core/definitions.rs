@@ -7,6 +7,8 @@ use doorstep_shared::service::{
 };
 use rstest::rstest;
 
+use crate::setup::PEST_CONTROL;
+
 #[test]
 fn every_shipped_definition_loads() {
     let catalog = ServiceCatalog::builtin().unwrap();
@@ -58,40 +60,13 @@ fn the_shipped_files_on_disk_are_the_ones_built_in() {
     assert_eq!(from_disk, ServiceCatalog::builtin().unwrap());
 }
 
-const MINIMAL: &str = r#"id = "pest-control"
-name = "Pest control"
-kind = "job"
-reference_prefix = "PC"
-initial = "reported"
-
-[[states]]
-id = "reported"
-label = "Reported"
-
-[[states]]
-id = "treated"
-label = "Treated"
-terminal = true
-
-[[photo_kinds]]
-id = "after"
-label = "After"
-
-[[transitions]]
-id = "treat"
-label = "Treated"
-from = ["reported"]
-to = "treated"
-roles = ["operative"]
-"#;
-
 #[test]
 fn a_council_can_add_a_service_as_a_file() {
-    let service = ServiceDefinition::parse("services/pest-control.toml", MINIMAL).unwrap();
+    let service = ServiceDefinition::parse("services/pest-control.toml", PEST_CONTROL).unwrap();
     assert_eq!(service.transitions[0].to.as_str(), "treated");
     let catalog = ServiceCatalog::builtin()
         .unwrap()
-        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .with_overrides([("services/pest-control.toml", PEST_CONTROL)])
         .unwrap();
     assert_eq!(catalog.len(), 7);
 }
@@ -112,12 +87,12 @@ fn a_definitions_version_is_its_files_sha256() {
     );
     let catalog = ServiceCatalog::builtin()
         .unwrap()
-        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .with_overrides([("services/pest-control.toml", PEST_CONTROL)])
         .unwrap();
     let versions = catalog.versions();
     assert_eq!(
         versions[&"pest-control".parse().unwrap()],
-        DefinitionVersion::of(MINIMAL)
+        DefinitionVersion::of(PEST_CONTROL)
     );
     assert_eq!(catalog.files().count(), 7);
 }
@@ -126,7 +101,7 @@ fn a_definitions_version_is_its_files_sha256() {
 fn a_phone_holding_some_definitions_is_sent_only_what_changed() {
     let catalog = ServiceCatalog::builtin()
         .unwrap()
-        .with_overrides([("services/pest-control.toml", MINIMAL)])
+        .with_overrides([("services/pest-control.toml", PEST_CONTROL)])
         .unwrap();
     let (everything, removed) = catalog.changes_since(&[]);
     assert_eq!(everything.len(), 7);
@@ -136,7 +111,7 @@ fn a_phone_holding_some_definitions_is_sent_only_what_changed() {
     assert_eq!(catalog.changes_since(&held), (Vec::new(), Vec::new()));
 
     // The phone holds an older pest-control and a service since removed.
-    let older = MINIMAL.replace("Pest control", "Pests");
+    let older = PEST_CONTROL.replace("Pest control", "Pests");
     for (service, version) in &mut held {
         if service.as_str() == "pest-control" {
             *version = DefinitionVersion::of(&older);
@@ -144,14 +119,14 @@ fn a_phone_holding_some_definitions_is_sent_only_what_changed() {
     }
     held.push(("graffiti".parse().unwrap(), DefinitionVersion::of("gone")));
     let (changed, removed) = catalog.changes_since(&held);
-    assert_eq!(changed, [pest_control(MINIMAL)]);
+    assert_eq!(changed, [pest_control(PEST_CONTROL)]);
     assert_eq!(removed, ["graffiti".parse().unwrap()]);
 }
 
 #[test]
 fn definitions_received_replace_the_shipped_ones_and_an_unreadable_one_is_named() {
     let shipped = ServiceCatalog::builtin().unwrap();
-    let renamed = MINIMAL.replace("Pest control", "Pests and vermin");
+    let renamed = PEST_CONTROL.replace("Pest control", "Pests and vermin");
     let catalog = shipped.clone().with_received(&[pest_control(&renamed)]);
     assert_eq!(
         catalog.get(&"pest-control".parse().unwrap()).unwrap().name,
@@ -160,7 +135,7 @@ fn definitions_received_replace_the_shipped_ones_and_an_unreadable_one_is_named(
     assert_eq!(catalog.len(), 7);
 
     // A definition from a later Doorstep, with a rule this build lacks.
-    let newer = format!("format = 2\n{MINIMAL}\n[sensors]\nthermal = true\n");
+    let newer = format!("format = 2\n{PEST_CONTROL}\n[sensors]\nthermal = true\n");
     let catalog = catalog.with_received(&[pest_control(&newer)]);
     assert!(catalog.get(&"pest-control".parse().unwrap()).is_none());
     let why = catalog
@@ -178,7 +153,7 @@ fn definitions_received_replace_the_shipped_ones_and_an_unreadable_one_is_named(
     // A file naming another service than it is sent as is refused too.
     let misnamed = DefinitionFile {
         service: "housing-repair".parse().unwrap(),
-        text: MINIMAL.into(),
+        text: PEST_CONTROL.into(),
     };
     let catalog = shipped.with_received(&[misnamed]);
     assert!(catalog.get(&"housing-repair".parse().unwrap()).is_none());
@@ -255,7 +230,7 @@ fn a_malformed_definition_names_file_line_and_problem(
     #[case] line: usize,
     #[case] problem: &str,
 ) {
-    let source = format!("{MINIMAL}\n{appended}");
+    let source = format!("{PEST_CONTROL}\n{appended}");
     let error = ServiceDefinition::parse("services/pest-control.toml", &source).unwrap_err();
     assert_eq!(error.file, "services/pest-control.toml");
     assert_eq!(error.line, line, "{error}");
@@ -270,7 +245,7 @@ fn a_malformed_definition_names_file_line_and_problem(
 
 #[test]
 fn a_definition_whose_id_differs_from_its_file_name_is_refused() {
-    let error = ServiceDefinition::parse("services/rats.toml", MINIMAL).unwrap_err();
+    let error = ServiceDefinition::parse("services/rats.toml", PEST_CONTROL).unwrap_err();
     assert_eq!(error.line, 1);
     assert!(
         matches!(error.problem, DefinitionProblem::IdDoesNotMatchFile { .. }),
@@ -280,7 +255,7 @@ fn a_definition_whose_id_differs_from_its_file_name_is_refused() {
 
 #[test]
 fn a_round_service_without_outcomes_is_refused() {
-    let source = MINIMAL.replace("kind = \"job\"", "kind = \"round\"");
+    let source = PEST_CONTROL.replace("kind = \"job\"", "kind = \"round\"");
     let error = ServiceDefinition::parse("pest-control.toml", &source).unwrap_err();
     assert_eq!(error.line, 3);
     assert!(error.to_string().contains("needs [[outcomes]]"), "{error}");
@@ -289,7 +264,7 @@ fn a_round_service_without_outcomes_is_refused() {
 #[test]
 fn an_over_long_text_message_is_refused() {
     let source = format!(
-        "{MINIMAL}\n[[notifications]]\nevent = \"treat\"\nsms = \"{}\"\n",
+        "{PEST_CONTROL}\n[[notifications]]\nevent = \"treat\"\nsms = \"{}\"\n",
         "x".repeat(919)
     );
     let error = ServiceDefinition::parse("pest-control.toml", &source).unwrap_err();
@@ -301,7 +276,7 @@ fn an_over_long_text_message_is_refused() {
 
 #[test]
 fn booking_must_name_a_transition_the_system_may_make() {
-    let source = MINIMAL.replace(
+    let source = PEST_CONTROL.replace(
         "initial = \"reported\"\n",
         "initial = \"reported\"\nbooking = \"treat\"\n",
     );

@@ -12,6 +12,35 @@ pub(crate) fn service(id: &str) -> ServiceDefinition {
         .clone()
 }
 
+/// A service a council adds as a file: a job service with two states and
+/// one step.
+pub(crate) const PEST_CONTROL: &str = r#"id = "pest-control"
+name = "Pest control"
+kind = "job"
+reference_prefix = "PC"
+initial = "reported"
+
+[[states]]
+id = "reported"
+label = "Reported"
+
+[[states]]
+id = "treated"
+label = "Treated"
+terminal = true
+
+[[photo_kinds]]
+id = "after"
+label = "After"
+
+[[transitions]]
+id = "treat"
+label = "Treated"
+from = ["reported"]
+to = "treated"
+roles = ["operative"]
+"#;
+
 pub(crate) fn name<T: std::str::FromStr>(text: &str) -> T
 where
     T::Err: std::fmt::Debug,

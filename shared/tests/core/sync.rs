@@ -497,30 +497,6 @@ fn notes_written_by_an_older_app_after_the_server_migrated_the_job_are_kept() {
     );
 }
 
-/// A council's own service, as a file in its server's services folder.
-const PEST_CONTROL: &str = r#"id = "pest-control"
-name = "Pest control"
-kind = "job"
-reference_prefix = "PC"
-initial = "reported"
-
-[[states]]
-id = "reported"
-label = "Reported"
-
-[[states]]
-id = "treated"
-label = "Treated"
-terminal = true
-
-[[transitions]]
-id = "treat"
-label = "Treated"
-from = ["reported"]
-to = "treated"
-roles = ["operative"]
-"#;
-
 #[test]
 fn a_device_receives_its_councils_definitions_once_and_then_only_what_changed() {
     use doorstep_shared::sync::device::{DeviceSync, Effect};
