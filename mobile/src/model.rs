@@ -523,6 +523,8 @@ mod tests {
             user: UserId::from_u128(2),
             role: Role::Crew,
             tenants: vec![TenantId::from_u128(3)],
+            councils: vec!["Adur & Worthing Councils".into()],
+            person: "Sam Lee".into(),
             actor: "0102".into(),
             token: "t".into(),
         }));
@@ -686,6 +688,8 @@ mod tests {
             user: UserId::from_u128(3),
             role: Role::Operative,
             tenants: vec![TenantId::from_u128(5)],
+            councils: vec!["Adur & Worthing Councils".into()],
+            person: "Priya Sharma".into(),
             actor: "0102".into(),
             token: "token".into(),
         }));

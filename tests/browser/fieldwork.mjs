@@ -133,6 +133,9 @@ try {
   await round.getByRole('button', { name: 'Settings' }).click();
   await round.getByRole('heading', { name: 'Settings' }).waitFor();
   await round.getByText(/MB for \d+ jobs, rounds and contacts/).waitFor();
+  await round.getByText('Sam Lee (crew)').waitFor();
+  await round.getByText(/^Sam Lee's phone \(/).waitFor();
+  await round.getByText('Adur & Worthing Councils (demo)').waitFor();
   await axeCheck(round, 'app: settings');
   await shot(round, 'app-settings');
   await round.getByRole('button', { name: 'Sign out of this phone' }).click();

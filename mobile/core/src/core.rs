@@ -58,6 +58,13 @@ pub struct Enrolment {
     pub role: Role,
     /// The councils the user works for.
     pub tenants: Vec<TenantId>,
+    /// Their names, in the same order (none from servers before names
+    /// were sent).
+    #[serde(default)]
+    pub councils: Vec<String>,
+    /// The person this phone is enrolled for.
+    #[serde(default)]
+    pub person: String,
     /// The Automerge actor id, as hex.
     pub actor: String,
     /// The bearer token.
@@ -571,6 +578,10 @@ impl AppCore {
             user: UserId,
             role: Role,
             tenants: Vec<TenantId>,
+            #[serde(default)]
+            councils: Vec<String>,
+            #[serde(default)]
+            name: String,
             actor: String,
             token: String,
         }
@@ -589,6 +600,8 @@ impl AppCore {
             user: credentials.user,
             role: credentials.role,
             tenants: credentials.tenants,
+            councils: credentials.councils,
+            person: credentials.name,
             actor: credentials.actor,
             token: credentials.token,
         };

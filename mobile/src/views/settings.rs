@@ -5,7 +5,7 @@
 //! token and forgets everything it held.
 
 use dioxus::prelude::*;
-use doorstep_app_core::core::Settings;
+use doorstep_app_core::core::{Enrolment, Settings};
 
 /// What the settings screen shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +41,34 @@ impl SettingsScreen {
     }
 }
 
+/// The councils, by name where the server gave them.
+fn councils(enrolment: &Enrolment) -> String {
+    if enrolment.councils.is_empty() {
+        format!("{}", enrolment.tenants.len())
+    } else {
+        enrolment.councils.join(", ")
+    }
+}
+
+/// Who the phone is enrolled for, in what role.
+fn signed_in_as(enrolment: &Enrolment) -> String {
+    let role = enrolment.role.as_str();
+    if enrolment.person.is_empty() {
+        role.to_owned()
+    } else {
+        format!("{} ({role})", enrolment.person)
+    }
+}
+
+/// The phone's name: its person's phone, and its id for the office.
+fn phone_name(enrolment: &Enrolment) -> String {
+    if enrolment.person.is_empty() {
+        enrolment.device.to_string()
+    } else {
+        format!("{}'s phone ({})", enrolment.person, enrolment.device)
+    }
+}
+
 /// What was done on the settings screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingsInput {
@@ -66,12 +94,12 @@ pub fn SettingsView(screen: SettingsScreen, on_input: EventHandler<SettingsInput
                 dl { class: "facts",
                     dt { "Server" }
                     dd { "{enrolment.server}" }
-                    dt { "Councils" }
-                    dd { "{enrolment.tenants.len()}" }
+                    dt { if enrolment.tenants.len() == 1 { "Council" } else { "Councils" } }
+                    dd { "{councils(enrolment)}" }
                     dt { "Signed in as" }
-                    dd { "{enrolment.role.as_str()}" }
+                    dd { "{signed_in_as(enrolment)}" }
                     dt { "This phone" }
-                    dd { "{enrolment.device}" }
+                    dd { "{phone_name(enrolment)}" }
                     dt { "Storage" }
                     dd { "{storage}" }
                 }

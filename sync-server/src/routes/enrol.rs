@@ -93,6 +93,10 @@ struct Credentials {
     role: Role,
     /// The councils the user works for.
     tenants: Vec<TenantId>,
+    /// Their names, in the same order.
+    councils: Vec<String>,
+    /// The user's name, for the phone's settings.
+    name: String,
     /// The Automerge actor id to sign changes with, as hex.
     actor: String,
     /// The bearer token for `/sync`.
@@ -113,11 +117,25 @@ async fn redeem(
         .with_store(move |store| {
             let enrolled = store.redeem_enrolment(&code, &stored_token, device, &actor, now)?;
             let identity = store.device_by_token(&stored_token)?;
-            Ok((enrolled, identity))
+            let mut names = None;
+            if let Some(identity) = &identity {
+                let councils = identity
+                    .tenants
+                    .iter()
+                    .map(|tenant| {
+                        Ok(store
+                            .tenant_name(*tenant)?
+                            .unwrap_or_else(|| tenant.to_string()))
+                    })
+                    .collect::<Result<Vec<String>, crate::store::StoreError>>()?;
+                let name = store.user_name(identity.user)?.unwrap_or_default();
+                names = Some((councils, name));
+            }
+            Ok((enrolled, identity.zip(names)))
         })
         .await?;
     let enrolled = enrolled.map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
-    let identity = identity.ok_or_else(|| {
+    let (identity, (councils, name)) = identity.ok_or_else(|| {
         ApiError::BadRequest("the enrolment did not take; ask for a new code".into())
     })?;
     Ok(Json(Credentials {
@@ -125,6 +143,8 @@ async fn redeem(
         user: enrolled.user,
         role: identity.role,
         tenants: identity.tenants.into_iter().collect(),
+        councils,
+        name,
         actor: enrolled.actor.to_hex_string(),
         token,
         rebound: enrolled.rebound,
