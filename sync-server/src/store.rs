@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 pub mod blobs;
 pub mod bookings;
+pub mod db;
 pub mod erasure;
 pub mod identity;
 pub mod missed_bins;
@@ -221,6 +222,31 @@ impl SqliteStore {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let result = work(&mut SqliteSync::new(&transaction, services))?;
         transaction.commit()?;
+        Ok(result)
+    }
+}
+
+impl db::Database for SqliteStore {
+    fn write<R>(
+        &self,
+        work: impl FnOnce(&mut db::Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.connection()?;
+        let mut tx =
+            db::Tx::Sqlite(connection.transaction_with_behavior(TransactionBehavior::Immediate)?);
+        let result = work(&mut tx)?;
+        tx.commit()?;
+        Ok(result)
+    }
+
+    fn read<R>(
+        &self,
+        work: impl FnOnce(&mut db::Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.connection()?;
+        let mut tx = db::Tx::Sqlite(connection.transaction()?);
+        let result = work(&mut tx)?;
+        tx.commit()?;
         Ok(result)
     }
 }

@@ -18,6 +18,7 @@ mod postgres_store;
 mod resident_browser;
 mod residents;
 mod server;
+mod store_conformance;
 mod sync_http;
 mod sync_live;
 mod sync_store;

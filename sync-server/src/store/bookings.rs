@@ -1,14 +1,16 @@
 //! Booked half-days, counted against a crew's capacity. A booking is taken
-//! by one check-and-write under a lock (the SQLite connection's; on
-//! PostgreSQL an advisory lock on the crew's half-day), so two offices or
-//! residents taking the last place never both get it.
+//! by one check-and-write in a transaction holding the crew's half-day
+//! ([`Tx::lock`]: SQLite's single writer, or an advisory lock on
+//! PostgreSQL), so two offices or residents taking the last place — on one
+//! node or several — never both get it.
 
 use doorstep_shared::booking::HalfDay;
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::time::Timestamp;
-use rusqlite::{TransactionBehavior, params};
 
-use super::{SqliteStore, StoreError};
+use super::StoreError;
+use super::db::{Database, Tx};
+use crate::{args, sql};
 
 /// Booked half-days.
 pub trait BookingRecords {
@@ -36,7 +38,32 @@ pub trait BookingRecords {
     ) -> Result<Vec<u32>, StoreError>;
 }
 
-impl BookingRecords for SqliteStore {
+/// Jobs other than `except` booked for `crew` in `slot`.
+fn count(
+    tx: &mut Tx<'_>,
+    tenant: TenantId,
+    crew: &str,
+    slot: HalfDay,
+    except: Option<JobId>,
+) -> Result<u32, StoreError> {
+    tx.query_one(
+        sql!(
+            "SELECT count(*) FROM bookings
+             WHERE tenant = ?1 AND crew = ?2 AND day = ?3 AND half = ?4 AND job <> ?5"
+        ),
+        args![
+            tenant.to_string(),
+            crew,
+            slot.date.to_string(),
+            slot.half.as_str(),
+            // No job's id is empty.
+            except.map_or_else(String::new, |job| job.to_string()),
+        ],
+    )?
+    .get(0)
+}
+
+impl<D: Database> BookingRecords for D {
     fn take_slot(
         &self,
         tenant: TenantId,
@@ -46,47 +73,39 @@ impl BookingRecords for SqliteStore {
         capacity: u32,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let taken: i64 = transaction.query_row(
-            "SELECT count(*) FROM bookings
-             WHERE tenant = ?1 AND crew = ?2 AND day = ?3 AND half = ?4 AND job <> ?5",
-            params![
-                tenant.to_string(),
-                crew,
-                slot.date.to_string(),
-                slot.half.as_str(),
-                job.to_string()
-            ],
-            |row| row.get(0),
-        )?;
-        if taken >= i64::from(capacity) {
-            return Ok(false);
-        }
-        transaction.execute(
-            "INSERT INTO bookings (job, tenant, crew, day, half, booked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (job) DO UPDATE SET tenant = excluded.tenant, crew = excluded.crew,
-                 day = excluded.day, half = excluded.half, booked_at = excluded.booked_at",
-            params![
-                job.to_string(),
-                tenant.to_string(),
-                crew,
-                slot.date.to_string(),
-                slot.half.as_str(),
-                now.as_millis()
-            ],
-        )?;
-        transaction.commit()?;
-        Ok(true)
+        self.write(|tx| {
+            tx.lock(&format!("{tenant}/{crew}/{slot}"))?;
+            if count(tx, tenant, crew, slot, Some(job))? >= capacity {
+                return Ok(false);
+            }
+            tx.execute(
+                sql!(
+                    "INSERT INTO bookings (job, tenant, crew, day, half, booked_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (job) DO UPDATE SET tenant = excluded.tenant, crew = excluded.crew,
+                         day = excluded.day, half = excluded.half, booked_at = excluded.booked_at"
+                ),
+                args![
+                    job.to_string(),
+                    tenant.to_string(),
+                    crew,
+                    slot.date.to_string(),
+                    slot.half.as_str(),
+                    now.as_millis(),
+                ],
+            )?;
+            Ok(true)
+        })
     }
 
     fn release_slot(&self, job: JobId) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "DELETE FROM bookings WHERE job = ?1",
-            params![job.to_string()],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!("DELETE FROM bookings WHERE job = ?1"),
+                args![job.to_string()],
+            )?;
+            Ok(())
+        })
     }
 
     fn booked(
@@ -95,25 +114,11 @@ impl BookingRecords for SqliteStore {
         crew: &str,
         slots: &[HalfDay],
     ) -> Result<Vec<u32>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(
-            "SELECT count(*) FROM bookings
-             WHERE tenant = ?1 AND crew = ?2 AND day = ?3 AND half = ?4",
-        )?;
-        slots
-            .iter()
-            .map(|slot| {
-                let count: i64 = statement.query_row(
-                    params![
-                        tenant.to_string(),
-                        crew,
-                        slot.date.to_string(),
-                        slot.half.as_str()
-                    ],
-                    |row| row.get(0),
-                )?;
-                Ok(u32::try_from(count).unwrap_or(u32::MAX))
-            })
-            .collect()
+        self.read(|tx| {
+            slots
+                .iter()
+                .map(|slot| count(tx, tenant, crew, *slot, None))
+                .collect()
+        })
     }
 }

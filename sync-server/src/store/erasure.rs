@@ -8,9 +8,10 @@
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{TransactionBehavior, params};
 
-use super::{SqliteStore, StoreError, parse};
+use super::StoreError;
+use super::db::Database;
+use crate::{args, sql};
 
 /// Contact documents, and their erasure.
 pub trait ErasureRecords {
@@ -35,44 +36,36 @@ pub trait ErasureRecords {
 /// Why an unsent message was given up, as its row says.
 pub(super) const ERASED: &str = "the resident's contact details were erased";
 
-/// The rows `contacts_closed_before` reads, as both databases return them.
-pub(super) fn parse_closed(
-    rows: impl IntoIterator<Item = (String, String)>,
-) -> Result<Vec<(TenantId, JobId)>, StoreError> {
-    rows.into_iter()
-        .map(|(tenant, job)| {
-            let job = match parse::<DocumentId>("job id", job)? {
-                DocumentId::Job(job) => job,
-                other => {
-                    return Err(StoreError::Corrupt {
-                        what: "contact's job",
-                        value: other.to_string(),
-                    });
-                }
-            };
-            Ok((parse("tenant id", tenant)?, job))
-        })
-        .collect()
-}
-
-impl ErasureRecords for SqliteStore {
+impl<D: Database> ErasureRecords for D {
     fn contacts_closed_before(
         &self,
         closed_before: Timestamp,
     ) -> Result<Vec<(TenantId, JobId)>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(
-            "SELECT c.tenant, c.contact_job FROM sync_documents c
-             JOIN job_summaries s ON s.job = c.contact_job
-             WHERE c.kind = 'contact' AND s.closed_at <= ?1
-             ORDER BY s.closed_at",
-        )?;
-        let rows = statement
-            .query_map(params![closed_before.as_millis()], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        parse_closed(rows)
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT c.tenant, c.contact_job FROM sync_documents c
+                     JOIN job_summaries s ON s.job = c.contact_job
+                     WHERE c.kind = 'contact' AND s.closed_at <= ?1
+                     ORDER BY s.closed_at"
+                ),
+                args![closed_before.as_millis()],
+            )?
+            .iter()
+            .map(|row| {
+                let job = match row.parse::<DocumentId>(1, "job id")? {
+                    DocumentId::Job(job) => job,
+                    other => {
+                        return Err(StoreError::Corrupt {
+                            what: "contact's job",
+                            value: other.to_string(),
+                        });
+                    }
+                };
+                Ok((row.parse(0, "tenant id")?, job))
+            })
+            .collect()
+        })
     }
 
     fn erase_contact(
@@ -81,37 +74,38 @@ impl ErasureRecords for SqliteStore {
         job: JobId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let doc = DocumentId::Contact(job).to_string();
         let tenant_id = tenant.to_string();
-        let found = transaction.execute(
-            "DELETE FROM sync_changes WHERE tenant = ?1 AND doc = ?2",
-            params![tenant_id, doc],
-        )? > 0;
-        transaction.execute(
-            "DELETE FROM sync_ever_delivered WHERE doc = ?1",
-            params![doc],
-        )?;
-        let found = transaction.execute(
-            "DELETE FROM sync_documents WHERE tenant = ?1 AND id = ?2",
-            params![tenant_id, doc],
-        )? > 0
-            || found;
-        if found {
-            transaction.execute(
-                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
-                params![tenant_id],
+        self.write(|tx| {
+            let changes = tx.execute(
+                sql!("DELETE FROM sync_changes WHERE tenant = ?1 AND doc = ?2"),
+                args![tenant_id.as_str(), doc.as_str()],
             )?;
-        }
-        transaction.execute(
-            "UPDATE outbox SET recipient = NULL, subject = NULL, body = NULL, erased_at = ?3,
-                 outcome = CASE WHEN status = 'pending' THEN ?4 ELSE outcome END,
-                 status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END
-             WHERE tenant = ?1 AND job = ?2 AND erased_at IS NULL",
-            params![tenant_id, job.to_string(), now.as_millis(), ERASED],
-        )?;
-        transaction.commit()?;
-        Ok(found)
+            tx.execute(
+                sql!("DELETE FROM sync_ever_delivered WHERE doc = ?1"),
+                args![doc.as_str()],
+            )?;
+            let documents = tx.execute(
+                sql!("DELETE FROM sync_documents WHERE tenant = ?1 AND id = ?2"),
+                args![tenant_id.as_str(), doc.as_str()],
+            )?;
+            let found = changes + documents > 0;
+            if found {
+                tx.execute(
+                    sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
+                    args![tenant_id.as_str()],
+                )?;
+            }
+            tx.execute(
+                sql!(
+                    "UPDATE outbox SET recipient = NULL, subject = NULL, body = NULL, erased_at = ?3,
+                         outcome = CASE WHEN status = 'pending' THEN ?4 ELSE outcome END,
+                         status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END
+                     WHERE tenant = ?1 AND job = ?2 AND erased_at IS NULL"
+                ),
+                args![tenant_id.as_str(), job.to_string(), now.as_millis(), ERASED],
+            )?;
+            Ok(found)
+        })
     }
 }

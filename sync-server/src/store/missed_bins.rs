@@ -4,9 +4,10 @@
 use doorstep_shared::ids::{JobId, PropertyId, RoundId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use rusqlite::params;
 
-use super::{SqliteStore, StoreError, parse};
+use super::StoreError;
+use super::db::Database;
+use crate::{args, sql};
 
 /// A report waiting for its round.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,45 +41,25 @@ pub trait MissedBinRecords {
     fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError>;
 }
 
-/// Rows as both databases return them: tenant, job, round, property.
-pub(super) fn parse_checks(
-    rows: impl IntoIterator<Item = (String, String, String, String)>,
-) -> Result<Vec<MissedBinCheck>, StoreError> {
-    rows.into_iter()
-        .map(|(tenant, job, round, property)| {
-            Ok(MissedBinCheck {
-                tenant: parse("tenant id", tenant)?,
-                job: parse("job id", job)?,
-                round: parse("round id", round)?,
-                property: parse("property id", property)?,
-            })
-        })
-        .collect()
-}
-
-/// Round document ids as stored, as round ids.
-pub(super) fn parse_rounds(ids: Vec<String>) -> Result<Vec<RoundId>, StoreError> {
-    ids.into_iter()
-        .map(|id| match parse::<DocumentId>("round id", id)? {
-            DocumentId::Round(round) => Ok(round),
-            other => Err(StoreError::Corrupt {
-                what: "round document id",
-                value: other.to_string(),
-            }),
-        })
-        .collect()
-}
-
-impl MissedBinRecords for SqliteStore {
+impl<D: Database> MissedBinRecords for D {
     fn round_ids(&self, tenant: TenantId) -> Result<Vec<RoundId>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(
-            "SELECT id FROM sync_documents WHERE tenant = ?1 AND kind = 'round' ORDER BY id",
-        )?;
-        let ids = statement
-            .query_map(params![tenant.to_string()], |row| row.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        parse_rounds(ids)
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT id FROM sync_documents WHERE tenant = ?1 AND kind = 'round' ORDER BY id"
+                ),
+                args![tenant.to_string()],
+            )?
+            .iter()
+            .map(|row| match row.parse::<DocumentId>(0, "round id")? {
+                DocumentId::Round(round) => Ok(round),
+                other => Err(StoreError::Corrupt {
+                    what: "round document id",
+                    value: other.to_string(),
+                }),
+            })
+            .collect()
+        })
     }
 
     fn put_missed_bin_check(
@@ -86,38 +67,53 @@ impl MissedBinRecords for SqliteStore {
         check: &MissedBinCheck,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "INSERT INTO missed_bin_checks (job, tenant, round, property, reported_at)
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job) DO NOTHING",
-            params![
-                check.job.to_string(),
-                check.tenant.to_string(),
-                check.round.to_string(),
-                check.property.to_string(),
-                now.as_millis()
-            ],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!(
+                    "INSERT INTO missed_bin_checks (job, tenant, round, property, reported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job) DO NOTHING"
+                ),
+                args![
+                    check.job.to_string(),
+                    check.tenant.to_string(),
+                    check.round.to_string(),
+                    check.property.to_string(),
+                    now.as_millis(),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn missed_bin_checks(&self) -> Result<Vec<MissedBinCheck>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(
-            "SELECT tenant, job, round, property FROM missed_bin_checks ORDER BY reported_at, job",
-        )?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        parse_checks(rows)
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT tenant, job, round, property FROM missed_bin_checks
+                     ORDER BY reported_at, job"
+                ),
+                args![],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(MissedBinCheck {
+                    tenant: row.parse(0, "tenant id")?,
+                    job: row.parse(1, "job id")?,
+                    round: row.parse(2, "round id")?,
+                    property: row.parse(3, "property id")?,
+                })
+            })
+            .collect()
+        })
     }
 
     fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "DELETE FROM missed_bin_checks WHERE job = ?1",
-            params![job.to_string()],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!("DELETE FROM missed_bin_checks WHERE job = ?1"),
+                args![job.to_string()],
+            )?;
+            Ok(())
+        })
     }
 }

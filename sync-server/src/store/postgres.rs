@@ -45,9 +45,6 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 mod blobs;
-mod bookings;
-mod erasure;
-mod missed_bins;
 mod outbox;
 mod roster;
 mod staff;
@@ -593,6 +590,33 @@ impl super::ChangeListener for PgChangeListener {
             }
         }
         Ok(None)
+    }
+}
+
+impl super::db::Database for PgStore {
+    fn write<R>(
+        &self,
+        work: impl FnOnce(&mut super::db::Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with_client(|client| {
+            let mut tx = super::db::Tx::Postgres(client.transaction()?);
+            let result = work(&mut tx)?;
+            tx.commit()?;
+            Ok(result)
+        })
+    }
+
+    fn read<R>(
+        &self,
+        work: impl FnOnce(&mut super::db::Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with_client(|client| {
+            let transaction = client.build_transaction().read_only(true).start()?;
+            let mut tx = super::db::Tx::Postgres(transaction);
+            let result = work(&mut tx)?;
+            tx.commit()?;
+            Ok(result)
+        })
     }
 }
 

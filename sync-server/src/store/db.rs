@@ -1,0 +1,478 @@
+//! The one place that knows the server has two database drivers: rusqlite
+//! for the embedded default, `postgres` for several nodes. A feature writes
+//! its queries once, against [`Tx`]:
+//!
+//! - SQL is written once, with `?1`, `?2`… parameters ([`sql!`]); for
+//!   PostgreSQL each statement is rewritten to `$1`, `$2`… once, the first
+//!   time it runs;
+//! - arguments are [`Value`]s, bound to whatever integer, text or bytes
+//!   type the column has;
+//! - rows are read into [`Row`]s whose getters return errors, never panic,
+//!   on a missing column or a value of the wrong kind;
+//! - what really differs between the two is a named helper that does the
+//!   right thing per dialect ([`Tx::lock`]).
+//!
+//! A [`Database`] runs work in a write transaction, committed only if the
+//! work succeeds.
+
+use std::sync::OnceLock;
+
+use ::postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use bytes::BytesMut;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+use super::StoreError;
+
+/// A statement, written once with `?N` parameters.
+pub struct Sql {
+    text: &'static str,
+    postgres: OnceLock<String>,
+}
+
+impl Sql {
+    /// A statement with SQLite's `?N` parameters.
+    pub const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            postgres: OnceLock::new(),
+        }
+    }
+
+    /// Its text for SQLite.
+    pub fn sqlite(&self) -> &'static str {
+        self.text
+    }
+
+    /// Its text for PostgreSQL, rewritten the first time it is asked for.
+    pub fn postgres(&self) -> &str {
+        self.postgres.get_or_init(|| to_postgres(self.text))
+    }
+}
+
+/// A statement written once for both databases: `sql!("SELECT … WHERE id =
+/// ?1")`. Each use site keeps its own PostgreSQL rewrite.
+#[macro_export]
+macro_rules! sql {
+    ($text:expr) => {{
+        static STATEMENT: $crate::store::db::Sql = $crate::store::db::Sql::new($text);
+        &STATEMENT
+    }};
+}
+
+/// `?N` parameters as PostgreSQL's `$N`, leaving quoted text alone.
+fn to_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// An argument or a column's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// An integer (and a boolean, as 0 or 1).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(value: i64) -> Self {
+        Value::Int(value)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(value: u32) -> Self {
+        Value::Int(i64::from(value))
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Value::Int(i64::from(value))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Value::Text(value.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(value: String) -> Self {
+        Value::Text(value)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(value: &[u8]) -> Self {
+        Value::Bytes(value.to_vec())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(value: Vec<u8>) -> Self {
+        Value::Bytes(value)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+/// The arguments of a statement: `args![tenant.to_string(), crew, 3]`.
+#[macro_export]
+macro_rules! args {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::store::db::Value::from($value)),*]
+    };
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(value) => ValueRef::Integer(*value),
+            Value::Text(value) => ValueRef::Text(value.as_bytes()),
+            Value::Bytes(value) => ValueRef::Blob(value),
+        }))
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(value) => match *ty {
+                Type::BOOL => (*value != 0).to_sql(ty, out),
+                Type::INT2 => i16::try_from(*value)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*value)?.to_sql(ty, out),
+                _ => value.to_sql(ty, out),
+            },
+            Value::Text(value) => value.to_sql(ty, out),
+            Value::Bytes(value) => value.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [
+            Type::BOOL,
+            Type::INT2,
+            Type::INT4,
+            Type::INT8,
+            Type::TEXT,
+            Type::VARCHAR,
+            Type::BPCHAR,
+            Type::NAME,
+            Type::BYTEA,
+        ]
+        .contains(ty)
+    }
+
+    to_sql_checked!();
+}
+
+/// A row read back: each getter says what was wrong instead of panicking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row(Vec<Value>);
+
+impl Row {
+    /// Column `index` as a `T`.
+    pub fn get<T: FromValue>(&self, index: usize) -> Result<T, StoreError> {
+        let value = self.0.get(index).ok_or(StoreError::Corrupt {
+            what: "column",
+            value: format!("no column {index}"),
+        })?;
+        T::from_value(value)
+    }
+
+    /// Column `index` parsed from its text, as `what` in errors.
+    pub fn parse<T: std::str::FromStr>(
+        &self,
+        index: usize,
+        what: &'static str,
+    ) -> Result<T, StoreError> {
+        let text: String = self.get(index)?;
+        text.parse()
+            .map_err(|_| StoreError::Corrupt { what, value: text })
+    }
+
+    fn from_sqlite(row: &rusqlite::Row<'_>, columns: usize) -> Result<Self, StoreError> {
+        (0..columns)
+            .map(|index| {
+                Ok(match row.get_ref(index)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(value) => Value::Int(value),
+                    ValueRef::Real(value) => Value::Text(value.to_string()),
+                    ValueRef::Text(value) => {
+                        Value::Text(String::from_utf8(value.to_vec()).map_err(|_| {
+                            StoreError::Corrupt {
+                                what: "text",
+                                value: String::from_utf8_lossy(value).into_owned(),
+                            }
+                        })?)
+                    }
+                    ValueRef::Blob(value) => Value::Bytes(value.to_vec()),
+                })
+            })
+            .collect::<Result<_, StoreError>>()
+            .map(Row)
+    }
+
+    fn from_postgres(row: &::postgres::Row) -> Result<Self, StoreError> {
+        row.columns()
+            .iter()
+            .enumerate()
+            .map(|(index, column)| {
+                let value = match *column.type_() {
+                    Type::BOOL => row.try_get::<_, Option<bool>>(index)?.map(Value::from),
+                    Type::INT2 => row
+                        .try_get::<_, Option<i16>>(index)?
+                        .map(|v| Value::Int(v.into())),
+                    Type::INT4 => row
+                        .try_get::<_, Option<i32>>(index)?
+                        .map(|v| Value::Int(v.into())),
+                    Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map(Value::Int),
+                    Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(index)?.map(Value::Bytes),
+                    _ => row.try_get::<_, Option<String>>(index)?.map(Value::Text),
+                };
+                Ok(value.unwrap_or(Value::Null))
+            })
+            .collect::<Result<_, StoreError>>()
+            .map(Row)
+    }
+}
+
+/// A Rust value a column can be read as.
+pub trait FromValue: Sized {
+    /// Reads it, or says what the column held instead.
+    fn from_value(value: &Value) -> Result<Self, StoreError>;
+}
+
+fn wrong(what: &'static str, value: &Value) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: format!("{value:?}"),
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        match value {
+            Value::Int(value) => Ok(*value),
+            other => Err(wrong("integer", other)),
+        }
+    }
+}
+
+impl FromValue for u32 {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        let wide = i64::from_value(value)?;
+        u32::try_from(wide).map_err(|_| wrong("count", value))
+    }
+}
+
+impl FromValue for u64 {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        let wide = i64::from_value(value)?;
+        u64::try_from(wide).map_err(|_| wrong("count", value))
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        Ok(i64::from_value(value)? != 0)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        match value {
+            Value::Text(value) => Ok(value.clone()),
+            other => Err(wrong("text", other)),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        match value {
+            Value::Bytes(value) => Ok(value.clone()),
+            other => Err(wrong("bytes", other)),
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Result<Self, StoreError> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+/// Which database a transaction is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The embedded default.
+    Sqlite,
+    /// Several nodes sharing one database.
+    Postgres,
+}
+
+/// A transaction on either database.
+pub enum Tx<'c> {
+    /// SQLite, begun `IMMEDIATE` for writes: one writer at a time.
+    Sqlite(rusqlite::Transaction<'c>),
+    /// PostgreSQL.
+    Postgres(::postgres::Transaction<'c>),
+}
+
+impl Tx<'_> {
+    /// Which database it is on.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Commits it.
+    pub fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit()?,
+            Tx::Postgres(tx) => tx.commit()?,
+        }
+        Ok(())
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    pub fn execute(&mut self, sql: &Sql, args: &[Value]) -> Result<u64, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut statement = tx.prepare_cached(sql.sqlite())?;
+                let changed = statement.execute(rusqlite::params_from_iter(args.iter()))?;
+                Ok(changed as u64)
+            }
+            Tx::Postgres(tx) => Ok(tx.execute(sql.postgres(), &pg_args(args))?),
+        }
+    }
+
+    /// Runs a query; returns its rows.
+    pub fn query(&mut self, sql: &Sql, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let mut statement = tx.prepare_cached(sql.sqlite())?;
+                let columns = statement.column_count();
+                let mut rows = statement.query(rusqlite::params_from_iter(args.iter()))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(Row::from_sqlite(row, columns)?);
+                }
+                Ok(out)
+            }
+            Tx::Postgres(tx) => tx
+                .query(sql.postgres(), &pg_args(args))?
+                .iter()
+                .map(Row::from_postgres)
+                .collect(),
+        }
+    }
+
+    /// Runs a query that returns at most one row.
+    pub fn query_opt(&mut self, sql: &Sql, args: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, args)?.into_iter().next())
+    }
+
+    /// Runs a query that returns exactly one row (an aggregate).
+    pub fn query_one(&mut self, sql: &Sql, args: &[Value]) -> Result<Row, StoreError> {
+        self.query_opt(sql, args)?.ok_or(StoreError::Corrupt {
+            what: "query result",
+            value: "no row".into(),
+        })
+    }
+
+    /// Holds `key` until the transaction ends, so writers that check and
+    /// write the same thing (the last place in a slot) take turns. On
+    /// PostgreSQL an advisory lock; on SQLite the write transaction already
+    /// holds the only writer's lock.
+    pub fn lock(&mut self, key: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(tx) => {
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn pg_args(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
+}
+
+/// A database that runs work in one transaction.
+pub trait Database {
+    /// Runs `work` in a write transaction, committed only if it succeeds.
+    fn write<R>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError>;
+
+    /// Runs `work` in a transaction that only reads: one consistent view,
+    /// without taking the writer's place.
+    fn read<R>(
+        &self,
+        work: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_become_dollars_for_postgresql_and_quoted_text_is_left_alone() {
+        assert_eq!(
+            to_postgres("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?10) AND d = '?x'"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $10) AND d = '?x'"
+        );
+    }
+
+    #[test]
+    fn a_column_of_the_wrong_kind_is_an_error_not_a_panic() {
+        let row = Row(vec![
+            Value::Text("seven".into()),
+            Value::Null,
+            Value::Int(-1),
+        ]);
+        assert!(row.get::<i64>(0).is_err());
+        assert_eq!(row.get::<Option<i64>>(1).unwrap(), None);
+        assert!(row.get::<String>(1).is_err());
+        assert!(row.get::<u32>(2).is_err(), "a negative count");
+        assert!(row.get::<i64>(3).is_err(), "no such column");
+        assert!(row.parse::<u32>(0, "number").is_err());
+    }
+}
