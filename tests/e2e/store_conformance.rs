@@ -6,6 +6,7 @@
 use doorstep_server::SqliteStore;
 use doorstep_server::store::Store;
 use doorstep_server::store::missed_bins::MissedBinCheck;
+use doorstep_server::store::staff::StaffRole;
 use doorstep_shared::booking::{Half, HalfDay};
 use doorstep_shared::prelude::*;
 use rstest::rstest;
@@ -143,4 +144,156 @@ fn erasing_a_contact_that_is_not_there_finds_nothing(#[case] backend: Backend) {
             .erase_contact(COUNCIL, JobId::from_u128(0xf00), now)
             .unwrap()
     );
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn staff_sign_in_locks_after_the_limit_and_sessions_follow_roles_and_accounts(
+    #[case] backend: Backend,
+) {
+    let (store, _dir) = open(backend, "staff");
+    let now = Timestamp::from_millis(1_795_765_800_000);
+    let dan = UserId::from_u128(0x5a1);
+    let other = TenantId::from_u128(0xc1);
+    store.put_tenant(other, "Another council").unwrap();
+    store
+        .create_user(dan, "Dan Okafor", Role::Dispatcher, &[COUNCIL, other])
+        .unwrap();
+    store
+        .put_staff_account(dan, " Dan.Okafor@Example.org ", "argon2-hash")
+        .unwrap();
+    store
+        .grant_staff_role(dan, COUNCIL, StaffRole::Admin)
+        .unwrap();
+    let account = store
+        .staff_account("dan.okafor@example.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (account.user, account.active, account.locked_until),
+        (dan, true, None)
+    );
+    assert_eq!(
+        store.staff_roles(dan).unwrap(),
+        [(COUNCIL, StaffRole::Admin)]
+    );
+
+    // Three wrong passwords with a limit of three lock sign-in.
+    let until = now.plus_minutes(15);
+    for _ in 0..2 {
+        store.record_failed_sign_in(dan, 3, until).unwrap();
+    }
+    assert_eq!(
+        store
+            .staff_account("DAN.OKAFOR@example.org")
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        None
+    );
+    store.record_failed_sign_in(dan, 3, until).unwrap();
+    assert_eq!(
+        store
+            .staff_account("dan.okafor@example.org")
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        Some(until)
+    );
+    store.record_sign_in(dan).unwrap();
+    assert_eq!(
+        store
+            .staff_account("dan.okafor@example.org")
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        None
+    );
+
+    // A session opens while unexpired; it moves only to a council with a role.
+    let token = [7u8; 32];
+    store
+        .create_staff_session(&token, dan, COUNCIL, "csrf-1", now, now.plus_minutes(60))
+        .unwrap();
+    let session = store.staff_session(&token, now).unwrap().unwrap();
+    assert_eq!(
+        (session.user, session.tenant, session.role),
+        (dan, COUNCIL, StaffRole::Admin)
+    );
+    assert_eq!(session.name, "Dan Okafor");
+    assert!(
+        store
+            .staff_session(&token, now.plus_minutes(61))
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.switch_staff_council(&token, other).unwrap());
+    store
+        .grant_staff_role(dan, other, StaffRole::Dispatcher)
+        .unwrap();
+    assert!(store.switch_staff_council(&token, other).unwrap());
+    assert_eq!(
+        store.staff_session(&token, now).unwrap().unwrap().role,
+        StaffRole::Dispatcher
+    );
+
+    // Deactivated: no session opens, the account says so.
+    assert!(store.set_active(dan, COUNCIL, false, now).unwrap());
+    assert!(store.staff_session(&token, now).unwrap().is_none());
+    assert!(
+        !store
+            .staff_account("dan.okafor@example.org")
+            .unwrap()
+            .unwrap()
+            .active
+    );
+    store.end_staff_session(&token).unwrap();
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn the_roster_lists_people_with_their_teams_and_moves_them_between_teams(#[case] backend: Backend) {
+    let (store, _dir) = open(backend, "roster");
+    let now = Timestamp::from_millis(1_795_765_800_000);
+    let (priya, sam) = (UserId::from_u128(0x5b1), UserId::from_u128(0x5b2));
+    let (ham, west) = (TeamId::from_u128(0x5c1), TeamId::from_u128(0x5c2));
+    store
+        .create_user(priya, "Priya Sharma", Role::Operative, &[COUNCIL])
+        .unwrap();
+    store
+        .create_user(sam, "Sam Lee", Role::Crew, &[COUNCIL])
+        .unwrap();
+    store
+        .create_team(ham, COUNCIL, "Ham Way crew", &[sam])
+        .unwrap();
+    store.create_team(west, COUNCIL, "West crew", &[]).unwrap();
+
+    let roster = store.roster(COUNCIL).unwrap();
+    let names: Vec<&str> = roster.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["Priya Sharma", "Sam Lee"]);
+    assert_eq!(roster[1].teams, [ham]);
+    assert!(roster.iter().all(|p| p.active));
+
+    assert!(store.set_team(sam, COUNCIL, Some(west)).unwrap());
+    assert_eq!(store.roster(COUNCIL).unwrap()[1].teams, [west]);
+    assert!(store.set_team(sam, COUNCIL, None).unwrap());
+    assert!(store.roster(COUNCIL).unwrap()[1].teams.is_empty());
+    assert!(
+        !store
+            .set_team(sam, COUNCIL, Some(TeamId::from_u128(0x5cf)))
+            .unwrap(),
+        "not the council's team"
+    );
+    assert!(
+        !store
+            .set_active(priya, TenantId::from_u128(0xc9), false, now)
+            .unwrap(),
+        "not the council's person"
+    );
+    assert!(store.set_active(priya, COUNCIL, false, now).unwrap());
+    assert!(!store.roster(COUNCIL).unwrap()[0].active);
+    assert!(store.devices(COUNCIL).unwrap().is_empty());
+    assert!(store.job_assignees(COUNCIL).unwrap().is_empty());
 }

@@ -218,6 +218,20 @@ impl Row {
             .map_err(|_| StoreError::Corrupt { what, value: text })
     }
 
+    /// Column `index` parsed from its text if it is not `NULL`.
+    pub fn parse_opt<T: std::str::FromStr>(
+        &self,
+        index: usize,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let text: Option<String> = self.get(index)?;
+        text.map(|text| {
+            text.parse()
+                .map_err(|_| StoreError::Corrupt { what, value: text })
+        })
+        .transpose()
+    }
+
     fn from_sqlite(row: &rusqlite::Row<'_>, columns: usize) -> Result<Self, StoreError> {
         (0..columns)
             .map(|index| {

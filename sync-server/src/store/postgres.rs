@@ -46,8 +46,6 @@ const MIGRATIONS: &[&str] = &[
 
 mod blobs;
 mod outbox;
-mod roster;
-mod staff;
 
 /// The migration that added `blob_refs`: documents stored before it get
 /// their rows when it runs.

@@ -8,9 +8,10 @@ use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
-use rusqlite::params;
 
-use super::{SqliteStore, StoreError, parse};
+use super::StoreError;
+use super::db::{Database, Tx};
+use crate::{args, sql};
 
 /// One enrolled device, as the device list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,140 +85,93 @@ pub trait Roster {
     fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError>;
 }
 
-/// The device list's query; `?1` is the council.
-pub(super) const DEVICES_QUERY: &str =
-    "SELECT d.id, d.user_id, u.name, d.enrolled_at, d.last_sync_at, d.revoked_at
-     FROM devices d JOIN users u ON u.id = d.user_id
-     JOIN user_tenants t ON t.user_id = d.user_id
-     WHERE t.tenant = ?1
-     ORDER BY d.revoked_at IS NOT NULL, u.name, d.enrolled_at DESC, d.id";
-
-/// The roster's people; `?1` is the council.
-pub(super) const ROSTER_QUERY: &str = "SELECT u.id, u.name, u.role, u.active FROM users u
-     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1 ORDER BY u.name, u.id";
-
-/// The roster's team memberships; `?1` is the council.
-pub(super) const MEMBERS_QUERY: &str = "SELECT m.user_id, m.team FROM team_members m
-     JOIN teams t ON t.id = m.team WHERE t.tenant = ?1 ORDER BY m.team";
-
-/// The council's jobs and their assignees; `?1` is the council.
-pub(super) const ASSIGNEES_QUERY: &str =
-    "SELECT id, assignee_user, assignee_team FROM sync_documents
-     WHERE tenant = ?1 AND kind = 'job'";
-
-/// Device rows as both databases return them.
-pub(super) type RawDevice = (String, String, String, i64, Option<i64>, Option<i64>);
-
-pub(super) fn parse_devices(
-    rows: impl IntoIterator<Item = RawDevice>,
-) -> Result<Vec<DeviceRow>, StoreError> {
-    rows.into_iter()
-        .map(|(device, user, name, enrolled, synced, revoked)| {
-            Ok(DeviceRow {
-                device: parse("device id", device)?,
-                user: parse("user id", user)?,
-                name,
-                enrolled_at: Timestamp::from_millis(enrolled),
-                last_sync_at: synced.map(Timestamp::from_millis),
-                revoked_at: revoked.map(Timestamp::from_millis),
-            })
-        })
-        .collect()
+/// Whether `user` works for `tenant`.
+fn works_for(tx: &mut Tx<'_>, user: &str, tenant: &str) -> Result<bool, StoreError> {
+    let count: i64 = tx
+        .query_one(
+            sql!("SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2"),
+            args![user, tenant],
+        )?
+        .get(0)?;
+    Ok(count > 0)
 }
 
-/// People rows (id, name, role, active) and memberships (user, team) as
-/// both databases return them.
-pub(super) fn parse_roster(
-    people: impl IntoIterator<Item = (String, String, String, bool)>,
-    members: impl IntoIterator<Item = (String, String)>,
-) -> Result<Vec<Person>, StoreError> {
-    let mut roster = people
-        .into_iter()
-        .map(|(user, name, role, active)| {
-            Ok(Person {
-                user: parse("user id", user)?,
-                name,
-                role: parse("role", role)?,
-                active,
-                teams: Vec::new(),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    for (user, team) in members {
-        let user: UserId = parse("user id", user)?;
-        let team: TeamId = parse("team id", team)?;
-        if let Some(person) = roster.iter_mut().find(|person| person.user == user) {
-            person.teams.push(team);
-        }
-    }
-    Ok(roster)
-}
-
-/// Assignee rows (document id, user, team) as both databases return them.
-pub(super) fn parse_assignees(
-    rows: impl IntoIterator<Item = (String, Option<String>, Option<String>)>,
-) -> Result<Vec<JobAssignee>, StoreError> {
-    rows.into_iter()
-        .filter_map(|(document, user, team)| {
-            let job = match parse::<DocumentId>("document id", document) {
-                Ok(DocumentId::Job(job)) => job,
-                Ok(_) => return None,
-                Err(error) => return Some(Err(error)),
-            };
-            let user = user.map(|user| parse("user id", user)).transpose();
-            let team = team.map(|team| parse("team id", team)).transpose();
-            Some(user.and_then(|user| Ok((job, user, team?))))
-        })
-        .collect()
-}
-
-impl Roster for SqliteStore {
+impl<D: Database> Roster for D {
     fn devices(&self, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(DEVICES_QUERY)?;
-        let rows = statement
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                ))
-            })?
-            .collect::<Result<Vec<RawDevice>, _>>()?;
-        parse_devices(rows)
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT d.id, d.user_id, u.name, d.enrolled_at, d.last_sync_at, d.revoked_at
+                     FROM devices d JOIN users u ON u.id = d.user_id
+                     JOIN user_tenants t ON t.user_id = d.user_id
+                     WHERE t.tenant = ?1
+                     ORDER BY d.revoked_at IS NOT NULL, u.name, d.enrolled_at DESC, d.id"
+                ),
+                args![tenant.to_string()],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(DeviceRow {
+                    device: row.parse(0, "device id")?,
+                    user: row.parse(1, "user id")?,
+                    name: row.get(2)?,
+                    enrolled_at: Timestamp::from_millis(row.get(3)?),
+                    last_sync_at: row.get::<Option<i64>>(4)?.map(Timestamp::from_millis),
+                    revoked_at: row.get::<Option<i64>>(5)?.map(Timestamp::from_millis),
+                })
+            })
+            .collect()
+        })
     }
 
     fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "UPDATE devices SET last_sync_at = ?2 WHERE id = ?1",
-            params![device.to_string(), now.as_millis()],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1"),
+                args![device.to_string(), now.as_millis()],
+            )?;
+            Ok(())
+        })
     }
 
     fn roster(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError> {
-        let connection = self.connection()?;
-        let people = connection
-            .prepare(ROSTER_QUERY)?
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get::<_, i64>(3)? != 0,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let members = connection
-            .prepare(MEMBERS_QUERY)?
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        parse_roster(people, members)
+        self.read(|tx| {
+            let mut roster = tx
+                .query(
+                    sql!(
+                        "SELECT u.id, u.name, u.role, u.active FROM users u
+                         JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1
+                         ORDER BY u.name, u.id"
+                    ),
+                    args![tenant.to_string()],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(Person {
+                        user: row.parse(0, "user id")?,
+                        name: row.get(1)?,
+                        role: row.parse(2, "role")?,
+                        active: row.get(3)?,
+                        teams: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let members = tx.query(
+                sql!(
+                    "SELECT m.user_id, m.team FROM team_members m
+                     JOIN teams t ON t.id = m.team WHERE t.tenant = ?1 ORDER BY m.team"
+                ),
+                args![tenant.to_string()],
+            )?;
+            for row in members {
+                let user: UserId = row.parse(0, "user id")?;
+                let team: TeamId = row.parse(1, "team id")?;
+                if let Some(person) = roster.iter_mut().find(|person| person.user == user) {
+                    person.teams.push(team);
+                }
+            }
+            Ok(roster)
+        })
     }
 
     fn set_active(
@@ -227,37 +181,33 @@ impl Roster for SqliteStore {
         active: bool,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
         let user = user.to_string();
-        let works_here: i64 = transaction.query_row(
-            "SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2",
-            params![user, tenant.to_string()],
-            |row| row.get(0),
-        )?;
-        if works_here == 0 {
-            return Ok(false);
-        }
-        transaction.execute(
-            "UPDATE users SET active = ?2 WHERE id = ?1",
-            params![user, i64::from(active)],
-        )?;
-        transaction.execute(
-            "UPDATE staff_accounts SET active = ?2 WHERE user_id = ?1",
-            params![user, i64::from(active)],
-        )?;
-        if !active {
-            transaction.execute(
-                "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-                params![user, now.as_millis()],
+        self.write(|tx| {
+            if !works_for(tx, &user, &tenant.to_string())? {
+                return Ok(false);
+            }
+            tx.execute(
+                sql!("UPDATE users SET active = ?2 WHERE id = ?1"),
+                args![user.as_str(), active],
             )?;
-            transaction.execute(
-                "DELETE FROM staff_sessions WHERE user_id = ?1",
-                params![user],
+            tx.execute(
+                sql!("UPDATE staff_accounts SET active = ?2 WHERE user_id = ?1"),
+                args![user.as_str(), active],
             )?;
-        }
-        transaction.commit()?;
-        Ok(true)
+            if !active {
+                tx.execute(
+                    sql!(
+                        "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL"
+                    ),
+                    args![user.as_str(), now.as_millis()],
+                )?;
+                tx.execute(
+                    sql!("DELETE FROM staff_sessions WHERE user_id = ?1"),
+                    args![user.as_str()],
+                )?;
+            }
+            Ok(true)
+        })
     }
 
     fn set_team(
@@ -266,52 +216,65 @@ impl Roster for SqliteStore {
         tenant: TenantId,
         team: Option<TeamId>,
     ) -> Result<bool, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
         let (user, tenant) = (user.to_string(), tenant.to_string());
-        let known: i64 = transaction.query_row(
-            "SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2",
-            params![user, tenant],
-            |row| row.get(0),
-        )?;
-        let team_known: i64 = match team {
-            Some(team) => transaction.query_row(
-                "SELECT COUNT(*) FROM teams WHERE id = ?1 AND tenant = ?2",
-                params![team.to_string(), tenant],
-                |row| row.get(0),
-            )?,
-            None => 1,
-        };
-        if known == 0 || team_known == 0 {
-            return Ok(false);
-        }
-        transaction.execute(
-            "DELETE FROM team_members WHERE user_id = ?1
-             AND team IN (SELECT id FROM teams WHERE tenant = ?2)",
-            params![user, tenant],
-        )?;
-        if let Some(team) = team {
-            transaction.execute(
-                "INSERT INTO team_members (team, user_id) VALUES (?1, ?2)",
-                params![team.to_string(), user],
+        self.write(|tx| {
+            let team_known = match team {
+                Some(team) => {
+                    let count: i64 = tx
+                        .query_one(
+                            sql!("SELECT COUNT(*) FROM teams WHERE id = ?1 AND tenant = ?2"),
+                            args![team.to_string(), tenant.as_str()],
+                        )?
+                        .get(0)?;
+                    count > 0
+                }
+                None => true,
+            };
+            if !works_for(tx, &user, &tenant)? || !team_known {
+                return Ok(false);
+            }
+            tx.execute(
+                sql!(
+                    "DELETE FROM team_members WHERE user_id = ?1
+                     AND team IN (SELECT id FROM teams WHERE tenant = ?2)"
+                ),
+                args![user.as_str(), tenant.as_str()],
             )?;
-        }
-        transaction.execute(
-            "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
-            params![tenant],
-        )?;
-        transaction.commit()?;
-        Ok(true)
+            if let Some(team) = team {
+                tx.execute(
+                    sql!("INSERT INTO team_members (team, user_id) VALUES (?1, ?2)"),
+                    args![team.to_string(), user.as_str()],
+                )?;
+            }
+            tx.execute(
+                sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
+                args![tenant.as_str()],
+            )?;
+            Ok(true)
+        })
     }
 
     fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError> {
-        let connection = self.connection()?;
-        let rows = connection
-            .prepare(ASSIGNEES_QUERY)?
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        parse_assignees(rows)
+        self.read(|tx| {
+            let rows = tx.query(
+                sql!(
+                    "SELECT id, assignee_user, assignee_team FROM sync_documents
+                     WHERE tenant = ?1 AND kind = 'job'"
+                ),
+                args![tenant.to_string()],
+            )?;
+            let mut assignees = Vec::new();
+            for row in rows {
+                let DocumentId::Job(job) = row.parse(0, "document id")? else {
+                    continue;
+                };
+                assignees.push((
+                    job,
+                    row.parse_opt(1, "user id")?,
+                    row.parse_opt(2, "team id")?,
+                ));
+            }
+            Ok(assignees)
+        })
     }
 }
