@@ -297,3 +297,34 @@ fn the_roster_lists_people_with_their_teams_and_moves_them_between_teams(#[case]
     assert!(store.devices(COUNCIL).unwrap().is_empty());
     assert!(store.job_assignees(COUNCIL).unwrap().is_empty());
 }
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn tracking_tokens_lead_to_their_job_and_an_empty_outbox_claims_nothing(#[case] backend: Backend) {
+    let (store, _dir) = open(backend, "outbox");
+    let now = Timestamp::from_millis(1_795_765_800_000);
+    let job = JobId::from_u128(0xd10);
+    store
+        .put_tracking_token(&[1; 32], COUNCIL, job, now)
+        .unwrap();
+    assert_eq!(
+        store.tracking_token(&[1; 32]).unwrap(),
+        Some((COUNCIL, job))
+    );
+    assert_eq!(store.tracking_token(&[2; 32]).unwrap(), None);
+    assert!(
+        store
+            .claim_due(now, now.plus_minutes(5), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.outbox(10).unwrap().is_empty());
+    assert!(store.outbox_for_job(job).unwrap().is_empty());
+    assert_eq!(
+        store
+            .record_delivery("no-such-message", "delivered")
+            .unwrap(),
+        None
+    );
+}

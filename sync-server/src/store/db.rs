@@ -9,8 +9,10 @@
 //!   type the column has;
 //! - rows are read into [`Row`]s whose getters return errors, never panic,
 //!   on a missing column or a value of the wrong kind;
-//! - what really differs between the two is a named helper that does the
-//!   right thing per dialect ([`Tx::lock`]).
+//! - what really differs between the two is named, and done right per
+//!   dialect: [`Tx::lock`] for an advisory lock, and `{skip_locked}` in a
+//!   statement for rows other workers hold (`FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL; nothing on SQLite, whose one writer already has them all).
 //!
 //! A [`Database`] runs work in a write transaction, committed only if the
 //! work succeeds.
@@ -26,26 +28,33 @@ use super::StoreError;
 /// A statement, written once with `?N` parameters.
 pub struct Sql {
     text: &'static str,
+    sqlite: OnceLock<String>,
     postgres: OnceLock<String>,
 }
+
+/// Where a claiming query skips rows other workers hold.
+const SKIP_LOCKED: &str = "{skip_locked}";
 
 impl Sql {
     /// A statement with SQLite's `?N` parameters.
     pub const fn new(text: &'static str) -> Self {
         Self {
             text,
+            sqlite: OnceLock::new(),
             postgres: OnceLock::new(),
         }
     }
 
     /// Its text for SQLite.
-    pub fn sqlite(&self) -> &'static str {
-        self.text
+    pub fn sqlite(&self) -> &str {
+        self.sqlite
+            .get_or_init(|| self.text.replace(SKIP_LOCKED, ""))
     }
 
     /// Its text for PostgreSQL, rewritten the first time it is asked for.
     pub fn postgres(&self) -> &str {
-        self.postgres.get_or_init(|| to_postgres(self.text))
+        self.postgres
+            .get_or_init(|| to_postgres(&self.text.replace(SKIP_LOCKED, "FOR UPDATE SKIP LOCKED")))
     }
 }
 
@@ -116,6 +125,12 @@ impl From<&str> for Value {
 impl From<String> for Value {
     fn from(value: String) -> Self {
         Value::Text(value)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(value: &String) -> Self {
+        Value::Text(value.clone())
     }
 }
 
@@ -472,6 +487,16 @@ mod tests {
         assert_eq!(
             to_postgres("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?10) AND d = '?x'"),
             "SELECT a FROM t WHERE b = $1 AND c IN ($2, $10) AND d = '?x'"
+        );
+    }
+
+    #[test]
+    fn skipping_held_rows_is_said_once_and_written_per_dialect() {
+        let claim = Sql::new("SELECT id FROM outbox WHERE a = ?1 {skip_locked}");
+        assert_eq!(claim.sqlite(), "SELECT id FROM outbox WHERE a = ?1 ");
+        assert_eq!(
+            claim.postgres(),
+            "SELECT id FROM outbox WHERE a = $1 FOR UPDATE SKIP LOCKED"
         );
     }
 

@@ -8,9 +8,10 @@ use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{JobId, Name, TenantId};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, StoreError, parse};
+use super::StoreError;
+use super::db::{Database, Row};
+use crate::{args, sql};
 
 /// One outbox row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,153 +148,138 @@ fn channel_name(channel: Channel) -> Option<&'static str> {
     }
 }
 
-/// The columns every read selects, in order.
-pub(super) const COLUMNS: &str = "id, tenant, job, key, channel, event, happened_at, status, \
-     attempts, recipient, subject, body, outcome, sent_at, provider_ref, delivery";
-
-/// A row's columns as read, before parsing.
-pub(super) struct RawRow {
-    pub(super) id: i64,
-    pub(super) tenant: String,
-    pub(super) job: String,
-    pub(super) key: String,
-    pub(super) channel: String,
-    pub(super) event: String,
-    pub(super) happened_at: i64,
-    pub(super) status: String,
-    pub(super) attempts: i64,
-    pub(super) recipient: Option<String>,
-    pub(super) subject: Option<String>,
-    pub(super) body: Option<String>,
-    pub(super) outcome: Option<String>,
-    pub(super) sent_at: Option<i64>,
-    pub(super) provider_ref: Option<String>,
-    pub(super) delivery: Option<String>,
+/// The columns every read selects, in order, for [`outbox_row`].
+macro_rules! columns {
+    () => {
+        "id, tenant, job, key, channel, event, happened_at, status, attempts, recipient, \
+         subject, body, outcome, sent_at, provider_ref, delivery"
+    };
 }
 
-impl RawRow {
-    pub(super) fn parse(self) -> Result<OutboxRow, StoreError> {
-        let channel = match self.channel.as_str() {
-            "sms" => Channel::Sms,
-            "email" => Channel::Email,
-            _ => {
-                return Err(StoreError::Corrupt {
-                    what: "outbox channel",
-                    value: self.channel,
-                });
-            }
-        };
-        Ok(OutboxRow {
-            id: self.id,
-            tenant: parse("tenant id", self.tenant)?,
-            job: parse("job id", self.job)?,
-            key: self.key,
-            channel,
-            event: parse("event name", self.event)?,
-            happened_at: Timestamp::from_millis(self.happened_at),
-            status: self.status,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            recipient: self.recipient,
-            subject: self.subject,
-            body: self.body,
-            outcome: self.outcome,
-            sent_at: self.sent_at.map(Timestamp::from_millis),
-            provider_ref: self.provider_ref,
-            delivery: self.delivery,
-        })
-    }
-}
-
-fn raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok(RawRow {
+/// A row read with [`columns!`].
+fn outbox_row(row: &Row) -> Result<OutboxRow, StoreError> {
+    let channel: String = row.get(4)?;
+    let channel = match channel.as_str() {
+        "sms" => Channel::Sms,
+        "email" => Channel::Email,
+        _ => {
+            return Err(StoreError::Corrupt {
+                what: "outbox channel",
+                value: channel,
+            });
+        }
+    };
+    Ok(OutboxRow {
         id: row.get(0)?,
-        tenant: row.get(1)?,
-        job: row.get(2)?,
+        tenant: row.parse(1, "tenant id")?,
+        job: row.parse(2, "job id")?,
         key: row.get(3)?,
-        channel: row.get(4)?,
-        event: row.get(5)?,
-        happened_at: row.get(6)?,
+        channel,
+        event: row.parse(5, "event name")?,
+        happened_at: Timestamp::from_millis(row.get(6)?),
         status: row.get(7)?,
         attempts: row.get(8)?,
         recipient: row.get(9)?,
         subject: row.get(10)?,
         body: row.get(11)?,
         outcome: row.get(12)?,
-        sent_at: row.get(13)?,
+        sent_at: row.get::<Option<i64>>(13)?.map(Timestamp::from_millis),
         provider_ref: row.get(14)?,
         delivery: row.get(15)?,
     })
 }
 
-impl OutboxRecords for SqliteStore {
+impl<D: Database> OutboxRecords for D {
     fn claim_due(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "UPDATE outbox SET claimed_until = ?2, attempts = attempts + 1
-             WHERE id IN (
-                 SELECT id FROM outbox
-                 WHERE status = 'pending' AND next_attempt <= ?1
-                   AND (claimed_until IS NULL OR claimed_until <= ?1)
-                 ORDER BY next_attempt, id LIMIT ?3)
-             RETURNING {COLUMNS}"
-        ))?;
-        let rows = statement
-            .query_map(
-                params![now.as_millis(), lease_until.as_millis(), limit as i64],
-                raw,
+        let mut claimed = self.write(|tx| {
+            tx.query(
+                sql!(concat!(
+                    "UPDATE outbox SET claimed_until = ?2, attempts = attempts + 1
+                     WHERE id IN (
+                         SELECT id FROM outbox
+                         WHERE status = 'pending' AND next_attempt <= ?1
+                           AND (claimed_until IS NULL OR claimed_until <= ?1)
+                         ORDER BY next_attempt, id LIMIT ?3
+                         {skip_locked})
+                     RETURNING ",
+                    columns!()
+                )),
+                args![
+                    now.as_millis(),
+                    lease_until.as_millis(),
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                ],
             )?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut claimed = rows
-            .into_iter()
-            .map(RawRow::parse)
-            .collect::<Result<Vec<_>, _>>()?;
+            .iter()
+            .map(outbox_row)
+            .collect::<Result<Vec<_>, _>>()
+        })?;
         claimed.sort_by_key(|row| row.id);
         Ok(claimed)
     }
 
     fn finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError> {
-        let connection = self.connection()?;
-        match finish {
-            Finish::Sent {
-                recipient,
-                subject,
-                body,
-                provider_ref,
-                at,
-            } => connection.execute(
-                "UPDATE outbox SET status = 'sent', claimed_until = NULL, recipient = ?2,
-                     subject = ?3, body = ?4, provider_ref = ?5, sent_at = ?6, outcome = NULL
-                 WHERE id = ?1",
-                params![id, recipient, subject, body, provider_ref, at.as_millis()],
-            )?,
-            Finish::Skipped(why) => connection.execute(
-                "UPDATE outbox SET status = 'skipped', claimed_until = NULL, outcome = ?2
-                 WHERE id = ?1",
-                params![id, why],
-            )?,
-            Finish::Retry { at, why } => connection.execute(
-                "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3
-                 WHERE id = ?1",
-                params![id, at.as_millis(), why],
-            )?,
-            Finish::Failed(why) => connection.execute(
-                "UPDATE outbox SET status = 'failed', claimed_until = NULL, outcome = ?2
-                 WHERE id = ?1",
-                params![id, why],
-            )?,
-            Finish::Hold { until, why } => connection.execute(
-                "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3,
-                     attempts = attempts - 1
-                 WHERE id = ?1",
-                params![id, until.as_millis(), why],
-            )?,
-        };
-        Ok(())
+        self.write(|tx| {
+            match finish {
+                Finish::Sent {
+                    recipient,
+                    subject,
+                    body,
+                    provider_ref,
+                    at,
+                } => tx.execute(
+                    sql!(
+                        "UPDATE outbox SET status = 'sent', claimed_until = NULL, recipient = ?2,
+                             subject = ?3, body = ?4, provider_ref = ?5, sent_at = ?6,
+                             outcome = NULL
+                         WHERE id = ?1"
+                    ),
+                    args![
+                        id,
+                        recipient,
+                        subject.as_deref(),
+                        body,
+                        provider_ref,
+                        at.as_millis(),
+                    ],
+                )?,
+                Finish::Skipped(why) => tx.execute(
+                    sql!(
+                        "UPDATE outbox SET status = 'skipped', claimed_until = NULL, outcome = ?2
+                         WHERE id = ?1"
+                    ),
+                    args![id, why],
+                )?,
+                Finish::Retry { at, why } => tx.execute(
+                    sql!(
+                        "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3
+                         WHERE id = ?1"
+                    ),
+                    args![id, at.as_millis(), why],
+                )?,
+                Finish::Failed(why) => tx.execute(
+                    sql!(
+                        "UPDATE outbox SET status = 'failed', claimed_until = NULL, outcome = ?2
+                         WHERE id = ?1"
+                    ),
+                    args![id, why],
+                )?,
+                Finish::Hold { until, why } => tx.execute(
+                    sql!(
+                        "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3,
+                             attempts = attempts - 1
+                         WHERE id = ?1"
+                    ),
+                    args![id, until.as_millis(), why],
+                )?,
+            };
+            Ok(())
+        })
     }
 
     fn put_tracking_token(
@@ -303,29 +289,32 @@ impl OutboxRecords for SqliteStore {
         job: JobId,
         issued_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "INSERT INTO tracking_tokens (hash, tenant, job, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                hash,
-                tenant.to_string(),
-                job.to_string(),
-                issued_at.as_millis()
-            ],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!(
+                    "INSERT INTO tracking_tokens (hash, tenant, job, issued_at)
+                     VALUES (?1, ?2, ?3, ?4)"
+                ),
+                args![
+                    hash,
+                    tenant.to_string(),
+                    job.to_string(),
+                    issued_at.as_millis(),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
-        let row: Option<(String, String)> = self
-            .connection()?
-            .query_row(
-                "SELECT tenant, job FROM tracking_tokens WHERE hash = ?1",
-                params![hash],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        row.map(|(tenant, job)| Ok((parse("tenant id", tenant)?, parse("job id", job)?)))
+        self.read(|tx| {
+            tx.query_opt(
+                sql!("SELECT tenant, job FROM tracking_tokens WHERE hash = ?1"),
+                args![hash],
+            )?
+            .map(|row| Ok((row.parse(0, "tenant id")?, row.parse(1, "job id")?)))
             .transpose()
+        })
     }
 
     fn record_delivery(
@@ -333,35 +322,49 @@ impl OutboxRecords for SqliteStore {
         provider_ref: &str,
         status: &str,
     ) -> Result<Option<OutboxRow>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "UPDATE outbox SET delivery = ?2 WHERE provider_ref = ?1 RETURNING {COLUMNS}"
-        ))?;
-        let rows = statement
-            .query_map(params![provider_ref, status], raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().next().map(RawRow::parse).transpose()
+        self.write(|tx| {
+            tx.query_opt(
+                sql!(concat!(
+                    "UPDATE outbox SET delivery = ?2 WHERE provider_ref = ?1 RETURNING ",
+                    columns!()
+                )),
+                args![provider_ref, status],
+            )?
+            .as_ref()
+            .map(outbox_row)
+            .transpose()
+        })
     }
 
     fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox ORDER BY id DESC LIMIT ?1"
-        ))?;
-        let rows = statement
-            .query_map(params![limit as i64], raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(RawRow::parse).collect()
+        self.read(|tx| {
+            tx.query(
+                sql!(concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM outbox ORDER BY id DESC LIMIT ?1"
+                )),
+                args![i64::try_from(limit).unwrap_or(i64::MAX)],
+            )?
+            .iter()
+            .map(outbox_row)
+            .collect()
+        })
     }
 
     fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE job = ?1 ORDER BY id"
-        ))?;
-        let rows = statement
-            .query_map(params![job.to_string()], raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(RawRow::parse).collect()
+        self.read(|tx| {
+            tx.query(
+                sql!(concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM outbox WHERE job = ?1 ORDER BY id"
+                )),
+                args![job.to_string()],
+            )?
+            .iter()
+            .map(outbox_row)
+            .collect()
+        })
     }
 }

@@ -45,7 +45,6 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 mod blobs;
-mod outbox;
 
 /// The migration that added `blob_refs`: documents stored before it get
 /// their rows when it runs.
