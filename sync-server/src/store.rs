@@ -229,24 +229,23 @@ impl SqliteStore {
 impl db::Database for SqliteStore {
     fn write<R>(
         &self,
-        work: impl FnOnce(&mut db::Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut db::Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut connection = self.connection()?;
-        let mut tx =
-            db::Tx::Sqlite(connection.transaction_with_behavior(TransactionBehavior::Immediate)?);
-        let result = work(&mut tx)?;
-        tx.commit()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = work(&mut db::Tx::Sqlite(&transaction))?;
+        transaction.commit()?;
         Ok(result)
     }
 
     fn read<R>(
         &self,
-        work: impl FnOnce(&mut db::Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut db::Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut connection = self.connection()?;
-        let mut tx = db::Tx::Sqlite(connection.transaction()?);
-        let result = work(&mut tx)?;
-        tx.commit()?;
+        let transaction = connection.transaction()?;
+        let result = work(&mut db::Tx::Sqlite(&transaction))?;
+        transaction.commit()?;
         Ok(result)
     }
 }

@@ -5,6 +5,7 @@
 
 use doorstep_server::SqliteStore;
 use doorstep_server::store::Store;
+use doorstep_server::store::blobs::{Part, PartOutcome, StoredBlob};
 use doorstep_server::store::missed_bins::MissedBinCheck;
 use doorstep_server::store::staff::StaffRole;
 use doorstep_shared::booking::{Half, HalfDay};
@@ -327,4 +328,59 @@ fn tracking_tokens_lead_to_their_job_and_an_empty_outbox_claims_nothing(#[case] 
             .unwrap(),
         None
     );
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn an_upload_takes_its_parts_in_order_only_and_ends_stored_whole(#[case] backend: Backend) {
+    let (store, _dir) = open(backend, "uploads");
+    let now = Timestamp::from_millis(1_795_765_800_000);
+    let hash = BlobHash::of(b"a photo");
+    let part = |start: u64, length: u64| Part {
+        start,
+        length,
+        object: format!("parts/{start}"),
+    };
+    assert_eq!(store.upload(hash).unwrap(), None);
+    assert_eq!(
+        store.add_part(hash, 100, &part(0, 40), now).unwrap(),
+        PartOutcome::Added { received: 40 }
+    );
+    assert_eq!(
+        store.add_part(hash, 100, &part(0, 40), now).unwrap(),
+        PartOutcome::Conflict { received: 40 },
+        "a part already taken"
+    );
+    assert_eq!(
+        store.add_part(hash, 90, &part(40, 10), now).unwrap(),
+        PartOutcome::LengthDiffers { length: 100 }
+    );
+    assert_eq!(
+        store.add_part(hash, 100, &part(40, 60), now).unwrap(),
+        PartOutcome::Added { received: 100 }
+    );
+    let upload = store.upload(hash).unwrap().unwrap();
+    assert_eq!((upload.length, upload.received), (100, 100));
+    assert_eq!(upload.parts, [part(0, 40), part(40, 60)]);
+    assert_eq!(store.stale_uploads(now.plus_minutes(1)).unwrap(), [hash]);
+    assert!(store.stale_uploads(now).unwrap().is_empty());
+
+    let blob = StoredBlob {
+        length: 100,
+        content_type: "image/jpeg".into(),
+    };
+    store.blob_stored(hash, &blob, now).unwrap();
+    assert_eq!(store.stored_blob(hash).unwrap(), Some(blob));
+    assert_eq!(store.upload(hash).unwrap(), None);
+    assert_eq!(
+        store.add_part(hash, 100, &part(0, 10), now).unwrap(),
+        PartOutcome::Stored
+    );
+    assert!(store.blob_holders(hash).unwrap().is_empty());
+
+    let other = BlobHash::of(b"another photo");
+    store.add_part(other, 10, &part(0, 5), now).unwrap();
+    assert_eq!(store.drop_upload(other).unwrap(), ["parts/0"]);
+    assert_eq!(store.upload(other).unwrap(), None);
 }

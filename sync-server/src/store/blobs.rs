@@ -6,16 +6,20 @@
 //! An upload's `received` count only moves forward by compare-and-set: a
 //! part is recorded only if the upload holds exactly the bytes before it.
 //! Parts are written to the object store under names of their own before
-//! they are recorded, so a part that loses the race is simply deleted.
+//! they are recorded, so a part that loses the race is simply deleted. A
+//! part is recorded under the upload row's lock (`{for_update}`: the row on
+//! PostgreSQL, SQLite's one writer), so nodes racing on one upload take
+//! turns.
 
 use doorstep_shared::blob::{BlobReference, Holder, RenditionKind};
 use doorstep_shared::ids::{BlobHash, DeviceId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 
+use super::StoreError;
+use super::db::{Database, Row, Tx};
 use super::sync::{ScopeColumns, kind_name};
-use super::{SqliteStore, StoreError, parse};
+use crate::{args, sql};
 
 /// A blob stored whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,47 +112,36 @@ pub trait BlobRecords {
     fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError>;
 }
 
-/// One `blob_refs` row joined with its document's scope columns.
-pub(super) struct HolderRow {
-    pub(super) doc: String,
-    pub(super) tenant: String,
-    pub(super) borrowed: bool,
-    pub(super) kind: String,
-    pub(super) added_by: Option<String>,
-    pub(super) scope_kind: String,
-    pub(super) scope: ScopeColumns,
-}
-
-impl HolderRow {
-    pub(super) fn into_holder(self) -> Result<Holder, StoreError> {
-        let doc: DocumentId = parse("document id", self.doc)?;
-        let kind = RenditionKind::parse(&self.kind).ok_or(StoreError::Corrupt {
-            what: "rendition kind",
-            value: self.kind,
-        })?;
-        let added_by = self
-            .added_by
-            .map(|device| parse::<DeviceId>("device id", device))
-            .transpose()?;
-        let scope = ScopeColumns {
-            kind: kind_name(&self.scope_kind),
-            ..self.scope
-        }
-        .into_record(doc)?;
-        Ok(Holder {
-            doc,
-            tenant: parse("tenant id", self.tenant)?,
-            kind,
-            scope,
-            added_by,
-            borrowed: self.borrowed,
-        })
+/// A holder read from `blob_refs` joined with its document's scope columns.
+fn holder(row: &Row) -> Result<Holder, StoreError> {
+    let doc: DocumentId = row.parse(0, "document id")?;
+    let kind: String = row.get(1)?;
+    let kind = RenditionKind::parse(&kind).ok_or(StoreError::Corrupt {
+        what: "rendition kind",
+        value: kind,
+    })?;
+    let scope = ScopeColumns {
+        kind: kind_name(&row.get::<String>(3)?),
+        assignee_user: row.get(4)?,
+        assignee_team: row.get(5)?,
+        open: row.get(6)?,
+        crew: row.get(7)?,
+        contact_job: row.get(8)?,
     }
+    .into_record(doc)?;
+    Ok(Holder {
+        doc,
+        tenant: row.parse(9, "tenant id")?,
+        kind,
+        scope,
+        added_by: row.parse_opt::<DeviceId>(2, "device id")?,
+        borrowed: row.get(10)?,
+    })
 }
 
 /// Which references to add and which to remove, given the document's
 /// references now and the rows stored before.
-pub(super) fn reference_changes(
+fn reference_changes(
     now: &std::collections::BTreeSet<BlobReference>,
     stored: &[(String, String)],
 ) -> (Vec<BlobReference>, Vec<(String, String)>) {
@@ -170,124 +163,127 @@ pub(super) fn reference_changes(
 /// Brings a document's `blob_refs` rows up to date, inside the sync
 /// transaction that stores its changes.
 pub(super) fn write_references(
-    connection: &Connection,
+    tx: &mut Tx<'_, '_>,
     doc: DocumentId,
     references: &std::collections::BTreeSet<BlobReference>,
     pushed_by: Option<DeviceId>,
 ) -> Result<(), StoreError> {
     let doc = doc.to_string();
-    let mut select =
-        connection.prepare_cached("SELECT hash, kind FROM blob_refs WHERE doc = ?1")?;
-    let stored = select
-        .query_map(params![doc], |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect::<Result<Vec<(String, String)>, _>>()?;
+    let stored = tx
+        .query(
+            sql!("SELECT hash, kind FROM blob_refs WHERE doc = ?1"),
+            args![doc.as_str()],
+        )?
+        .iter()
+        .map(|row| Ok((row.get(0)?, row.get(1)?)))
+        .collect::<Result<Vec<(String, String)>, StoreError>>()?;
     let (added, removed) = reference_changes(references, &stored);
     for reference in added {
         // A device's reference to a blob another document had first is
         // borrowed: see the migration.
-        connection.execute(
-            "INSERT INTO blob_refs (doc, hash, kind, photo, added_by, borrowed)
-             VALUES (?1, ?2, ?3, ?4, ?5,
-                     ?5 IS NOT NULL AND EXISTS (SELECT 1 FROM blob_refs WHERE hash = ?2 AND doc <> ?1))
-             ON CONFLICT DO NOTHING",
-            params![
-                doc,
+        tx.execute(
+            sql!(
+                "INSERT INTO blob_refs (doc, hash, kind, photo, added_by, borrowed)
+                 VALUES (?1, ?2, ?3, ?4, ?5,
+                         CAST(?5 AS TEXT) IS NOT NULL
+                         AND EXISTS (SELECT 1 FROM blob_refs WHERE hash = ?2 AND doc <> ?1))
+                 ON CONFLICT DO NOTHING"
+            ),
+            args![
+                doc.as_str(),
                 reference.hash.to_string(),
                 reference.kind.as_str(),
                 reference.photo.to_string(),
-                pushed_by.map(|d| d.to_string())
+                pushed_by.map(|d| d.to_string()),
             ],
         )?;
     }
     for (hash, kind) in removed {
-        connection.execute(
-            "DELETE FROM blob_refs WHERE doc = ?1 AND hash = ?2 AND kind = ?3",
-            params![doc, hash, kind],
+        tx.execute(
+            sql!("DELETE FROM blob_refs WHERE doc = ?1 AND hash = ?2 AND kind = ?3"),
+            args![doc.as_str(), hash, kind],
         )?;
     }
     Ok(())
 }
 
-/// A stored byte count (never negative) as a length.
-pub(super) fn count(value: i64) -> u64 {
-    value.max(0) as u64
+/// A byte count or offset as stored (never negative).
+fn bytes(row: &Row, index: usize) -> Result<u64, StoreError> {
+    row.get(index)
 }
 
-impl BlobRecords for SqliteStore {
+/// A byte count as stored.
+fn stored(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+impl<D: Database> BlobRecords for D {
     fn blob_holders(&self, hash: BlobHash) -> Result<Vec<Holder>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare_cached(
-            "SELECT r.doc, r.kind, r.added_by, d.kind, d.assignee_user, d.assignee_team, d.open,
-                    d.crew, d.contact_job, d.tenant, r.borrowed
-             FROM blob_refs r JOIN sync_documents d ON d.id = r.doc
-             WHERE r.hash = ?1",
-        )?;
-        let rows = statement.query_map(params![hash.to_string()], |row| {
-            Ok(HolderRow {
-                doc: row.get(0)?,
-                kind: row.get(1)?,
-                added_by: row.get(2)?,
-                scope_kind: row.get(3)?,
-                scope: ScopeColumns {
-                    kind: "",
-                    assignee_user: row.get(4)?,
-                    assignee_team: row.get(5)?,
-                    open: row.get(6)?,
-                    crew: row.get(7)?,
-                    contact_job: row.get(8)?,
-                },
-                tenant: row.get(9)?,
-                borrowed: row.get(10)?,
-            })
-        })?;
-        rows.map(|row| row?.into_holder()).collect()
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT r.doc, r.kind, r.added_by, d.kind, d.assignee_user, d.assignee_team,
+                            d.open, d.crew, d.contact_job, d.tenant, r.borrowed
+                     FROM blob_refs r JOIN sync_documents d ON d.id = r.doc
+                     WHERE r.hash = ?1"
+                ),
+                args![hash.to_string()],
+            )?
+            .iter()
+            .map(holder)
+            .collect()
+        })
     }
 
     fn stored_blob(&self, hash: BlobHash) -> Result<Option<StoredBlob>, StoreError> {
-        Ok(self
-            .connection()?
-            .query_row(
-                "SELECT length, content_type FROM blobs WHERE hash = ?1",
-                params![hash.to_string()],
-                |row| {
-                    Ok(StoredBlob {
-                        length: count(row.get(0)?),
-                        content_type: row.get(1)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.read(|tx| {
+            tx.query_opt(
+                sql!("SELECT length, content_type FROM blobs WHERE hash = ?1"),
+                args![hash.to_string()],
+            )?
+            .map(|row| {
+                Ok(StoredBlob {
+                    length: bytes(&row, 0)?,
+                    content_type: row.get(1)?,
+                })
+            })
+            .transpose()
+        })
     }
 
     fn upload(&self, hash: BlobHash) -> Result<Option<UploadRecord>, StoreError> {
-        let connection = self.connection()?;
-        let Some((length, received)) = connection
-            .query_row(
-                "SELECT length, received FROM uploads WHERE hash = ?1",
-                params![hash.to_string()],
-                |row| Ok((count(row.get(0)?), count(row.get(1)?))),
-            )
-            .optional()?
-        else {
-            return Ok(None);
-        };
-        let mut statement = connection.prepare_cached(
-            "SELECT start, length, object FROM upload_parts WHERE hash = ?1 ORDER BY start",
-        )?;
-        let parts = statement
-            .query_map(params![hash.to_string()], |row| {
-                Ok(Part {
-                    start: count(row.get(0)?),
-                    length: count(row.get(1)?),
-                    object: row.get(2)?,
+        let hash = hash.to_string();
+        self.read(|tx| {
+            let Some(row) = tx.query_opt(
+                sql!("SELECT length, received FROM uploads WHERE hash = ?1"),
+                args![hash.as_str()],
+            )?
+            else {
+                return Ok(None);
+            };
+            let parts = tx
+                .query(
+                    sql!(
+                        "SELECT start, length, object FROM upload_parts WHERE hash = ?1
+                         ORDER BY start"
+                    ),
+                    args![hash.as_str()],
+                )?
+                .iter()
+                .map(|part| {
+                    Ok(Part {
+                        start: bytes(part, 0)?,
+                        length: bytes(part, 1)?,
+                        object: part.get(2)?,
+                    })
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(Some(UploadRecord {
-            length,
-            received,
-            parts,
-        }))
+                .collect::<Result<_, StoreError>>()?;
+            Ok(Some(UploadRecord {
+                length: bytes(&row, 0)?,
+                received: bytes(&row, 1)?,
+                parts,
+            }))
+        })
     }
 
     fn add_part(
@@ -297,56 +293,60 @@ impl BlobRecords for SqliteStore {
         part: &Part,
         now: Timestamp,
     ) -> Result<PartOutcome, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
         let hash = hash.to_string();
-        let stored: Option<i64> = transaction
-            .query_row(
-                "SELECT length FROM blobs WHERE hash = ?1",
-                params![hash],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if stored.is_some() {
-            return Ok(PartOutcome::Stored);
-        }
-        let existing: Option<(i64, i64)> = transaction
-            .query_row(
-                "SELECT length, received FROM uploads WHERE hash = ?1",
-                params![hash],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let received = match existing {
-            None => {
-                transaction.execute(
+        self.write(|tx| {
+            if tx
+                .query_opt(
+                    sql!("SELECT 1 FROM blobs WHERE hash = ?1"),
+                    args![hash.as_str()],
+                )?
+                .is_some()
+            {
+                return Ok(PartOutcome::Stored);
+            }
+            tx.execute(
+                sql!(
                     "INSERT INTO uploads (hash, length, received, started_at, touched_at)
-                     VALUES (?1, ?2, 0, ?3, ?3)",
-                    params![hash, length as i64, now.as_millis()],
-                )?;
-                0
+                     VALUES (?1, ?2, 0, ?3, ?3)
+                     ON CONFLICT DO NOTHING"
+                ),
+                args![hash.as_str(), stored(length), now.as_millis()],
+            )?;
+            // Locks the upload: parts are recorded one at a time, and an
+            // upload being dropped (see `drop_upload`) takes no new part.
+            let Some(row) = tx.query_opt(
+                sql!("SELECT length, received FROM uploads WHERE hash = ?1 {for_update}"),
+                args![hash.as_str()],
+            )?
+            else {
+                return Ok(PartOutcome::Conflict { received: 0 });
+            };
+            let (declared, received) = (bytes(&row, 0)?, bytes(&row, 1)?);
+            if declared != length {
+                return Ok(PartOutcome::LengthDiffers { length: declared });
             }
-            Some((stored, _)) if count(stored) != length => {
-                return Ok(PartOutcome::LengthDiffers {
-                    length: count(stored),
-                });
+            if received != part.start {
+                return Ok(PartOutcome::Conflict { received });
             }
-            Some((_, received)) => count(received),
-        };
-        if received != part.start {
-            return Ok(PartOutcome::Conflict { received });
-        }
-        let received = part.start + part.length;
-        transaction.execute(
-            "UPDATE uploads SET received = ?2, touched_at = ?3 WHERE hash = ?1",
-            params![hash, received as i64, now.as_millis()],
-        )?;
-        transaction.execute(
-            "INSERT INTO upload_parts (hash, start, length, object) VALUES (?1, ?2, ?3, ?4)",
-            params![hash, part.start as i64, part.length as i64, part.object],
-        )?;
-        transaction.commit()?;
-        Ok(PartOutcome::Added { received })
+            let received = part.start + part.length;
+            tx.execute(
+                sql!("UPDATE uploads SET received = ?2, touched_at = ?3 WHERE hash = ?1"),
+                args![hash.as_str(), stored(received), now.as_millis()],
+            )?;
+            tx.execute(
+                sql!(
+                    "INSERT INTO upload_parts (hash, start, length, object)
+                     VALUES (?1, ?2, ?3, ?4)"
+                ),
+                args![
+                    hash.as_str(),
+                    stored(part.start),
+                    stored(part.length),
+                    part.object.as_str(),
+                ],
+            )?;
+            Ok(PartOutcome::Added { received })
+        })
     }
 
     fn blob_stored(
@@ -355,49 +355,61 @@ impl BlobRecords for SqliteStore {
         blob: &StoredBlob,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO blobs (hash, length, content_type, stored_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO NOTHING",
-            params![
-                hash.to_string(),
-                blob.length as i64,
-                blob.content_type,
-                now.as_millis()
-            ],
-        )?;
-        transaction.execute(
-            "DELETE FROM uploads WHERE hash = ?1",
-            params![hash.to_string()],
-        )?;
-        transaction.commit()?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!(
+                    "INSERT INTO blobs (hash, length, content_type, stored_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING"
+                ),
+                args![
+                    hash.to_string(),
+                    stored(blob.length),
+                    blob.content_type.as_str(),
+                    now.as_millis(),
+                ],
+            )?;
+            tx.execute(
+                sql!("DELETE FROM uploads WHERE hash = ?1"),
+                args![hash.to_string()],
+            )?;
+            Ok(())
+        })
     }
 
     fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        let objects = {
-            let mut statement =
-                transaction.prepare_cached("SELECT object FROM upload_parts WHERE hash = ?1")?;
-            statement
-                .query_map(params![hash.to_string()], |row| row.get(0))?
-                .collect::<Result<Vec<String>, _>>()?
-        };
-        transaction.execute(
-            "DELETE FROM uploads WHERE hash = ?1",
-            params![hash.to_string()],
-        )?;
-        transaction.commit()?;
-        Ok(objects)
+        let hash = hash.to_string();
+        self.write(|tx| {
+            // The same lock `add_part` takes: no part slips in unlisted.
+            tx.query_opt(
+                sql!("SELECT 1 FROM uploads WHERE hash = ?1 {for_update}"),
+                args![hash.as_str()],
+            )?;
+            let objects = tx
+                .query(
+                    sql!("SELECT object FROM upload_parts WHERE hash = ?1"),
+                    args![hash.as_str()],
+                )?
+                .iter()
+                .map(|row| row.get(0))
+                .collect::<Result<Vec<String>, StoreError>>()?;
+            tx.execute(
+                sql!("DELETE FROM uploads WHERE hash = ?1"),
+                args![hash.as_str()],
+            )?;
+            Ok(objects)
+        })
     }
 
     fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement =
-            connection.prepare_cached("SELECT hash FROM uploads WHERE touched_at < ?1")?;
-        let rows = statement.query_map(params![before.as_millis()], |row| row.get(0))?;
-        rows.map(|hash| parse("blob hash", hash?)).collect()
+        self.read(|tx| {
+            tx.query(
+                sql!("SELECT hash FROM uploads WHERE touched_at < ?1"),
+                args![before.as_millis()],
+            )?
+            .iter()
+            .map(|row| row.parse(0, "blob hash"))
+            .collect()
+        })
     }
 }

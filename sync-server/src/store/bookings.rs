@@ -40,7 +40,7 @@ pub trait BookingRecords {
 
 /// Jobs other than `except` booked for `crew` in `slot`.
 fn count(
-    tx: &mut Tx<'_>,
+    tx: &mut Tx<'_, '_>,
     tenant: TenantId,
     crew: &str,
     slot: HalfDay,

@@ -10,8 +10,9 @@
 //! - rows are read into [`Row`]s whose getters return errors, never panic,
 //!   on a missing column or a value of the wrong kind;
 //! - what really differs between the two is named, and done right per
-//!   dialect: [`Tx::lock`] for an advisory lock, and `{skip_locked}` in a
-//!   statement for rows other workers hold (`FOR UPDATE SKIP LOCKED` on
+//!   dialect: [`Tx::lock`] for an advisory lock; in a statement,
+//!   `{for_update}` to lock the rows read and `{skip_locked}` to pass over
+//!   rows other workers hold (`FOR UPDATE`, `FOR UPDATE SKIP LOCKED` on
 //!   PostgreSQL; nothing on SQLite, whose one writer already has them all).
 //!
 //! A [`Database`] runs work in a write transaction, committed only if the
@@ -34,6 +35,8 @@ pub struct Sql {
 
 /// Where a claiming query skips rows other workers hold.
 const SKIP_LOCKED: &str = "{skip_locked}";
+/// Where a query locks the rows it reads until the transaction ends.
+const FOR_UPDATE: &str = "{for_update}";
 
 impl Sql {
     /// A statement with SQLite's `?N` parameters.
@@ -47,14 +50,22 @@ impl Sql {
 
     /// Its text for SQLite.
     pub fn sqlite(&self) -> &str {
-        self.sqlite
-            .get_or_init(|| self.text.replace(SKIP_LOCKED, ""))
+        self.sqlite.get_or_init(|| {
+            // SQLite's one writer already holds every row.
+            self.text.replace(SKIP_LOCKED, "").replace(FOR_UPDATE, "")
+        })
     }
 
     /// Its text for PostgreSQL, rewritten the first time it is asked for.
     pub fn postgres(&self) -> &str {
-        self.postgres
-            .get_or_init(|| to_postgres(&self.text.replace(SKIP_LOCKED, "FOR UPDATE SKIP LOCKED")))
+        self.postgres.get_or_init(|| {
+            to_postgres(
+                &self
+                    .text
+                    .replace(SKIP_LOCKED, "FOR UPDATE SKIP LOCKED")
+                    .replace(FOR_UPDATE, "FOR UPDATE"),
+            )
+        })
     }
 }
 
@@ -371,30 +382,22 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A transaction on either database.
-pub enum Tx<'c> {
+/// A transaction on either database, borrowed from whoever began it (a
+/// [`Database`], or a sync transaction) and will commit it.
+pub enum Tx<'c, 't> {
     /// SQLite, begun `IMMEDIATE` for writes: one writer at a time.
-    Sqlite(rusqlite::Transaction<'c>),
+    Sqlite(&'c rusqlite::Connection),
     /// PostgreSQL.
-    Postgres(::postgres::Transaction<'c>),
+    Postgres(&'c mut ::postgres::Transaction<'t>),
 }
 
-impl Tx<'_> {
+impl Tx<'_, '_> {
     /// Which database it is on.
     pub fn dialect(&self) -> Dialect {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
         }
-    }
-
-    /// Commits it.
-    pub fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit()?,
-            Tx::Postgres(tx) => tx.commit()?,
-        }
-        Ok(())
     }
 
     /// Runs a statement; returns how many rows it changed.
@@ -467,14 +470,14 @@ pub trait Database {
     /// Runs `work` in a write transaction, committed only if it succeeds.
     fn write<R>(
         &self,
-        work: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError>;
 
     /// Runs `work` in a transaction that only reads: one consistent view,
     /// without taking the writer's place.
     fn read<R>(
         &self,
-        work: impl FnOnce(&mut Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError>;
 }
 
@@ -497,6 +500,12 @@ mod tests {
         assert_eq!(
             claim.postgres(),
             "SELECT id FROM outbox WHERE a = $1 FOR UPDATE SKIP LOCKED"
+        );
+        let hold = Sql::new("SELECT 1 FROM uploads WHERE hash = ?1 {for_update}");
+        assert_eq!(hold.sqlite(), "SELECT 1 FROM uploads WHERE hash = ?1 ");
+        assert_eq!(
+            hold.postgres(),
+            "SELECT 1 FROM uploads WHERE hash = $1 FOR UPDATE"
         );
     }
 

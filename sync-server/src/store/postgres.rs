@@ -44,8 +44,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_roster.sql"),
 ];
 
-mod blobs;
-
 /// The migration that added `blob_refs`: documents stored before it get
 /// their rows when it runs.
 const BLOB_REFS_MIGRATION: usize = 2;
@@ -70,7 +68,12 @@ fn backfill_blob_references(transaction: &mut Transaction<'_>) -> Result<(), Sto
         .load(doc)?;
         if let Some((_, document)) = loaded {
             let references = doorstep_shared::blob::references(&document)?;
-            blobs::write_references(transaction, doc, &references, None)?;
+            super::blobs::write_references(
+                &mut super::db::Tx::Postgres(&mut *transaction),
+                doc,
+                &references,
+                None,
+            )?;
         }
     }
     Ok(())
@@ -511,7 +514,12 @@ impl SyncStore for PgSync<'_, '_> {
         }
         if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
             let references = doorstep_shared::blob::references(document)?;
-            blobs::write_references(self.transaction, doc, &references, device)?;
+            super::blobs::write_references(
+                &mut super::db::Tx::Postgres(&mut *self.transaction),
+                doc,
+                &references,
+                device,
+            )?;
         }
         Ok(())
     }
@@ -593,25 +601,24 @@ impl super::ChangeListener for PgChangeListener {
 impl super::db::Database for PgStore {
     fn write<R>(
         &self,
-        work: impl FnOnce(&mut super::db::Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut super::db::Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         self.with_client(|client| {
-            let mut tx = super::db::Tx::Postgres(client.transaction()?);
-            let result = work(&mut tx)?;
-            tx.commit()?;
+            let mut transaction = client.transaction()?;
+            let result = work(&mut super::db::Tx::Postgres(&mut transaction))?;
+            transaction.commit()?;
             Ok(result)
         })
     }
 
     fn read<R>(
         &self,
-        work: impl FnOnce(&mut super::db::Tx<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut super::db::Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         self.with_client(|client| {
-            let transaction = client.build_transaction().read_only(true).start()?;
-            let mut tx = super::db::Tx::Postgres(transaction);
-            let result = work(&mut tx)?;
-            tx.commit()?;
+            let mut transaction = client.build_transaction().read_only(true).start()?;
+            let result = work(&mut super::db::Tx::Postgres(&mut transaction))?;
+            transaction.commit()?;
             Ok(result)
         })
     }

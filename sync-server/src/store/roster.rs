@@ -86,7 +86,7 @@ pub trait Roster {
 }
 
 /// Whether `user` works for `tenant`.
-fn works_for(tx: &mut Tx<'_>, user: &str, tenant: &str) -> Result<bool, StoreError> {
+fn works_for(tx: &mut Tx<'_, '_>, user: &str, tenant: &str) -> Result<bool, StoreError> {
     let count: i64 = tx
         .query_one(
             sql!("SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2"),

@@ -196,7 +196,12 @@ pub(super) fn backfill_blob_references(connection: &Connection) -> Result<(), St
         let doc = document_id(id)?;
         if let Some((_, document)) = sync.load(doc)? {
             let references = doorstep_shared::blob::references(&document)?;
-            super::blobs::write_references(connection, doc, &references, None)?;
+            super::blobs::write_references(
+                &mut super::db::Tx::Sqlite(connection),
+                doc,
+                &references,
+                None,
+            )?;
         }
     }
     Ok(())
@@ -477,7 +482,12 @@ impl SyncStore for SqliteSync<'_> {
         }
         if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
             let references = doorstep_shared::blob::references(document)?;
-            super::blobs::write_references(self.connection, doc, &references, device)?;
+            super::blobs::write_references(
+                &mut super::db::Tx::Sqlite(self.connection),
+                doc,
+                &references,
+                device,
+            )?;
         }
         Ok(())
     }
