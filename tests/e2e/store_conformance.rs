@@ -6,6 +6,7 @@
 use doorstep_server::SqliteStore;
 use doorstep_server::store::Store;
 use doorstep_server::store::blobs::{Part, PartOutcome, StoredBlob};
+use doorstep_server::store::identity::EnrolmentRefused;
 use doorstep_server::store::missed_bins::MissedBinCheck;
 use doorstep_server::store::staff::StaffRole;
 use doorstep_shared::booking::{Half, HalfDay};
@@ -383,4 +384,103 @@ fn an_upload_takes_its_parts_in_order_only_and_ends_stored_whole(#[case] backend
     store.add_part(other, 10, &part(0, 5), now).unwrap();
     assert_eq!(store.drop_upload(other).unwrap(), ["parts/0"]);
     assert_eq!(store.upload(other).unwrap(), None);
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn an_enrolment_code_works_once_and_a_re_enrolled_device_keeps_its_actor(#[case] backend: Backend) {
+    let (store, _dir) = open(backend, "identity");
+    let now = Timestamp::from_millis(1_795_765_800_000);
+    let (priya, crew) = (UserId::from_u128(0x5d1), TeamId::from_u128(0x5d2));
+    store
+        .create_user(priya, "Priya Sharma", Role::Operative, &[COUNCIL])
+        .unwrap();
+    store
+        .create_team(crew, COUNCIL, "Ham Way crew", &[priya])
+        .unwrap();
+    assert_eq!(
+        store.people(COUNCIL).unwrap(),
+        [(priya, "Priya Sharma".to_owned(), Role::Operative)]
+    );
+    assert_eq!(
+        store.teams(COUNCIL).unwrap(),
+        [(crew, "Ham Way crew".to_owned())]
+    );
+    assert_eq!(
+        store.user_name(priya).unwrap().as_deref(),
+        Some("Priya Sharma")
+    );
+
+    let (device, actor) = (
+        DeviceId::from_u128(0x5d3),
+        automerge::ActorId::from(&[3u8; 16][..]),
+    );
+    store
+        .create_enrolment("CODE-1", priya, None, now.plus_minutes(60))
+        .unwrap();
+    store
+        .create_enrolment("CODE-OLD", priya, None, now.plus_minutes(-1))
+        .unwrap();
+    assert_eq!(
+        store
+            .redeem_enrolment("NO-SUCH", "t0", device, &actor, now)
+            .unwrap(),
+        Err(EnrolmentRefused::Unknown)
+    );
+    assert_eq!(
+        store
+            .redeem_enrolment("CODE-OLD", "t0", device, &actor, now)
+            .unwrap(),
+        Err(EnrolmentRefused::Expired)
+    );
+    let enrolled = store
+        .redeem_enrolment("CODE-1", "token-1", device, &actor, now)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (enrolled.device, enrolled.user, enrolled.rebound),
+        (device, priya, false)
+    );
+    assert_eq!(
+        store
+            .redeem_enrolment("CODE-1", "token-2", device, &actor, now)
+            .unwrap(),
+        Err(EnrolmentRefused::Used)
+    );
+    let identity = store.device_by_token("token-1").unwrap().unwrap();
+    assert_eq!(
+        (identity.device, identity.user, identity.role),
+        (device, priya, Role::Operative)
+    );
+    assert_eq!(identity.teams.into_iter().collect::<Vec<_>>(), [crew]);
+    assert_eq!(identity.tenants.into_iter().collect::<Vec<_>>(), [COUNCIL]);
+    assert_eq!(identity.actor, actor);
+    assert_eq!(store.user_of_actor(&actor).unwrap(), Some(priya));
+    assert!(store.device_in_team(device, crew).unwrap());
+
+    // Revoked, then enrolled again with a code naming the device.
+    assert!(store.revoke_device(device, now).unwrap());
+    assert!(
+        !store.revoke_device(device, now).unwrap(),
+        "already revoked"
+    );
+    assert!(store.device_by_token("token-1").unwrap().is_none());
+    store
+        .create_enrolment("CODE-2", priya, Some(device), now.plus_minutes(60))
+        .unwrap();
+    let other_actor = automerge::ActorId::from(&[4u8; 16][..]);
+    let again = store
+        .redeem_enrolment(
+            "CODE-2",
+            "token-3",
+            DeviceId::from_u128(0x5d4),
+            &other_actor,
+            now,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.device, again.rebound), (device, true));
+    assert_eq!(again.actor, actor, "its actor id is kept");
+    assert!(store.device_by_token("token-3").unwrap().is_some());
 }

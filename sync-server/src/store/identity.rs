@@ -11,10 +11,11 @@ use doorstep_shared::ids::{DeviceId, TeamId, TenantId, UserId};
 use doorstep_shared::sync::store::DeviceIdentity;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::{SqliteStore, StoreError, parse};
+use super::StoreError;
+use super::db::Database;
+use crate::{args, sql};
 
 /// A secret (code or token) as stored: its SHA-256.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
@@ -115,37 +116,7 @@ pub trait Identity {
     fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError>;
 }
 
-/// People rows as both databases return them: id, name, role.
-pub(super) fn parse_people(
-    rows: impl IntoIterator<Item = (String, String, String)>,
-) -> Result<Vec<(UserId, String, Role)>, StoreError> {
-    rows.into_iter()
-        .map(|(id, name, role)| Ok((parse("user id", id)?, name, parse("role", role)?)))
-        .collect()
-}
-
-/// Team rows as both databases return them: id, name.
-pub(super) fn parse_teams(
-    rows: impl IntoIterator<Item = (String, String)>,
-) -> Result<Vec<(TeamId, String)>, StoreError> {
-    rows.into_iter()
-        .map(|(id, name)| Ok((parse("team id", id)?, name)))
-        .collect()
-}
-
-/// Whether a device is a team member's, the same on both databases but
-/// for placeholders.
-pub(super) const DEVICE_IN_TEAM_QUERY: &str = "SELECT 1 FROM devices d
-     JOIN team_members m ON m.user_id = d.user_id WHERE d.id = ?1 AND m.team = ?2";
-
-/// The people query, the same on both databases but for placeholders.
-pub(super) const PEOPLE_QUERY: &str = "SELECT u.id, u.name, u.role FROM users u
-     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1 AND u.active ORDER BY u.name, u.id";
-/// The teams query, likewise.
-pub(super) const TEAMS_QUERY: &str =
-    "SELECT id, name FROM teams WHERE tenant = ?1 ORDER BY name, id";
-
-impl Identity for SqliteStore {
+impl<D: Database> Identity for D {
     fn create_user(
         &self,
         id: UserId,
@@ -153,20 +124,19 @@ impl Identity for SqliteStore {
         role: Role,
         tenants: &[TenantId],
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO users (id, name, role) VALUES (?1, ?2, ?3)",
-            params![id.to_string(), name, role.as_str()],
-        )?;
-        for tenant in tenants {
-            transaction.execute(
-                "INSERT INTO user_tenants (user_id, tenant) VALUES (?1, ?2)",
-                params![id.to_string(), tenant.to_string()],
+        self.write(|tx| {
+            tx.execute(
+                sql!("INSERT INTO users (id, name, role) VALUES (?1, ?2, ?3)"),
+                args![id.to_string(), name, role.as_str()],
             )?;
-        }
-        transaction.commit()?;
-        Ok(())
+            for tenant in tenants {
+                tx.execute(
+                    sql!("INSERT INTO user_tenants (user_id, tenant) VALUES (?1, ?2)"),
+                    args![id.to_string(), tenant.to_string()],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     fn create_team(
@@ -176,24 +146,23 @@ impl Identity for SqliteStore {
         name: &str,
         members: &[UserId],
     ) -> Result<(), StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO teams (id, tenant, name) VALUES (?1, ?2, ?3)",
-            params![id.to_string(), tenant.to_string(), name],
-        )?;
-        for member in members {
-            transaction.execute(
-                "INSERT INTO team_members (team, user_id) VALUES (?1, ?2)",
-                params![id.to_string(), member.to_string()],
+        self.write(|tx| {
+            tx.execute(
+                sql!("INSERT INTO teams (id, tenant, name) VALUES (?1, ?2, ?3)"),
+                args![id.to_string(), tenant.to_string(), name],
             )?;
-        }
-        transaction.execute(
-            "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
-            params![tenant.to_string()],
-        )?;
-        transaction.commit()?;
-        Ok(())
+            for member in members {
+                tx.execute(
+                    sql!("INSERT INTO team_members (team, user_id) VALUES (?1, ?2)"),
+                    args![id.to_string(), member.to_string()],
+                )?;
+            }
+            tx.execute(
+                sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
+                args![tenant.to_string()],
+            )?;
+            Ok(())
+        })
     }
 
     fn create_enrolment(
@@ -203,16 +172,21 @@ impl Identity for SqliteStore {
         device: Option<DeviceId>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "INSERT INTO enrolments (code_hash, user_id, device, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                secret_hash(code),
-                user.to_string(),
-                device.map(|d| d.to_string()),
-                expires_at.as_millis()
-            ],
-        )?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                sql!(
+                    "INSERT INTO enrolments (code_hash, user_id, device, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)"
+                ),
+                args![
+                    secret_hash(code),
+                    user.to_string(),
+                    device.map(|d| d.to_string()),
+                    expires_at.as_millis(),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     fn redeem_enrolment(
@@ -223,180 +197,185 @@ impl Identity for SqliteStore {
         new_actor: &ActorId,
         now: Timestamp,
     ) -> Result<Result<Enrolled, EnrolmentRefused>, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        let row = transaction
-            .query_row(
-                "SELECT user_id, device, expires_at, used_at FROM enrolments WHERE code_hash = ?1",
-                params![secret_hash(code)],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((user, device, expires_at, used_at)) = row else {
-            return Ok(Err(EnrolmentRefused::Unknown));
-        };
-        if used_at.is_some() {
-            return Ok(Err(EnrolmentRefused::Used));
-        }
-        if now.as_millis() > expires_at {
-            return Ok(Err(EnrolmentRefused::Expired));
-        }
-        let user: UserId = parse("user id", user)?;
-        let enrolled = match device {
-            Some(device) => {
-                let actor: Vec<u8> = transaction.query_row(
-                    "UPDATE devices SET token_hash = ?2, revoked_at = NULL
-                     WHERE id = ?1 RETURNING actor",
-                    params![device, secret_hash(token)],
-                    |row| row.get(0),
-                )?;
-                Enrolled {
-                    device: parse("device id", device)?,
-                    actor: ActorId::from(actor),
-                    user,
-                    rebound: true,
-                }
+        self.write(|tx| {
+            // Locked: two phones racing with one code cannot both win.
+            let Some(row) = tx.query_opt(
+                sql!(
+                    "SELECT user_id, device, expires_at, used_at FROM enrolments
+                     WHERE code_hash = ?1 {for_update}"
+                ),
+                args![secret_hash(code)],
+            )?
+            else {
+                return Ok(Err(EnrolmentRefused::Unknown));
+            };
+            if row.get::<Option<i64>>(3)?.is_some() {
+                return Ok(Err(EnrolmentRefused::Used));
             }
-            None => {
-                transaction.execute(
-                    "INSERT INTO devices (id, user_id, actor, token_hash, enrolled_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        new_device.to_string(),
-                        user.to_string(),
-                        new_actor.to_bytes(),
-                        secret_hash(token),
-                        now.as_millis()
-                    ],
-                )?;
-                Enrolled {
-                    device: new_device,
-                    actor: new_actor.clone(),
-                    user,
-                    rebound: false,
-                }
+            if now.as_millis() > row.get::<i64>(2)? {
+                return Ok(Err(EnrolmentRefused::Expired));
             }
-        };
-        transaction.execute(
-            "UPDATE enrolments SET used_at = ?2 WHERE code_hash = ?1",
-            params![secret_hash(code), now.as_millis()],
-        )?;
-        transaction.commit()?;
-        Ok(Ok(enrolled))
+            let user: UserId = row.parse(0, "user id")?;
+            let enrolled = match row.parse_opt::<DeviceId>(1, "device id")? {
+                Some(device) => {
+                    let actor: Vec<u8> = tx
+                        .query_one(
+                            sql!(
+                                "UPDATE devices SET token_hash = ?2, revoked_at = NULL
+                                 WHERE id = ?1 RETURNING actor"
+                            ),
+                            args![device.to_string(), secret_hash(token)],
+                        )?
+                        .get(0)?;
+                    Enrolled {
+                        device,
+                        actor: ActorId::from(actor),
+                        user,
+                        rebound: true,
+                    }
+                }
+                None => {
+                    tx.execute(
+                        sql!(
+                            "INSERT INTO devices (id, user_id, actor, token_hash, enrolled_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5)"
+                        ),
+                        args![
+                            new_device.to_string(),
+                            user.to_string(),
+                            new_actor.to_bytes(),
+                            secret_hash(token),
+                            now.as_millis(),
+                        ],
+                    )?;
+                    Enrolled {
+                        device: new_device,
+                        actor: new_actor.clone(),
+                        user,
+                        rebound: false,
+                    }
+                }
+            };
+            tx.execute(
+                sql!("UPDATE enrolments SET used_at = ?2 WHERE code_hash = ?1"),
+                args![secret_hash(code), now.as_millis()],
+            )?;
+            Ok(Ok(enrolled))
+        })
     }
 
     fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
-        let connection = self.connection()?;
-        let row = connection
-            .query_row(
-                "SELECT d.id, d.user_id, d.actor, u.role FROM devices d JOIN users u ON u.id = d.user_id
-                 WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND u.active",
-                params![secret_hash(token)],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Vec<u8>>(2)?,
-                        row.get::<_, String>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((device, user, actor, role)) = row else {
-            return Ok(None);
-        };
-        let strings = |sql: &str| -> Result<Vec<String>, StoreError> {
-            let mut statement = connection.prepare_cached(sql)?;
-            let rows = statement.query_map(params![user], |row| row.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        };
-        let teams = strings("SELECT team FROM team_members WHERE user_id = ?1")?
-            .into_iter()
-            .map(|t| parse("team id", t))
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        let tenants = strings("SELECT tenant FROM user_tenants WHERE user_id = ?1")?
-            .into_iter()
-            .map(|t| parse("tenant id", t))
-            .collect::<Result<BTreeSet<_>, _>>()?;
-        Ok(Some(DeviceIdentity {
-            device: parse("device id", device)?,
-            user: parse("user id", user.clone())?,
-            role: parse("role", role)?,
-            teams,
-            tenants,
-            actor: ActorId::from(actor),
-        }))
+        self.read(|tx| {
+            let Some(row) = tx.query_opt(
+                sql!(
+                    "SELECT d.id, d.user_id, d.actor, u.role FROM devices d
+                     JOIN users u ON u.id = d.user_id
+                     WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND u.active"
+                ),
+                args![secret_hash(token)],
+            )?
+            else {
+                return Ok(None);
+            };
+            let user: String = row.get(1)?;
+            let teams = tx
+                .query(
+                    sql!("SELECT team FROM team_members WHERE user_id = ?1"),
+                    args![user.as_str()],
+                )?
+                .iter()
+                .map(|team| team.parse(0, "team id"))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            let tenants = tx
+                .query(
+                    sql!("SELECT tenant FROM user_tenants WHERE user_id = ?1"),
+                    args![user.as_str()],
+                )?
+                .iter()
+                .map(|tenant| tenant.parse(0, "tenant id"))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            Ok(Some(DeviceIdentity {
+                device: row.parse(0, "device id")?,
+                user: row.parse(1, "user id")?,
+                role: row.parse(3, "role")?,
+                teams,
+                tenants,
+                actor: ActorId::from(row.get::<Vec<u8>>(2)?),
+            }))
+        })
     }
 
     fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
-        let changed = self.connection()?.execute(
-            "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            params![device.to_string(), now.as_millis()],
-        )?;
-        Ok(changed > 0)
+        self.write(|tx| {
+            let changed = tx.execute(
+                sql!("UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"),
+                args![device.to_string(), now.as_millis()],
+            )?;
+            Ok(changed > 0)
+        })
     }
 
     fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .connection()?
-            .query_row(
-                "SELECT name FROM users WHERE id = ?1",
-                params![user.to_string()],
-                |row| row.get(0),
-            )
-            .optional()?)
+        self.read(|tx| {
+            tx.query_opt(
+                sql!("SELECT name FROM users WHERE id = ?1"),
+                args![user.to_string()],
+            )?
+            .map(|row| row.get(0))
+            .transpose()
+        })
     }
 
     fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError> {
-        let user: Option<String> = self
-            .connection()?
-            .query_row(
-                "SELECT user_id FROM devices WHERE actor = ?1",
-                params![actor.to_bytes()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        user.map(|user| parse("user id", user)).transpose()
+        self.read(|tx| {
+            tx.query_opt(
+                sql!("SELECT user_id FROM devices WHERE actor = ?1"),
+                args![actor.to_bytes()],
+            )?
+            .map(|row| row.parse(0, "user id"))
+            .transpose()
+        })
     }
 
     fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError> {
-        Ok(self
-            .connection()?
-            .query_row(
-                DEVICE_IN_TEAM_QUERY,
-                params![device.to_string(), team.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        self.read(|tx| {
+            Ok(tx
+                .query_opt(
+                    sql!(
+                        "SELECT 1 FROM devices d JOIN team_members m ON m.user_id = d.user_id
+                         WHERE d.id = ?1 AND m.team = ?2"
+                    ),
+                    args![device.to_string(), team.to_string()],
+                )?
+                .is_some())
+        })
     }
 
     fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(PEOPLE_QUERY)?;
-        let rows = statement
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })?
-            .collect::<Result<Vec<(String, String, String)>, _>>()?;
-        parse_people(rows)
+        self.read(|tx| {
+            tx.query(
+                sql!(
+                    "SELECT u.id, u.name, u.role FROM users u
+                     JOIN user_tenants t ON t.user_id = u.id
+                     WHERE t.tenant = ?1 AND u.active ORDER BY u.name, u.id"
+                ),
+                args![tenant.to_string()],
+            )?
+            .iter()
+            .map(|row| Ok((row.parse(0, "user id")?, row.get(1)?, row.parse(2, "role")?)))
+            .collect()
+        })
     }
 
     fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(TEAMS_QUERY)?;
-        let rows = statement
-            .query_map(params![tenant.to_string()], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
-            .collect::<Result<Vec<(String, String)>, _>>()?;
-        parse_teams(rows)
+        self.read(|tx| {
+            tx.query(
+                sql!("SELECT id, name FROM teams WHERE tenant = ?1 ORDER BY name, id"),
+                args![tenant.to_string()],
+            )?
+            .iter()
+            .map(|row| Ok((row.parse(0, "team id")?, row.get(1)?)))
+            .collect()
+        })
     }
 }
