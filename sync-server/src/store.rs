@@ -12,14 +12,12 @@ use std::sync::{Mutex, MutexGuard};
 use doorstep_shared::document::DocumentError;
 use doorstep_shared::ids::TenantId;
 use doorstep_shared::service::ServiceCatalog;
-use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::store::SyncStore;
-use doorstep_shared::sync::wire::DocumentId;
-use doorstep_shared::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior};
 
 pub mod blobs;
 pub mod bookings;
+pub mod councils;
 pub mod db;
 pub mod erasure;
 pub mod identity;
@@ -31,6 +29,7 @@ pub mod staff;
 mod sync;
 
 pub use blobs::BlobRecords;
+pub use councils::Councils;
 pub use identity::Identity;
 pub use sync::{COMPACT_AFTER, SqliteSync};
 
@@ -101,6 +100,7 @@ fn count_load() {
 /// by several nodes). Object-safe, so the server holds `Arc<dyn Store>`.
 pub trait Store:
     Identity
+    + Councils
     + BlobRecords
     + outbox::OutboxRecords
     + bookings::BookingRecords
@@ -133,23 +133,6 @@ pub trait Store:
     fn change_listener(&self) -> Result<Option<Box<dyn ChangeListener>>, StoreError> {
         Ok(None)
     }
-
-    /// Adds a tenant, or renames it.
-    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError>;
-
-    /// A tenant's name (the council residents are told about).
-    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError>;
-
-    /// The next job reference number for a council and prefix (1, 2, …),
-    /// taken in its own statement: never given twice, even by several
-    /// server nodes.
-    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError>;
-
-    /// How many synced documents are stored.
-    fn count_documents(&self) -> Result<u64, StoreError>;
-
-    /// Every job's summary, by appointment (unbooked last), then reference.
-    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError>;
 
     /// Runs `work` on the sync store inside one transaction, committed only
     /// if it succeeds. Use [`run_sync`] for a typed result.
@@ -257,103 +240,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
-        self.connection()?.execute(
-            "INSERT INTO tenants (id, name) VALUES (?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-            params![id.to_string(), name],
-        )?;
-        Ok(())
-    }
-
-    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .connection()?
-            .query_row(
-                "SELECT name FROM tenants WHERE id = ?1",
-                params![id.to_string()],
-                |row| row.get(0),
-            )
-            .optional()?)
-    }
-
-    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
-        let last: i64 = self.connection()?.query_row(
-            "INSERT INTO job_references (tenant, prefix, last) VALUES (?1, ?2, 1)
-             ON CONFLICT (tenant, prefix) DO UPDATE SET last = job_references.last + 1
-             RETURNING last",
-            params![tenant.to_string(), prefix],
-            |row| row.get(0),
-        )?;
-        reference_number(last)
-    }
-
-    fn count_documents(&self) -> Result<u64, StoreError> {
-        let count: i64 =
-            self.connection()?
-                .query_row("SELECT count(*) FROM sync_documents", [], |row| row.get(0))?;
-        Ok(count.max(0) as u64)
-    }
-
-    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
-        let connection = self.connection()?;
-        let mut statement = connection.prepare(
-            "SELECT job, reference, service, service_name, status, status_label, address,
-                    appointment_starts, appointment_ends, pending_requests
-             FROM job_summaries WHERE tenant = ?1
-             ORDER BY appointment_starts IS NULL, appointment_starts, reference",
-        )?;
-        let rows = statement.query_map(params![tenant.to_string()], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, String>(6)?,
-                row.get::<_, Option<i64>>(7)?,
-                row.get::<_, Option<i64>>(8)?,
-                row.get::<_, i64>(9)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (
-                job,
-                reference,
-                service,
-                service_name,
-                status,
-                status_label,
-                address,
-                starts,
-                ends,
-                pending,
-            ) = row?;
-            Ok(JobSummary {
-                job: match parse::<DocumentId>("job id", job)? {
-                    DocumentId::Job(id) => id,
-                    other => {
-                        return Err(StoreError::Corrupt {
-                            what: "job summary id",
-                            value: other.to_string(),
-                        });
-                    }
-                },
-                reference,
-                service: parse("service id", service)?,
-                service_name,
-                status: parse("state", status)?,
-                status_label,
-                address,
-                appointment_starts: starts.map(Timestamp::from_millis),
-                appointment_ends: ends.map(Timestamp::from_millis),
-                pending_requests: pending.max(0) as usize,
-            })
-        })
-        .collect()
-    }
-
     fn in_sync_transaction(
         &self,
         services: &ServiceCatalog,
@@ -361,14 +247,6 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.sync_transaction(services, |sync| work(sync))
     }
-}
-
-/// A stored reference counter as a number to print.
-fn reference_number(last: i64) -> Result<u32, StoreError> {
-    u32::try_from(last).map_err(|_| StoreError::Corrupt {
-        what: "job reference counter",
-        value: last.to_string(),
-    })
 }
 
 fn parse<T: std::str::FromStr>(what: &'static str, value: String) -> Result<T, StoreError> {
@@ -404,6 +282,9 @@ const BLOB_REFS_MIGRATION: usize = 2;
 
 #[cfg(test)]
 mod tests {
+    use doorstep_shared::sync::wire::DocumentId;
+    use doorstep_shared::time::Timestamp;
+
     use super::*;
 
     #[test]

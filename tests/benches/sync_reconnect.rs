@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, Automerge, Change};
 use doorstep_server::SqliteStore;
-use doorstep_server::store::{Identity, Store, documents_loaded, run_sync};
+use doorstep_server::store::{Councils, Identity, Store, documents_loaded, run_sync};
 use doorstep_shared::job::{Appointment, Assignee, OfficeEditor};
 use doorstep_shared::prelude::*;
 use doorstep_shared::sync::server::scope_record;

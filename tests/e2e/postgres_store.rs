@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::Change;
+use doorstep_server::store::Councils;
 use doorstep_server::store::postgres::PgStore;
 use doorstep_shared::job::OfficeEditor;
 use doorstep_shared::prelude::*;

@@ -4,11 +4,11 @@
 //! same.
 
 use doorstep_server::SqliteStore;
-use doorstep_server::store::Store;
 use doorstep_server::store::blobs::{Part, PartOutcome, StoredBlob};
 use doorstep_server::store::identity::EnrolmentRefused;
 use doorstep_server::store::missed_bins::MissedBinCheck;
 use doorstep_server::store::staff::StaffRole;
+use doorstep_server::store::{Councils, Store};
 use doorstep_shared::booking::{Half, HalfDay};
 use doorstep_shared::prelude::*;
 use rstest::rstest;

@@ -4,7 +4,7 @@
 
 use automerge::{AutoCommit, Change};
 use doorstep_server::SqliteStore;
-use doorstep_server::store::Store;
+use doorstep_server::store::Councils;
 use doorstep_shared::job::OfficeEditor;
 use doorstep_shared::prelude::*;
 use doorstep_shared::sync::memory::MemoryStore;

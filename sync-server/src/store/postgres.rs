@@ -27,7 +27,7 @@ use super::sync::{
     ScopeColumns, author_column, author_from_column, decode_delivery, document_error, document_id,
     encode_delivery, kind_name, pushed_by,
 };
-use super::{COMPACT_AFTER, StoreError, parse, reference_number};
+use super::{COMPACT_AFTER, StoreError, parse};
 use doorstep_shared::notify::ResidentEvent;
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
@@ -194,18 +194,6 @@ impl PgStore {
                 )?;
             }
             transaction.commit()?;
-            Ok(())
-        })
-    }
-
-    /// Adds a tenant, or renames it.
-    pub fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
-        self.with_client(|client| {
-            client.execute(
-                "INSERT INTO tenants (id, name) VALUES ($1, $2)
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name",
-                &[&id.to_string(), &name],
-            )?;
             Ok(())
         })
     }
@@ -649,80 +637,6 @@ impl super::Store for PgStore {
         let mut client = self.config.connect(NoTls)?;
         client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
         Ok(Some(Box::new(PgChangeListener { client })))
-    }
-
-    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
-        PgStore::put_tenant(self, id, name)
-    }
-
-    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
-        self.with_client(|client| {
-            Ok(client
-                .query_opt("SELECT name FROM tenants WHERE id = $1", &[&id.to_string()])?
-                .map(|row| row.get(0)))
-        })
-    }
-
-    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
-        let last: i64 = self.with_client(|client| {
-            Ok(client
-                .query_one(
-                    "INSERT INTO job_references (tenant, prefix, last) VALUES ($1, $2, 1)
-                     ON CONFLICT (tenant, prefix) DO UPDATE SET last = job_references.last + 1
-                     RETURNING last",
-                    &[&tenant.to_string(), &prefix],
-                )?
-                .get(0))
-        })?;
-        reference_number(last)
-    }
-
-    fn count_documents(&self) -> Result<u64, StoreError> {
-        self.with_client(|client| {
-            let count: i64 = client
-                .query_one("SELECT count(*) FROM sync_documents", &[])?
-                .get(0);
-            Ok(count.max(0) as u64)
-        })
-    }
-
-    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
-        self.with_client(|client| {
-            let rows = client.query(
-                "SELECT job, reference, service, service_name, status, status_label, address,
-                        appointment_starts, appointment_ends, pending_requests
-                 FROM job_summaries WHERE tenant = $1
-                 ORDER BY appointment_starts IS NULL, appointment_starts, reference",
-                &[&tenant.to_string()],
-            )?;
-            rows.into_iter()
-                .map(|row| {
-                    let job = match document_id(row.get(0))? {
-                        DocumentId::Job(id) => id,
-                        other => {
-                            return Err(StoreError::Corrupt {
-                                what: "job summary id",
-                                value: other.to_string(),
-                            });
-                        }
-                    };
-                    Ok(JobSummary {
-                        job,
-                        reference: row.get(1),
-                        service: parse("service id", row.get(2))?,
-                        service_name: row.get(3),
-                        status: parse("state", row.get(4))?,
-                        status_label: row.get(5),
-                        address: row.get(6),
-                        appointment_starts: row
-                            .get::<_, Option<i64>>(7)
-                            .map(Timestamp::from_millis),
-                        appointment_ends: row.get::<_, Option<i64>>(8).map(Timestamp::from_millis),
-                        pending_requests: row.get::<_, i64>(9).max(0) as usize,
-                    })
-                })
-                .collect()
-        })
     }
 
     fn in_sync_transaction(
