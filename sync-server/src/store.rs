@@ -1,7 +1,7 @@
 //! The server's storage on SQLite: one file, WAL, every commit durable
 //! (`synchronous = FULL`) before anything is acknowledged.
 //!
-//! Synced documents live in [`SqliteSync`]; job summaries are written in
+//! Synced documents live in [`DbSync`]; job summaries are written in
 //! the same transaction as each job's changes, and lists read them, never
 //! documents. Identity (users, teams, devices, enrolment) is in
 //! [`identity`].
@@ -31,7 +31,7 @@ mod sync;
 pub use blobs::BlobRecords;
 pub use councils::Councils;
 pub use identity::Identity;
-pub use sync::{COMPACT_AFTER, SqliteSync};
+pub use sync::{COMPACT_AFTER, DbSync};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records
 /// how many have run.
@@ -199,11 +199,11 @@ impl SqliteStore {
     pub fn sync_transaction<R>(
         &self,
         services: &ServiceCatalog,
-        work: impl FnOnce(&mut SqliteSync<'_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut DbSync<'_, '_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut connection = self.connection()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let result = work(&mut SqliteSync::new(&transaction, services))?;
+        let result = work(&mut DbSync::new(db::Tx::Sqlite(&transaction), services))?;
         transaction.commit()?;
         Ok(result)
     }
@@ -268,7 +268,7 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
         if number + 1 == BLOB_REFS_MIGRATION {
-            sync::backfill_blob_references(&transaction)?;
+            sync::backfill_blob_references(db::Tx::Sqlite(&transaction))?;
         }
         transaction.pragma_update(None, "user_version", number as i64 + 1)?;
         transaction.commit()?;

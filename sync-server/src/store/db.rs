@@ -13,7 +13,8 @@
 //!   dialect: [`Tx::lock`] for an advisory lock; in a statement,
 //!   `{for_update}` to lock the rows read and `{skip_locked}` to pass over
 //!   rows other workers hold (`FOR UPDATE`, `FOR UPDATE SKIP LOCKED` on
-//!   PostgreSQL; nothing on SQLite, whose one writer already has them all).
+//!   PostgreSQL; nothing on SQLite, whose one writer already has them all),
+//!   and `{json_list ?N}` for a list parameter, passed as a JSON array.
 //!
 //! A [`Database`] runs work in a write transaction, committed only if the
 //! work succeeds.
@@ -37,6 +38,28 @@ pub struct Sql {
 const SKIP_LOCKED: &str = "{skip_locked}";
 /// Where a query locks the rows it reads until the transaction ends.
 const FOR_UPDATE: &str = "{for_update}";
+/// `{json_list ?N}`: the values of parameter N, a JSON array of text, as a
+/// subquery for `IN` (json_each on SQLite, json_array_elements_text on
+/// PostgreSQL): one way to pass a list to both.
+const JSON_LIST: &str = "{json_list ";
+
+/// Replaces each `{json_list ?N}` with what `write` makes of `?N`.
+fn json_lists(text: &str, write: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(JSON_LIST) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + JSON_LIST.len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        out.push_str(&write(after[..end].trim()));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
 
 impl Sql {
     /// A statement with SQLite's `?N` parameters.
@@ -52,19 +75,24 @@ impl Sql {
     pub fn sqlite(&self) -> &str {
         self.sqlite.get_or_init(|| {
             // SQLite's one writer already holds every row.
-            self.text.replace(SKIP_LOCKED, "").replace(FOR_UPDATE, "")
+            let text = self.text.replace(SKIP_LOCKED, "").replace(FOR_UPDATE, "");
+            json_lists(&text, |param| {
+                format!("(SELECT value FROM json_each({param}))")
+            })
         })
     }
 
     /// Its text for PostgreSQL, rewritten the first time it is asked for.
     pub fn postgres(&self) -> &str {
         self.postgres.get_or_init(|| {
-            to_postgres(
-                &self
-                    .text
-                    .replace(SKIP_LOCKED, "FOR UPDATE SKIP LOCKED")
-                    .replace(FOR_UPDATE, "FOR UPDATE"),
-            )
+            let text = self
+                .text
+                .replace(SKIP_LOCKED, "FOR UPDATE SKIP LOCKED")
+                .replace(FOR_UPDATE, "FOR UPDATE");
+            to_postgres(&json_lists(&text, |param| {
+                // Cast to text first, so the parameter is sent as text.
+                format!("(SELECT json_array_elements_text(CAST(CAST({param} AS text) AS json)))")
+            }))
         })
     }
 }
@@ -506,6 +534,20 @@ mod tests {
         assert_eq!(
             hold.postgres(),
             "SELECT 1 FROM uploads WHERE hash = $1 FOR UPDATE"
+        );
+    }
+
+    #[test]
+    fn a_list_parameter_is_a_json_array_in_both_dialects() {
+        let scope = Sql::new("SELECT id FROM d WHERE team IN {json_list ?4} AND a = ?1");
+        assert_eq!(
+            scope.sqlite(),
+            "SELECT id FROM d WHERE team IN (SELECT value FROM json_each(?4)) AND a = ?1"
+        );
+        assert_eq!(
+            scope.postgres(),
+            "SELECT id FROM d WHERE team IN \
+             (SELECT json_array_elements_text(CAST(CAST($4 AS text) AS json))) AND a = $1"
         );
     }
 

@@ -1,6 +1,10 @@
-//! The sync store on SQLite: [`SyncStore`] over one connection or
-//! transaction. The server runs each sync inside one transaction and
-//! commits before it replies.
+//! The sync store: [`SyncStore`] over one transaction on either database,
+//! written once. The server runs each sync inside one transaction and
+//! commits before it replies. On PostgreSQL, sequence numbers are taken by
+//! `UPDATE tenants … RETURNING seq`, which locks the tenant's row until the
+//! transaction ends: a second writer waits, so numbers are committed in the
+//! order they are handed out and a reader never sees 102 before 101 (on
+//! SQLite the one writer does the same).
 //!
 //! Documents are a snapshot plus the changes stored after it; once
 //! [`COMPACT_AFTER`] changes pile up, the snapshot is rewritten in the same
@@ -9,9 +13,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::db::{Row, Tx};
+use super::outbox::outbox_rows;
+use super::{StoreError, parse};
+use crate::{args, sql};
 use automerge::{AutoCommit, Change};
 use doorstep_shared::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId};
 use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::store::{
@@ -20,34 +29,26 @@ use doorstep_shared::sync::store::{
 use doorstep_shared::sync::wire::{Cursor, DocumentId};
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
-use rusqlite::{Connection, OptionalExtension, params};
-
-use super::outbox::outbox_rows;
-use super::{StoreError, parse};
-use doorstep_shared::notify::ResidentEvent;
 
 /// Changes stored after a snapshot before the snapshot is rewritten.
 pub const COMPACT_AFTER: i64 = 64;
 
-/// [`SyncStore`] over an SQLite connection (usually a transaction).
-pub struct SqliteSync<'c> {
-    connection: &'c Connection,
-    services: &'c ServiceCatalog,
+/// [`SyncStore`] over a transaction on either database.
+pub struct DbSync<'c, 't, 's> {
+    tx: Tx<'c, 't>,
+    services: &'s ServiceCatalog,
 }
 
-impl<'c> SqliteSync<'c> {
-    /// Works through `connection`; pass a transaction to make a sync atomic.
-    /// `services` give job summaries their status labels.
-    pub fn new(connection: &'c Connection, services: &'c ServiceCatalog) -> Self {
-        Self {
-            connection,
-            services,
-        }
+impl<'c, 't, 's> DbSync<'c, 't, 's> {
+    /// Works through `tx`, which its owner commits. `services` give job
+    /// summaries their status labels.
+    pub fn new(tx: Tx<'c, 't>, services: &'s ServiceCatalog) -> Self {
+        Self { tx, services }
     }
 
     /// Rewrites a job's list row from its document.
     fn write_summary(
-        &self,
+        &mut self,
         tenant: TenantId,
         job: JobId,
         document: &AutoCommit,
@@ -57,19 +58,22 @@ impl<'c> SqliteSync<'c> {
             return Ok(());
         };
         let summary = JobSummary::of(job, &loaded, service);
-        self.connection.execute(
-            "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
-                 status_label, address, appointment_starts, appointment_ends, pending_requests,
-                 closed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (job) DO UPDATE SET
-                 reference = excluded.reference, service = excluded.service,
-                 service_name = excluded.service_name, status = excluded.status,
-                 status_label = excluded.status_label, address = excluded.address,
-                 appointment_starts = excluded.appointment_starts,
-                 appointment_ends = excluded.appointment_ends,
-                 pending_requests = excluded.pending_requests, closed_at = excluded.closed_at",
-            params![
+        self.tx.execute(
+            sql!(
+                "INSERT INTO job_summaries (job, tenant, reference, service, service_name, status,
+                     status_label, address, appointment_starts, appointment_ends,
+                     pending_requests, closed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (job) DO UPDATE SET
+                     reference = excluded.reference, service = excluded.service,
+                     service_name = excluded.service_name, status = excluded.status,
+                     status_label = excluded.status_label, address = excluded.address,
+                     appointment_starts = excluded.appointment_starts,
+                     appointment_ends = excluded.appointment_ends,
+                     pending_requests = excluded.pending_requests,
+                     closed_at = excluded.closed_at"
+            ),
+            args![
                 DocumentId::Job(job).to_string(),
                 tenant.to_string(),
                 summary.reference,
@@ -80,7 +84,7 @@ impl<'c> SqliteSync<'c> {
                 summary.address,
                 summary.appointment_starts.map(Timestamp::as_millis),
                 summary.appointment_ends.map(Timestamp::as_millis),
-                summary.pending_requests as i64,
+                i64::try_from(summary.pending_requests).unwrap_or(i64::MAX),
                 loaded.closed_at(service).map(Timestamp::as_millis),
             ],
         )?;
@@ -185,30 +189,24 @@ pub(super) fn pushed_by(changes: &[(Author, Change)]) -> Option<DeviceId> {
 
 /// Writes `blob_refs` rows for every job and round already stored (once,
 /// when the table is added), as the server's own references.
-pub(super) fn backfill_blob_references(connection: &Connection) -> Result<(), StoreError> {
-    let ids: Vec<String> = connection
-        .prepare("SELECT id FROM sync_documents WHERE kind IN ('job', 'round')")?
-        .query_map([], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+pub(super) fn backfill_blob_references(mut tx: Tx<'_, '_>) -> Result<(), StoreError> {
+    let ids = tx
+        .query(
+            sql!("SELECT id FROM sync_documents WHERE kind IN ('job', 'round')"),
+            args![],
+        )?
+        .iter()
+        .map(|row| row.parse::<DocumentId>(0, "document id"))
+        .collect::<Result<Vec<_>, _>>()?;
     let services = ServiceCatalog::default();
-    let mut sync = SqliteSync::new(connection, &services);
-    for id in ids {
-        let doc = document_id(id)?;
+    let mut sync = DbSync::new(tx, &services);
+    for doc in ids {
         if let Some((_, document)) = sync.load(doc)? {
             let references = doorstep_shared::blob::references(&document)?;
-            super::blobs::write_references(
-                &mut super::db::Tx::Sqlite(connection),
-                doc,
-                &references,
-                None,
-            )?;
+            super::blobs::write_references(&mut sync.tx, doc, &references, None)?;
         }
     }
     Ok(())
-}
-
-pub(super) fn document_id(text: String) -> Result<DocumentId, StoreError> {
-    parse("document id", text)
 }
 
 /// The `author_device` column of a change: the device, or NULL for the server.
@@ -244,22 +242,32 @@ fn teams_json(teams: &BTreeSet<TeamId>) -> String {
     serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
 }
 
-impl SyncStore for SqliteSync<'_> {
+fn scope_columns(row: &Row) -> Result<ScopeColumns, StoreError> {
+    Ok(ScopeColumns {
+        kind: kind_name(&row.get::<String>(0)?),
+        assignee_user: row.get(1)?,
+        assignee_team: row.get(2)?,
+        open: row.get(3)?,
+        crew: row.get(4)?,
+        contact_job: row.get(5)?,
+    })
+}
+
+impl SyncStore for DbSync<'_, '_, '_> {
     type Error = StoreError;
 
     fn clock(&mut self, tenant: TenantId) -> Result<Cursor, StoreError> {
-        let clock = self
-            .connection
-            .query_row(
-                "SELECT seq, scope_version FROM tenants WHERE id = ?1",
-                params![tenant.to_string()],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
-            )
-            .optional()?;
-        Ok(clock.map_or_else(Cursor::default, |(seq, scope)| Cursor {
-            seq: seq.max(0) as u64,
-            scope: scope.max(0) as u64,
-        }))
+        let Some(row) = self.tx.query_opt(
+            sql!("SELECT seq, scope_version FROM tenants WHERE id = ?1"),
+            args![tenant.to_string()],
+        )?
+        else {
+            return Ok(Cursor::default());
+        };
+        Ok(Cursor {
+            seq: row.get(0)?,
+            scope: row.get(1)?,
+        })
     }
 
     fn scope(
@@ -267,41 +275,41 @@ impl SyncStore for SqliteSync<'_> {
         who: &DeviceIdentity,
         tenant: TenantId,
     ) -> Result<BTreeSet<DocumentId>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT d.id FROM sync_documents d
-             WHERE d.tenant = ?1 AND (
-                ?2
-                OR (d.kind = 'job' AND (d.assignee_user = ?3
-                    OR d.assignee_team IN (SELECT value FROM json_each(?4))))
-                OR (d.kind = 'round' AND d.crew IN (SELECT value FROM json_each(?4)))
-                OR (d.kind = 'contact' AND EXISTS (
-                    SELECT 1 FROM sync_documents j
-                    WHERE j.id = d.contact_job AND j.open = 1
-                      AND (j.assignee_user = ?3
-                           OR j.assignee_team IN (SELECT value FROM json_each(?4))))))",
-        )?;
-        let rows = statement.query_map(
-            params![
-                tenant.to_string(),
-                who.role == Role::Dispatcher,
-                who.user.to_string(),
-                teams_json(&who.teams)
-            ],
-            |row| row.get::<_, String>(0),
-        )?;
-        rows.map(|row| document_id(row?)).collect()
+        self.tx
+            .query(
+                sql!(
+                    "SELECT d.id FROM sync_documents d
+                     WHERE d.tenant = ?1 AND (
+                        ?2
+                        OR (d.kind = 'job' AND (d.assignee_user = ?3
+                            OR d.assignee_team IN {json_list ?4}))
+                        OR (d.kind = 'round' AND d.crew IN {json_list ?4})
+                        OR (d.kind = 'contact' AND EXISTS (
+                            SELECT 1 FROM sync_documents j
+                            WHERE j.id = d.contact_job AND j.open
+                              AND (j.assignee_user = ?3
+                                   OR j.assignee_team IN {json_list ?4}))))"
+                ),
+                args![
+                    tenant.to_string(),
+                    who.role == Role::Dispatcher,
+                    who.user.to_string(),
+                    teams_json(&who.teams),
+                ],
+            )?
+            .iter()
+            .map(|row| row.parse(0, "document id"))
+            .collect()
     }
 
     fn delivery(&mut self, device: DeviceId, tenant: TenantId) -> Result<Delivery, StoreError> {
-        let bytes: Option<Vec<u8>> = self
-            .connection
-            .query_row(
-                "SELECT delivery FROM sync_deliveries WHERE device = ?1 AND tenant = ?2",
-                params![device.to_string(), tenant.to_string()],
-                |row| row.get(0),
-            )
-            .optional()?;
-        bytes.map_or_else(|| Ok(Delivery::default()), |bytes| decode_delivery(&bytes))
+        match self.tx.query_opt(
+            sql!("SELECT delivery FROM sync_deliveries WHERE device = ?1 AND tenant = ?2"),
+            args![device.to_string(), tenant.to_string()],
+        )? {
+            Some(row) => decode_delivery(&row.get::<Vec<u8>>(0)?),
+            None => Ok(Delivery::default()),
+        }
     }
 
     fn set_delivery(
@@ -310,11 +318,16 @@ impl SyncStore for SqliteSync<'_> {
         tenant: TenantId,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        let bytes = encode_delivery(delivery);
-        self.connection.execute(
-            "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
-             ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery",
-            params![device.to_string(), tenant.to_string(), bytes],
+        self.tx.execute(
+            sql!(
+                "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery"
+            ),
+            args![
+                device.to_string(),
+                tenant.to_string(),
+                encode_delivery(delivery)
+            ],
         )?;
         Ok(())
     }
@@ -326,48 +339,36 @@ impl SyncStore for SqliteSync<'_> {
         device: DeviceId,
     ) -> Result<bool, StoreError> {
         Ok(self
-            .connection
-            .prepare_cached(
-                "SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2 AND borrowed = 0
-                   AND (added_by IS NULL OR added_by <> ?3) LIMIT 1",
+            .tx
+            .query_opt(
+                sql!(
+                    "SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2 AND NOT borrowed
+                       AND (added_by IS NULL OR added_by <> ?3) LIMIT 1"
+                ),
+                args![hash.to_string(), doc.to_string(), device.to_string()],
             )?
-            .query_row(
-                params![hash.to_string(), doc.to_string(), device.to_string()],
-                |_| Ok(()),
-            )
-            .optional()?
             .is_some())
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, StoreError> {
-        let row = self
-            .connection
-            .query_row(
-                "SELECT tenant, snapshot, snapshot_seq FROM sync_documents WHERE id = ?1",
-                params![doc.to_string()],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, Vec<u8>>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((tenant, snapshot, snapshot_seq)) = row else {
+        let Some(row) = self.tx.query_opt(
+            sql!("SELECT tenant, snapshot, snapshot_seq FROM sync_documents WHERE id = ?1"),
+            args![doc.to_string()],
+        )?
+        else {
             return Ok(None);
         };
         super::count_load();
-        let tenant: TenantId = parse("tenant id", tenant)?;
-        let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
-        let mut statement = self.connection.prepare_cached(
-            "SELECT bytes FROM sync_changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq",
-        )?;
-        let changes = statement
-            .query_map(params![doc.to_string(), snapshot_seq], |row| {
-                row.get::<_, Vec<u8>>(0)
-            })?
-            .map(|bytes| Change::from_bytes(bytes?).map_err(|e| document_error(e.into())))
+        let tenant: TenantId = row.parse(0, "tenant id")?;
+        let mut document = AutoCommit::load(&row.get::<Vec<u8>>(1)?).map_err(document_error)?;
+        let changes = self
+            .tx
+            .query(
+                sql!("SELECT bytes FROM sync_changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq"),
+                args![doc.to_string(), row.get::<i64>(2)?],
+            )?
+            .iter()
+            .map(|change| Change::from_bytes(change.get(0)?).map_err(|e| document_error(e.into())))
             .collect::<Result<Vec<_>, _>>()?;
         document.apply_changes(changes).map_err(document_error)?;
         Ok(Some((tenant, document)))
@@ -381,100 +382,101 @@ impl SyncStore for SqliteSync<'_> {
         changes: Vec<(Author, Change)>,
         record: ScopeRecord,
     ) -> Result<(), StoreError> {
-        let count = changes.len() as i64;
+        let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
         let device = pushed_by(&changes);
         // The tenant row is locked by this update until the transaction
         // ends, so sequence numbers are handed out in commit order.
-        let last: i64 = self.connection.query_row(
-            "UPDATE tenants SET seq = seq + ?2 WHERE id = ?1 RETURNING seq",
-            params![tenant.to_string(), count],
-            |row| row.get(0),
-        )?;
+        let last: i64 = self
+            .tx
+            .query_one(
+                sql!("UPDATE tenants SET seq = seq + ?2 WHERE id = ?1 RETURNING seq"),
+                args![tenant.to_string(), count],
+            )?
+            .get(0)?;
         let first = last - count + 1;
-        let before: Option<(ScopeColumns, i64)> = self
-            .connection
-            .query_row(
-                "SELECT kind, assignee_user, assignee_team, open, crew, contact_job, snapshot_seq
-                 FROM sync_documents WHERE id = ?1",
-                params![doc.to_string()],
-                |row| {
-                    let kind: String = row.get(0)?;
-                    Ok((
-                        ScopeColumns {
-                            kind: kind_name(&kind),
-                            assignee_user: row.get(1)?,
-                            assignee_team: row.get(2)?,
-                            open: row.get(3)?,
-                            crew: row.get(4)?,
-                            contact_job: row.get(5)?,
-                        },
-                        row.get(6)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let before = self
+            .tx
+            .query_opt(
+                sql!(
+                    "SELECT kind, assignee_user, assignee_team, open, crew, contact_job,
+                            snapshot_seq
+                     FROM sync_documents WHERE id = ?1"
+                ),
+                args![doc.to_string()],
+            )?
+            .map(|row| Ok::<_, StoreError>((scope_columns(&row)?, row.get::<i64>(6)?)))
+            .transpose()?;
         let columns = ScopeColumns::from(&record);
-        let compact = before
-            .as_ref()
-            .is_none_or(|(_, snapshot_seq)| last - snapshot_seq > COMPACT_AFTER);
-        if before.is_none() {
-            self.connection.execute(
-                "INSERT INTO sync_documents (id, tenant, snapshot, snapshot_seq, last_seq, kind,
-                     assignee_user, assignee_team, open, crew, contact_job)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    doc.to_string(),
-                    tenant.to_string(),
-                    document.save(),
-                    last,
-                    columns.kind,
-                    columns.assignee_user,
-                    columns.assignee_team,
-                    columns.open,
-                    columns.crew,
-                    columns.contact_job
-                ],
-            )?;
-        } else {
-            self.connection.execute(
-                "UPDATE sync_documents SET last_seq = ?2, assignee_user = ?3, assignee_team = ?4,
-                     open = ?5, crew = ?6, contact_job = ?7 WHERE id = ?1",
-                params![
-                    doc.to_string(),
-                    last,
-                    columns.assignee_user,
-                    columns.assignee_team,
-                    columns.open,
-                    columns.crew,
-                    columns.contact_job
-                ],
-            )?;
-            if compact {
-                self.connection.execute(
-                    "UPDATE sync_documents SET snapshot = ?2, snapshot_seq = ?3 WHERE id = ?1",
-                    params![doc.to_string(), document.save(), last],
+        match &before {
+            None => {
+                self.tx.execute(
+                    sql!(
+                        "INSERT INTO sync_documents (id, tenant, snapshot, snapshot_seq, last_seq,
+                             kind, assignee_user, assignee_team, open, crew, contact_job)
+                         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    ),
+                    args![
+                        doc.to_string(),
+                        tenant.to_string(),
+                        document.save(),
+                        last,
+                        columns.kind,
+                        columns.assignee_user.as_deref(),
+                        columns.assignee_team.as_deref(),
+                        columns.open,
+                        columns.crew.as_deref(),
+                        columns.contact_job.as_deref(),
+                    ],
                 )?;
             }
+            Some((_, snapshot_seq)) => {
+                self.tx.execute(
+                    sql!(
+                        "UPDATE sync_documents SET last_seq = ?2, assignee_user = ?3,
+                             assignee_team = ?4, open = ?5, crew = ?6, contact_job = ?7
+                         WHERE id = ?1"
+                    ),
+                    args![
+                        doc.to_string(),
+                        last,
+                        columns.assignee_user.as_deref(),
+                        columns.assignee_team.as_deref(),
+                        columns.open,
+                        columns.crew.as_deref(),
+                        columns.contact_job.as_deref(),
+                    ],
+                )?;
+                if last - snapshot_seq > COMPACT_AFTER {
+                    self.tx.execute(
+                        sql!(
+                            "UPDATE sync_documents SET snapshot = ?2, snapshot_seq = ?3
+                             WHERE id = ?1"
+                        ),
+                        args![doc.to_string(), document.save(), last],
+                    )?;
+                }
+            }
         }
-        let mut insert = self.connection.prepare_cached(
-            "INSERT INTO sync_changes (tenant, seq, doc, hash, author_device, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
         for ((author, change), seq) in changes.into_iter().zip(first..) {
-            let author = author_column(author);
-            insert.execute(params![
-                tenant.to_string(),
-                seq,
-                doc.to_string(),
-                change.hash().0.as_slice(),
-                author,
-                change.raw_bytes()
-            ])?;
+            self.tx.execute(
+                sql!(
+                    "INSERT INTO sync_changes (tenant, seq, doc, hash, author_device, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
+                args![
+                    tenant.to_string(),
+                    seq,
+                    doc.to_string(),
+                    change.hash().0.as_slice(),
+                    author_column(author),
+                    change.raw_bytes(),
+                ],
+            )?;
         }
         if before.as_ref().is_none_or(|(old, _)| *old != columns) {
-            self.connection.execute(
-                "UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1",
-                params![tenant.to_string()],
+            self.tx.execute(
+                sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
+                args![tenant.to_string()],
             )?;
         }
         if let DocumentId::Job(job) = doc {
@@ -482,31 +484,29 @@ impl SyncStore for SqliteSync<'_> {
         }
         if matches!(doc, DocumentId::Job(_) | DocumentId::Round(_)) {
             let references = doorstep_shared::blob::references(document)?;
-            super::blobs::write_references(
-                &mut super::db::Tx::Sqlite(self.connection),
-                doc,
-                &references,
-                device,
-            )?;
+            super::blobs::write_references(&mut self.tx, doc, &references, device)?;
         }
         Ok(())
     }
 
     fn enqueue(&mut self, tenant: TenantId, events: &[ResidentEvent]) -> Result<(), StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "INSERT INTO outbox (tenant, job, key, channel, event, happened_at, next_attempt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (tenant, key, channel) DO NOTHING",
-        )?;
         for (event, channel) in outbox_rows(events) {
-            statement.execute(params![
-                tenant.to_string(),
-                event.job.to_string(),
-                event.key,
-                channel,
-                event.event.as_str(),
-                event.at.as_millis(),
-            ])?;
+            self.tx.execute(
+                sql!(
+                    "INSERT INTO outbox (tenant, job, key, channel, event, happened_at,
+                         next_attempt)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                     ON CONFLICT (tenant, key, channel) DO NOTHING"
+                ),
+                args![
+                    tenant.to_string(),
+                    event.job.to_string(),
+                    event.key.as_str(),
+                    channel,
+                    event.event.as_str(),
+                    event.at.as_millis(),
+                ],
+            )?;
         }
         Ok(())
     }
@@ -516,29 +516,22 @@ impl SyncStore for SqliteSync<'_> {
         tenant: TenantId,
         after: u64,
     ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
-            "SELECT doc, seq, author_device, bytes FROM sync_changes
-             WHERE tenant = ?1 AND seq > ?2 ORDER BY seq",
+        let rows = self.tx.query(
+            sql!(
+                "SELECT doc, seq, author_device, bytes FROM sync_changes
+                 WHERE tenant = ?1 AND seq > ?2 ORDER BY seq"
+            ),
+            args![tenant.to_string(), i64::try_from(after).unwrap_or(i64::MAX)],
         )?;
-        let rows = statement.query_map(params![tenant.to_string(), after as i64], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
         let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
         for row in rows {
-            let (doc, seq, author, bytes) = row?;
-            let author = author_from_column(author)?;
             by_doc
-                .entry(document_id(doc)?)
+                .entry(row.parse(0, "document id")?)
                 .or_default()
                 .push(StoredChange {
-                    seq: seq.max(0) as u64,
-                    author,
-                    bytes,
+                    seq: row.get(1)?,
+                    author: author_from_column(row.get(2)?)?,
+                    bytes: row.get(3)?,
                 });
         }
         Ok(by_doc)
