@@ -168,9 +168,16 @@ pub fn run_sync<R>(
     result.ok_or(StoreError::Poisoned)
 }
 
-/// The server's SQLite database.
+/// Read connections an SQLite store keeps open beside its writer.
+const SQLITE_READERS: usize = 4;
+
+/// The server's SQLite database: one writer, and a few readers that WAL
+/// lets read the last committed state while a write is under way, so pages,
+/// workers and the board never wait behind a push.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    path: std::path::PathBuf,
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl SqliteStore {
@@ -185,11 +192,35 @@ impl SqliteStore {
         migrate(&mut connection)?;
         Ok(Self {
             connection: Mutex::new(connection),
+            path: path.to_owned(),
+            readers: Mutex::new(Vec::new()),
         })
     }
 
     fn connection(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.connection.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// An idle reader, or a new one (read-only, on the same file).
+    fn reader(&self) -> Result<Connection, StoreError> {
+        if let Some(reader) = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop() {
+            return Ok(reader);
+        }
+        let reader = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(reader)
+    }
+
+    /// Keeps a reader for the next read, up to [`SQLITE_READERS`].
+    fn give_back(&self, reader: Connection) {
+        if let Ok(mut readers) = self.readers.lock()
+            && readers.len() < SQLITE_READERS
+        {
+            readers.push(reader);
+        }
     }
 
     /// Runs `work` on the sync store inside one write transaction, committed
@@ -225,11 +256,15 @@ impl db::Database for SqliteStore {
         &self,
         work: impl FnOnce(&mut db::Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut connection = self.connection()?;
-        let transaction = connection.transaction()?;
-        let result = work(&mut db::Tx::Sqlite(&transaction))?;
-        transaction.commit()?;
-        Ok(result)
+        let mut reader = self.reader()?;
+        let result = (|| {
+            let transaction = reader.transaction()?;
+            let result = work(&mut db::Tx::Sqlite(&transaction))?;
+            transaction.commit()?;
+            Ok(result)
+        })();
+        self.give_back(reader);
+        result
     }
 }
 
@@ -282,10 +317,56 @@ const BLOB_REFS_MIGRATION: usize = 2;
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, mpsc};
+
     use doorstep_shared::sync::wire::DocumentId;
     use doorstep_shared::time::Timestamp;
 
+    use super::db::Database;
     use super::*;
+    use crate::{args, sql};
+
+    #[test]
+    fn reads_answer_with_the_last_committed_state_while_a_write_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("doorstep.db")).unwrap());
+        let tenant = TenantId::from_u128(1);
+        store.put_tenant(tenant, "Adur").unwrap();
+        let (begun, writing) = mpsc::channel();
+        let (read, done_reading) = mpsc::channel::<()>();
+        let writer = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store.write(|tx| {
+                    tx.execute(
+                        sql!("UPDATE tenants SET name = 'Worthing' WHERE id = ?1"),
+                        args![tenant.to_string()],
+                    )?;
+                    begun.send(()).unwrap();
+                    // The writer holds on until the read has answered.
+                    done_reading.recv().unwrap();
+                    Ok(())
+                })
+            })
+        };
+        writing.recv().unwrap();
+        let (answer, answered) = mpsc::channel();
+        let reading = Arc::clone(&store);
+        std::thread::spawn(move || answer.send(reading.tenant_name(tenant)).unwrap());
+        // A read waiting behind the writer would never answer; a minute is
+        // far beyond any machine's read of one row.
+        let name = answered
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a read waited behind the writer")
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("Adur"), "the last committed name");
+        read.send(()).unwrap();
+        writer.join().unwrap().unwrap();
+        assert_eq!(
+            store.tenant_name(tenant).unwrap().as_deref(),
+            Some("Worthing")
+        );
+    }
 
     #[test]
     fn reopening_a_database_keeps_its_rows_and_does_not_rerun_migrations() {
