@@ -487,6 +487,21 @@ mod tests {
         .unwrap()
     }
 
+    /// A phone enrolled for `person` in `role`.
+    fn enrolment(role: Role, person: &str) -> Enrolment {
+        Enrolment {
+            server: "https://doorstep.adur.gov.uk".into(),
+            device: DeviceId::from_u128(2),
+            user: UserId::from_u128(3),
+            role,
+            tenants: vec![TenantId::from_u128(5)],
+            councils: vec!["Adur & Worthing Councils".into()],
+            person: person.into(),
+            actor: "0102".into(),
+            token: "token".into(),
+        }
+    }
+
     /// A job of the council's own pest-control service.
     fn pest_control_job(number: u32) -> automerge::AutoCommit {
         let mut document = reported_repair(number);
@@ -517,17 +532,7 @@ mod tests {
             model.enrol.error.as_deref(),
             Some("that enrolment code has expired")
         );
-        model.apply(Update::Enrolled(Enrolment {
-            server: "https://doorstep.adur.gov.uk".into(),
-            device: DeviceId::from_u128(1),
-            user: UserId::from_u128(2),
-            role: Role::Crew,
-            tenants: vec![TenantId::from_u128(3)],
-            councils: vec!["Adur & Worthing Councils".into()],
-            person: "Sam Lee".into(),
-            actor: "0102".into(),
-            token: "t".into(),
-        }));
+        model.apply(Update::Enrolled(enrolment(Role::Crew, "Sam Lee")));
         assert_eq!(model.screen, Screen::Today);
         assert_eq!(model.role(), Role::Crew);
     }
@@ -682,17 +687,7 @@ mod tests {
             Timestamp::from_millis(0),
         );
         let job = JobId::from_u128(4);
-        let mut model = AppModel::new(Some(Enrolment {
-            server: "https://doorstep.example".into(),
-            device: DeviceId::from_u128(2),
-            user: UserId::from_u128(3),
-            role: Role::Operative,
-            tenants: vec![TenantId::from_u128(5)],
-            councils: vec!["Adur & Worthing Councils".into()],
-            person: "Priya Sharma".into(),
-            actor: "0102".into(),
-            token: "token".into(),
-        }));
+        let mut model = AppModel::new(Some(enrolment(Role::Operative, "Priya Sharma")));
         model.show(Screen::Job(job));
         model.apply(Update::Document {
             doc: DocumentId::Job(job),
