@@ -986,20 +986,19 @@ impl AppCore {
             .union(&sync.refused_documents())
             .copied()
             .collect();
-        // Documents arriving with new definitions are listed by them.
-        let services = match &received {
-            Some(received) => merged(&self.shipped, received),
-            None => self.services.clone(),
-        };
+        // Documents arriving with new definitions are listed by them; the
+        // catalog is rebuilt only when definitions came.
+        let rebuilt = received.as_ref().map(|r| merged(&self.shipped, r));
+        let services = rebuilt.as_ref().unwrap_or(&self.services);
         self.store.write(|write| {
             if let Some(received) = &received {
                 let saved = serde_json::to_vec(received).unwrap_or_default();
                 write.put_state(DEFINITIONS, &saved)?;
                 // Rows are made by the service: remake them all.
-                write.relist(&services)?;
+                write.relist(services)?;
             }
             for (tenant, doc, document) in &mut updates {
-                write.put_document(*tenant, *doc, document, &services)?;
+                write.put_document(*tenant, *doc, document, services)?;
             }
             for doc in &removals {
                 write.remove_document(*doc)?;
@@ -1008,9 +1007,9 @@ impl AppCore {
             write.mark_unsynced(&unsynced)
         })?;
         self.sync = sync;
-        if let Some(received) = received {
+        if let (Some(received), Some(rebuilt)) = (received, rebuilt) {
             self.received = received;
-            self.services = services;
+            self.services = rebuilt;
             news.push(CoreEvent::ServicesChanged);
         }
         // Photos waiting for their job to reach the server may go now.
