@@ -401,15 +401,6 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
-/// Which database a transaction is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// The embedded default.
-    Sqlite,
-    /// Several nodes sharing one database.
-    Postgres,
-}
-
 /// A transaction on either database, borrowed from whoever began it (a
 /// [`Database`], or a sync transaction) and will commit it.
 pub enum Tx<'c, 't> {
@@ -420,14 +411,6 @@ pub enum Tx<'c, 't> {
 }
 
 impl Tx<'_, '_> {
-    /// Which database it is on.
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
     /// Runs a statement; returns how many rows it changed.
     pub fn execute(&mut self, sql: &Sql, args: &[Value]) -> Result<u64, StoreError> {
         match self {
