@@ -77,6 +77,12 @@ pub enum StoreError {
         /// The value.
         value: String,
     },
+    /// No PostgreSQL connection was free, or could be opened, in time.
+    #[error("no database connection within the wait: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// TLS to PostgreSQL could not be set up as `sslmode` asks.
+    #[error("TLS to the database: {0}")]
+    Tls(String),
     /// A connection lock was poisoned by a panic elsewhere.
     #[error("the database connection was left unusable by an earlier failure")]
     Poisoned,

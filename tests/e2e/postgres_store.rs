@@ -218,3 +218,155 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
     let (_, health) = server.get_json("/health").await.unwrap();
     assert_eq!(health["database"], "ok");
 }
+
+#[test]
+fn sslmode_is_read_as_libpq_reads_it_and_left_to_the_driver_in_words_it_knows() {
+    use doorstep_server::store::postgres::Tls;
+    let cases = [
+        (
+            "host=db user=app",
+            "host=db user=app sslmode=prefer",
+            Tls::Prefer,
+        ),
+        (
+            "host=db sslmode=disable user=app",
+            "host=db user=app sslmode=disable",
+            Tls::Disable,
+        ),
+        (
+            "host=db password='a b' sslmode=verify-full sslrootcert=/ca.pem",
+            "host=db password='a b' sslmode=require",
+            Tls::VerifyFull(Some("/ca.pem".into())),
+        ),
+        (
+            "postgres://app@db/doorstep",
+            "postgres://app@db/doorstep?sslmode=prefer",
+            Tls::Prefer,
+        ),
+        (
+            "postgresql://app@db/doorstep?sslmode=verify-ca&application_name=x",
+            "postgresql://app@db/doorstep?application_name=x&sslmode=require",
+            Tls::VerifyCa(None),
+        ),
+        (
+            "postgres://app@db/doorstep?sslmode=require",
+            "postgres://app@db/doorstep?sslmode=require",
+            Tls::Require,
+        ),
+    ];
+    for (given, driver, tls) in cases {
+        assert_eq!(
+            Tls::from_url(given).unwrap(),
+            (driver.to_owned(), tls),
+            "{given}"
+        );
+    }
+    let error = Tls::from_url("host=db sslmode=sometimes").unwrap_err();
+    assert!(error.to_string().contains("verify-full"), "{error}");
+}
+
+/// `url` with one more connection parameter.
+fn with_param(url: &str, param: &str) -> String {
+    if url.starts_with("postgres") && url.contains("://") {
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}{param}")
+    } else {
+        format!("{url} {param}")
+    }
+}
+
+/// Whether the store's connection to PostgreSQL is encrypted.
+fn over_tls(store: &PgStore) -> bool {
+    use doorstep_server::store::db::Database;
+    use doorstep_server::{args, sql};
+    store
+        .read(|tx| {
+            tx.query_one(
+                sql!("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+                args![],
+            )?
+            .get(0)
+        })
+        .unwrap()
+}
+
+#[test]
+fn sslmode_chooses_tls_and_verify_modes_check_the_servers_certificate() {
+    let url = url();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let certificate: String = admin.query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
+    let offered: String = admin.query_one("SHOW ssl", &[]).unwrap().get(0);
+    assert_eq!(
+        offered, "on",
+        "this test needs PostgreSQL with TLS on (Debian's default, with its snakeoil certificate)"
+    );
+    let schema = Some("doorstep_test_tls");
+    let plain = PgStore::connect(&with_param(&url, "sslmode=disable"), schema).unwrap();
+    assert!(!over_tls(&plain));
+    let required = PgStore::connect(&with_param(&url, "sslmode=require"), schema).unwrap();
+    assert!(over_tls(&required));
+    // The server's self-signed certificate is no authority the system
+    // trusts, and names the machine, not 127.0.0.1.
+    let refused = PgStore::connect(&with_param(&url, "sslmode=verify-full"), schema).err();
+    assert!(
+        refused.is_some(),
+        "verify-full accepted an untrusted certificate"
+    );
+    let wrong_name = PgStore::connect(
+        &with_param(
+            &with_param(&url, "sslmode=verify-full"),
+            &format!("sslrootcert={certificate}"),
+        ),
+        schema,
+    )
+    .err();
+    assert!(wrong_name.is_some(), "verify-full accepted the wrong name");
+    let trusted = PgStore::connect(
+        &with_param(
+            &with_param(&url, "sslmode=verify-ca"),
+            &format!("sslrootcert={certificate}"),
+        ),
+        schema,
+    )
+    .unwrap();
+    assert!(over_tls(&trusted));
+}
+
+#[test]
+fn a_request_waits_for_a_free_connection_only_as_long_as_the_pool_says() {
+    use doorstep_server::store::StoreError;
+    use doorstep_server::store::db::Database;
+    use doorstep_server::store::postgres::PgPool;
+    let settings = PgPool {
+        max_connections: 1,
+        wait: std::time::Duration::from_millis(200),
+    };
+    fresh_store("doorstep_test_pool_wait");
+    let store = Arc::new(
+        PgStore::connect_with(&url(), Some("doorstep_test_pool_wait"), &settings).unwrap(),
+    );
+    let (holding, held) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            store.write(|_| {
+                holding.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    held.recv().unwrap();
+    let waited = store.tenant_name(TENANT);
+    assert!(
+        matches!(waited, Err(StoreError::Pool(_))),
+        "a request beyond the pool must fail after its wait, not hang: {waited:?}"
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+    assert_eq!(
+        store.tenant_name(TENANT).unwrap().as_deref(),
+        Some("Simulated council")
+    );
+}

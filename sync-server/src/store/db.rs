@@ -19,6 +19,7 @@
 //! A [`Database`] runs work in a write transaction, committed only if the
 //! work succeeds.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use ::postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -401,30 +402,53 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// The statements one PostgreSQL connection has prepared, by their text:
+/// each is parsed and planned by the server once per connection, not once
+/// per use.
+pub type Statements = HashMap<&'static str, ::postgres::Statement>;
+
 /// A transaction on either database, borrowed from whoever began it (a
 /// [`Database`], or a sync transaction) and will commit it.
 pub enum Tx<'c, 't> {
     /// SQLite, begun `IMMEDIATE` for writes: one writer at a time.
     Sqlite(&'c rusqlite::Connection),
-    /// PostgreSQL.
-    Postgres(&'c mut ::postgres::Transaction<'t>),
+    /// PostgreSQL, with its connection's prepared statements.
+    Postgres(&'c mut ::postgres::Transaction<'t>, &'c mut Statements),
+}
+
+/// `sql` prepared on the transaction's connection, once per connection.
+fn prepared(
+    tx: &mut ::postgres::Transaction<'_>,
+    statements: &mut Statements,
+    sql: &'static Sql,
+) -> Result<::postgres::Statement, StoreError> {
+    let text = sql.postgres();
+    if let Some(statement) = statements.get(text) {
+        return Ok(statement.clone());
+    }
+    let statement = tx.prepare(text)?;
+    statements.insert(text, statement.clone());
+    Ok(statement)
 }
 
 impl Tx<'_, '_> {
     /// Runs a statement; returns how many rows it changed.
-    pub fn execute(&mut self, sql: &Sql, args: &[Value]) -> Result<u64, StoreError> {
+    pub fn execute(&mut self, sql: &'static Sql, args: &[Value]) -> Result<u64, StoreError> {
         match self {
             Tx::Sqlite(tx) => {
                 let mut statement = tx.prepare_cached(sql.sqlite())?;
                 let changed = statement.execute(rusqlite::params_from_iter(args.iter()))?;
                 Ok(changed as u64)
             }
-            Tx::Postgres(tx) => Ok(tx.execute(sql.postgres(), &pg_args(args))?),
+            Tx::Postgres(tx, statements) => {
+                let statement = prepared(tx, statements, sql)?;
+                Ok(tx.execute(&statement, &pg_args(args))?)
+            }
         }
     }
 
     /// Runs a query; returns its rows.
-    pub fn query(&mut self, sql: &Sql, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+    pub fn query(&mut self, sql: &'static Sql, args: &[Value]) -> Result<Vec<Row>, StoreError> {
         match self {
             Tx::Sqlite(tx) => {
                 let mut statement = tx.prepare_cached(sql.sqlite())?;
@@ -436,21 +460,27 @@ impl Tx<'_, '_> {
                 }
                 Ok(out)
             }
-            Tx::Postgres(tx) => tx
-                .query(sql.postgres(), &pg_args(args))?
-                .iter()
-                .map(Row::from_postgres)
-                .collect(),
+            Tx::Postgres(tx, statements) => {
+                let statement = prepared(tx, statements, sql)?;
+                tx.query(&statement, &pg_args(args))?
+                    .iter()
+                    .map(Row::from_postgres)
+                    .collect()
+            }
         }
     }
 
     /// Runs a query that returns at most one row.
-    pub fn query_opt(&mut self, sql: &Sql, args: &[Value]) -> Result<Option<Row>, StoreError> {
+    pub fn query_opt(
+        &mut self,
+        sql: &'static Sql,
+        args: &[Value],
+    ) -> Result<Option<Row>, StoreError> {
         Ok(self.query(sql, args)?.into_iter().next())
     }
 
     /// Runs a query that returns exactly one row (an aggregate).
-    pub fn query_one(&mut self, sql: &Sql, args: &[Value]) -> Result<Row, StoreError> {
+    pub fn query_one(&mut self, sql: &'static Sql, args: &[Value]) -> Result<Row, StoreError> {
         self.query_opt(sql, args)?.ok_or(StoreError::Corrupt {
             what: "query result",
             value: "no row".into(),
@@ -464,8 +494,11 @@ impl Tx<'_, '_> {
     pub fn lock(&mut self, key: &str) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(_) => Ok(()),
-            Tx::Postgres(tx) => {
-                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
+            Tx::Postgres(..) => {
+                self.execute(
+                    crate::sql!("SELECT pg_advisory_xact_lock(hashtext(?1))"),
+                    crate::args![key],
+                )?;
                 Ok(())
             }
         }

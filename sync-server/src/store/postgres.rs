@@ -3,14 +3,16 @@
 //! does (telling the other nodes of changes). Every query is written once,
 //! for both databases, in the feature's own file over [`super::db`].
 
-use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use doorstep_shared::ids::TenantId;
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::store::SyncStore;
-use postgres::{Client, NoTls};
+use postgres::Client;
+use postgres_native_tls::MakeTlsConnector;
 
 use super::StoreError;
+use super::db::{Statements, Tx};
 use super::sync::DbSync;
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
@@ -30,96 +32,156 @@ const MIGRATIONS: &[&str] = &[
 /// their rows when it runs.
 const BLOB_REFS_MIGRATION: usize = 2;
 
-/// Connections one server node opens at most: requests beyond them wait
-/// for one to be free, so a burst (fifty residents booking at once) never
-/// exhausts the database's own limit (PostgreSQL's default is 100).
-pub const MAX_CONNECTIONS: usize = 16;
+/// How a node's connections to PostgreSQL behave.
+#[derive(Debug, Clone)]
+pub struct PgPool {
+    /// Connections one node opens at most: requests beyond them wait for
+    /// one to be free, so a burst (fifty residents booking at once) never
+    /// exhausts the database's own limit (PostgreSQL's default is 100).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection, and a new
+    /// connection for the database to answer, before failing with an error
+    /// instead of hanging.
+    pub wait: Duration,
+}
+
+impl Default for PgPool {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            wait: Duration::from_secs(10),
+        }
+    }
+}
 
 /// A PostgreSQL database shared by server nodes. Its methods block: call
 /// them from `spawn_blocking` or outside the async runtime.
 pub struct PgStore {
-    config: postgres::Config,
-    pool: Mutex<Pool>,
-    freed: Condvar,
+    /// Taken only by `drop`, which closes the connections on a plain thread.
+    pool: Option<r2d2::Pool<Connector>>,
+    connector: Connector,
 }
 
-/// Open connections: those idle, and how many exist in all.
-#[derive(Default)]
-struct Pool {
-    idle: Vec<Client>,
-    open: usize,
+/// Opens connections: where to, and with what TLS.
+#[derive(Clone)]
+struct Connector {
+    config: postgres::Config,
+    tls: MakeTlsConnector,
+}
+
+/// A pooled connection and the statements it has prepared.
+pub struct PgConnection {
+    client: Client,
+    statements: Statements,
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = PgConnection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<PgConnection, postgres::Error> {
+        Ok(PgConnection {
+            client: self.config.connect(self.tls.clone())?,
+            statements: Statements::new(),
+        })
+    }
+
+    fn is_valid(&self, connection: &mut PgConnection) -> Result<(), postgres::Error> {
+        connection.client.simple_query("").map(drop)
+    }
+
+    fn has_broken(&self, connection: &mut PgConnection) -> bool {
+        connection.client.is_closed()
+    }
 }
 
 impl PgStore {
-    /// Connects to `url` (a libpq connection string or `postgres://` URL)
-    /// and brings the schema up to date. With `schema`, everything lives in
-    /// that schema, created if missing: tests use one schema each.
+    /// Connects to `url` (a libpq connection string or `postgres://` URL,
+    /// whose `sslmode` chooses TLS: see [`Tls`]) and brings the schema up
+    /// to date. With `schema`, everything lives in that schema, created if
+    /// missing: tests use one schema each.
     pub fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        Self::connect_with(url, schema, &PgPool::default())
+    }
+
+    /// [`PgStore::connect`] with its own pool settings.
+    pub fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        settings: &PgPool,
+    ) -> Result<Self, StoreError> {
+        let (url, tls) = Tls::from_url(url)?;
         let mut config: postgres::Config = url.parse()?;
-        if let Some(schema) = schema {
-            let mut setup = config.connect(NoTls)?;
-            setup.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
-            config.options(&format!("-c search_path=\"{schema}\""));
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(settings.wait);
         }
-        let store = Self {
+        // A database that vanished without closing the connection (a cut
+        // network) is noticed within a minute, not hours.
+        config.keepalives_idle(Duration::from_secs(30));
+        config.keepalives_interval(Duration::from_secs(10));
+        config.keepalives_retries(3);
+        let connector = Connector {
             config,
-            pool: Mutex::new(Pool::default()),
-            freed: Condvar::new(),
+            tls: tls.connector()?,
+        };
+        // One connection first, so a wrong address, password or certificate
+        // is reported as itself, at once.
+        let mut first = connector.config.connect(connector.tls.clone())?;
+        let mut connector = connector;
+        if let Some(schema) = schema {
+            first.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))?;
+            connector
+                .config
+                .options(&format!("-c search_path=\"{schema}\""));
+        }
+        drop_on_plain_thread(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(settings.wait)
+            // A broken connection is noticed by its client; no round trip
+            // to check each one out.
+            .test_on_check_out(false)
+            .build_unchecked(connector.clone());
+        let store = Self {
+            pool: Some(pool),
+            connector,
         };
         store.migrate()?;
         Ok(store)
     }
 
-    /// An idle connection, a new one while fewer than [`MAX_CONNECTIONS`]
-    /// are open, or else the next one given back.
-    fn take(&self) -> Result<Client, StoreError> {
-        let mut pool = self.pool.lock().map_err(|_| StoreError::Poisoned)?;
-        loop {
-            match pool.idle.pop() {
-                Some(client) if !client.is_closed() => return Ok(client),
-                Some(_) => pool.open -= 1,
-                None if pool.open < MAX_CONNECTIONS => break,
-                None => {
-                    pool = self.freed.wait(pool).map_err(|_| StoreError::Poisoned)?;
-                }
-            }
-        }
-        pool.open += 1;
-        drop(pool);
-        self.config.connect(NoTls).map_err(|error| {
-            if let Ok(mut pool) = self.pool.lock() {
-                pool.open -= 1;
-            }
-            self.freed.notify_one();
-            StoreError::from(error)
+    /// Runs `work` on a pooled connection, waiting at most the pool's wait
+    /// for one to be free.
+    fn with_connection<R>(
+        &self,
+        work: impl FnOnce(&mut PgConnection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let pool = self.pool.as_ref().ok_or(StoreError::Poisoned)?;
+        work(&mut *pool.get()?)
+    }
+
+    /// Runs `work` in one transaction, committed only if it succeeds.
+    fn transaction<R>(
+        &self,
+        read_only: bool,
+        work: impl FnOnce(Tx<'_, '_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.with_connection(|connection| {
+            let mut transaction = connection
+                .client
+                .build_transaction()
+                .read_only(read_only)
+                .start()?;
+            let result = work(Tx::Postgres(&mut transaction, &mut connection.statements))?;
+            transaction.commit()?;
+            Ok(result)
         })
     }
 
-    fn give_back(&self, client: Client) {
-        if let Ok(mut pool) = self.pool.lock() {
-            if client.is_closed() {
-                pool.open -= 1;
-            } else {
-                pool.idle.push(client);
-            }
-        }
-        self.freed.notify_one();
-    }
-
-    /// Runs `work` on a client, returning the client to the pool after.
-    fn with_client<R>(
-        &self,
-        work: impl FnOnce(&mut Client) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        let mut client = self.take()?;
-        let result = work(&mut client);
-        self.give_back(client);
-        result
-    }
-
     fn migrate(&self) -> Result<(), StoreError> {
-        self.with_client(|client| {
-            let mut transaction = client.transaction()?;
+        self.with_connection(|connection| {
+            let mut transaction = connection.client.transaction()?;
             // Nodes starting together take turns.
             transaction.execute("SELECT pg_advisory_xact_lock(4242001)", &[])?;
             transaction.batch_execute(
@@ -127,7 +189,7 @@ impl PgStore {
             )?;
             let applied: i64 = transaction
                 .query_one("SELECT count(*) FROM doorstep_migrations", &[])?
-                .get(0);
+                .try_get(0)?;
             let known = MIGRATIONS.len() as i64;
             if applied > known {
                 return Err(StoreError::NewerDatabase {
@@ -138,8 +200,9 @@ impl PgStore {
             for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
                 transaction.batch_execute(sql)?;
                 if number + 1 == BLOB_REFS_MIGRATION {
-                    super::sync::backfill_blob_references(super::db::Tx::Postgres(
+                    super::sync::backfill_blob_references(Tx::Postgres(
                         &mut transaction,
+                        &mut connection.statements,
                     ))?;
                 }
                 transaction.execute(
@@ -159,34 +222,133 @@ impl PgStore {
         services: &ServiceCatalog,
         work: impl FnOnce(&mut DbSync<'_, '_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.with_client(|client| {
-            let mut transaction = client.transaction()?;
-            let result = work(&mut DbSync::new(
-                super::db::Tx::Postgres(&mut transaction),
-                services,
-            ))?;
-            transaction.commit()?;
-            Ok(result)
-        })
+        self.transaction(false, |tx| work(&mut DbSync::new(tx, services)))
     }
+}
+
+/// A blocking client owns a small runtime of its own, which may not be
+/// dropped on an async worker thread: drop it on a plain one.
+fn drop_on_plain_thread<T: Send + 'static>(value: T) {
+    let _ = std::thread::spawn(move || drop(value)).join();
 }
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        // A blocking client owns a small runtime of its own, which may not be
-        // dropped on an async worker thread: drop the clients on a plain one.
-        let clients = self
-            .pool
-            .get_mut()
-            .map(|pool| std::mem::take(&mut pool.idle))
-            .unwrap_or_default();
-        if !clients.is_empty() {
-            let _ = std::thread::spawn(move || drop(clients)).join();
+        if let Some(pool) = self.pool.take() {
+            drop_on_plain_thread(pool);
         }
     }
 }
 
-/// [`SyncStore`] over one PostgreSQL transaction.
+/// TLS to PostgreSQL, chosen by the URL's `sslmode` as libpq reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// `disable`: never.
+    Disable,
+    /// `allow` or `prefer` (the default): encrypted if the server offers
+    /// it, its certificate not checked.
+    Prefer,
+    /// `require`: always encrypted, the certificate not checked.
+    Require,
+    /// `verify-ca`: encrypted, the certificate signed by a trusted
+    /// authority (the system's, or `sslrootcert`), whatever its name.
+    VerifyCa(Option<String>),
+    /// `verify-full`: `verify-ca`, and the certificate names the host.
+    VerifyFull(Option<String>),
+}
+
+impl Tls {
+    /// Reads and removes `sslmode` and `sslrootcert` from a `postgres://`
+    /// URL or a `key=value` connection string, leaving what the driver
+    /// reads (it knows only `disable`, `prefer` and `require`).
+    pub fn from_url(url: &str) -> Result<(String, Tls), StoreError> {
+        let uri = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        let (base, params) = match url.split_once('?') {
+            Some((base, query)) if uri => (base, params_of(query, '&')),
+            _ if uri => (url, Vec::new()),
+            _ => ("", params_of(url, ' ')),
+        };
+        let mut mode = None;
+        let mut root = None;
+        let mut kept = Vec::new();
+        for param in params {
+            match param.split_once('=') {
+                Some(("sslmode", value)) => mode = Some(value.trim_matches('\'').to_owned()),
+                Some(("sslrootcert", value)) => root = Some(value.trim_matches('\'').to_owned()),
+                _ => kept.push(param),
+            }
+        }
+        let tls = match mode.as_deref() {
+            Some("disable") => Tls::Disable,
+            None | Some("allow") | Some("prefer") => Tls::Prefer,
+            Some("require") => Tls::Require,
+            Some("verify-ca") => Tls::VerifyCa(root),
+            Some("verify-full") => Tls::VerifyFull(root),
+            Some(other) => {
+                return Err(StoreError::Tls(format!(
+                    "sslmode {other:?} is none of disable, allow, prefer, require, verify-ca, verify-full"
+                )));
+            }
+        };
+        let driver_mode = match tls {
+            Tls::Disable => "sslmode=disable",
+            Tls::Prefer => "sslmode=prefer",
+            _ => "sslmode=require",
+        };
+        kept.push(driver_mode);
+        let url = if uri {
+            format!("{base}?{}", kept.join("&"))
+        } else {
+            kept.join(" ")
+        };
+        Ok((url, tls))
+    }
+
+    fn connector(&self) -> Result<MakeTlsConnector, StoreError> {
+        let mut builder = native_tls::TlsConnector::builder();
+        match self {
+            Tls::Disable | Tls::Prefer | Tls::Require => {
+                builder.danger_accept_invalid_certs(true);
+            }
+            Tls::VerifyCa(_) => {
+                builder.danger_accept_invalid_hostnames(true);
+            }
+            Tls::VerifyFull(_) => {}
+        }
+        if let Tls::VerifyCa(Some(path)) | Tls::VerifyFull(Some(path)) = self {
+            let pem = std::fs::read(path).map_err(|error| {
+                StoreError::Tls(format!("could not read sslrootcert {path}: {error}"))
+            })?;
+            let certificate = native_tls::Certificate::from_pem(&pem)
+                .map_err(|error| StoreError::Tls(format!("sslrootcert {path}: {error}")))?;
+            builder.add_root_certificate(certificate);
+        }
+        let connector = builder
+            .build()
+            .map_err(|error| StoreError::Tls(error.to_string()))?;
+        Ok(MakeTlsConnector::new(connector))
+    }
+}
+
+/// The parameters of a URL's query (split on `&`) or of a connection
+/// string (on spaces outside single quotes).
+fn params_of(text: &str, separator: char) -> Vec<&str> {
+    let mut params = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (at, c) in text.char_indices() {
+        if c == '\'' && separator == ' ' {
+            quoted = !quoted;
+        } else if c == separator && !quoted {
+            params.push(&text[start..at]);
+            start = at + 1;
+        }
+    }
+    params.push(&text[start..]);
+    params.retain(|param| !param.is_empty());
+    params
+}
+
 /// The channel server nodes announce changes on.
 const CHANGES_CHANNEL: &str = "doorstep_changes";
 
@@ -218,33 +380,23 @@ impl super::ChangeListener for PgChangeListener {
 impl super::db::Database for PgStore {
     fn write<R>(
         &self,
-        work: impl FnOnce(&mut super::db::Tx<'_, '_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.with_client(|client| {
-            let mut transaction = client.transaction()?;
-            let result = work(&mut super::db::Tx::Postgres(&mut transaction))?;
-            transaction.commit()?;
-            Ok(result)
-        })
+        self.transaction(false, |mut tx| work(&mut tx))
     }
 
     fn read<R>(
         &self,
-        work: impl FnOnce(&mut super::db::Tx<'_, '_>) -> Result<R, StoreError>,
+        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.with_client(|client| {
-            let mut transaction = client.build_transaction().read_only(true).start()?;
-            let result = work(&mut super::db::Tx::Postgres(&mut transaction))?;
-            transaction.commit()?;
-            Ok(result)
-        })
+        self.transaction(true, |mut tx| work(&mut tx))
     }
 }
 
 impl super::Store for PgStore {
     fn ping(&self) -> Result<(), StoreError> {
-        self.with_client(|client| {
-            client.query_one("SELECT 1", &[])?;
+        self.with_connection(|connection| {
+            connection.client.query_one("SELECT 1", &[])?;
             Ok(())
         })
     }
@@ -254,8 +406,8 @@ impl super::Store for PgStore {
     }
 
     fn announce_change(&self, tenant: TenantId, from: &str) -> Result<(), StoreError> {
-        self.with_client(|client| {
-            client.execute(
+        self.with_connection(|connection| {
+            connection.client.execute(
                 "SELECT pg_notify($1, $2)",
                 &[&CHANGES_CHANNEL, &format!("{tenant} {from}")],
             )?;
@@ -264,7 +416,8 @@ impl super::Store for PgStore {
     }
 
     fn change_listener(&self) -> Result<Option<Box<dyn super::ChangeListener>>, StoreError> {
-        let mut client = self.config.connect(NoTls)?;
+        let connector = &self.connector;
+        let mut client = connector.config.connect(connector.tls.clone())?;
         client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
         Ok(Some(Box::new(PgChangeListener { client })))
     }
