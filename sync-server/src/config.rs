@@ -4,13 +4,21 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
-use doorstep_shared::ids::{DeviceId, TeamId, TenantId, UserId};
-use doorstep_shared::transition::Role;
+use anyhow::Context;
+use clap::Parser;
+use doorstep_shared::service::ServiceCatalog;
 
-use crate::blobs::BlobLocation;
-use crate::secrets::Secret;
+use crate::clock::Clock;
+use crate::notify::{ByChannel, DemoProvider, Provider};
+use crate::pages::{Branding, Logo};
+use crate::photos::{BlobLocation, Blobs};
+use crate::secrets::{Hidden, Secret};
+use crate::state::AppState;
+use crate::store::postgres::PgStore;
+use crate::store::{SqliteStore, Store};
+use crate::workers::Workers;
 
 /// Doorstep's sync server.
 #[derive(Debug, Clone, Parser)]
@@ -27,7 +35,7 @@ pub struct Config {
     /// PostgreSQL to store everything in, instead of the SQLite file in the
     /// data folder (a libpq string or a `postgres://` URL).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Hidden>,
 
     /// Where photos are kept: a folder, or `s3://bucket/prefix` for
     /// S3-compatible storage (credentials, region and endpoint from the
@@ -47,7 +55,7 @@ pub struct Config {
     /// GOV.UK Notify API key for residents' texts and emails (test, team or
     /// live). Without it, messages go to the demo outbox.
     #[arg(long, env = "DOORSTEP_NOTIFY_API_KEY", hide_env_values = true)]
-    pub notify_api_key: Option<crate::gov_notify::NotifyKey>,
+    pub notify_api_key: Option<crate::notify::gov_notify::NotifyKey>,
 
     /// The Notify SMS template whose content is `((body))`.
     #[arg(long, env = "DOORSTEP_NOTIFY_SMS_TEMPLATE")]
@@ -66,7 +74,7 @@ pub struct Config {
     /// An SMTP server for residents' emails, which then show the photos
     /// inline: `smtps://user:password@host`, `smtp://host:587?tls=required`.
     #[arg(long, env = "DOORSTEP_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Hidden>,
 
     /// The address emails are sent from, with `--smtp-url`.
     #[arg(long, env = "DOORSTEP_SMTP_FROM")]
@@ -80,7 +88,7 @@ pub struct Config {
     /// The council's colour for the header of residents' pages, `#rrggbb`;
     /// it must keep white text readable.
     #[arg(long, env = "DOORSTEP_BRAND_COLOUR", default_value = "#1d70b8")]
-    pub brand_colour: crate::layout::BrandColour,
+    pub brand_colour: crate::pages::layout::BrandColour,
 
     /// The council's logo for residents' pages: a PNG, JPEG or SVG file
     /// (up to 512 KiB), shown before the council's name.
@@ -90,11 +98,11 @@ pub struct Config {
     /// Days a resident's contact details are kept after their job closes;
     /// then they are erased, with the addresses and texts of the messages
     /// sent to them.
-    #[arg(long, env = "DOORSTEP_CONTACT_RETENTION_DAYS", default_value_t = crate::retention::DEFAULT_CONTACT_DAYS)]
+    #[arg(long, env = "DOORSTEP_CONTACT_RETENTION_DAYS", default_value_t = crate::residents::retention::DEFAULT_CONTACT_DAYS)]
     pub contact_retention_days: u32,
 
     /// The Notify API's address.
-    #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::gov_notify::DEFAULT_BASE_URL)]
+    #[arg(long, env = "DOORSTEP_NOTIFY_BASE_URL", default_value = crate::notify::gov_notify::DEFAULT_BASE_URL)]
     pub notify_base_url: String,
 
     /// Folder of the operative app's browser build, served at `/app/`.
@@ -129,90 +137,7 @@ pub struct Config {
 
     /// What to do; without a command, serve.
     #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// Commands other than serving.
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Print a one-time code that enrols a phone for a user.
-    Enrol {
-        /// The user.
-        #[arg(long)]
-        user: UserId,
-        /// Re-enrol this (revoked) device, keeping its actor id.
-        #[arg(long)]
-        device: Option<DeviceId>,
-    },
-    /// Add a council (or rename one); prints its id.
-    AddTenant {
-        /// Its name.
-        #[arg(long)]
-        name: String,
-        /// Its id; a new one if not given.
-        #[arg(long)]
-        id: Option<TenantId>,
-    },
-    /// Add a person working for one or more councils; prints their id.
-    AddUser {
-        /// Their name.
-        #[arg(long)]
-        name: String,
-        /// operative, crew or dispatcher.
-        #[arg(long)]
-        role: Role,
-        /// A council they work for (repeat for several).
-        #[arg(long = "tenant", required = true)]
-        tenants: Vec<TenantId>,
-        /// Their id; a new one if not given.
-        #[arg(long)]
-        id: Option<UserId>,
-    },
-    /// Add a team (or crew) of a council with its members; prints its id.
-    AddTeam {
-        /// Its name.
-        #[arg(long)]
-        name: String,
-        /// The council.
-        #[arg(long)]
-        tenant: TenantId,
-        /// A member (repeat for several).
-        #[arg(long = "member")]
-        members: Vec<UserId>,
-        /// Its id; a new one if not given.
-        #[arg(long)]
-        id: Option<TeamId>,
-    },
-    /// Give a user a back-office sign-in as a council's administrator (or
-    /// a new password); prints the password, shown only this once.
-    AddAdmin {
-        /// The user (see `add-user`).
-        #[arg(long)]
-        user: UserId,
-        /// Their email address, to sign in with.
-        #[arg(long)]
-        email: String,
-        /// The council they administer.
-        #[arg(long)]
-        tenant: TenantId,
-    },
-}
-
-/// The settings a file may hold.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    services_dir: Option<PathBuf>,
-    web_app: Option<PathBuf>,
-    public_url: Option<String>,
-    blob_store: Option<String>,
-    max_photo_bytes: Option<u64>,
-    demo: Option<bool>,
-    node: Option<String>,
-    admin_token: Option<String>,
+    pub command: Option<crate::admin::Command>,
 }
 
 /// The settings could not be read.
@@ -241,71 +166,60 @@ impl Config {
     /// Reads flags and environment, then fills what neither set from the
     /// settings file, if one is named.
     pub fn load() -> Result<Self, ConfigError> {
-        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        Self::load_from(std::env::args_os())
+    }
 
-        let matches = Self::command().get_matches();
-        let mut config = match Self::from_arg_matches(&matches) {
-            Ok(config) => config,
-            Err(error) => error.exit(),
+    /// [`Config::load`] from these arguments (the program's name first).
+    /// Every setting is declared once, above: a file's `data_dir = "…"` is
+    /// the flag `--data-dir`'s default, under its environment variable and
+    /// the flag itself.
+    pub fn load_from(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+    ) -> Result<Self, ConfigError> {
+        use clap::{CommandFactory, FromArgMatches};
+
+        let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+        let parsed = |command: clap::Command| {
+            command
+                .try_get_matches_from(&args)
+                .and_then(|matches| Self::from_arg_matches(&matches))
         };
+        let config = parsed(Self::command()).unwrap_or_else(|error| error.exit());
         let Some(path) = config.config.clone() else {
             return Ok(config);
         };
         let shown = path.display().to_string();
+        let invalid = |message: String| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
             source,
         })?;
-        let file: FileConfig = toml::from_str(&text).map_err(|error| ConfigError::Invalid {
-            path: shown.clone(),
-            message: error.to_string(),
-        })?;
-        let unset = |id: &str| {
-            !matches!(
-                matches.value_source(id),
-                Some(ValueSource::EnvVariable | ValueSource::CommandLine)
-            )
-        };
-        if let (true, Some(listen)) = (unset("listen"), file.listen) {
-            config.listen = listen;
+        let file: toml::Table =
+            toml::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+        let mut command = Self::command();
+        for (key, value) in file {
+            let known = command
+                .get_arguments()
+                .any(|arg| arg.get_id() == key.as_str() && arg.get_long().is_some());
+            if !known || key == "config" {
+                return Err(invalid(format!("there is no setting `{key}`")));
+            }
+            let text = match value {
+                toml::Value::String(text) => text,
+                toml::Value::Integer(number) => number.to_string(),
+                toml::Value::Boolean(on) => on.to_string(),
+                _ => {
+                    return Err(invalid(format!(
+                        "`{key}` must be text, a number or true/false"
+                    )));
+                }
+            };
+            command = command.mut_arg(key, |arg| arg.default_value(text));
         }
-        if let (true, Some(data_dir)) = (unset("data_dir"), file.data_dir) {
-            config.data_dir = data_dir;
-        }
-        if let (true, Some(url)) = (unset("database_url"), file.database_url) {
-            config.database_url = Some(url);
-        }
-        if let (true, Some(dir)) = (unset("services_dir"), file.services_dir) {
-            config.services_dir = Some(dir);
-        }
-        if let (true, Some(url)) = (unset("public_url"), file.public_url) {
-            config.public_url = Some(url);
-        }
-        if let (true, Some(dir)) = (unset("web_app"), file.web_app) {
-            config.web_app = Some(dir);
-        }
-        if let (true, Some(location)) = (unset("blob_store"), file.blob_store) {
-            config.blob_store = Some(location.parse().map_err(|message| ConfigError::Invalid {
-                path: shown.clone(),
-                message: format!("blob_store: {message}"),
-            })?);
-        }
-        if let (true, Some(max)) = (unset("max_photo_bytes"), file.max_photo_bytes) {
-            config.max_photo_bytes = max;
-        }
-        if let (true, Some(demo)) = (unset("demo"), file.demo) {
-            config.demo = demo;
-        }
-        if let (true, Some(node)) = (unset("node"), file.node) {
-            config.node = node;
-        }
-        if let (true, Some(token)) = (unset("admin_token"), file.admin_token) {
-            config.admin_token = Some(token.parse().map_err(|message| ConfigError::Invalid {
-                path: shown,
-                message: format!("admin_token {message}"),
-            })?);
-        }
-        Ok(config)
+        parsed(command).map_err(|error| invalid(error.to_string()))
     }
 
     /// Where photos are kept.
@@ -327,5 +241,170 @@ impl Config {
     /// The SQLite database file.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("doorstep.db")
+    }
+
+    /// Opens the store the settings name: PostgreSQL if a URL is set, else
+    /// the SQLite file in the data folder (created with it if missing).
+    pub fn open_store(&self) -> anyhow::Result<(Arc<dyn Store>, String)> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("could not create {}", self.data_dir.display()))?;
+        Ok(match &self.database_url {
+            Some(url) => (
+                Arc::new(
+                    PgStore::connect(url.expose(), None)
+                        .context("could not open the PostgreSQL database")?,
+                ),
+                "PostgreSQL".into(),
+            ),
+            None => {
+                let path = self.database_path();
+                let store = SqliteStore::open(&path)
+                    .with_context(|| format!("could not open {}", path.display()))?;
+                (Arc::new(store), path.display().to_string())
+            }
+        })
+    }
+
+    /// Opens the photo store the settings name.
+    pub fn open_blobs(&self) -> anyhow::Result<Blobs> {
+        let location = self.blob_location();
+        Blobs::open(&location, self.max_photo_bytes)
+            .with_context(|| format!("could not open the photo store {location:?}"))
+    }
+
+    /// The server's state as the settings make it, with its workers.
+    pub fn state(
+        &self,
+        store: Arc<dyn Store>,
+        services: ServiceCatalog,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<AppState> {
+        let workers = Workers::new(
+            self.provider(Arc::clone(&clock))?,
+            self.contact_retention_days,
+        );
+        let public_url =
+            (self.public_url.clone()).unwrap_or_else(|| format!("http://{}", self.listen));
+        Ok(AppState::new(store, self.open_blobs()?, services, clock)
+            .with_node(&self.node)
+            .with_admin_token(self.admin_token.clone())
+            .with_web_app(self.web_app_folder())
+            .with_demo_pages(self.demo)
+            .with_booking_capacity(self.booking_capacity)
+            .with_branding(Branding {
+                colour: self.brand_colour.clone(),
+                logo: self.council_logo.as_deref().map(Logo::read).transpose()?,
+            })
+            .with_notify_callback_token(self.notify_callback_token.clone())
+            .with_public_url(&public_url)
+            .with_workers(workers))
+    }
+
+    /// Texts through GOV.UK Notify when a key is set, emails through the
+    /// council's SMTP server when one is set (else Notify); whatever is left
+    /// goes to the demo outbox (which records messages for `/demo/outbox`).
+    pub fn provider(&self, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn Provider>> {
+        let config = self;
+
+        let demo: Arc<dyn Provider> = Arc::new(DemoProvider::default());
+        let notify: Option<Arc<dyn Provider>> = match config.notify_api_key.clone() {
+            None => None,
+            Some(key) => {
+                let (Some(sms), Some(email)) = (
+                    config.notify_sms_template.clone(),
+                    config.notify_email_template.clone(),
+                ) else {
+                    anyhow::bail!(
+                        "with a Notify API key, set --notify-sms-template and --notify-email-template \
+                         (Notify templates whose content is ((subject)) and ((body)))"
+                    );
+                };
+                Some(Arc::new(crate::notify::GovNotify::new(
+                    key,
+                    sms,
+                    email,
+                    &config.notify_base_url,
+                    clock,
+                )?))
+            }
+        };
+        let smtp: Option<Arc<dyn Provider>> = match (&config.smtp_url, &config.smtp_from) {
+            (None, _) => None,
+            (Some(_), None) => anyhow::bail!("with --smtp-url, set --smtp-from too"),
+            (Some(url), Some(from)) => {
+                Some(Arc::new(crate::notify::SmtpEmail::new(url.expose(), from)?))
+            }
+        };
+        let sms = notify.clone().unwrap_or_else(|| Arc::clone(&demo));
+        let email = smtp.or(notify).unwrap_or(demo);
+        tracing::info!(
+            texts = if config.notify_api_key.is_some() {
+                "GOV.UK Notify"
+            } else {
+                "demo outbox"
+            },
+            emails = if config.smtp_url.is_some() {
+                "SMTP"
+            } else if config.notify_api_key.is_some() {
+                "GOV.UK Notify"
+            } else {
+                "demo outbox"
+            },
+            "residents' messages"
+        );
+        Ok(Arc::new(ByChannel { sms, email }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: &str, flags: &[&str]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("doorstep.toml");
+        std::fs::write(&path, file).unwrap();
+        let mut args = vec![
+            "doorstep-server".into(),
+            "--config".into(),
+            path.into_os_string(),
+        ];
+        args.extend(flags.iter().map(Into::into));
+        Config::load_from(args)
+    }
+
+    #[test]
+    fn every_setting_can_come_from_the_file_under_its_flag() {
+        let file = "booking_capacity = 7\ncontact_retention_days = 30\nbrand_colour = \"#005ea5\"\n\
+                    smtp_url = \"smtps://mail:hunter2@mail.example.org\"\nsmtp_from = \"council@example.org\"\n\
+                    database_url = \"postgres://doorstep:hunter2@db/doorstep\"\ndemo = true\n";
+        let config = load(file, &[]).unwrap();
+        assert_eq!(config.booking_capacity, 7);
+        assert_eq!(config.contact_retention_days, 30);
+        assert!(config.demo);
+        assert_eq!(
+            config.smtp_url.as_ref().map(Hidden::expose),
+            Some("smtps://mail:hunter2@mail.example.org")
+        );
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+
+        let flagged = load(file, &["--booking-capacity", "9"]).unwrap();
+        assert_eq!(flagged.booking_capacity, 9, "the flag wins over the file");
+    }
+
+    #[test]
+    fn a_file_naming_no_setting_or_a_bad_value_is_refused_with_its_name() {
+        let unknown = load("lisen = \"127.0.0.1:0\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("doorstep.toml is not valid"), "{unknown}");
+        assert!(unknown.contains("lisen"), "{unknown}");
+        let bad = load("booking_capacity = \"many\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("booking-capacity"), "{bad}");
+        let nested = load("[listen]\nport = 1\n", &[]).unwrap_err().to_string();
+        assert!(nested.contains("listen"), "{nested}");
     }
 }

@@ -38,7 +38,7 @@ pub enum SeedError {
     Walk(#[from] doorstep_shared::demo::WalkError),
     /// The demo dispatcher's password could not be hashed.
     #[error("could not set the demo dispatcher's password")]
-    Password(#[from] crate::staff::HashFailed),
+    Password(#[from] crate::office::staff::HashFailed),
 }
 
 /// The demo dispatcher's sign-in email for the back office.
@@ -53,7 +53,7 @@ pub fn set_dispatcher_password(
     store: &dyn Store,
     password: &str,
 ) -> Result<&'static str, SeedError> {
-    let hash = crate::staff::hash_password(password)?;
+    let hash = crate::office::staff::hash_password(password)?;
     store.put_staff_account(DEMO_DISPATCHER, DEMO_DISPATCHER_EMAIL, &hash)?;
     store.grant_staff_role(
         DEMO_DISPATCHER,
@@ -308,4 +308,65 @@ fn service<'a>(
         .ok()
         .and_then(|id| services.get(&id))
         .ok_or(SeedError::Definitions(id))
+}
+
+/// What a demo start prints once it is listening: the back office's
+/// sign-in (a fresh password each start) and the phones' enrolment codes.
+#[derive(Debug, Clone)]
+pub struct Welcome {
+    /// The demo dispatcher's email.
+    pub email: String,
+    /// Their password for this run.
+    pub password: String,
+    /// Enrolment codes, if this start seeded the demo.
+    pub logins: Vec<DemoLogin>,
+}
+
+impl Welcome {
+    /// Seeds the demo into an empty store and sets a fresh password.
+    pub fn prepare(
+        store: &dyn Store,
+        services: &ServiceCatalog,
+        node: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Self> {
+        let actor = crate::state::node_actor(node);
+        let seeded = seed_if_empty(store, services, &actor, now, crate::secrets::enrolment_code)?;
+        let password = crate::secrets::enrolment_code()?;
+        let email = set_dispatcher_password(store, &password)?;
+        Ok(Self {
+            email: email.to_owned(),
+            password,
+            logins: seeded.unwrap_or_default(),
+        })
+    }
+
+    /// The words printed for the demo's visitor at `address`.
+    pub fn banner(&self, address: std::net::SocketAddr) -> String {
+        let mut banner = format!(
+            "\nDoorstep demo is ready.\n\n  Back office   http://{address}/office/sign-in\n    email       {}\n    password    {}\n\n  Residents     http://{address}/report\n  Phone app     http://{address}/app/\n",
+            self.email, self.password
+        );
+        for login in &self.logins {
+            banner.push_str(&format!(
+                "    enrolment code for {} ({}): {}\n",
+                login.name, login.role, login.code
+            ));
+        }
+        banner
+    }
+}
+
+/// Logs where a demo's visitor finds the residents' pages, with a fresh
+/// tracking link to a reported repair waiting for an appointment.
+pub async fn show_resident_pages(state: &crate::state::AppState) -> anyhow::Result<()> {
+    let base = state.public_url().to_owned();
+    let token = crate::residents::issue(state, DEMO_TENANT, DEMO_WAITING_JOB, state.clock().now())
+        .await
+        .map_err(|error| anyhow::anyhow!("could not make a demo tracking link: {error}"))?;
+    tracing::info!(
+        "residents: report a repair at {base}/report, a missed bin at {base}/missed-bin"
+    );
+    tracing::info!("residents: follow HR-00004 (reported, not booked) at {base}/track/{token}");
+    Ok(())
 }

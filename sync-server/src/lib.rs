@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use std::sync::Arc;
-//! use doorstep_server::blobs::{BlobLocation, Blobs};
+//! use doorstep_server::photos::{BlobLocation, Blobs};
 //! use doorstep_server::{AppState, SqliteStore, SystemClock, serve};
 //! use doorstep_shared::service::ServiceCatalog;
 //!
@@ -24,32 +24,24 @@
 //! # Ok(()) }
 //! ```
 
-pub mod blobs;
-pub mod bookings;
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
-pub mod gov_notify;
-pub mod history;
-pub mod html;
+mod health;
 pub mod intake;
-pub mod layout;
-pub mod missed_bins;
+pub mod notify;
 pub mod office;
-pub mod outbox;
-mod relay;
-pub mod report;
+pub mod pages;
+pub mod photos;
 pub mod residents;
-pub mod retention;
-mod routes;
 pub mod secrets;
 pub mod services;
-pub mod smtp;
-pub mod staff;
 pub mod state;
 pub mod store;
-pub mod tracking;
+mod sync;
+pub mod workers;
 
 use std::future::Future;
 
@@ -66,13 +58,24 @@ use crate::error::ErrorDetail;
 
 /// The whole HTTP application: routes, request tracing and error logging.
 pub fn app(state: AppState) -> Router {
-    routes::router(state)
+    let web_app = pages::web_app::router(state.web_app());
+    Router::new()
+        .merge(health::router())
+        .merge(sync::router())
+        .merge(photos::router())
+        .merge(notify::router())
+        .merge(residents::router())
+        .merge(office::router())
+        .merge(pages::router())
+        .merge(web_app)
+        .with_state(state)
         .layer(axum::middleware::map_response(log_failures))
         .layer(TraceLayer::new_for_http())
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
-/// finishes the requests in flight. Other nodes' changes are heard from
+/// finishes the requests in flight and the workers' passes under way.
+/// The state's workers (if any) run from the start. Other nodes' changes are heard from
 /// the moment this is called (before the returned future first runs), so
 /// nothing announced after a server is started is missed.
 pub fn serve(
@@ -80,12 +83,14 @@ pub fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> impl Future<Output = std::io::Result<()>> + Send {
-    let relay = relay::start(&state);
+    let relay = sync::relay::start(&state);
+    let workers = workers::start(&state);
     async move {
         let served = axum::serve(listener, app(state))
             .with_graceful_shutdown(shutdown)
             .await;
         relay.stop();
+        workers.stop().await;
         served
     }
 }
@@ -97,4 +102,33 @@ async fn log_failures(response: Response) -> Response {
         tracing::error!(status = %response.status(), cause = %detail, "request failed");
     }
     response
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM: the usual way to stop
+/// [`serve`].
+pub async fn stop_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }

@@ -76,6 +76,32 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// A setting that may hold a password — a database or SMTP URL: read as
+/// text, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(String);
+
+impl Hidden {
+    /// The text itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden(…)")
+    }
+}
+
+impl std::str::FromStr for Hidden {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Hidden(text.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@ use doorstep_shared::sync::server::SyncServer;
 use doorstep_shared::transition::{Actor, Role};
 use sha2::{Digest, Sha256};
 
-use crate::blobs::Blobs;
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::photos::storage::Blobs;
 use crate::secrets::Secret;
 use crate::store::{Store, StoreError, run_sync};
 
@@ -58,7 +58,8 @@ pub struct AppState {
     demo_pages: bool,
     notify_callback_token: Option<Secret>,
     booking_capacity: u32,
-    branding: crate::layout::Branding,
+    branding: crate::pages::layout::Branding,
+    workers: Option<crate::workers::Workers>,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -99,18 +100,31 @@ impl AppState {
             demo_pages: false,
             notify_callback_token: None,
             booking_capacity: 4,
-            branding: crate::layout::Branding::default(),
+            branding: crate::pages::layout::Branding::default(),
+            workers: None,
         }
     }
 
+    /// The background workers [`crate::serve`] runs; none without this
+    /// (tests run each pass themselves).
+    pub fn with_workers(mut self, workers: crate::workers::Workers) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The background workers, if the server runs them.
+    pub fn workers(&self) -> Option<&crate::workers::Workers> {
+        self.workers.as_ref()
+    }
+
     /// The council's colour and logo on residents' pages.
-    pub fn with_branding(mut self, branding: crate::layout::Branding) -> Self {
+    pub fn with_branding(mut self, branding: crate::pages::layout::Branding) -> Self {
         self.branding = branding;
         self
     }
 
     /// The council's colour and logo on residents' pages.
-    pub fn branding(&self) -> &crate::layout::Branding {
+    pub fn branding(&self) -> &crate::pages::layout::Branding {
         &self.branding
     }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use automerge::AutoCommit;
 use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
-use doorstep_server::outbox::{DemoProvider, deliver_due};
-use doorstep_server::retention::erase_expired_contacts;
+use doorstep_server::notify::{DemoProvider, deliver_due};
+use doorstep_server::residents::erase_expired_contacts;
 use doorstep_shared::prelude::*;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_tests::{ADMIN_TOKEN, ServerOptions, TestDevice, TestServer, test_now};

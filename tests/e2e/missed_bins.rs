@@ -5,8 +5,8 @@
 
 use automerge::AutoCommit;
 use doorstep_server::demo::DEMO_TENANT;
-use doorstep_server::missed_bins::check_waiting;
-use doorstep_server::outbox::{DemoProvider, deliver_due};
+use doorstep_server::notify::{DemoProvider, deliver_due};
+use doorstep_server::residents::check_waiting;
 use doorstep_shared::photo::{PhotoLimits, process};
 use doorstep_shared::prelude::*;
 use doorstep_shared::round::RoundEditor;

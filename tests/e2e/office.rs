@@ -164,7 +164,7 @@ async fn signing_out_needs_the_forms_token_and_ends_the_session() {
 async fn a_jobs_page_tells_its_history_in_plain_words_with_its_messages() {
     use automerge::AutoCommit;
     use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
-    use doorstep_server::outbox::{DemoProvider, deliver_due};
+    use doorstep_server::notify::{DemoProvider, deliver_due};
     use doorstep_shared::prelude::*;
     use doorstep_shared::sync::wire::DocumentId;
     use doorstep_tests::TestDevice;
@@ -262,7 +262,7 @@ async fn a_jobs_page_tells_its_history_in_plain_words_with_its_messages() {
 
 /// Text as the pages write it (quotes and apostrophes escaped).
 pub(crate) fn escaped(text: &str) -> String {
-    doorstep_server::html::escape(text)
+    doorstep_server::pages::escape(text)
 }
 
 /// The form token on a back-office page.

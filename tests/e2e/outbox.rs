@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use automerge::AutoCommit;
 use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
-use doorstep_server::outbox::{DemoProvider, Provider, SendError, SendFuture, deliver_due};
+use doorstep_server::notify::{DemoProvider, Provider, SendError, SendFuture, deliver_due};
 use doorstep_shared::contact::Channel;
 use doorstep_shared::notify::Message;
 use doorstep_shared::prelude::*;
@@ -112,14 +112,14 @@ async fn an_action_on_a_phone_sends_the_resident_one_text_and_one_email_even_whe
         !email_token.starts_with(&token),
         "each message its own token"
     );
-    let opened = doorstep_server::tracking::resolve(&server.state, &token, later(30))
+    let opened = doorstep_server::residents::resolve(&server.state, &token, later(30))
         .await
         .unwrap();
     assert_eq!(opened, Some((DEMO_TENANT, JOB)));
     let mut forged = token.clone();
     forged.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
     for bad in [forged.as_str(), "", "not-a-token", &format!("{token}x")] {
-        let opened = doorstep_server::tracking::resolve(&server.state, bad, later(30))
+        let opened = doorstep_server::residents::resolve(&server.state, bad, later(30))
             .await
             .unwrap();
         assert_eq!(opened, None, "{bad:?}");
@@ -349,8 +349,8 @@ fn notify_would_accept(authorization: Option<&str>) -> Result<(), String> {
 }
 
 /// Notify at `url` (the stand-in), with the test clock and `key`.
-fn notify_at(url: &str, key: &str) -> doorstep_server::gov_notify::GovNotify {
-    doorstep_server::gov_notify::GovNotify::new(
+fn notify_at(url: &str, key: &str) -> doorstep_server::notify::GovNotify {
+    doorstep_server::notify::GovNotify::new(
         key.parse().unwrap(),
         "sms-template".into(),
         "email-template".into(),
@@ -708,8 +708,8 @@ async fn two_phones_completing_the_same_job_offline_tell_the_resident_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_job_emails_the_resident_over_smtp_with_the_photo_inline_once_it_is_uploaded() {
-    use doorstep_server::outbox::ByChannel;
-    use doorstep_server::smtp::SmtpEmail;
+    use doorstep_server::notify::ByChannel;
+    use doorstep_server::notify::SmtpEmail;
 
     let smtp = SmtpServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -943,4 +943,45 @@ async fn the_demo_outbox_shows_a_repair_booked_then_on_the_way_then_completed() 
     assert_eq!(page.matches("<td>sent</td>").count(), 3, "{page}");
     assert!(page.contains("too late for a reminder"), "{page}");
     assert!(page.contains("HR-00004 is complete"), "{page}");
+}
+
+#[tokio::test]
+async fn the_server_runs_its_delivery_worker_itself_and_stops_it_with_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = std::sync::Arc::new(DemoProvider::default());
+    let mut workers = doorstep_server::workers::Workers::new(provider.clone(), 90);
+    // Passes follow each other quickly so the test waits little; what it
+    // waits on is the messages, not a time.
+    workers.every = std::time::Duration::from_millis(20);
+    let options = ServerOptions {
+        workers: Some(workers),
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_at(dir.path(), options).await.unwrap();
+    server.clock.set(later(20));
+    let mut phone = priya(&server).await;
+    no_access(&server, &mut phone, 1).await;
+
+    let mut waited = 0;
+    while provider.sent().len() < 2 {
+        assert!(
+            waited < 3000,
+            "the server's own worker never sent the messages"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let channels: Vec<Channel> = provider.sent().iter().map(|m| m.channel).collect();
+    assert!(channels.contains(&Channel::Sms) && channels.contains(&Channel::Email));
+    let rows = server
+        .state
+        .with_store(|store| store.outbox_for_job(JOB))
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|row| row.status == "sent" && row.attempts == 1),
+        "{rows:?}"
+    );
+    server.stop().await.unwrap();
 }

@@ -65,7 +65,7 @@ async fn residents_report_follow_and_book_with_javascript_off_and_every_page_pas
         &[START, FINISH],
     )
     .await;
-    let token = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
+    let token = doorstep_server::residents::issue(&server.state, DEMO_TENANT, job, test_now())
         .await
         .unwrap();
     let jpeg = dir.path().join("leak.jpg");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use automerge::AutoCommit;
 use doorstep_server::demo::{DEMO_OPERATIVE, DEMO_TENANT};
-use doorstep_server::outbox::{DemoProvider, deliver_due};
+use doorstep_server::notify::{DemoProvider, deliver_due};
 use doorstep_shared::job::{GeoPoint, PhotoRef};
 use doorstep_shared::photo::{PhotoLimits, process};
 use doorstep_shared::prelude::*;
@@ -206,7 +206,7 @@ async fn a_tracking_link_shows_its_own_job_in_plain_words_and_nothing_else() {
     // The clinical-waste link shows the display rendition, never the
     // original, though the server holds it.
     let clinical_token =
-        doorstep_server::tracking::issue(&server.state, DEMO_TENANT, clinical, test_now())
+        doorstep_server::residents::issue(&server.state, DEMO_TENANT, clinical, test_now())
             .await
             .unwrap();
     let clinical_page = get(&server, &format!("/track/{clinical_token}"))
@@ -291,7 +291,7 @@ async fn a_resident_books_through_the_link_and_gets_a_calendar_file() {
     let server = TestServer::start(dir.path()).await.unwrap();
     // Graham's radiator (HR-00004) waits for an appointment.
     let job = JobId::from_u128(0xd00_0004);
-    let token = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
+    let token = doorstep_server::residents::issue(&server.state, DEMO_TENANT, job, test_now())
         .await
         .unwrap();
     let client = reqwest::Client::builder()
@@ -367,9 +367,10 @@ async fn a_resident_books_through_the_link_and_gets_a_calendar_file() {
     assert!(page.contains("Change the appointment"), "{page}");
 
     // A job whose work has started cannot be rebooked from its link.
-    let started = doorstep_server::tracking::issue(&server.state, DEMO_TENANT, JOB_ONE, test_now())
-        .await
-        .unwrap();
+    let started =
+        doorstep_server::residents::issue(&server.state, DEMO_TENANT, JOB_ONE, test_now())
+            .await
+            .unwrap();
     let refused = get(&server, &format!("/track/{started}/book")).await;
     assert_eq!(refused.status(), 409);
     let admin = server
@@ -419,7 +420,7 @@ async fn on_postgres_fifty_residents_booking_one_half_day_of_capacity_four_get_f
         assert_eq!(status, 201, "{body}");
         let job: JobId = body["job"].as_str().unwrap().parse().unwrap();
         tokens.push(
-            doorstep_server::tracking::issue(&server.state, DEMO_TENANT, job, test_now())
+            doorstep_server::residents::issue(&server.state, DEMO_TENANT, job, test_now())
                 .await
                 .unwrap(),
         );

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use automerge::{ActorId, AutoCommit};
-use doorstep_server::blobs::{BlobLocation, Blobs};
 use doorstep_server::demo::DemoLogin;
+use doorstep_server::photos::{BlobLocation, Blobs};
 use doorstep_server::store::Store;
 use doorstep_server::{AppState, ManualClock, SqliteStore, demo, serve};
 use doorstep_shared::ids::{BlobHash, DeviceId, TenantId};
@@ -78,6 +78,8 @@ pub struct ServerOptions {
     /// The council's own service definitions (`*.toml`), beside the
     /// built-in ones.
     pub services_dir: Option<PathBuf>,
+    /// Background workers for `serve` to run (none: tests run each pass).
+    pub workers: Option<doorstep_server::workers::Workers>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -166,6 +168,9 @@ impl TestServer {
         }
         if let Some(node) = &options.node {
             state = state.with_node(node);
+        }
+        if let Some(workers) = options.workers {
+            state = state.with_workers(workers);
         }
 
         // Bound before the server task starts: requests made as soon as this

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::Context;
-use doorstep_server::blobs::Blobs;
+use doorstep_server::photos::Blobs;
 use object_store::aws::AmazonS3Builder;
 
 const ACCESS_KEY: &str = "doorstep-test";

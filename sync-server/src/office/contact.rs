@@ -1,0 +1,201 @@
+//! Correcting a resident's contact details from a job's page: the form on
+//! `GET /office/jobs/{job}` and `POST /office/jobs/{job}/contact` (`name`,
+//! `phone`, `email`, `updates`: `sms`, `email` or `none`, `no_texts`).
+//!
+//! Devices may never write a contact document (the write policy refuses
+//! it), so this form is how a wrong number or address is put right. The
+//! correction is written by the server, and the job's history names the
+//! member of staff who made it.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use doorstep_shared::contact::{Channel, Contact};
+use doorstep_shared::ids::JobId;
+use doorstep_shared::sync::wire::DocumentId;
+use serde::Deserialize;
+
+use super::session::{CsrfForm, StaffSession};
+use super::{council_job, staff_page, text_field};
+use crate::error::ApiError;
+use crate::pages::html::escape;
+use crate::pages::layout::error_summary;
+use crate::residents::report::{ContactAnswers, check_contact};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/office/jobs/{job}/contact", post(correct))
+}
+
+/// The form's answers, as typed.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ContactForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    updates: String,
+    #[serde(default)]
+    no_texts: Option<String>,
+}
+
+impl ContactForm {
+    /// The form filled in with the details as they stand.
+    fn from_contact(contact: &Contact) -> Self {
+        Self {
+            name: contact.name.clone(),
+            phone: contact
+                .phone
+                .as_ref()
+                .map_or_else(String::new, |p| p.as_str().to_owned()),
+            email: contact
+                .email
+                .as_ref()
+                .map_or_else(String::new, |e| e.as_str().to_owned()),
+            updates: match contact.preferred_channel {
+                Channel::Sms => "sms",
+                Channel::Email => "email",
+                Channel::None => "none",
+            }
+            .to_owned(),
+            no_texts: contact.sms_opt_out.then(|| "yes".to_owned()),
+        }
+    }
+}
+
+/// A job's contact details, if it has any and they are the council's.
+pub(super) async fn load(
+    state: &AppState,
+    session: &StaffSession,
+    job: JobId,
+) -> Result<Option<Contact>, ApiError> {
+    let tenant = session.tenant;
+    let loaded = state
+        .with_sync(move |sync, _| sync.load(DocumentId::Contact(job)))
+        .await?;
+    Ok(match loaded {
+        Some((owner, document)) if owner == tenant => Contact::load(&document).ok(),
+        _ => None,
+    })
+}
+
+/// The section of a job's page with the resident's details in a form.
+pub(super) fn section(session: &StaffSession, job: JobId, contact: Option<&Contact>) -> String {
+    match contact {
+        Some(contact) => form(session, job, &ContactForm::from_contact(contact), &[]),
+        None => "<h2>The resident</h2>\n<p>This job has no contact details: the resident is not sent updates.</p>\n".to_owned(),
+    }
+}
+
+fn form(
+    session: &StaffSession,
+    job: JobId,
+    answers: &ContactForm,
+    errors: &[(&str, String)],
+) -> String {
+    let mut html = String::from("<h2 id=\"contact\">The resident</h2>\n");
+    html.push_str(&error_summary(errors));
+    html.push_str(&format!(
+        "<form method=\"post\" action=\"/office/jobs/{job}/contact\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
+        escape(&session.csrf)
+    ));
+    for (id, label, value, kind) in [
+        ("name", "Name", &answers.name, "text"),
+        ("phone", "Phone", &answers.phone, "tel"),
+        ("email", "Email", &answers.email, "email"),
+    ] {
+        let error = errors
+            .iter()
+            .find(|(field, _)| *field == id)
+            .map(|(_, message)| message.as_str());
+        html.push_str(&text_field(id, label, value, kind, error));
+    }
+    html.push_str(
+        "<fieldset class=\"fieldset\"><legend class=\"fieldset__legend\">Updates by</legend>\n",
+    );
+    for (value, label) in [
+        ("sms", "Text message"),
+        ("email", "Email"),
+        ("none", "No updates"),
+    ] {
+        let checked = if answers.updates == value {
+            " checked"
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<div class=\"radios__item\"><input class=\"radios__input\" id=\"updates-{value}\" name=\"updates\" type=\"radio\" value=\"{value}\"{checked}><label class=\"label radios__label\" for=\"updates-{value}\">{label}</label></div>\n"
+        ));
+    }
+    html.push_str("</fieldset>\n");
+    let opted_out = if answers.no_texts.is_some() {
+        " checked"
+    } else {
+        ""
+    };
+    html.push_str(&format!(
+        "<div class=\"checkboxes__item\"><input class=\"checkboxes__input\" id=\"no_texts\" name=\"no_texts\" type=\"checkbox\" value=\"yes\"{opted_out}><label class=\"label checkboxes__label\" for=\"no_texts\">The resident asked for no texts</label></div>\n"
+    ));
+    html.push_str("<button type=\"submit\" class=\"button button--secondary\">Correct the contact details</button>\n</form>\n");
+    html
+}
+
+async fn correct(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    CsrfForm {
+        session,
+        form: answers,
+    }: CsrfForm<ContactForm>,
+) -> Result<Response, ApiError> {
+    let (job, _) = council_job(&state, &session, &job_id).await?;
+    if load(&state, &session, job).await?.is_none() {
+        return Err(ApiError::NotFound(
+            "this job has no contact details to correct".into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let checked = check_contact(
+        &ContactAnswers {
+            name: &answers.name,
+            updates: &answers.updates,
+            phone: &answers.phone,
+            email: &answers.email,
+        },
+        &mut errors,
+    );
+    let Some(new) = checked.filter(|_| errors.is_empty()) else {
+        let mut main = String::from("<h1>Correct the resident's contact details</h1>\n");
+        main.push_str(&form(&session, job, &answers, &errors));
+        main.push_str(&format!(
+            "<p><a href=\"/office/jobs/{job}\">Back to the job</a></p>\n"
+        ));
+        return staff_page(
+            &state,
+            &session,
+            StatusCode::BAD_REQUEST,
+            "Correct the contact details",
+            &main,
+        )
+        .await;
+    };
+    let opted_out = answers.no_texts.is_some();
+    let done = crate::office::edits::Done {
+        by: Some(session.user),
+        what: "Corrected the resident's contact details".to_owned(),
+    };
+    crate::office::edits::edit_contact(&state, job, done, move |contact| {
+        contact.name = new.name;
+        contact.phone = new.phone;
+        contact.email = new.email;
+        contact.preferred_channel = new.preferred;
+        contact.sms_opt_out = opted_out;
+    })
+    .await?;
+    Ok(Redirect::to(&format!("/office/jobs/{job}#contact")).into_response())
+}

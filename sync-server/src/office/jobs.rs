@@ -1,0 +1,564 @@
+//! The council's jobs in the back office:
+//!
+//! - `GET /office?q=…&status=…&service=…`: the jobs, searched by
+//!   reference or address and filtered by status and service;
+//! - `GET /office/jobs/{job}`: one job, its photos, its history in plain
+//!   words, and the messages its resident was sent with their delivery
+//!   status; `GET /office/jobs/{job}/photos/{hash}` one of its photos;
+//! - `POST /office/jobs/{job}/assignee` gives it to someone (it reaches
+//!   their phone at its next sync, through the sync scopes); the history
+//!   names the member of staff;
+//! - `GET /office/jobs/new`, `POST /office/jobs`: a dispatcher makes a job.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use doorstep_shared::contact::Channel;
+use doorstep_shared::ids::{BlobHash, UserId};
+use doorstep_shared::job::{Assignee, Job};
+use doorstep_shared::service::ServiceKind;
+use doorstep_shared::summary::JobSummary;
+use doorstep_shared::transition::{Actor, Role};
+use serde::Deserialize;
+
+use super::session::{CsrfForm, StaffSession};
+use super::{
+    assignee_choices, chosen_assignee, council_job, office_contact, select, select_with,
+    staff_page, text_field,
+};
+use crate::error::ApiError;
+use crate::intake::NewJob;
+use crate::office::history;
+use crate::pages::html::escape;
+use crate::pages::layout::{error_summary, summary_list};
+use crate::residents::progress::{slot_words, when};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/office", get(jobs))
+        .route("/office/jobs/new", get(new_job_form))
+        .route("/office/jobs", post(create_job))
+        .route("/office/jobs/{job}", get(job_page))
+        .route("/office/jobs/{job}/photos/{hash}", get(photo))
+        .route("/office/jobs/{job}/assignee", post(assign))
+}
+
+/// `GET /office`'s search and filters.
+#[derive(Debug, Default, Deserialize)]
+struct JobFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    service: String,
+}
+
+impl JobFilter {
+    fn keeps(&self, job: &JobSummary) -> bool {
+        let q = self.q.trim().to_lowercase();
+        (q.is_empty()
+            || job.reference.to_lowercase().contains(&q)
+            || job.address.to_lowercase().contains(&q))
+            && (self.status.is_empty() || job.status.as_str() == self.status)
+            && (self.service.is_empty() || job.service.as_str() == self.service)
+    }
+}
+
+async fn jobs(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Query(filter): Query<JobFilter>,
+) -> Result<Response, ApiError> {
+    let tenant = session.tenant;
+    let all = state
+        .with_store(move |store| store.job_summaries(tenant))
+        .await?;
+    let mut statuses: Vec<(String, String)> = all
+        .iter()
+        .map(|job| (job.status.to_string(), job.status_label.clone()))
+        .collect();
+    statuses.sort();
+    statuses.dedup();
+    let mut services: Vec<(String, String)> = all
+        .iter()
+        .map(|job| (job.service.to_string(), job.service_name.clone()))
+        .collect();
+    services.sort();
+    services.dedup();
+    let shown: Vec<&JobSummary> = all.iter().filter(|job| filter.keeps(job)).collect();
+
+    let mut main = String::new();
+    main.push_str("<h1>Jobs</h1>\n<p><a href=\"/office/jobs/new\" class=\"button\">Make a job</a> <a href=\"/office/jobs/import\" class=\"button button--secondary\">Import jobs from a file</a></p>\n<form method=\"get\" action=\"/office\" role=\"search\">\n");
+    main.push_str(&format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"q\">Search by reference or address</label><input class=\"input\" id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\n",
+        escape(&filter.q)
+    ));
+    main.push_str(&select("status", "Status", &statuses, &filter.status));
+    main.push_str(&select("service", "Service", &services, &filter.service));
+    main.push_str(
+        "<button type=\"submit\" class=\"button button--secondary\">Show jobs</button>\n</form>\n",
+    );
+    main.push_str(&format!(
+        "<p role=\"status\">{} of {} jobs</p>\n",
+        shown.len(),
+        all.len()
+    ));
+    if !shown.is_empty() {
+        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Jobs</caption>\n<thead><tr><th scope=\"col\">Reference</th><th scope=\"col\">Service</th><th scope=\"col\">Status</th><th scope=\"col\">Address</th><th scope=\"col\">Appointment</th></tr></thead>\n<tbody>\n");
+        for job in shown {
+            let appointment = match (job.appointment_starts, job.appointment_ends) {
+                (Some(starts), Some(ends)) => {
+                    slot_words(doorstep_shared::job::Appointment { starts, ends })
+                }
+                _ => "Not booked".into(),
+            };
+            main.push_str(&format!(
+                "<tr><td><a href=\"/office/jobs/{}\">{}</a></td><td>{}</td><td><strong class=\"tag\">{}</strong></td><td>{}</td><td>{}</td></tr>\n",
+                job.job,
+                escape(&job.reference),
+                escape(&job.service_name),
+                escape(&job.status_label),
+                escape(&job.address),
+                escape(&appointment),
+            ));
+        }
+        main.push_str("</tbody>\n</table>\n");
+    }
+    staff_page(&state, &session, StatusCode::OK, "Jobs", &main).await
+}
+
+async fn job_page(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path(job_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (job_id, document) = council_job(&state, &session, &job_id).await?;
+    let not_found = || ApiError::NotFound("there is no such job in your council".into());
+    let job = Job::load(&document).map_err(|_| not_found())?;
+    let Some(service) = state.services().get(&job.office.service).cloned() else {
+        return Err(not_found());
+    };
+    let signers = doorstep_shared::policy::record_signers(&document, &doorstep_shared::policy::JOB);
+    let actors: Vec<automerge::ActorId> = signers.values().cloned().collect();
+    let devices = state
+        .with_store(move |store| {
+            let mut devices = BTreeMap::new();
+            for actor in actors {
+                if devices.contains_key(&actor) {
+                    continue;
+                }
+                if let Some(user) = store.user_of_actor(&actor)? {
+                    devices.insert(actor, user);
+                }
+            }
+            Ok(devices)
+        })
+        .await?;
+    let authors = history::Authors { signers, devices };
+    let mut people = history::people(&job, &authors);
+    if let Some(Assignee::User(user)) = job.office.assignee {
+        people.push(user);
+    }
+    let names: BTreeMap<UserId, String> = state
+        .with_store(move |store| {
+            let mut names = BTreeMap::new();
+            for user in people {
+                if let Some(name) = store.user_name(user)? {
+                    names.insert(user, name);
+                }
+            }
+            Ok(names)
+        })
+        .await?;
+    let tenant = session.tenant;
+    let (messages, team_names) = state
+        .with_store(move |store| {
+            let teams: BTreeMap<doorstep_shared::ids::TeamId, String> =
+                store.teams(tenant)?.into_iter().collect();
+            Ok((store.outbox_for_job(job_id)?, teams))
+        })
+        .await?;
+
+    let status = job.status(&service);
+    let mut rows = vec![
+        ("Service", escape(&service.name)),
+        (
+            "Status",
+            format!(
+                "<strong class=\"tag\">{}</strong>",
+                escape(service.state_label(status))
+            ),
+        ),
+        ("Address", escape(&job.office.address.one_line())),
+        (
+            "Appointment",
+            job.office
+                .appointment
+                .map_or_else(|| "Not booked".into(), |slot| escape(&slot_words(slot))),
+        ),
+        (
+            "Assigned to",
+            match job.office.assignee {
+                Some(Assignee::User(user)) => escape(
+                    names
+                        .get(&user)
+                        .map_or("someone no longer listed", String::as_str),
+                ),
+                Some(Assignee::Team(team)) => escape(&format!(
+                    "Team: {}",
+                    team_names
+                        .get(&team)
+                        .map_or("a team no longer listed", String::as_str)
+                )),
+                None => "Nobody yet".into(),
+            },
+        ),
+    ];
+    if let Some(sla) = job.sla(&service) {
+        let now = state.clock().now();
+        let standing = match (sla.met_at, sla.is_breached(now)) {
+            (Some(_), false) => " (met)",
+            (Some(_), true) => " (met late)",
+            (None, true) => " (missed)",
+            (None, false) => "",
+        };
+        rows.push(("Due", escape(&format!("{}{standing}", when(sla.due)))));
+    }
+    let mut main = String::new();
+    main.push_str(&format!(
+        "<span class=\"caption\">{}</span>\n<h1>{}</h1>\n",
+        escape(&service.name),
+        escape(&job.office.reference)
+    ));
+    main.push_str(&summary_list(&rows));
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let current = match job.office.assignee {
+        Some(Assignee::User(user)) => format!("user:{user}"),
+        Some(Assignee::Team(team)) => format!("team:{team}"),
+        None => String::new(),
+    };
+    main.push_str(&format!(
+        "<form method=\"post\" action=\"/office/jobs/{job_id}/assignee\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Assign</button>\n</form>\n",
+        escape(&session.csrf),
+        select_with("assignee", "Assign to", "Nobody yet", &choices, &current),
+    ));
+    let contact = super::contact::load(&state, &session, job_id).await?;
+    main.push_str(&super::contact::section(&session, job_id, contact.as_ref()));
+    main.push_str(&photos_section(&state, job_id, &job, &service, &names).await?);
+    main.push_str("<h2>History</h2>\n<ol class=\"timeline\">\n");
+    for (at, what) in history::history(&job, &service, &authors, &names) {
+        main.push_str(&format!(
+            "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
+            escape(&what),
+            escape(&when(at))
+        ));
+    }
+    main.push_str("</ol>\n<h2>Messages to the resident</h2>\n");
+    if messages.is_empty() {
+        main.push_str("<p>None yet.</p>\n");
+    } else {
+        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Messages to the resident</caption>\n<thead><tr><th scope=\"col\">About</th><th scope=\"col\">By</th><th scope=\"col\">Status</th><th scope=\"col\">Delivery</th></tr></thead>\n<tbody>\n");
+        for message in &messages {
+            let channel = match message.channel {
+                Channel::Sms => "Text",
+                Channel::Email => "Email",
+                Channel::None => "None",
+            };
+            let status = match (message.status.as_str(), message.sent_at) {
+                ("sent", Some(at)) => format!("Sent {}", when(at)),
+                (other, _) => match &message.outcome {
+                    Some(why) => format!("{other}: {why}"),
+                    None => other.to_owned(),
+                },
+            };
+            main.push_str(&format!(
+                "<tr><td>{}</td><td>{channel}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(message.event.as_str()),
+                escape(&status),
+                escape(message.delivery.as_deref().unwrap_or("")),
+            ));
+        }
+        main.push_str("</tbody>\n</table>\n");
+    }
+    main.push_str("<p><a href=\"/office\">Back to jobs</a></p>\n");
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        &job.office.reference,
+        &main,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    #[serde(default)]
+    assignee: String,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    CsrfForm { session, form }: CsrfForm<AssignForm>,
+) -> Result<Response, ApiError> {
+    let (job, _) = council_job(&state, &session, &job_id).await?;
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let assignee = chosen_assignee(&choices, &form.assignee)?;
+    let what = match choices.iter().find(|(value, _)| *value == form.assignee) {
+        Some((_, label)) => format!("Assigned the job to {label}"),
+        None => "Took the job off whoever had it".to_owned(),
+    };
+    let done = crate::office::edits::Done {
+        by: Some(session.user),
+        what,
+    };
+    crate::office::edits::edit_job(&state, job, done, move |office| office.assign(assignee))
+        .await?;
+    Ok(Redirect::to(&format!("/office/jobs/{job}")).into_response())
+}
+
+/// The job's photos, oldest first: each stored one as a thumbnail linking
+/// to its display rendition, the others as waiting for their upload.
+async fn photos_section(
+    state: &AppState,
+    job_id: doorstep_shared::ids::JobId,
+    job: &Job,
+    service: &doorstep_shared::service::ServiceDefinition,
+    names: &BTreeMap<UserId, String>,
+) -> Result<String, ApiError> {
+    let mut photos: Vec<_> = job.photos.values().collect();
+    photos.sort_by_key(|photo| photo.taken_at);
+    let wanted: Vec<BlobHash> = photos
+        .iter()
+        .filter_map(|photo| photo.thumbnail.or(photo.display))
+        .collect();
+    let stored = state
+        .with_store(move |store| {
+            let mut stored = std::collections::BTreeSet::new();
+            for hash in wanted {
+                if store.stored_blob(hash)?.is_some() {
+                    stored.insert(hash);
+                }
+            }
+            Ok(stored)
+        })
+        .await?;
+    let mut html = String::from("<h2>Photos</h2>\n");
+    if photos.is_empty() {
+        html.push_str("<p>None yet.</p>\n");
+        return Ok(html);
+    }
+    html.push_str("<div class=\"photos\">\n");
+    for photo in photos {
+        let label = service.photo_label(&photo.kind);
+        let by = names
+            .get(&photo.taken_by.user)
+            .map_or("someone no longer listed", String::as_str);
+        let mut caption = format!("{label}, {} by {by}", when(photo.taken_at));
+        // Where it was taken is for staff: residents' pages never show it.
+        if let Some(at) = photo.location {
+            caption.push_str(&format!(", at {:.5}, {:.5}", at.lat, at.lon));
+        }
+        let shown = photo
+            .thumbnail
+            .or(photo.display)
+            .filter(|hash| stored.contains(hash));
+        match shown {
+            Some(small) => {
+                let large = photo.display.unwrap_or(small);
+                html.push_str(&format!(
+                    "<figure><a href=\"/office/jobs/{job_id}/photos/{large}\"><img src=\"/office/jobs/{job_id}/photos/{small}\" alt=\"{alt}\" width=\"320\" height=\"240\" loading=\"lazy\"></a><figcaption>{caption}</figcaption></figure>\n",
+                    alt = escape(&format!("{label} photo (opens the large picture)")),
+                    caption = escape(&caption),
+                ));
+            }
+            None => html.push_str(&format!(
+                "<figure><p class=\"hint\">Not uploaded from the phone yet</p><figcaption>{}</figcaption></figure>\n",
+                escape(&caption)
+            )),
+        }
+    }
+    html.push_str("</div>\n");
+    Ok(html)
+}
+
+/// `GET /office/jobs/{job}/photos/{hash}`: one of the job's renditions
+/// (thumbnail, display or kept original) for its council's staff.
+async fn photo(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path((job_id, hash)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, document) = council_job(&state, &session, &job_id).await?;
+    let not_found = || ApiError::NotFound("that job has no such photo".into());
+    let job = Job::load(&document).map_err(|_| not_found())?;
+    let hash: BlobHash = hash.parse().map_err(|_| not_found())?;
+    let belongs = job
+        .photos
+        .values()
+        .any(|photo| [photo.thumbnail, photo.display, photo.original].contains(&Some(hash)));
+    if !belongs {
+        return Err(not_found());
+    }
+    let blob = state
+        .with_store(move |store| store.stored_blob(hash))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("that photo has not been uploaded yet".into()))?;
+    Ok(crate::pages::photo_response(
+        crate::photos::storage::open(&state, hash, blob).await?,
+    ))
+}
+
+/// The answers of the new-job form.
+#[derive(Debug, Default, Deserialize)]
+struct NewJobForm {
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn new_job_page(
+    state: &AppState,
+    session: &StaffSession,
+    form: &NewJobForm,
+    error: Option<String>,
+) -> Result<Response, ApiError> {
+    let services: Vec<(String, String)> = state
+        .services()
+        .iter()
+        .filter(|service| service.kind == ServiceKind::Job)
+        .map(|service| (service.id.to_string(), service.name.clone()))
+        .collect();
+    let mut priorities: Vec<(String, String)> = state
+        .services()
+        .iter()
+        .flat_map(|service| service.sla.iter())
+        .map(|target| (target.priority.to_string(), target.label.clone()))
+        .collect();
+    priorities.sort();
+    priorities.dedup_by(|a, b| a.0 == b.0);
+    let choices = assignee_choices(state, session.tenant).await?;
+    let mut main = String::new();
+    if let Some(error) = &error {
+        main.push_str(&error_summary(&[("service", error.clone())]));
+    }
+    main.push_str(
+        "<h1>Make a job</h1>\n<form method=\"post\" action=\"/office/jobs\" novalidate>\n",
+    );
+    main.push_str(&format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
+        escape(&session.csrf)
+    ));
+    main.push_str(&select_with(
+        "service",
+        "Service",
+        "Choose a service",
+        &services,
+        &form.service,
+    ));
+    main.push_str(&select_with(
+        "priority",
+        "Priority",
+        "None",
+        &priorities,
+        &form.priority,
+    ));
+    main.push_str(&format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"address\">Address</label><span class=\"hint\" id=\"address-hint\">On one line, with the postcode last.</span><input class=\"input\" id=\"address\" name=\"address\" aria-describedby=\"address-hint\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"description\">What needs doing</label><textarea id=\"description\" name=\"description\" rows=\"4\">{}</textarea></div>\n",
+        escape(&form.address),
+        escape(&form.description)
+    ));
+    main.push_str(&select_with(
+        "assignee",
+        "Assign to",
+        "Nobody yet",
+        &choices,
+        &form.assignee,
+    ));
+    main.push_str("<h2>The resident (optional)</h2>\n");
+    for (id, label, value, kind) in [
+        ("name", "Name", &form.name, "text"),
+        ("phone", "Phone", &form.phone, "tel"),
+        ("email", "Email", &form.email, "email"),
+    ] {
+        main.push_str(&text_field(id, label, value, kind, None));
+    }
+    main.push_str("<button type=\"submit\" class=\"button\">Make the job</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    staff_page(state, session, status, "Make a job", &main).await
+}
+
+async fn new_job_form(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Response, ApiError> {
+    new_job_page(&state, &session, &NewJobForm::default(), None).await
+}
+
+async fn create_job(
+    State(state): State<AppState>,
+    CsrfForm { session, form }: CsrfForm<NewJobForm>,
+) -> Result<Response, ApiError> {
+    let choices = assignee_choices(&state, session.tenant).await?;
+    let assignee = chosen_assignee(&choices, &form.assignee);
+    let contact = office_contact(&form.name, &form.phone, &form.email);
+    let new = match (assignee, contact, form.service.parse()) {
+        (Err(error), _, _) => Err(error.to_string()),
+        (_, Err(message), _) => Err(message),
+        (_, _, Err(_)) => Err("Choose a service".to_owned()),
+        (Ok(assignee), Ok(contact), Ok(service)) => Ok(NewJob {
+            service,
+            priority: match form.priority.as_str() {
+                "" => None,
+                text => text.parse().ok(),
+            },
+            address: form.address.clone(),
+            description: form.description.clone(),
+            assignee,
+            contact,
+            photos: Vec::new(),
+        }),
+    };
+    let checked = new.and_then(|new| {
+        new.check(state.services())
+            .map(|_| ())
+            .map_err(|error| error.to_string())?;
+        Ok(new)
+    });
+    let new = match checked {
+        Ok(new) => new,
+        Err(message) => return new_job_page(&state, &session, &form, Some(message)).await,
+    };
+    let author = Actor {
+        user: session.user,
+        role: Role::Dispatcher,
+        device: None,
+    };
+    let now = state.clock().now();
+    let created = crate::intake::create(&state, author, session.tenant, new, now).await?;
+    Ok(Redirect::to(&format!("/office/jobs/{}", created.job)).into_response())
+}

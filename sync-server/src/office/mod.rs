@@ -1,0 +1,427 @@
+//! The back office: plain HTML pages that work with JavaScript off (the
+//! Today board updates itself when it is on). Each part has its module:
+//!
+//! - sign-in here: `GET /office/sign-in`, `POST /office/sign-in` (`email`,
+//!   `password`) give a session cookie (five wrong passwords in a row lock
+//!   the account's sign-in for 15 minutes); `POST /office/sign-out`;
+//!   `POST /office/council` moves the session to another council the
+//!   user works for (a chooser above every page when there are several);
+//! - [`jobs`]: the council's jobs, searched and filtered; a job's page with
+//!   its history and messages; assigning; making a job;
+//! - [`contact`]: correcting a resident's contact details from the job's
+//!   page (devices may not write them);
+//! - [`import`]: jobs from a CSV file, all or none, with a report of every
+//!   row's problems;
+//! - [`board`]: today's jobs by operative and status, kept up to date by
+//!   server-sent events as devices sync;
+//! - [`rounds`]: a crew's round for a day from a property list, reordered
+//!   and assigned;
+//! - [`devices`]: enrolment codes (with a QR code), the council's devices
+//!   with their last sync, revoking;
+//! - [`people`]: people and teams: add, deactivate, move between teams
+//!   (administrators only).
+//!
+//! Every page but sign-in needs a session; without one it redirects to
+//! sign-in. Every form that changes something carries the session's form
+//! token, and is refused (403) without it.
+
+mod api;
+mod board;
+mod contact;
+mod devices;
+pub mod edits;
+pub(crate) mod history;
+mod import;
+mod jobs;
+mod people;
+mod rounds;
+mod session;
+pub mod staff;
+mod upload;
+
+pub use edits::{Done, edit_job, edit_job_document};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use doorstep_shared::ids::{JobId, TenantId};
+use doorstep_shared::job::Assignee;
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::transition::Role;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::pages::html::escape;
+use crate::pages::layout::{Page, error_summary};
+use crate::pages::render as html;
+use crate::state::AppState;
+use crate::store::staff::StaffRole;
+use session::{Button, CsrfForm, StaffSession};
+
+const SERVICE: &str = "Back office";
+
+/// The back office's pages and the jobs API.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(api::router())
+        .route("/office/sign-in", get(sign_in_form).post(sign_in))
+        .route("/office/sign-out", post(sign_out))
+        .route("/office/council", post(switch_council))
+        .merge(jobs::router())
+        .merge(contact::router())
+        .merge(import::router())
+        .merge(board::router())
+        .merge(rounds::router())
+        .merge(devices::router())
+        .merge(people::router())
+}
+
+/// A back-office page for a signed-in member of staff: who is signed in
+/// and the back office's sections above `main`.
+async fn staff_page(
+    state: &AppState,
+    session: &StaffSession,
+    status: StatusCode,
+    title: &str,
+    main: &str,
+) -> Result<Response, ApiError> {
+    let council = council(state, Some(session)).await?;
+    let user = session.user;
+    let councils: Vec<(String, String)> = state
+        .with_store(move |store| {
+            let mut councils = Vec::new();
+            for (tenant, _) in store.staff_roles(user)? {
+                let name = store
+                    .tenant_name(tenant)?
+                    .unwrap_or_else(|| tenant.to_string());
+                councils.push((tenant.to_string(), name));
+            }
+            Ok(councils)
+        })
+        .await?;
+    let mut body = signed_in_bar(session);
+    if councils.len() > 1 {
+        body.push_str(&format!(
+            "<form method=\"post\" action=\"/office/council\" class=\"phase\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{}<button type=\"submit\" class=\"button button--secondary\">Switch council</button></form>\n",
+            escape(&session.csrf),
+            select_with(
+                "council",
+                "Working for",
+                "Choose a council",
+                &councils,
+                &session.tenant.to_string()
+            ),
+        ));
+    }
+    body.push_str(main);
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title,
+        has_errors: status == StatusCode::BAD_REQUEST,
+        staff: true,
+        main: body,
+    };
+    Ok(html(state, status, &page))
+}
+
+/// Why the sign-in form is shown again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SignInProblem {
+    None,
+    Refused,
+    Locked,
+}
+
+fn sign_in_main(email: &str, problem: SignInProblem) -> String {
+    let mut main = match problem {
+        SignInProblem::None => String::new(),
+        SignInProblem::Refused => error_summary(&[(
+            "email",
+            "Enter the email address and password of your staff account".to_owned(),
+        )]),
+        SignInProblem::Locked => error_summary(&[(
+            "email",
+            format!(
+                "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
+                staff::LOCK_MINUTES
+            ),
+        )]),
+    };
+    main.push_str(&format!(
+        "<h1>Sign in</h1>\n<form method=\"post\" action=\"/office/sign-in\" novalidate>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"email\">Email address</label>\n<input class=\"input\" id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" spellcheck=\"false\" value=\"{email}\">\n</div>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"password\">Password</label>\n<input class=\"input\" id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\n</div>\n<button type=\"submit\" class=\"button\">Sign in</button>\n</form>\n",
+        group = if problem == SignInProblem::None { "" } else { " form-group--error" },
+        email = escape(email),
+    ));
+    main
+}
+
+async fn council(state: &AppState, session: Option<&StaffSession>) -> Result<String, ApiError> {
+    let tenant = session.map_or(crate::demo::DEMO_TENANT, |session| session.tenant);
+    Ok(state
+        .with_store(move |store| store.tenant_name(tenant))
+        .await?
+        .unwrap_or_else(|| "Doorstep".into()))
+}
+
+async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let council = council(&state, None).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title: "Sign in",
+        has_errors: false,
+        staff: true,
+        main: sign_in_main("", SignInProblem::None),
+    };
+    Ok(html(&state, StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, ApiError> {
+    let now = state.clock().now();
+    let problem = match staff::sign_in(&state, &form.email, &form.password, now).await? {
+        staff::SignIn::Session(token) => {
+            let mut response = Redirect::to("/office").into_response();
+            let cookie = HeaderValue::from_str(&staff::session_cookie(&token))
+                .map_err(|_| ApiError::BadRequest("could not make the session cookie".into()))?;
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            return Ok(response);
+        }
+        staff::SignIn::Refused => SignInProblem::Refused,
+        staff::SignIn::Locked => SignInProblem::Locked,
+    };
+    let council = council(&state, None).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE,
+        title: "Sign in",
+        has_errors: true,
+        staff: true,
+        main: sign_in_main(&form.email, problem),
+    };
+    let status = match problem {
+        SignInProblem::Locked => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    Ok(html(&state, status, &page))
+}
+
+#[derive(Deserialize)]
+struct CouncilForm {
+    #[serde(default)]
+    council: String,
+}
+
+/// `POST /office/council`: works for another of the user's councils from
+/// now on in this session.
+async fn switch_council(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm { form, .. }: CsrfForm<CouncilForm>,
+) -> Result<Response, ApiError> {
+    let refused = || ApiError::Forbidden("you do not work for that council".into());
+    let tenant: TenantId = form.council.parse().map_err(|_| refused())?;
+    if !staff::switch_council(&state, &headers, tenant).await? {
+        return Err(refused());
+    }
+    Ok(Redirect::to("/office").into_response())
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _: CsrfForm<Button>,
+) -> Result<Response, ApiError> {
+    staff::sign_out(&state, &headers).await?;
+    let mut response = Redirect::to("/office/sign-in").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&staff::cleared_cookie()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Whom a job can be given to: the council's field staff, then its teams,
+/// as `(user:ID | team:ID, label)`.
+async fn assignee_choices(
+    state: &AppState,
+    tenant: TenantId,
+) -> Result<Vec<(String, String)>, ApiError> {
+    state
+        .with_store(move |store| {
+            let mut choices: Vec<(String, String)> = store
+                .people(tenant)?
+                .into_iter()
+                .filter(|(_, _, role)| matches!(role, Role::Operative | Role::Crew))
+                .map(|(user, name, role)| (format!("user:{user}"), format!("{name} ({role})")))
+                .collect();
+            choices.extend(
+                store
+                    .teams(tenant)?
+                    .into_iter()
+                    .map(|(team, name)| (format!("team:{team}"), format!("Team: {name}"))),
+            );
+            Ok(choices)
+        })
+        .await
+}
+
+/// A chosen assignee, if it is one of the council's.
+fn chosen_assignee(
+    choices: &[(String, String)],
+    value: &str,
+) -> Result<Option<Assignee>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !choices.iter().any(|(choice, _)| choice == value) {
+        return Err(ApiError::BadRequest(
+            "that person or team does not work here".into(),
+        ));
+    }
+    let parsed = match value.split_once(':') {
+        Some(("user", id)) => id.parse().ok().map(Assignee::User),
+        Some(("team", id)) => id.parse().ok().map(Assignee::Team),
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest("that person or team does not work here".into()))
+}
+
+/// A labelled text input (`kind`: `text`, `tel`, `email`), with its error
+/// message above it when the last answer was refused.
+fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|message| {
+            format!(
+                "<p class=\"error-message\" id=\"{id}-error\"><span class=\"visually-hidden\">Error:</span> {}</p>",
+                escape(message)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label>{error}<input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
+        escape(value)
+    )
+}
+
+/// The job `text` names, if it is one of the session's council's: its id
+/// and document; any other is "no such job", never "not yours".
+async fn council_job(
+    state: &AppState,
+    session: &StaffSession,
+    text: &str,
+) -> Result<(JobId, automerge::AutoCommit), ApiError> {
+    let not_found = || ApiError::NotFound("there is no such job in your council".into());
+    let job: JobId = text.parse().map_err(|_| not_found())?;
+    match state
+        .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
+        .await?
+    {
+        Some((tenant, document)) if tenant == session.tenant => Ok((job, document)),
+        _ => Err(not_found()),
+    }
+}
+
+/// A select of `options` (`(value, label)`) with "All" first.
+fn select(id: &str, label: &str, options: &[(String, String)], chosen: &str) -> String {
+    select_with(id, label, "All", options, chosen)
+}
+
+/// A select of `options` (`(value, label)`) with `empty` (value "") first.
+fn select_with(
+    id: &str,
+    label: &str,
+    empty: &str,
+    options: &[(String, String)],
+    chosen: &str,
+) -> String {
+    let mut html = format!(
+        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\"><option value=\"\">{}</option>",
+        escape(empty)
+    );
+    for (value, text) in options {
+        html.push_str(&format!(
+            "<option value=\"{}\"{}>{}</option>",
+            escape(value),
+            if value == chosen { " selected" } else { "" },
+            escape(text)
+        ));
+    }
+    html.push_str("</select></div>\n");
+    html
+}
+
+/// Who is signed in, the sign-out button, and the back office's sections.
+fn signed_in_bar(session: &StaffSession) -> String {
+    let role = match session.role {
+        StaffRole::Dispatcher => "dispatcher",
+        StaffRole::Admin => "administrator",
+    };
+    let mut bar = format!(
+        "<form method=\"post\" action=\"/office/sign-out\" class=\"phase\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">Signed in as {name} ({role}). <button type=\"submit\" class=\"button button--secondary\">Sign out</button></form>\n<nav aria-label=\"Back office\" class=\"office-nav\"><ul>",
+        csrf = escape(&session.csrf),
+        name = escape(&session.name),
+    );
+    let mut sections = vec![
+        ("/office/today", "Today"),
+        ("/office", "Jobs"),
+        ("/office/rounds", "Rounds"),
+        ("/office/devices", "Devices"),
+    ];
+    if session.role == StaffRole::Admin {
+        sections.push(("/office/people", "People and teams"));
+    }
+    for (href, label) in sections {
+        bar.push_str(&format!("<li><a href=\"{href}\">{label}</a></li>"));
+    }
+    bar.push_str("</ul></nav>\n");
+    bar
+}
+
+/// The resident of a job staff make: none without a name; told by text if
+/// there is a phone, else by email if there is an address. The first
+/// problem, in words, if the details are unusable.
+fn office_contact(
+    name: &str,
+    phone: &str,
+    email: &str,
+) -> Result<Option<crate::intake::NewContact>, String> {
+    if name.trim().is_empty() {
+        return Ok(None);
+    }
+    let updates = if !phone.trim().is_empty() {
+        "sms"
+    } else if !email.trim().is_empty() {
+        "email"
+    } else {
+        "none"
+    };
+    let mut errors = Vec::new();
+    let contact = crate::residents::report::check_contact(
+        &crate::residents::report::ContactAnswers {
+            name,
+            updates,
+            phone,
+            email,
+        },
+        &mut errors,
+    );
+    match errors.into_iter().next() {
+        Some((_, message)) => Err(message),
+        None => Ok(contact),
+    }
+}

@@ -1,0 +1,122 @@
+//! What both kinds of pages share — the residents' pages and the back
+//! office: the GOV.UK-style layout, escaping, the stylesheet and the
+//! council's logo, and how a page or a private photo is answered.
+
+pub(crate) mod html;
+pub(crate) mod layout;
+pub(crate) mod web_app;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use html::escape;
+pub use layout::{BrandColour, Branding, Logo};
+
+use crate::state::AppState;
+use layout::{LOGO_PATH, Page, STYLESHEET};
+
+/// The stylesheet and the council's logo.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/assets/residents.css", get(stylesheet))
+        .route(LOGO_PATH, get(logo))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn logo(State(state): State<AppState>) -> Response {
+    match &state.branding().logo {
+        Some(logo) => (
+            [
+                (header::CONTENT_TYPE, logo.content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // An SVG opened on its own runs nothing.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                ),
+            ],
+            Body::from(logo.bytes.to_vec()),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A page, answered with `status`: HTML, never cached, sending no referrer.
+pub(crate) fn render(state: &AppState, status: StatusCode, page: &Page<'_>) -> Response {
+    let mut response = (status, page.render(state.branding())).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    private(headers);
+    response
+}
+
+/// Personal pages: never cached, and no referrer carries the token away.
+pub(crate) fn private(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// A photo shown on a resident's page: its bytes, type and length, not
+/// cached and sending no referrer.
+pub(crate) fn photo_response(opened: crate::photos::storage::Opened) -> Response {
+    let mut response = Body::from_stream(opened.bytes).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&opened.blob.content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, opened.blob.length.into());
+    private(headers);
+    response
+}
+
+/// A plain server page: the house style for tables, `extra_style` after
+/// it, and `body` (already escaped) inside.
+pub(crate) fn plain_page(title: &str, extra_style: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
+{extra_style}
+</style>
+</head>
+<body>
+{body}
+</body>
+</html>
+"#,
+        title = escape(title),
+    )
+}

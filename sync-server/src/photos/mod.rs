@@ -1,0 +1,17 @@
+//! Photos: content-addressed blobs in a folder or an S3-compatible store,
+//! resumable uploads from devices, and reads checked against the documents
+//! that hold each photo.
+
+mod routes;
+pub mod storage;
+
+use axum::Router;
+
+pub use storage::{BlobLocation, Blobs};
+
+use crate::state::AppState;
+
+/// Uploads and downloads.
+pub(crate) fn router() -> Router<AppState> {
+    routes::router()
+}

@@ -1,0 +1,141 @@
+//! Booking appointments: the server alone writes a job's appointment, from
+//! here. A half-day is taken against the capacity of the job's crew (its
+//! team, or the operative it is assigned to) and then written to the job
+//! as the office, which also puts the resident's reminder in the outbox. A
+//! job waiting for a slot then makes its service's booking transition
+//! (`booking = "book"`: reported → booked), as the system.
+//! The back office ([8/8]) and the resident's pages ([7/8]) call this;
+//! a phone asks for a new slot through an action ("no access — card
+//! left" leads to rebooking).
+
+use doorstep_shared::booking::HalfDay;
+use doorstep_shared::ids::TransitionId;
+use doorstep_shared::ids::{JobId, TenantId};
+use doorstep_shared::job::{Assignee, Job, OfficeEditor};
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Evidence;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Days ahead that can be booked.
+pub(crate) const BOOKING_DAYS: i64 = 21;
+
+/// One half-day on offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Slot {
+    /// `2026-11-30-am`.
+    pub slot: String,
+    /// When it starts and ends.
+    pub starts: Timestamp,
+    /// …
+    pub ends: Timestamp,
+    /// Places left.
+    pub free: u32,
+}
+
+/// Who works a job, for counting against capacity.
+fn crew(job: &Job) -> String {
+    match job.office.assignee {
+        Some(Assignee::Team(team)) => format!("team:{team}"),
+        Some(Assignee::User(user)) => format!("user:{user}"),
+        None => "unassigned".into(),
+    }
+}
+
+async fn load(state: &AppState, job: JobId) -> Result<(TenantId, Job), ApiError> {
+    let found = state
+        .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
+        .await?
+        .and_then(|(tenant, document)| Job::load(&document).ok().map(|job| (tenant, job)));
+    found.ok_or_else(|| ApiError::NotFound(format!("there is no job {job}")))
+}
+
+/// The half-days a job could be booked into from `now`, with places left.
+pub(crate) async fn slots(
+    state: &AppState,
+    job: JobId,
+    now: Timestamp,
+) -> Result<Vec<Slot>, ApiError> {
+    let (tenant, loaded) = load(state, job).await?;
+    let crew = crew(&loaded);
+    let upcoming = HalfDay::upcoming(now, BOOKING_DAYS);
+    let days = upcoming.clone();
+    let booked = state
+        .with_store(move |store| store.booked(tenant, &crew, &days))
+        .await?;
+    let capacity = state.booking_capacity();
+    Ok(upcoming
+        .into_iter()
+        .zip(booked)
+        .map(|(slot, taken)| {
+            let appointment = slot.appointment();
+            Slot {
+                slot: slot.to_string(),
+                starts: appointment.starts,
+                ends: appointment.ends,
+                free: capacity.saturating_sub(taken),
+            }
+        })
+        .filter(|slot| slot.free > 0)
+        .collect())
+}
+
+/// Books `slot` for `job`: refused if it cannot be booked or is full.
+pub(crate) async fn book(
+    state: &AppState,
+    job: JobId,
+    slot: &str,
+    now: Timestamp,
+) -> Result<HalfDay, ApiError> {
+    let slot: HalfDay = slot
+        .parse()
+        .map_err(|error: doorstep_shared::booking::SlotError| {
+            ApiError::BadRequest(error.to_string())
+        })?;
+    let slot = slot
+        .check(now)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    if slot.date.days_since_epoch() - now.date().days_since_epoch() > BOOKING_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "{slot} is more than {BOOKING_DAYS} days ahead"
+        )));
+    }
+    let (tenant, loaded) = load(state, job).await?;
+    let crew = crew(&loaded);
+    let capacity = state.booking_capacity();
+    let taken = state
+        .with_store(move |store| store.take_slot(tenant, &crew, job, slot, capacity, now))
+        .await?;
+    if !taken {
+        return Err(ApiError::Conflict(format!(
+            "{slot} is fully booked; choose another half-day"
+        )));
+    }
+    let appointment = slot.appointment();
+    let request = TransitionId::from_random_bytes(crate::secrets::random::<16>()?);
+    let written = crate::office::edits::edit_job_document(state, job, move |document, server| {
+        let service = Job::load(document)?.office.service;
+        let mut office = OfficeEditor::new(document)?;
+        office.set_appointment(Some(appointment))?;
+        // A job waiting for a slot is now booked (and its resident told so).
+        if let Some(service) = server.services.get(&service)
+            && let Some(booking) = &service.booking
+        {
+            let evidence = Evidence::default();
+            office.make_as_system(service, booking, &server.system, request, evidence, now)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(error) = written {
+        // The place is given back: the job was not booked after all.
+        state
+            .with_store(move |store| store.release_slot(job))
+            .await?;
+        return Err(error);
+    }
+    Ok(slot)
+}

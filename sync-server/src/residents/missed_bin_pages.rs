@@ -1,0 +1,301 @@
+//! A resident reports a missed bin, with JavaScript off:
+//!
+//! - `GET /missed-bin`: the postcode;
+//! - `GET /missed-bin/addresses?postcode=…`: the addresses at it on
+//!   today's and yesterday's rounds, and the resident's details;
+//! - `POST /missed-bin`: the crew's record answers (their explanation and
+//!   photo), or a missed-collection job is raised (then the confirmation
+//!   behind its tracking link);
+//! - `GET /missed-bin/photos/{round}/{hash}`: the crew's photo of an
+//!   explained outcome, and no other round photo.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use doorstep_shared::ids::{BlobHash, RoundId};
+use doorstep_shared::job::looks_like_postcode;
+use serde::Deserialize;
+
+use crate::demo::DEMO_TENANT;
+use crate::error::ApiError;
+use crate::pages::html::escape;
+use crate::pages::layout::{Page, error_summary};
+use crate::pages::{photo_response, render as html};
+use crate::residents::missed_bins::{self, Answer, Finding, Stop};
+use crate::residents::progress::when;
+use crate::residents::report::{ContactAnswers, FieldError, check_contact, contact_fields};
+use crate::state::AppState;
+
+const SERVICE_NAME: &str = "Report a missed bin";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/missed-bin", get(postcode_form).post(submit))
+        .route("/missed-bin/addresses", get(addresses))
+        .route("/missed-bin/photos/{round}/{hash}", get(photo))
+}
+
+async fn page(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    has_errors: bool,
+    main: String,
+) -> Result<Response, ApiError> {
+    let council = state.council_name(DEMO_TENANT).await?;
+    let page = Page {
+        council: &council,
+        service: SERVICE_NAME,
+        title,
+        has_errors,
+        staff: false,
+        main,
+    };
+    Ok(html(state, status, &page))
+}
+
+fn postcode_main(postcode: &str, error: Option<&str>) -> String {
+    let mut main = error_summary(
+        &error
+            .map(|message| vec![("postcode", message.to_owned())])
+            .unwrap_or_default(),
+    );
+    main.push_str(&format!(
+        "<form method=\"get\" action=\"/missed-bin/addresses\" novalidate>\n<div class=\"form-group{group}\">\n<h1><label for=\"postcode\">What is the postcode of the address?</label></h1>\n<span class=\"hint\" id=\"postcode-hint\">We will show the addresses there whose bins were due to be emptied today or yesterday.</span>\n{error}<input class=\"input{input_error}\" id=\"postcode\" name=\"postcode\" value=\"{value}\" autocomplete=\"postal-code\" spellcheck=\"false\" aria-describedby=\"postcode-hint{described}\">\n</div>\n<button type=\"submit\" class=\"button\">Find the address</button>\n</form>\n",
+        group = if error.is_some() { " form-group--error" } else { "" },
+        error = error
+            .map(|message| format!(
+                "<span class=\"error-message\" id=\"postcode-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
+                escape(message)
+            ))
+            .unwrap_or_default(),
+        input_error = if error.is_some() { " input--error" } else { "" },
+        described = if error.is_some() { " postcode-error" } else { "" },
+        value = escape(postcode),
+    ));
+    main
+}
+
+async fn postcode_form(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let main = postcode_main("", None);
+    page(&state, StatusCode::OK, "Report a missed bin", false, main).await
+}
+
+/// The answers of the address form, as typed.
+#[derive(Debug, Default, Deserialize)]
+struct MissedBinForm {
+    #[serde(default)]
+    postcode: String,
+    #[serde(default)]
+    stop: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    updates: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+impl MissedBinForm {
+    fn contact(&self) -> ContactAnswers<'_> {
+        ContactAnswers {
+            name: &self.name,
+            updates: &self.updates,
+            phone: &self.phone,
+            email: &self.email,
+        }
+    }
+}
+
+fn stop_value(stop: &Stop) -> String {
+    format!("{}:{}", stop.round, stop.property)
+}
+
+fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -> String {
+    let mut main = error_summary(errors);
+    let postcode = form.postcode.trim().to_uppercase();
+    if stops.is_empty() {
+        main.push_str(&format!(
+            "<h1>No collections found at {postcode}</h1>\n<p>We have no bins due to be emptied at {postcode} today or yesterday. If your collection day was earlier, or you think this is wrong, call the council.</p>\n<p><a href=\"/missed-bin\">Try another postcode</a></p>\n",
+            postcode = escape(&postcode),
+        ));
+        return main;
+    }
+    let stop_error = errors
+        .iter()
+        .find(|(field, _)| *field == "stop")
+        .map(|(_, message)| message.clone());
+    main.push_str(&format!(
+        "<form method=\"post\" action=\"/missed-bin\" novalidate>\n<input type=\"hidden\" name=\"postcode\" value=\"{}\">\n<div class=\"form-group{}\">\n<fieldset{}>\n<legend class=\"legend--l\"><h1>Which bin was not emptied?</h1></legend>\n",
+        escape(&postcode),
+        if stop_error.is_some() { " form-group--error" } else { "" },
+        if stop_error.is_some() { " aria-describedby=\"stop-error\"" } else { "" },
+    ));
+    if let Some(message) = &stop_error {
+        main.push_str(&format!(
+            "<span class=\"error-message\" id=\"stop-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
+            escape(message)
+        ));
+    }
+    for (index, stop) in stops.iter().enumerate() {
+        let id = if index == 0 {
+            "stop".to_owned()
+        } else {
+            format!("stop-{index}")
+        };
+        let value = stop_value(stop);
+        main.push_str(&format!(
+            "<div class=\"radios__item\"><input type=\"radio\" id=\"{id}\" name=\"stop\" value=\"{value}\"{checked}><label for=\"{id}\">{address}, due {day}</label></div>\n",
+            value = escape(&value),
+            checked = if form.stop == value { " checked" } else { "" },
+            address = escape(&stop.address),
+            day = escape(&stop.date.in_words()),
+        ));
+    }
+    main.push_str("</fieldset>\n</div>\n<h2>Your details</h2>\n");
+    main.push_str(&contact_fields(&form.contact(), errors));
+    main.push_str(
+        "<button type=\"submit\" class=\"button\">Report the missed bin</button>\n</form>\n",
+    );
+    main
+}
+
+async fn addresses(
+    State(state): State<AppState>,
+    Query(form): Query<MissedBinForm>,
+) -> Result<Response, ApiError> {
+    let postcode = form.postcode.trim().to_uppercase();
+    if !looks_like_postcode(&postcode) {
+        let message = if postcode.is_empty() {
+            "Enter the postcode"
+        } else {
+            "Enter a real postcode, like BN11 2QZ, with a space"
+        };
+        let main = postcode_main(&form.postcode, Some(message));
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Report a missed bin",
+            true,
+            main,
+        )
+        .await;
+    }
+    let now = state.clock().now();
+    let stops = missed_bins::stops_at(&state, DEMO_TENANT, &postcode, now).await?;
+    let main = addresses_main(&stops, &form, &[]);
+    page(
+        &state,
+        StatusCode::OK,
+        "Which bin was not emptied?",
+        false,
+        main,
+    )
+    .await
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    Form(form): Form<MissedBinForm>,
+) -> Result<Response, ApiError> {
+    let now = state.clock().now();
+    let postcode = form.postcode.trim().to_uppercase();
+    let stops = missed_bins::stops_at(&state, DEMO_TENANT, &postcode, now).await?;
+    let chosen = stops.iter().find(|stop| stop_value(stop) == form.stop);
+    let mut errors = Vec::new();
+    if chosen.is_none() {
+        errors.push((
+            "stop",
+            "Select the address whose bin was not emptied".into(),
+        ));
+    }
+    let contact = check_contact(&form.contact(), &mut errors);
+    let (Some(stop), Some(contact)) = (chosen, contact) else {
+        let main = addresses_main(&stops, &form, &errors);
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Which bin was not emptied?",
+            true,
+            main,
+        )
+        .await;
+    };
+    match missed_bins::report(&state, stop.round, stop.property, contact, now).await? {
+        None => Err(ApiError::NotFound(
+            "that collection is not on a round".into(),
+        )),
+        Some(Answer::Explained { address, finding }) => {
+            let main = explained_main(stop.round, &address, &finding);
+            page(
+                &state,
+                StatusCode::OK,
+                "Your bin was not emptied",
+                false,
+                main,
+            )
+            .await
+        }
+        Some(Answer::Raised(created) | Answer::Waiting(created)) => {
+            let token =
+                crate::residents::link::issue(&state, DEMO_TENANT, created.job, now).await?;
+            Ok(Redirect::to(&format!("/track/{token}/reported")).into_response())
+        }
+    }
+}
+
+/// The crew's record of the bin, for the resident.
+fn explained_main(round: RoundId, address: &str, finding: &Finding) -> String {
+    let Finding::Explained {
+        explanation,
+        note,
+        at,
+        photo,
+    } = finding
+    else {
+        return String::new();
+    };
+    let mut main = format!(
+        "<h1>Your bin was not emptied</h1>\n<p class=\"lead\">{}</p>\n<p>The crew recorded this at {} on {}.</p>\n",
+        escape(explanation),
+        escape(address),
+        escape(&when(*at)),
+    );
+    if let Some(note) = note {
+        main.push_str(&format!(
+            "<div class=\"inset\">The crew's note: {}</div>\n",
+            escape(note)
+        ));
+    }
+    if let Some(hash) = photo.as_ref().and_then(|photo| photo.display) {
+        main.push_str(&format!(
+            "<div class=\"photos\"><figure><img src=\"/missed-bin/photos/{round}/{hash}\" alt=\"The crew's photo of the bin at {address}\" width=\"800\" height=\"600\"><figcaption>The crew's photo</figcaption></figure></div>\n",
+            address = escape(address),
+        ));
+    }
+    main.push_str("<h2>What you can do</h2>\n<p>Put your bin out by 7am on your next collection day, with only the things that go in it. We have not raised a missed collection.</p>\n<p>If you think the crew's record is wrong, call the council.</p>\n");
+    main
+}
+
+async fn photo(
+    State(state): State<AppState>,
+    Path((round, hash)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (Ok(round), Ok(hash)) = (round.parse::<RoundId>(), hash.parse::<BlobHash>()) else {
+        return Err(ApiError::NotFound("no such photo".into()));
+    };
+    if !missed_bins::explained_photo(&state, round, hash).await? {
+        return Err(ApiError::NotFound("no such photo".into()));
+    }
+    let blob = state
+        .with_store(move |store| store.stored_blob(hash))
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the photo has not been uploaded yet".into()))?;
+    Ok(photo_response(
+        crate::photos::storage::open(&state, hash, blob).await?,
+    ))
+}

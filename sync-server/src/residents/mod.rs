@@ -1,0 +1,32 @@
+//! Residents' self-service, with JavaScript off: reporting a repair,
+//! following it behind a tracking link, booking a slot (and the booking
+//! API), a calendar entry, reporting a missed bin; and how long their
+//! contact details are kept.
+
+pub(crate) mod booking;
+mod booking_api;
+pub mod link;
+mod missed_bin_pages;
+pub mod missed_bins;
+pub(crate) mod progress;
+pub(crate) mod report;
+mod report_pages;
+pub mod retention;
+mod track;
+
+use axum::Router;
+
+pub use link::{issue, resolve};
+pub use missed_bins::check_waiting;
+pub use retention::erase_expired_contacts;
+
+use crate::state::AppState;
+
+/// Every resident's page, and the booking API.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(booking_api::router())
+        .merge(track::router())
+        .merge(report_pages::router())
+        .merge(missed_bin_pages::router())
+}

@@ -1,0 +1,397 @@
+//! What a resident's tracking link shows, as HTML: the job's reference and
+//! status, its timeline in plain words, the appointment (with a calendar
+//! file and, while it can change, a link to change it), the operative's
+//! first name, and the before/after photos — display renditions only,
+//! never originals, never where a photo was taken. Also the booking form
+//! and the calendar file. Rendering only: `routes/track.rs` loads and
+//! checks, and nothing here reads a store.
+
+use std::collections::BTreeSet;
+
+use doorstep_shared::booking::{Half, HalfDay};
+use doorstep_shared::ids::{BlobHash, JobId};
+use doorstep_shared::job::{Appointment, Job};
+use doorstep_shared::service::ServiceDefinition;
+use doorstep_shared::time::{Timestamp, uk};
+use doorstep_shared::transition::Decision;
+
+use crate::pages::html::escape;
+use crate::pages::layout::{error_summary, summary_list};
+
+/// What the tracking page needs beyond the job.
+pub(crate) struct TrackView<'a> {
+    /// The link's token (the page's own address).
+    pub token: &'a str,
+    /// The assigned operative's first name, if one is assigned.
+    pub operative: Option<String>,
+    /// Display renditions the server holds (others are not shown yet).
+    pub stored: BTreeSet<BlobHash>,
+    /// Whether the resident may book or change the appointment now.
+    pub can_book: bool,
+}
+
+/// `Friday 27 November 2026 at 12:05pm`, UK time.
+pub(crate) fn when(at: Timestamp) -> String {
+    let (date, time) = uk::local(at);
+    format!("{} at {}", date.in_words(), time.in_words())
+}
+
+/// `Monday 30 November 2026, 8am to midday`, UK time.
+pub(crate) fn slot_words(slot: Appointment) -> String {
+    let (date, starts) = uk::local(slot.starts);
+    let (_, ends) = uk::local(slot.ends);
+    format!(
+        "{}, {} to {}",
+        date.in_words(),
+        starts.in_words(),
+        ends.in_words()
+    )
+}
+
+/// The first word of a name: residents are told who is coming, not their
+/// full name.
+pub(crate) fn first_name(name: &str) -> Option<String> {
+    name.split_whitespace().next().map(str::to_owned)
+}
+
+/// Whether a job's appointment can be booked or changed by its resident:
+/// it waits for a slot, or is booked and not yet started.
+pub(crate) fn can_book(job: &Job, service: &ServiceDefinition) -> bool {
+    let Some(booking) = service
+        .booking
+        .as_ref()
+        .and_then(|id| service.transition(id))
+    else {
+        return false;
+    };
+    let status = job.status(service);
+    booking.from.contains(status) || &booking.to == status
+}
+
+/// The job's history in plain words, oldest first.
+fn timeline(job: &Job, service: &ServiceDefinition) -> Vec<(Timestamp, String)> {
+    let mut entries = Vec::new();
+    if let Some(created) = job.office.created_at {
+        entries.push((created, "Request received".to_owned()));
+    }
+    for (id, verdict) in &job.office.verdicts {
+        if verdict.decision != Decision::Accepted {
+            continue;
+        }
+        if let Some((_, to)) = job.transitions().decided_move(id) {
+            entries.push((verdict.at, service.state_label(to).to_owned()));
+        }
+    }
+    // Only the service's own actions: the server's notes (message
+    // delivery) are for staff.
+    for event in job.timeline.values() {
+        if let Some(action) = service.action(&event.action) {
+            entries.push((event.at, action.label.clone()));
+        }
+    }
+    entries.sort();
+    entries
+}
+
+/// The tracking page's main column.
+pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackView<'_>) -> String {
+    let status = job.status(service);
+    let terminal = service.state(status).is_some_and(|state| state.terminal);
+    let tag = if terminal { "tag tag--green" } else { "tag" };
+    let base = format!("/track/{}", view.token);
+    let mut html = format!(
+        "<span class=\"caption\">{service}</span>\n<h1>{reference}</h1>\n",
+        service = escape(&service.name),
+        reference = escape(&job.office.reference),
+    );
+    let mut rows = vec![
+        (
+            "Status",
+            format!(
+                "<strong class=\"{tag}\">{}</strong>",
+                escape(service.state_label(status))
+            ),
+        ),
+        ("Address", escape(&job.office.address.one_line())),
+    ];
+    match job.office.appointment {
+        Some(slot) => {
+            let mut value = escape(&slot_words(slot));
+            if !terminal {
+                value.push_str(&format!(
+                    "<br><a href=\"{base}/appointment.ics\">Add it to your calendar</a>"
+                ));
+            }
+            if view.can_book {
+                value.push_str(&format!(
+                    "<br><a href=\"{base}/book\">Change the appointment</a>"
+                ));
+            }
+            rows.push(("Appointment", value));
+        }
+        None if view.can_book => rows.push((
+            "Appointment",
+            format!("Not booked yet. <a href=\"{base}/book\">Choose an appointment</a>"),
+        )),
+        None => {}
+    }
+    if let Some(name) = &view.operative
+        && !terminal
+    {
+        rows.push(("Your operative", escape(name)));
+    }
+    html.push_str(&summary_list(&rows));
+
+    html.push_str("<h2>What has happened</h2>\n<ol class=\"timeline\">\n");
+    for (at, what) in timeline(job, service) {
+        html.push_str(&format!(
+            "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
+            escape(&what),
+            escape(&when(at)),
+        ));
+    }
+    html.push_str("</ol>\n");
+
+    let mut photos: Vec<_> = job
+        .photos
+        .values()
+        .filter_map(|photo| {
+            let hash = photo.display?;
+            view.stored.contains(&hash).then_some((photo, hash))
+        })
+        .collect();
+    photos.sort_by_key(|(photo, _)| photo.taken_at);
+    html.push_str("<h2 id=\"photos\">Photos</h2>\n");
+    if photos.is_empty() {
+        html.push_str(
+            "<p>There are no photos yet. Our operative takes them before and after the work.</p>\n",
+        );
+    } else {
+        html.push_str("<div class=\"photos\">\n");
+        for (photo, hash) in photos {
+            let label = service.photo_label(&photo.kind);
+            let taken = when(photo.taken_at);
+            html.push_str(&format!(
+                "<figure><img src=\"{base}/photos/{hash}\" alt=\"{label} photo, taken {taken}\" width=\"800\" height=\"600\" loading=\"lazy\"><figcaption>{label}, {taken}</figcaption></figure>\n",
+                label = escape(label),
+                taken = escape(&taken),
+            ));
+        }
+        html.push_str("</div>\n");
+    }
+    html
+}
+
+/// `Morning, 8am to midday`.
+fn half_words(slot: HalfDay) -> String {
+    let appointment = slot.appointment();
+    let (_, starts) = uk::local(appointment.starts);
+    let (_, ends) = uk::local(appointment.ends);
+    let half = match slot.half {
+        Half::Morning => "Morning",
+        Half::Afternoon => "Afternoon",
+    };
+    format!("{half}, {} to {}", starts.in_words(), ends.in_words())
+}
+
+/// The booking form: the half-days on offer as radios grouped by day, with
+/// `error` (no choice made, or the half-day just filled up) above them.
+pub(crate) fn book_page(
+    job: &Job,
+    token: &str,
+    slots: &[HalfDay],
+    chosen: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    let mut html = error_summary(
+        &error
+            .map(|message| vec![("slot-first", message.to_owned())])
+            .unwrap_or_default(),
+    );
+    let heading = if job.office.appointment.is_some() {
+        "Change your appointment"
+    } else {
+        "Choose an appointment"
+    };
+    html.push_str(&format!(
+        "<span class=\"caption\">{}</span>\n",
+        escape(&job.office.reference)
+    ));
+    if let Some(slot) = job.office.appointment {
+        html.push_str(&format!(
+            "<div class=\"inset\">Your appointment now: {}</div>\n",
+            escape(&slot_words(slot))
+        ));
+    }
+    if slots.is_empty() {
+        html.push_str(&format!(
+            "<h1>{heading}</h1>\n<p>There are no free appointments in the next three weeks. Please call us and we will find a time.</p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n"
+        ));
+        return html;
+    }
+    let group = if error.is_some() {
+        "form-group form-group--error"
+    } else {
+        "form-group"
+    };
+    html.push_str(&format!(
+        "<form method=\"post\" action=\"/track/{token}/book\" novalidate>\n<div class=\"{group}\">\n<fieldset aria-describedby=\"slot-hint{error_id}\">\n<legend class=\"legend--l\"><h1>{heading}</h1></legend>\n<span class=\"hint\" id=\"slot-hint\">Our operative arrives during the half-day you choose.</span>\n",
+        error_id = if error.is_some() { " slot-error" } else { "" },
+    ));
+    if let Some(message) = error {
+        html.push_str(&format!(
+            "<span class=\"error-message\" id=\"slot-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
+            escape(message)
+        ));
+    }
+    let mut day = None;
+    for (index, slot) in slots.iter().enumerate() {
+        if day != Some(slot.date) {
+            day = Some(slot.date);
+            html.push_str(&format!(
+                "<p class=\"radios__day\"><strong>{}</strong></p>\n",
+                escape(&slot.date.in_words())
+            ));
+        }
+        let value = slot.to_string();
+        let id = if index == 0 {
+            "slot-first".to_owned()
+        } else {
+            format!("slot-{value}")
+        };
+        let checked = if chosen == Some(value.as_str()) {
+            " checked"
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<div class=\"radios__item\"><input type=\"radio\" id=\"{id}\" name=\"slot\" value=\"{value}\"{checked}><label for=\"{id}\">{} {}</label></div>\n",
+            escape(&slot.date.in_words()),
+            escape(&half_words(*slot).to_lowercase()),
+        ));
+    }
+    html.push_str(&format!(
+        "</fieldset>\n</div>\n<button type=\"submit\" class=\"button\">Book this appointment</button>\n</form>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n"
+    ));
+    html
+}
+
+/// The confirmation after booking.
+pub(crate) fn booked_page(job: &Job, token: &str) -> String {
+    let when = job.office.appointment.map(slot_words).unwrap_or_default();
+    format!(
+        "<div class=\"panel\">\n<h1>Appointment booked</h1>\n<div class=\"panel__body\">{when}<br><strong>{reference}</strong></div>\n</div>\n<p>We have sent you a confirmation, and we will remind you the evening before.</p>\n<p><a href=\"/track/{token}/appointment.ics\">Add it to your calendar</a></p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n",
+        when = escape(&when),
+        reference = escape(&job.office.reference),
+    )
+}
+
+/// Text escaped for an iCalendar value (RFC 5545 3.3.11).
+fn ics_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A content line folded at 75 octets (RFC 5545 3.1), never inside a
+/// character.
+fn fold(line: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for c in line.chars() {
+        if width + c.len_utf8() > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += c.len_utf8();
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// `20261130T080000Z`.
+fn ics_time(at: Timestamp) -> String {
+    let (date, minutes) = (at.date(), at.time_of_day().minutes());
+    let seconds = at.as_millis().rem_euclid(60_000) / 1000;
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        date.year(),
+        date.month(),
+        date.day(),
+        minutes / 60,
+        minutes % 60,
+        seconds
+    )
+}
+
+/// The appointment as an iCalendar file, or `None` without one.
+pub(crate) fn appointment_ics(
+    job_id: JobId,
+    job: &Job,
+    service: &ServiceDefinition,
+    council: &str,
+    now: Timestamp,
+) -> Option<String> {
+    let slot = job.office.appointment?;
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Doorstep//Residents' appointments//EN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{job_id}-{}@doorstep", slot.starts.as_millis()),
+        format!("DTSTAMP:{}", ics_time(now)),
+        format!("DTSTART:{}", ics_time(slot.starts)),
+        format!("DTEND:{}", ics_time(slot.ends)),
+        format!(
+            "SUMMARY:{}",
+            ics_text(&format!("{} {}", service.name, job.office.reference))
+        ),
+        format!("LOCATION:{}", ics_text(&job.office.address.one_line())),
+        format!(
+            "DESCRIPTION:{}",
+            ics_text(&format!(
+                "{council} will call during this time for {}.",
+                job.office.reference
+            ))
+        ),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    Some(lines.iter().map(|line| fold(line)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_lines_are_folded_at_75_octets_and_text_escaped() {
+        let long = format!("DESCRIPTION:{}", "é".repeat(60));
+        let folded = fold(&long);
+        for line in folded.split("\r\n") {
+            assert!(line.len() <= 75, "{line:?}");
+        }
+        assert_eq!(folded.replace("\r\n ", ""), format!("{long}\r\n"));
+        assert_eq!(
+            ics_text("Flat 4, 18; a\\b\nc"),
+            "Flat 4\\, 18\\; a\\\\b\\nc"
+        );
+    }
+
+    #[test]
+    fn residents_see_first_names_only() {
+        assert_eq!(first_name("Priya Sharma").as_deref(), Some("Priya"));
+        assert_eq!(first_name("  "), None);
+    }
+}
