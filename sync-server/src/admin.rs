@@ -79,7 +79,7 @@ pub enum Command {
 }
 
 /// Runs an administrative command on the store; returns what to print.
-pub fn run(store: &dyn Store, command: Command, now: Timestamp) -> anyhow::Result<String> {
+pub fn run(store: &Store, command: Command, now: Timestamp) -> anyhow::Result<String> {
     let random = || secrets::new_device().map(|(device, _)| *device.as_uuid().as_bytes());
     Ok(match command {
         Command::Enrol { user, device } => {

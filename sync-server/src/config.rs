@@ -16,8 +16,7 @@ use crate::pages::{Branding, Logo};
 use crate::photos::{BlobLocation, Blobs};
 use crate::secrets::{Hidden, Secret};
 use crate::state::AppState;
-use crate::store::postgres::PgStore;
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 use crate::workers::Workers;
 
 /// Doorstep's sync server.
@@ -245,20 +244,20 @@ impl Config {
 
     /// Opens the store the settings name: PostgreSQL if a URL is set, else
     /// the SQLite file in the data folder (created with it if missing).
-    pub fn open_store(&self) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    pub fn open_store(&self) -> anyhow::Result<(Arc<Store>, String)> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("could not create {}", self.data_dir.display()))?;
         Ok(match &self.database_url {
             Some(url) => (
                 Arc::new(
-                    PgStore::connect(url.expose(), None)
+                    Store::connect_postgres(url.expose(), None)
                         .context("could not open the PostgreSQL database")?,
                 ),
                 "PostgreSQL".into(),
             ),
             None => {
                 let path = self.database_path();
-                let store = SqliteStore::open(&path)
+                let store = Store::open_sqlite(&path)
                     .with_context(|| format!("could not open {}", path.display()))?;
                 (Arc::new(store), path.display().to_string())
             }
@@ -275,7 +274,7 @@ impl Config {
     /// The server's state as the settings make it, with its workers.
     pub fn state(
         &self,
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         services: ServiceCatalog,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<AppState> {

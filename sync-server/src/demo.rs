@@ -49,10 +49,7 @@ pub const DEMO_DISPATCHER: UserId = UserId::from_u128(0xd01);
 /// Gives the demo dispatcher a back-office account with `password` (a new
 /// one each start, so the command can print it), as the demo council's
 /// administrator; returns the email to sign in with.
-pub fn set_dispatcher_password(
-    store: &dyn Store,
-    password: &str,
-) -> Result<&'static str, SeedError> {
+pub fn set_dispatcher_password(store: &Store, password: &str) -> Result<&'static str, SeedError> {
     let hash = crate::office::staff::hash_password(password)?;
     store.put_staff_account(DEMO_DISPATCHER, DEMO_DISPATCHER_EMAIL, &hash)?;
     store.grant_staff_role(
@@ -170,7 +167,7 @@ pub const DEMO_CREW: TeamId = TeamId::from_u128(0xd03);
 /// enrolment code for each demo person; `None` if there was data already.
 /// `new_code` makes enrolment codes.
 pub fn seed_if_empty(
-    store: &dyn Store,
+    store: &Store,
     services: &ServiceCatalog,
     server: &ActorId,
     now: Timestamp,
@@ -289,7 +286,7 @@ pub fn seed_if_empty(
 
 /// Stores a document the server made, with all its changes as the server's.
 fn store_new(
-    store: &dyn Store,
+    store: &Store,
     services: &ServiceCatalog,
     id: DocumentId,
     doc: &mut AutoCommit,
@@ -325,7 +322,7 @@ pub struct Welcome {
 impl Welcome {
     /// Seeds the demo into an empty store and sets a fresh password.
     pub fn prepare(
-        store: &dyn Store,
+        store: &Store,
         services: &ServiceCatalog,
         node: &str,
         now: Timestamp,

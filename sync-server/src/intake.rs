@@ -131,7 +131,7 @@ impl NewJob {
 /// server node writing them.
 pub struct Intake<'a> {
     /// The store.
-    pub store: &'a dyn Store,
+    pub store: &'a Store,
     /// The service definitions.
     pub services: &'a ServiceCatalog,
     /// This server node's Automerge actor id.

@@ -52,7 +52,7 @@ use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
 pub use state::AppState;
-pub use store::SqliteStore;
+pub use store::{SqliteStore, Store};
 
 use crate::error::ErrorDetail;
 

@@ -46,7 +46,7 @@ pub fn system_actor() -> Actor {
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    store: Arc<dyn Store>,
+    store: Arc<Store>,
     blobs: Blobs,
     services: Arc<ServiceCatalog>,
     clock: Arc<dyn Clock>,
@@ -82,7 +82,7 @@ pub fn node_actor(node: &str) -> ActorId {
 impl AppState {
     /// Bundles the server's parts.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         blobs: Blobs,
         services: ServiceCatalog,
         clock: Arc<dyn Clock>,
@@ -233,7 +233,7 @@ impl AppState {
     }
 
     /// The store, for what runs beside the handlers (the change relay).
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
 
@@ -276,7 +276,7 @@ impl AppState {
     pub async fn with_store<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
         Ok(tokio::task::spawn_blocking(move || work(store.as_ref())).await??)
@@ -301,7 +301,7 @@ impl AppState {
         T: Send + 'static,
         E: Send + 'static,
         ApiError: From<E>,
-        F: FnOnce(&dyn Store, &ServiceCatalog, &ActorId) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Store, &ServiceCatalog, &ActorId) -> Result<T, E> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
         let services = Arc::clone(&self.services);

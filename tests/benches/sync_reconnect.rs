@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, Automerge, Change};
-use doorstep_server::SqliteStore;
-use doorstep_server::store::{Councils, Identity, Store, documents_loaded, run_sync};
+use doorstep_server::store::{Store, documents_loaded, run_sync};
 use doorstep_shared::job::{Appointment, Assignee, OfficeEditor};
 use doorstep_shared::prelude::*;
 use doorstep_shared::sync::server::scope_record;
@@ -141,8 +140,8 @@ async fn doorstep(sizes: &Sizes) -> (Measure, Measure) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     let jobs = sizes.jobs;
-    let store: Arc<dyn Store> = tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&db).unwrap();
+    let store: Arc<Store> = tokio::task::spawn_blocking(move || {
+        let store = Store::open_sqlite(&db).unwrap();
         store.put_tenant(TENANT, "Benchmark council").unwrap();
         store
             .create_user(OPERATIVE, "Bench Operative", Role::Operative, &[TENANT])
@@ -165,7 +164,7 @@ async fn doorstep(sizes: &Sizes) -> (Measure, Measure) {
             })
             .unwrap();
         }
-        Arc::new(store) as Arc<dyn Store>
+        Arc::new(store)
     })
     .await
     .unwrap();

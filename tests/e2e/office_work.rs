@@ -675,10 +675,7 @@ async fn a_change_synced_to_one_node_wakes_the_board_on_another() {
     let schema = "doorstep_test_two_nodes";
     let (first, photos) = on_postgres(schema).await;
     let second_store = tokio::task::spawn_blocking(move || {
-        doorstep_server::store::postgres::PgStore::connect(
-            &crate::postgres_store::url(),
-            Some(schema),
-        )
+        doorstep_server::Store::connect_postgres(&crate::postgres_store::url(), Some(schema))
     })
     .await
     .unwrap()

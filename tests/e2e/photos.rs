@@ -212,7 +212,7 @@ async fn on_s3_compatible_storage_a_cut_upload_resumes_and_is_served() {
     let s3 = S3Server::start(&dir.path().join("s3"), "photos").unwrap();
     let server = TestServer::start_with(
         std::sync::Arc::new(
-            doorstep_server::SqliteStore::open(&dir.path().join("doorstep.db")).unwrap(),
+            doorstep_server::Store::open_sqlite(&dir.path().join("doorstep.db")).unwrap(),
         ),
         s3.blobs("photos", doorstep_tests::MAX_PHOTO_BYTES).unwrap(),
     )

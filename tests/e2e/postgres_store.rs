@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use automerge::Change;
-use doorstep_server::store::Councils;
+use doorstep_server::Store;
 use doorstep_server::store::postgres::PgStore;
 use doorstep_shared::job::OfficeEditor;
 use doorstep_shared::prelude::*;
@@ -24,7 +24,7 @@ pub(crate) fn url() -> String {
 }
 
 /// A store in a fresh schema named after the test.
-pub(crate) fn fresh_store(schema: &str) -> PgStore {
+pub(crate) fn fresh_store(schema: &str) -> Store {
     let url = url();
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|error| {
         panic!(
@@ -35,7 +35,7 @@ pub(crate) fn fresh_store(schema: &str) -> PgStore {
     admin
         .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
         .unwrap();
-    let store = PgStore::connect(&url, Some(schema)).unwrap();
+    let store = Store::connect_postgres(&url, Some(schema)).unwrap();
     store.put_tenant(TENANT, "Simulated council").unwrap();
     store
 }
@@ -276,8 +276,7 @@ fn with_param(url: &str, param: &str) -> String {
 }
 
 /// Whether the store's connection to PostgreSQL is encrypted.
-fn over_tls(store: &PgStore) -> bool {
-    use doorstep_server::store::db::Database;
+fn over_tls(store: &Store) -> bool {
     use doorstep_server::{args, sql};
     store
         .read(|tx| {
@@ -301,18 +300,18 @@ fn sslmode_chooses_tls_and_verify_modes_check_the_servers_certificate() {
         "this test needs PostgreSQL with TLS on (Debian's default, with its snakeoil certificate)"
     );
     let schema = Some("doorstep_test_tls");
-    let plain = PgStore::connect(&with_param(&url, "sslmode=disable"), schema).unwrap();
+    let plain = Store::connect_postgres(&with_param(&url, "sslmode=disable"), schema).unwrap();
     assert!(!over_tls(&plain));
-    let required = PgStore::connect(&with_param(&url, "sslmode=require"), schema).unwrap();
+    let required = Store::connect_postgres(&with_param(&url, "sslmode=require"), schema).unwrap();
     assert!(over_tls(&required));
     // The server's self-signed certificate is no authority the system
     // trusts, and names the machine, not 127.0.0.1.
-    let refused = PgStore::connect(&with_param(&url, "sslmode=verify-full"), schema).err();
+    let refused = Store::connect_postgres(&with_param(&url, "sslmode=verify-full"), schema).err();
     assert!(
         refused.is_some(),
         "verify-full accepted an untrusted certificate"
     );
-    let wrong_name = PgStore::connect(
+    let wrong_name = Store::connect_postgres(
         &with_param(
             &with_param(&url, "sslmode=verify-full"),
             &format!("sslrootcert={certificate}"),
@@ -321,7 +320,7 @@ fn sslmode_chooses_tls_and_verify_modes_check_the_servers_certificate() {
     )
     .err();
     assert!(wrong_name.is_some(), "verify-full accepted the wrong name");
-    let trusted = PgStore::connect(
+    let trusted = Store::connect_postgres(
         &with_param(
             &with_param(&url, "sslmode=verify-ca"),
             &format!("sslrootcert={certificate}"),
@@ -335,16 +334,15 @@ fn sslmode_chooses_tls_and_verify_modes_check_the_servers_certificate() {
 #[test]
 fn a_request_waits_for_a_free_connection_only_as_long_as_the_pool_says() {
     use doorstep_server::store::StoreError;
-    use doorstep_server::store::db::Database;
     use doorstep_server::store::postgres::PgPool;
     let settings = PgPool {
         max_connections: 1,
         wait: std::time::Duration::from_millis(200),
     };
     fresh_store("doorstep_test_pool_wait");
-    let store = Arc::new(
+    let store = Arc::new(Store::from(
         PgStore::connect_with(&url(), Some("doorstep_test_pool_wait"), &settings).unwrap(),
-    );
+    ));
     let (holding, held) = std::sync::mpsc::channel();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let holder = {

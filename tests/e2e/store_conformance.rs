@@ -3,12 +3,11 @@
 //! machine's PostgreSQL (a schema of its own per case), and must answer the
 //! same.
 
-use doorstep_server::SqliteStore;
+use doorstep_server::store::Store;
 use doorstep_server::store::blobs::{Part, PartOutcome, StoredBlob};
 use doorstep_server::store::identity::EnrolmentRefused;
 use doorstep_server::store::missed_bins::MissedBinCheck;
 use doorstep_server::store::staff::StaffRole;
-use doorstep_server::store::{Councils, Store};
 use doorstep_shared::booking::{Half, HalfDay};
 use doorstep_shared::prelude::*;
 use rstest::rstest;
@@ -26,18 +25,18 @@ enum Backend {
 
 /// A fresh store of `backend`, named after the test (its folder, if any,
 /// goes when the store does).
-fn open(backend: Backend, test: &str) -> (Box<dyn Store>, Option<tempfile::TempDir>) {
+fn open(backend: Backend, test: &str) -> (Store, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(&dir.path().join("doorstep.db")).unwrap();
+            let store = Store::open_sqlite(&dir.path().join("doorstep.db")).unwrap();
             store.put_tenant(COUNCIL, "Conformance council").unwrap();
-            (Box::new(store), Some(dir))
+            (store, Some(dir))
         }
         Backend::Postgres => {
             let store = fresh_store(&format!("doorstep_conformance_{test}"));
             store.put_tenant(COUNCIL, "Conformance council").unwrap();
-            (Box::new(store), None)
+            (store, None)
         }
     }
 }
@@ -483,4 +482,141 @@ fn an_enrolment_code_works_once_and_a_re_enrolled_device_keeps_its_actor(#[case]
     assert_eq!((again.device, again.rebound), (device, true));
     assert_eq!(again.actor, actor, "its actor id is kept");
     assert!(store.device_by_token("token-3").unwrap().is_some());
+}
+
+/// The same store opened again, as a restarted server opens it.
+fn reopen(backend: Backend, test: &str, dir: Option<&tempfile::TempDir>) -> Result<Store, String> {
+    match (backend, dir) {
+        (Backend::Sqlite, Some(dir)) => Store::open_sqlite(&dir.path().join("doorstep.db")),
+        _ => Store::connect_postgres(
+            &crate::postgres_store::url(),
+            Some(&format!("doorstep_conformance_{test}")),
+        ),
+    }
+    .map_err(|error| error.to_string())
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn reads_answer_with_the_last_committed_state_while_a_write_is_under_way(#[case] backend: Backend) {
+    use std::sync::{Arc, mpsc};
+
+    use doorstep_server::{args, sql};
+
+    let (store, _dir) = open(backend, "reads_during_a_write");
+    let store = Arc::new(store);
+    let (begun, writing) = mpsc::channel();
+    let (read, done_reading) = mpsc::channel::<()>();
+    let writer = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            store.write(|tx| {
+                tx.execute(
+                    sql!("UPDATE tenants SET name = 'Worthing' WHERE id = ?1"),
+                    args![COUNCIL.to_string()],
+                )?;
+                begun.send(()).unwrap();
+                // The writer holds on until the read has answered.
+                done_reading.recv().unwrap();
+                Ok(())
+            })
+        })
+    };
+    writing.recv().unwrap();
+    let (answer, answered) = mpsc::channel();
+    let reading = Arc::clone(&store);
+    std::thread::spawn(move || answer.send(reading.tenant_name(COUNCIL)).unwrap());
+    // A read waiting behind the writer would never answer; a minute is far
+    // beyond any machine's read of one row.
+    let name = answered
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a read waited behind the writer")
+        .unwrap();
+    assert_eq!(name.as_deref(), Some("Conformance council"));
+    read.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(
+        store.tenant_name(COUNCIL).unwrap().as_deref(),
+        Some("Worthing")
+    );
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn reopening_keeps_the_rows_and_a_database_from_a_newer_server_is_refused(
+    #[case] backend: Backend,
+) {
+    let test = "reopening";
+    let (store, dir) = open(backend, test);
+    drop(store);
+    let reopened = reopen(backend, test, dir.as_ref()).unwrap();
+    assert_eq!(
+        reopened.tenant_name(COUNCIL).unwrap().as_deref(),
+        Some("Conformance council"),
+        "the migrations did not run again over the rows"
+    );
+    reopened.put_tenant(COUNCIL, "Adur & Worthing").unwrap();
+    // A newer server has been here and migrated further.
+    reopened
+        .write(|tx| {
+            let now = tx.schema_version()?;
+            tx.set_schema_version(now + 90)
+        })
+        .unwrap();
+    drop(reopened);
+    let refused = reopen(backend, test, dir.as_ref()).err().unwrap();
+    assert!(refused.contains("run a newer doorstep-server"), "{refused}");
+}
+
+#[rstest]
+#[case::sqlite(Backend::Sqlite)]
+#[case::postgres(Backend::Postgres)]
+fn a_column_of_the_wrong_kind_is_an_error_not_a_panic(#[case] backend: Backend) {
+    use doorstep_server::{args, sql};
+
+    let (store, _dir) = open(backend, "wrong_kind");
+    let row = store
+        .read(|tx| tx.query_one(sql!("SELECT 'seven', NULL, -1"), args![]))
+        .unwrap();
+    assert!(row.get::<i64>(0).is_err());
+    assert_eq!(row.get::<Option<i64>>(1).unwrap(), None);
+    assert!(row.get::<String>(1).is_err());
+    assert!(row.get::<u32>(2).is_err(), "a negative count");
+    assert!(row.get::<i64>(3).is_err(), "no such column");
+    assert!(row.parse::<u32>(0, "number").is_err());
+}
+
+#[test]
+fn statements_are_written_once_and_rewritten_per_dialect() {
+    use doorstep_server::store::db::Sql;
+
+    let params = Sql::new("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?10) AND d = '?x'");
+    assert_eq!(
+        params.postgres(),
+        "SELECT a FROM t WHERE b = $1 AND c IN ($2, $10) AND d = '?x'"
+    );
+    let claim = Sql::new("SELECT id FROM outbox WHERE a = ?1 {skip_locked}");
+    assert_eq!(claim.sqlite(), "SELECT id FROM outbox WHERE a = ?1 ");
+    assert_eq!(
+        claim.postgres(),
+        "SELECT id FROM outbox WHERE a = $1 FOR UPDATE SKIP LOCKED"
+    );
+    let hold = Sql::new("SELECT 1 FROM uploads WHERE hash = ?1 {for_update}");
+    assert_eq!(hold.sqlite(), "SELECT 1 FROM uploads WHERE hash = ?1 ");
+    assert_eq!(
+        hold.postgres(),
+        "SELECT 1 FROM uploads WHERE hash = $1 FOR UPDATE"
+    );
+    let scope = Sql::new("SELECT id FROM d WHERE team IN {json_list ?4} AND a = ?1");
+    assert_eq!(
+        scope.sqlite(),
+        "SELECT id FROM d WHERE team IN (SELECT value FROM json_each(?4)) AND a = ?1"
+    );
+    assert_eq!(
+        scope.postgres(),
+        "SELECT id FROM d WHERE team IN \
+         (SELECT json_array_elements_text(CAST(CAST($4 AS text) AS json))) AND a = $1"
+    );
 }

@@ -23,7 +23,7 @@ use automerge::{ActorId, AutoCommit};
 use doorstep_server::demo::DemoLogin;
 use doorstep_server::photos::{BlobLocation, Blobs};
 use doorstep_server::store::Store;
-use doorstep_server::{AppState, ManualClock, SqliteStore, demo, serve};
+use doorstep_server::{AppState, ManualClock, demo, serve};
 use doorstep_shared::ids::{BlobHash, DeviceId, TenantId};
 use doorstep_shared::sync::device::{DeviceSync, Effect, SyncEvent};
 use doorstep_shared::sync::simulation::apply_effects;
@@ -101,7 +101,7 @@ impl TestServer {
     /// Starts a server on `data_dir`, seeding the demo data if the database
     /// there is empty.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        let store = Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?);
+        let store = Arc::new(Store::open_sqlite(&data_dir.join("doorstep.db"))?);
         Self::start_with(store, Self::photo_folder(data_dir)?).await
     }
 
@@ -115,20 +115,20 @@ impl TestServer {
 
     /// Starts a server on any store and photo store, seeding the demo if
     /// the store is empty.
-    pub async fn start_with(store: Arc<dyn Store>, blobs: Blobs) -> anyhow::Result<Self> {
+    pub async fn start_with(store: Arc<Store>, blobs: Blobs) -> anyhow::Result<Self> {
         Self::start_with_options(store, blobs, ServerOptions::default()).await
     }
 
     /// Starts a server on `data_dir` with `options` (a fixed address, so a
     /// browser can find it again after a restart; the web app).
     pub async fn start_at(data_dir: &Path, options: ServerOptions) -> anyhow::Result<Self> {
-        let store = Arc::new(SqliteStore::open(&data_dir.join("doorstep.db"))?);
+        let store = Arc::new(Store::open_sqlite(&data_dir.join("doorstep.db"))?);
         Self::start_with_options(store, Self::photo_folder(data_dir)?, options).await
     }
 
     /// Starts a server on any store and photo store with `options`.
     pub async fn start_with_options(
-        store: Arc<dyn Store>,
+        store: Arc<Store>,
         blobs: Blobs,
         options: ServerOptions,
     ) -> anyhow::Result<Self> {

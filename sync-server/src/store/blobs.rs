@@ -16,9 +16,9 @@ use doorstep_shared::ids::{BlobHash, DeviceId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::{Database, Row, Tx};
+use super::db::{Row, Tx};
 use super::sync::{ScopeColumns, kind_name};
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// A blob stored whole.
@@ -73,43 +73,6 @@ pub enum PartOutcome {
         /// The length it was started with.
         length: u64,
     },
-}
-
-/// Blob records: the same on every backend.
-pub trait BlobRecords {
-    /// The documents that reference a blob, with their scope.
-    fn blob_holders(&self, hash: BlobHash) -> Result<Vec<Holder>, StoreError>;
-
-    /// A blob stored whole, if it is.
-    fn stored_blob(&self, hash: BlobHash) -> Result<Option<StoredBlob>, StoreError>;
-
-    /// An upload in progress, if there is one.
-    fn upload(&self, hash: BlobHash) -> Result<Option<UploadRecord>, StoreError>;
-
-    /// Records `part` if the upload holds exactly `part.start` bytes (an
-    /// upload starts with a part at 0, declaring the blob's `length`).
-    fn add_part(
-        &self,
-        hash: BlobHash,
-        length: u64,
-        part: &Part,
-        now: Timestamp,
-    ) -> Result<PartOutcome, StoreError>;
-
-    /// Records a blob as stored whole and forgets its upload.
-    fn blob_stored(
-        &self,
-        hash: BlobHash,
-        blob: &StoredBlob,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Forgets an upload, returning the part objects to delete.
-    fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError>;
-
-    /// Uploads untouched since before `before` and never finished, to
-    /// clean up.
-    fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError>;
 }
 
 /// A holder read from `blob_refs` joined with its document's scope columns.
@@ -217,8 +180,9 @@ fn stored(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
-impl<D: Database> BlobRecords for D {
-    fn blob_holders(&self, hash: BlobHash) -> Result<Vec<Holder>, StoreError> {
+impl Store {
+    /// The documents that reference a blob, with their scope.
+    pub fn blob_holders(&self, hash: BlobHash) -> Result<Vec<Holder>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(
@@ -235,7 +199,8 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn stored_blob(&self, hash: BlobHash) -> Result<Option<StoredBlob>, StoreError> {
+    /// A blob stored whole, if it is.
+    pub fn stored_blob(&self, hash: BlobHash) -> Result<Option<StoredBlob>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!("SELECT length, content_type FROM blobs WHERE hash = ?1"),
@@ -251,7 +216,8 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn upload(&self, hash: BlobHash) -> Result<Option<UploadRecord>, StoreError> {
+    /// An upload in progress, if there is one.
+    pub fn upload(&self, hash: BlobHash) -> Result<Option<UploadRecord>, StoreError> {
         let hash = hash.to_string();
         self.read(|tx| {
             let Some(row) = tx.query_opt(
@@ -286,7 +252,9 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn add_part(
+    /// Records `part` if the upload holds exactly `part.start` bytes (an
+    /// upload starts with a part at 0, declaring the blob's `length`).
+    pub fn add_part(
         &self,
         hash: BlobHash,
         length: u64,
@@ -349,7 +317,8 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn blob_stored(
+    /// Records a blob as stored whole and forgets its upload.
+    pub fn blob_stored(
         &self,
         hash: BlobHash,
         blob: &StoredBlob,
@@ -377,7 +346,8 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError> {
+    /// Forgets an upload, returning the part objects to delete.
+    pub fn drop_upload(&self, hash: BlobHash) -> Result<Vec<String>, StoreError> {
         let hash = hash.to_string();
         self.write(|tx| {
             // The same lock `add_part` takes: no part slips in unlisted.
@@ -401,7 +371,9 @@ impl<D: Database> BlobRecords for D {
         })
     }
 
-    fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError> {
+    /// Uploads untouched since before `before` and never finished, to
+    /// clean up.
+    pub fn stale_uploads(&self, before: Timestamp) -> Result<Vec<BlobHash>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!("SELECT hash FROM uploads WHERE touched_at < ?1"),

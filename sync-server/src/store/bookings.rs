@@ -8,35 +8,9 @@ use doorstep_shared::booking::HalfDay;
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::{Database, Tx};
+use super::db::Tx;
+use super::{Store, StoreError};
 use crate::{args, sql};
-
-/// Booked half-days.
-pub trait BookingRecords {
-    /// Books `slot` for `job` if `crew` has fewer than `capacity` other
-    /// jobs then (moving the job's booking if it had one); false if full.
-    fn take_slot(
-        &self,
-        tenant: TenantId,
-        crew: &str,
-        job: JobId,
-        slot: HalfDay,
-        capacity: u32,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Forgets a job's booking.
-    fn release_slot(&self, job: JobId) -> Result<(), StoreError>;
-
-    /// How many jobs `crew` has booked in each of `slots`.
-    fn booked(
-        &self,
-        tenant: TenantId,
-        crew: &str,
-        slots: &[HalfDay],
-    ) -> Result<Vec<u32>, StoreError>;
-}
 
 /// Jobs other than `except` booked for `crew` in `slot`.
 fn count(
@@ -63,8 +37,10 @@ fn count(
     .get(0)
 }
 
-impl<D: Database> BookingRecords for D {
-    fn take_slot(
+impl Store {
+    /// Books `slot` for `job` if `crew` has fewer than `capacity` other
+    /// jobs then (moving the job's booking if it had one); false if full.
+    pub fn take_slot(
         &self,
         tenant: TenantId,
         crew: &str,
@@ -98,7 +74,8 @@ impl<D: Database> BookingRecords for D {
         })
     }
 
-    fn release_slot(&self, job: JobId) -> Result<(), StoreError> {
+    /// Forgets a job's booking.
+    pub fn release_slot(&self, job: JobId) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!("DELETE FROM bookings WHERE job = ?1"),
@@ -108,7 +85,8 @@ impl<D: Database> BookingRecords for D {
         })
     }
 
-    fn booked(
+    /// How many jobs `crew` has booked in each of `slots`.
+    pub fn booked(
         &self,
         tenant: TenantId,
         crew: &str,

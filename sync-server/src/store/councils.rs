@@ -7,32 +7,12 @@ use doorstep_shared::summary::JobSummary;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::Database;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
-/// Councils, their reference counters and job summaries.
-pub trait Councils {
+impl Store {
     /// Adds a tenant, or renames it.
-    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError>;
-
-    /// A tenant's name (the council residents are told about).
-    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError>;
-
-    /// The next job reference number for a council and prefix (1, 2, …),
-    /// taken in its own statement: never given twice, even by several
-    /// server nodes.
-    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError>;
-
-    /// How many synced documents are stored.
-    fn count_documents(&self) -> Result<u64, StoreError>;
-
-    /// Every job's summary, by appointment (unbooked last), then reference.
-    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError>;
-}
-
-impl<D: Database> Councils for D {
-    fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
+    pub fn put_tenant(&self, id: TenantId, name: &str) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!(
@@ -45,7 +25,8 @@ impl<D: Database> Councils for D {
         })
     }
 
-    fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
+    /// A tenant's name (the council residents are told about).
+    pub fn tenant_name(&self, id: TenantId) -> Result<Option<String>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!("SELECT name FROM tenants WHERE id = ?1"),
@@ -56,7 +37,10 @@ impl<D: Database> Councils for D {
         })
     }
 
-    fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
+    /// The next job reference number for a council and prefix (1, 2, …),
+    /// taken in its own statement: never given twice, even by several
+    /// server nodes.
+    pub fn next_reference(&self, tenant: TenantId, prefix: &str) -> Result<u32, StoreError> {
         self.write(|tx| {
             tx.query_one(
                 sql!(
@@ -70,14 +54,16 @@ impl<D: Database> Councils for D {
         })
     }
 
-    fn count_documents(&self) -> Result<u64, StoreError> {
+    /// How many synced documents are stored.
+    pub fn count_documents(&self) -> Result<u64, StoreError> {
         self.read(|tx| {
             tx.query_one(sql!("SELECT count(*) FROM sync_documents"), args![])?
                 .get(0)
         })
     }
 
-    fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
+    /// Every job's summary, by appointment (unbooked last), then reference.
+    pub fn job_summaries(&self, tenant: TenantId) -> Result<Vec<JobSummary>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(

@@ -16,8 +16,8 @@
 //!   PostgreSQL; nothing on SQLite, whose one writer already has them all),
 //!   and `{json_list ?N}` for a list parameter, passed as a JSON array.
 //!
-//! A [`Database`] runs work in a write transaction, committed only if the
-//! work succeeds.
+//! [`super::Store`] runs work in a write or read transaction, committed
+//! only if the work succeeds.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -431,7 +431,56 @@ fn prepared(
     Ok(statement)
 }
 
-impl Tx<'_, '_> {
+impl<'t> Tx<'_, 't> {
+    /// The same transaction, borrowed again for a callee that takes a `Tx`.
+    pub fn reborrow(&mut self) -> Tx<'_, 't> {
+        match self {
+            Tx::Sqlite(connection) => Tx::Sqlite(connection),
+            Tx::Postgres(transaction, statements) => Tx::Postgres(transaction, statements),
+        }
+    }
+
+    /// Runs several statements with no parameters (a migration).
+    pub fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(connection) => connection.execute_batch(sql)?,
+            Tx::Postgres(transaction, _) => transaction.batch_execute(sql)?,
+        }
+        Ok(())
+    }
+
+    /// How many migrations the database has had: SQLite's `user_version`,
+    /// a table of its own on PostgreSQL.
+    pub fn schema_version(&mut self) -> Result<i64, StoreError> {
+        match self {
+            Tx::Sqlite(connection) => {
+                Ok(connection.pragma_query_value(None, "user_version", |row| row.get(0))?)
+            }
+            Tx::Postgres(transaction, _) => {
+                transaction.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS doorstep_migrations (version BIGINT NOT NULL)",
+                )?;
+                Ok(transaction
+                    .query_one("SELECT count(*) FROM doorstep_migrations", &[])?
+                    .try_get(0)?)
+            }
+        }
+    }
+
+    /// Records that migration `version` has run.
+    pub fn set_schema_version(&mut self, version: i64) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(connection) => connection.pragma_update(None, "user_version", version)?,
+            Tx::Postgres(transaction, _) => {
+                transaction.execute(
+                    "INSERT INTO doorstep_migrations (version) VALUES ($1)",
+                    &[&version],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs a statement; returns how many rows it changed.
     pub fn execute(&mut self, sql: &'static Sql, args: &[Value]) -> Result<u64, StoreError> {
         match self {
@@ -507,78 +556,4 @@ impl Tx<'_, '_> {
 
 fn pg_args(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter().map(|arg| arg as &(dyn ToSql + Sync)).collect()
-}
-
-/// A database that runs work in one transaction.
-pub trait Database {
-    /// Runs `work` in a write transaction, committed only if it succeeds.
-    fn write<R>(
-        &self,
-        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError>;
-
-    /// Runs `work` in a transaction that only reads: one consistent view,
-    /// without taking the writer's place.
-    fn read<R>(
-        &self,
-        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameters_become_dollars_for_postgresql_and_quoted_text_is_left_alone() {
-        assert_eq!(
-            to_postgres("SELECT a FROM t WHERE b = ?1 AND c IN (?2, ?10) AND d = '?x'"),
-            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $10) AND d = '?x'"
-        );
-    }
-
-    #[test]
-    fn skipping_held_rows_is_said_once_and_written_per_dialect() {
-        let claim = Sql::new("SELECT id FROM outbox WHERE a = ?1 {skip_locked}");
-        assert_eq!(claim.sqlite(), "SELECT id FROM outbox WHERE a = ?1 ");
-        assert_eq!(
-            claim.postgres(),
-            "SELECT id FROM outbox WHERE a = $1 FOR UPDATE SKIP LOCKED"
-        );
-        let hold = Sql::new("SELECT 1 FROM uploads WHERE hash = ?1 {for_update}");
-        assert_eq!(hold.sqlite(), "SELECT 1 FROM uploads WHERE hash = ?1 ");
-        assert_eq!(
-            hold.postgres(),
-            "SELECT 1 FROM uploads WHERE hash = $1 FOR UPDATE"
-        );
-    }
-
-    #[test]
-    fn a_list_parameter_is_a_json_array_in_both_dialects() {
-        let scope = Sql::new("SELECT id FROM d WHERE team IN {json_list ?4} AND a = ?1");
-        assert_eq!(
-            scope.sqlite(),
-            "SELECT id FROM d WHERE team IN (SELECT value FROM json_each(?4)) AND a = ?1"
-        );
-        assert_eq!(
-            scope.postgres(),
-            "SELECT id FROM d WHERE team IN \
-             (SELECT json_array_elements_text(CAST(CAST($4 AS text) AS json))) AND a = $1"
-        );
-    }
-
-    #[test]
-    fn a_column_of_the_wrong_kind_is_an_error_not_a_panic() {
-        let row = Row(vec![
-            Value::Text("seven".into()),
-            Value::Null,
-            Value::Int(-1),
-        ]);
-        assert!(row.get::<i64>(0).is_err());
-        assert_eq!(row.get::<Option<i64>>(1).unwrap(), None);
-        assert!(row.get::<String>(1).is_err());
-        assert!(row.get::<u32>(2).is_err(), "a negative count");
-        assert!(row.get::<i64>(3).is_err(), "no such column");
-        assert!(row.parse::<u32>(0, "number").is_err());
-    }
 }

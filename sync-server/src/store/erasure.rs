@@ -9,35 +9,16 @@ use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::Database;
+use super::{Store, StoreError};
 use crate::{args, sql};
-
-/// Contact documents, and their erasure.
-pub trait ErasureRecords {
-    /// Jobs that closed at or before `closed_before` and still have a
-    /// contact document.
-    fn contacts_closed_before(
-        &self,
-        closed_before: Timestamp,
-    ) -> Result<Vec<(TenantId, JobId)>, StoreError>;
-
-    /// Erases the job's contact document and the personal data in its
-    /// outbox rows (messages not yet sent will not be); false if it had no
-    /// contact document left.
-    fn erase_contact(
-        &self,
-        tenant: TenantId,
-        job: JobId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-}
 
 /// Why an unsent message was given up, as its row says.
 pub(super) const ERASED: &str = "the resident's contact details were erased";
 
-impl<D: Database> ErasureRecords for D {
-    fn contacts_closed_before(
+impl Store {
+    /// Jobs that closed at or before `closed_before` and still have a
+    /// contact document.
+    pub fn contacts_closed_before(
         &self,
         closed_before: Timestamp,
     ) -> Result<Vec<(TenantId, JobId)>, StoreError> {
@@ -68,7 +49,10 @@ impl<D: Database> ErasureRecords for D {
         })
     }
 
-    fn erase_contact(
+    /// Erases the job's contact document and the personal data in its
+    /// outbox rows (messages not yet sent will not be); false if it had no
+    /// contact document left.
+    pub fn erase_contact(
         &self,
         tenant: TenantId,
         job: JobId,

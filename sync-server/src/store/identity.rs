@@ -13,8 +13,7 @@ use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use sha2::{Digest, Sha256};
 
-use super::StoreError;
-use super::db::Database;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// A secret (code or token) as stored: its SHA-256.
@@ -49,75 +48,9 @@ pub enum EnrolmentRefused {
     Used,
 }
 
-/// Users, teams, devices and enrolment: the same on every backend.
-pub trait Identity {
+impl Store {
     /// Adds a user working for `tenants`.
-    fn create_user(
-        &self,
-        id: UserId,
-        name: &str,
-        role: Role,
-        tenants: &[TenantId],
-    ) -> Result<(), StoreError>;
-
-    /// Adds a team with its members. Changes who sees the team's work, so
-    /// the tenant's scope version moves on.
-    fn create_team(
-        &self,
-        id: TeamId,
-        tenant: TenantId,
-        name: &str,
-        members: &[UserId],
-    ) -> Result<(), StoreError>;
-
-    /// Issues a one-time code for `user`, valid until `expires_at`. With
-    /// `device`, redeeming it re-enrols that device.
-    fn create_enrolment(
-        &self,
-        code: &str,
-        user: UserId,
-        device: Option<DeviceId>,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Redeems a code: enrols a new device (with `new_device`, `new_actor`)
-    /// or re-enrols the one the code names, under `token`.
-    fn redeem_enrolment(
-        &self,
-        code: &str,
-        token: &str,
-        new_device: DeviceId,
-        new_actor: &ActorId,
-        now: Timestamp,
-    ) -> Result<Result<Enrolled, EnrolmentRefused>, StoreError>;
-
-    /// The device a token belongs to, if the token is valid and not revoked.
-    fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError>;
-
-    /// Revokes a device: its token is refused from now on. Returns whether
-    /// there was such a device.
-    fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError>;
-
-    /// A user's name, if there is such a user.
-    fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError>;
-
-    /// The user whose device signs its changes with `actor`, if the server
-    /// enrolled such a device (revoked ones too: their past work stays
-    /// theirs).
-    fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError>;
-
-    /// Whether `device` belongs to a member of `team`.
-    fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError>;
-
-    /// The people working for a council, by name, with their roles.
-    fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError>;
-
-    /// A council's teams, by name.
-    fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError>;
-}
-
-impl<D: Database> Identity for D {
-    fn create_user(
+    pub fn create_user(
         &self,
         id: UserId,
         name: &str,
@@ -139,7 +72,9 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn create_team(
+    /// Adds a team with its members. Changes who sees the team's work, so
+    /// the tenant's scope version moves on.
+    pub fn create_team(
         &self,
         id: TeamId,
         tenant: TenantId,
@@ -165,7 +100,9 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn create_enrolment(
+    /// Issues a one-time code for `user`, valid until `expires_at`. With
+    /// `device`, redeeming it re-enrols that device.
+    pub fn create_enrolment(
         &self,
         code: &str,
         user: UserId,
@@ -189,7 +126,9 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn redeem_enrolment(
+    /// Redeems a code: enrols a new device (with `new_device`, `new_actor`)
+    /// or re-enrols the one the code names, under `token`.
+    pub fn redeem_enrolment(
         &self,
         code: &str,
         token: &str,
@@ -264,7 +203,8 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
+    /// The device a token belongs to, if the token is valid and not revoked.
+    pub fn device_by_token(&self, token: &str) -> Result<Option<DeviceIdentity>, StoreError> {
         self.read(|tx| {
             let Some(row) = tx.query_opt(
                 sql!(
@@ -305,7 +245,9 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+    /// Revokes a device: its token is refused from now on. Returns whether
+    /// there was such a device.
+    pub fn revoke_device(&self, device: DeviceId, now: Timestamp) -> Result<bool, StoreError> {
         self.write(|tx| {
             let changed = tx.execute(
                 sql!("UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL"),
@@ -315,7 +257,8 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
+    /// A user's name, if there is such a user.
+    pub fn user_name(&self, user: UserId) -> Result<Option<String>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!("SELECT name FROM users WHERE id = ?1"),
@@ -326,7 +269,10 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError> {
+    /// The user whose device signs its changes with `actor`, if the server
+    /// enrolled such a device (revoked ones too: their past work stays
+    /// theirs).
+    pub fn user_of_actor(&self, actor: &ActorId) -> Result<Option<UserId>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!("SELECT user_id FROM devices WHERE actor = ?1"),
@@ -337,7 +283,8 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError> {
+    /// Whether `device` belongs to a member of `team`.
+    pub fn device_in_team(&self, device: DeviceId, team: TeamId) -> Result<bool, StoreError> {
         self.read(|tx| {
             Ok(tx
                 .query_opt(
@@ -351,7 +298,8 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {
+    /// The people working for a council, by name, with their roles.
+    pub fn people(&self, tenant: TenantId) -> Result<Vec<(UserId, String, Role)>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(
@@ -367,7 +315,8 @@ impl<D: Database> Identity for D {
         })
     }
 
-    fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError> {
+    /// A council's teams, by name.
+    pub fn teams(&self, tenant: TenantId) -> Result<Vec<(TeamId, String)>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!("SELECT id, name FROM teams WHERE tenant = ?1 ORDER BY name, id"),

@@ -5,8 +5,7 @@ use doorstep_shared::ids::{JobId, PropertyId, RoundId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::Database;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// A report waiting for its round.
@@ -22,27 +21,9 @@ pub struct MissedBinCheck {
     pub property: PropertyId,
 }
 
-/// Missed-bin checks and round lookups.
-pub trait MissedBinRecords {
+impl Store {
     /// Every round of a council.
-    fn round_ids(&self, tenant: TenantId) -> Result<Vec<RoundId>, StoreError>;
-
-    /// Records a report to check once its round is finished.
-    fn put_missed_bin_check(
-        &self,
-        check: &MissedBinCheck,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Every report waiting, oldest first.
-    fn missed_bin_checks(&self) -> Result<Vec<MissedBinCheck>, StoreError>;
-
-    /// The report's check is done.
-    fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError>;
-}
-
-impl<D: Database> MissedBinRecords for D {
-    fn round_ids(&self, tenant: TenantId) -> Result<Vec<RoundId>, StoreError> {
+    pub fn round_ids(&self, tenant: TenantId) -> Result<Vec<RoundId>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(
@@ -62,7 +43,8 @@ impl<D: Database> MissedBinRecords for D {
         })
     }
 
-    fn put_missed_bin_check(
+    /// Records a report to check once its round is finished.
+    pub fn put_missed_bin_check(
         &self,
         check: &MissedBinCheck,
         now: Timestamp,
@@ -85,7 +67,8 @@ impl<D: Database> MissedBinRecords for D {
         })
     }
 
-    fn missed_bin_checks(&self) -> Result<Vec<MissedBinCheck>, StoreError> {
+    /// Every report waiting, oldest first.
+    pub fn missed_bin_checks(&self) -> Result<Vec<MissedBinCheck>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(
@@ -107,7 +90,8 @@ impl<D: Database> MissedBinRecords for D {
         })
     }
 
-    fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError> {
+    /// The report's check is done.
+    pub fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!("DELETE FROM missed_bin_checks WHERE job = ?1"),

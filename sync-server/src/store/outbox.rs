@@ -9,8 +9,8 @@ use doorstep_shared::ids::{JobId, Name, TenantId};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::{Database, Row};
+use super::db::Row;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// One outbox row.
@@ -86,47 +86,6 @@ pub enum Finish {
     },
 }
 
-/// The outbox, for the delivery worker and the demo page.
-pub trait OutboxRecords {
-    /// Claims up to `limit` rows due at `now` until `lease_until`: rows
-    /// another worker holds are left alone.
-    fn claim_due(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<OutboxRow>, StoreError>;
-
-    /// Ends a claim.
-    fn finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError>;
-
-    /// The newest rows, for the demo outbox page.
-    fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
-
-    /// A job's messages, oldest first.
-    fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError>;
-
-    /// Keeps a tracking token's hash for a job.
-    fn put_tracking_token(
-        &self,
-        hash: &[u8],
-        tenant: TenantId,
-        job: JobId,
-        issued_at: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// The job a tracking token's hash leads to.
-    fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError>;
-
-    /// Records the provider's delivery status for the message it knows as
-    /// `provider_ref`; the row, if there is one.
-    fn record_delivery(
-        &self,
-        provider_ref: &str,
-        status: &str,
-    ) -> Result<Option<OutboxRow>, StoreError>;
-}
-
 /// The rows an event makes: one per channel the service has texts for.
 pub(super) fn outbox_rows(
     events: &[ResidentEvent],
@@ -189,8 +148,10 @@ fn outbox_row(row: &Row) -> Result<OutboxRow, StoreError> {
     })
 }
 
-impl<D: Database> OutboxRecords for D {
-    fn claim_due(
+impl Store {
+    /// Claims up to `limit` rows due at `now` until `lease_until`: rows
+    /// another worker holds are left alone.
+    pub fn claim_due(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
@@ -223,7 +184,8 @@ impl<D: Database> OutboxRecords for D {
         Ok(claimed)
     }
 
-    fn finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError> {
+    /// Ends a claim.
+    pub fn finish(&self, id: i64, finish: &Finish) -> Result<(), StoreError> {
         self.write(|tx| {
             match finish {
                 Finish::Sent {
@@ -282,7 +244,8 @@ impl<D: Database> OutboxRecords for D {
         })
     }
 
-    fn put_tracking_token(
+    /// Keeps a tracking token's hash for a job.
+    pub fn put_tracking_token(
         &self,
         hash: &[u8],
         tenant: TenantId,
@@ -306,7 +269,8 @@ impl<D: Database> OutboxRecords for D {
         })
     }
 
-    fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
+    /// The job a tracking token's hash leads to.
+    pub fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!("SELECT tenant, job FROM tracking_tokens WHERE hash = ?1"),
@@ -317,7 +281,9 @@ impl<D: Database> OutboxRecords for D {
         })
     }
 
-    fn record_delivery(
+    /// Records the provider's delivery status for the message it knows as
+    /// `provider_ref`; the row, if there is one.
+    pub fn record_delivery(
         &self,
         provider_ref: &str,
         status: &str,
@@ -336,7 +302,8 @@ impl<D: Database> OutboxRecords for D {
         })
     }
 
-    fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+    /// The newest rows, for the demo outbox page.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(concat!(
@@ -352,7 +319,8 @@ impl<D: Database> OutboxRecords for D {
         })
     }
 
-    fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
+    /// A job's messages, oldest first.
+    pub fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(concat!(

@@ -6,14 +6,11 @@
 use std::time::Duration;
 
 use doorstep_shared::ids::TenantId;
-use doorstep_shared::service::ServiceCatalog;
-use doorstep_shared::sync::store::SyncStore;
 use postgres::Client;
 use postgres_native_tls::MakeTlsConnector;
 
 use super::StoreError;
 use super::db::{Statements, Tx};
-use super::sync::DbSync;
 
 /// The schema migrations, in order; `doorstep_migrations` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -27,10 +24,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_staff.sql"),
     include_str!("../../migrations/postgres/0009_roster.sql"),
 ];
-
-/// The migration that added `blob_refs`: documents stored before it get
-/// their rows when it runs.
-const BLOB_REFS_MIGRATION: usize = 2;
 
 /// How a node's connections to PostgreSQL behave.
 #[derive(Debug, Clone)]
@@ -162,7 +155,7 @@ impl PgStore {
     }
 
     /// Runs `work` in one transaction, committed only if it succeeds.
-    fn transaction<R>(
+    pub(super) fn transaction<R>(
         &self,
         read_only: bool,
         work: impl FnOnce(Tx<'_, '_>) -> Result<R, StoreError>,
@@ -180,49 +173,7 @@ impl PgStore {
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        self.with_connection(|connection| {
-            let mut transaction = connection.client.transaction()?;
-            // Nodes starting together take turns.
-            transaction.execute("SELECT pg_advisory_xact_lock(4242001)", &[])?;
-            transaction.batch_execute(
-                "CREATE TABLE IF NOT EXISTS doorstep_migrations (version BIGINT NOT NULL)",
-            )?;
-            let applied: i64 = transaction
-                .query_one("SELECT count(*) FROM doorstep_migrations", &[])?
-                .try_get(0)?;
-            let known = MIGRATIONS.len() as i64;
-            if applied > known {
-                return Err(StoreError::NewerDatabase {
-                    found: applied,
-                    known,
-                });
-            }
-            for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
-                transaction.batch_execute(sql)?;
-                if number + 1 == BLOB_REFS_MIGRATION {
-                    super::sync::backfill_blob_references(Tx::Postgres(
-                        &mut transaction,
-                        &mut connection.statements,
-                    ))?;
-                }
-                transaction.execute(
-                    "INSERT INTO doorstep_migrations (version) VALUES ($1)",
-                    &[&(number as i64 + 1)],
-                )?;
-            }
-            transaction.commit()?;
-            Ok(())
-        })
-    }
-
-    /// Runs `work` on the sync store inside one transaction, committed only
-    /// if `work` succeeds.
-    pub fn sync_transaction<R>(
-        &self,
-        services: &ServiceCatalog,
-        work: impl FnOnce(&mut DbSync<'_, '_, '_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        self.transaction(false, |tx| work(&mut DbSync::new(tx, services)))
+        self.transaction(false, |mut tx| super::migrate(&mut tx, MIGRATIONS))
     }
 }
 
@@ -377,35 +328,9 @@ impl super::ChangeListener for PgChangeListener {
     }
 }
 
-impl super::db::Database for PgStore {
-    fn write<R>(
-        &self,
-        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        self.transaction(false, |mut tx| work(&mut tx))
-    }
-
-    fn read<R>(
-        &self,
-        work: impl FnOnce(&mut Tx<'_, '_>) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        self.transaction(true, |mut tx| work(&mut tx))
-    }
-}
-
-impl super::Store for PgStore {
-    fn ping(&self) -> Result<(), StoreError> {
-        self.with_connection(|connection| {
-            connection.client.query_one("SELECT 1", &[])?;
-            Ok(())
-        })
-    }
-
-    fn shared_by_nodes(&self) -> bool {
-        true
-    }
-
-    fn announce_change(&self, tenant: TenantId, from: &str) -> Result<(), StoreError> {
+impl PgStore {
+    /// Tells the other nodes that a council's documents changed.
+    pub(super) fn announce_change(&self, tenant: TenantId, from: &str) -> Result<(), StoreError> {
         self.with_connection(|connection| {
             connection.client.execute(
                 "SELECT pg_notify($1, $2)",
@@ -415,18 +340,11 @@ impl super::Store for PgStore {
         })
     }
 
-    fn change_listener(&self) -> Result<Option<Box<dyn super::ChangeListener>>, StoreError> {
+    /// A connection of its own that hears the other nodes' announcements.
+    pub(super) fn change_listener(&self) -> Result<Box<dyn super::ChangeListener>, StoreError> {
         let connector = &self.connector;
         let mut client = connector.config.connect(connector.tls.clone())?;
         client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
-        Ok(Some(Box::new(PgChangeListener { client })))
-    }
-
-    fn in_sync_transaction(
-        &self,
-        services: &ServiceCatalog,
-        work: &mut dyn FnMut(&mut dyn SyncStore<Error = StoreError>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        self.sync_transaction(services, |sync| work(sync))
+        Ok(Box::new(PgChangeListener { client }))
     }
 }

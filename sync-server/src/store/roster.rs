@@ -9,8 +9,8 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 
-use super::StoreError;
-use super::db::{Database, Tx};
+use super::db::Tx;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// One enrolled device, as the device list shows it.
@@ -48,43 +48,6 @@ pub struct Person {
 /// A job with whom it is assigned to: a person, a team, or nobody.
 pub type JobAssignee = (JobId, Option<UserId>, Option<TeamId>);
 
-/// People, teams and devices for the back office: the same on every
-/// backend.
-pub trait Roster {
-    /// The devices of a council's people: in use first, then by name.
-    fn devices(&self, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError>;
-
-    /// Notes that a device has just synced.
-    fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StoreError>;
-
-    /// Everyone who works or worked for a council, by name.
-    fn roster(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError>;
-
-    /// Deactivates (revoking their devices and ending their sessions) or
-    /// reactivates a council's user. Returns false if they do not work
-    /// for `tenant`.
-    fn set_active(
-        &self,
-        user: UserId,
-        tenant: TenantId,
-        active: bool,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// Puts a council's user in `team` (one of the council's), or in none,
-    /// leaving the council's other teams. Returns false if the user or
-    /// team is not the council's.
-    fn set_team(
-        &self,
-        user: UserId,
-        tenant: TenantId,
-        team: Option<TeamId>,
-    ) -> Result<bool, StoreError>;
-
-    /// Each of a council's jobs with whom it is assigned to.
-    fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError>;
-}
-
 /// Whether `user` works for `tenant`.
 fn works_for(tx: &mut Tx<'_, '_>, user: &str, tenant: &str) -> Result<bool, StoreError> {
     let count: i64 = tx
@@ -96,8 +59,9 @@ fn works_for(tx: &mut Tx<'_, '_>, user: &str, tenant: &str) -> Result<bool, Stor
     Ok(count > 0)
 }
 
-impl<D: Database> Roster for D {
-    fn devices(&self, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
+impl Store {
+    /// The devices of a council's people: in use first, then by name.
+    pub fn devices(&self, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!(
@@ -124,7 +88,8 @@ impl<D: Database> Roster for D {
         })
     }
 
-    fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StoreError> {
+    /// Notes that a device has just synced.
+    pub fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1"),
@@ -134,7 +99,8 @@ impl<D: Database> Roster for D {
         })
     }
 
-    fn roster(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError> {
+    /// Everyone who works or worked for a council, by name.
+    pub fn roster(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError> {
         self.read(|tx| {
             let mut roster = tx
                 .query(
@@ -174,7 +140,10 @@ impl<D: Database> Roster for D {
         })
     }
 
-    fn set_active(
+    /// Deactivates (revoking their devices and ending their sessions) or
+    /// reactivates a council's user. Returns false if they do not work
+    /// for `tenant`.
+    pub fn set_active(
         &self,
         user: UserId,
         tenant: TenantId,
@@ -210,7 +179,10 @@ impl<D: Database> Roster for D {
         })
     }
 
-    fn set_team(
+    /// Puts a council's user in `team` (one of the council's), or in none,
+    /// leaving the council's other teams. Returns false if the user or
+    /// team is not the council's.
+    pub fn set_team(
         &self,
         user: UserId,
         tenant: TenantId,
@@ -254,7 +226,8 @@ impl<D: Database> Roster for D {
         })
     }
 
-    fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError> {
+    /// Each of a council's jobs with whom it is assigned to.
+    pub fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError> {
         self.read(|tx| {
             let rows = tx.query(
                 sql!(

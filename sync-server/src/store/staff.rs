@@ -5,8 +5,8 @@
 use doorstep_shared::ids::{TenantId, UserId};
 use doorstep_shared::time::Timestamp;
 
-use super::StoreError;
-use super::db::{Database, Row};
+use super::db::Row;
+use super::{Store, StoreError};
 use crate::{args, sql};
 
 /// What a member of staff may do for a council.
@@ -69,70 +69,6 @@ pub struct StaffSession {
     pub csrf: String,
 }
 
-/// Staff accounts and sessions.
-pub trait StaffRecords {
-    /// Adds a user's account, or replaces its email and password.
-    fn put_staff_account(
-        &self,
-        user: UserId,
-        email: &str,
-        password_hash: &str,
-    ) -> Result<(), StoreError>;
-
-    /// Gives a user a role for a council.
-    fn grant_staff_role(
-        &self,
-        user: UserId,
-        tenant: TenantId,
-        role: StaffRole,
-    ) -> Result<(), StoreError>;
-
-    /// The account signed in with `email` (compared without case).
-    fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError>;
-
-    /// The councils a user may work for, with their role in each.
-    fn staff_roles(&self, user: UserId) -> Result<Vec<(TenantId, StaffRole)>, StoreError>;
-
-    /// Records a new session.
-    fn create_staff_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        tenant: TenantId,
-        csrf: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// The live session a token opens at `now`: unexpired, its account
-    /// active, its role still held.
-    fn staff_session(
-        &self,
-        token_hash: &[u8],
-        now: Timestamp,
-    ) -> Result<Option<StaffSession>, StoreError>;
-
-    /// Ends a session.
-    fn end_staff_session(&self, token_hash: &[u8]) -> Result<(), StoreError>;
-
-    /// Counts a wrong password; the `limit`th in a row locks sign-in until
-    /// `lock_until` (and starts the count again).
-    fn record_failed_sign_in(
-        &self,
-        user: UserId,
-        limit: u32,
-        lock_until: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// A right password: the count of wrong ones starts again.
-    fn record_sign_in(&self, user: UserId) -> Result<(), StoreError>;
-
-    /// Moves a session to another council the user has a role in; false if
-    /// they have none there.
-    fn switch_staff_council(&self, token_hash: &[u8], tenant: TenantId)
-    -> Result<bool, StoreError>;
-}
-
 fn session(row: &Row) -> Result<StaffSession, StoreError> {
     Ok(StaffSession {
         user: row.parse(0, "user id")?,
@@ -143,8 +79,9 @@ fn session(row: &Row) -> Result<StaffSession, StoreError> {
     })
 }
 
-impl<D: Database> StaffRecords for D {
-    fn put_staff_account(
+impl Store {
+    /// Adds a user's account, or replaces its email and password.
+    pub fn put_staff_account(
         &self,
         user: UserId,
         email: &str,
@@ -164,7 +101,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn grant_staff_role(
+    /// Gives a user a role for a council.
+    pub fn grant_staff_role(
         &self,
         user: UserId,
         tenant: TenantId,
@@ -182,7 +120,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
+    /// The account signed in with `email` (compared without case).
+    pub fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
         self.read(|tx| {
             tx.query_opt(
                 sql!(
@@ -205,7 +144,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn staff_roles(&self, user: UserId) -> Result<Vec<(TenantId, StaffRole)>, StoreError> {
+    /// The councils a user may work for, with their role in each.
+    pub fn staff_roles(&self, user: UserId) -> Result<Vec<(TenantId, StaffRole)>, StoreError> {
         self.read(|tx| {
             tx.query(
                 sql!("SELECT tenant, role FROM staff_roles WHERE user_id = ?1 ORDER BY tenant"),
@@ -222,7 +162,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn create_staff_session(
+    /// Records a new session.
+    pub fn create_staff_session(
         &self,
         token_hash: &[u8],
         user: UserId,
@@ -251,7 +192,9 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn staff_session(
+    /// The live session a token opens at `now`: unexpired, its account
+    /// active, its role still held.
+    pub fn staff_session(
         &self,
         token_hash: &[u8],
         now: Timestamp,
@@ -274,7 +217,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn end_staff_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
+    /// Ends a session.
+    pub fn end_staff_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!("DELETE FROM staff_sessions WHERE token_hash = ?1"),
@@ -284,7 +228,9 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn record_failed_sign_in(
+    /// Counts a wrong password; the `limit`th in a row locks sign-in until
+    /// `lock_until` (and starts the count again).
+    pub fn record_failed_sign_in(
         &self,
         user: UserId,
         limit: u32,
@@ -306,7 +252,8 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
+    /// A right password: the count of wrong ones starts again.
+    pub fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
                 sql!(
@@ -319,7 +266,9 @@ impl<D: Database> StaffRecords for D {
         })
     }
 
-    fn switch_staff_council(
+    /// Moves a session to another council the user has a role in; false if
+    /// they have none there.
+    pub fn switch_staff_council(
         &self,
         token_hash: &[u8],
         tenant: TenantId,
