@@ -53,6 +53,52 @@ pub enum ApiError {
     Conflict(String),
 }
 
+impl From<crate::state::WorkError> for ApiError {
+    fn from(error: crate::state::WorkError) -> Self {
+        match error {
+            crate::state::WorkError::Store(error) => ApiError::Store(error),
+            crate::state::WorkError::Task(error) => ApiError::Task(error),
+        }
+    }
+}
+
+impl From<crate::photos::PhotoError> for ApiError {
+    fn from(error: crate::photos::PhotoError) -> Self {
+        use crate::photos::PhotoError;
+        match error {
+            PhotoError::Forbidden(message) => ApiError::Forbidden(message),
+            PhotoError::NotFound(message) => ApiError::NotFound(message),
+            PhotoError::TooLarge(message) => ApiError::TooLarge(message),
+            PhotoError::BadRequest(message) => ApiError::BadRequest(message),
+            PhotoError::Locked(message) => ApiError::Locked(message),
+            PhotoError::Unprocessable(message) => ApiError::Unprocessable(message),
+            PhotoError::Unavailable(message) => ApiError::Unavailable(message),
+            PhotoError::Work(error) => error.into(),
+            PhotoError::Blob(error) => ApiError::Blob(error),
+            PhotoError::Randomness(error) => ApiError::Randomness(error),
+        }
+    }
+}
+
+impl From<crate::office::edits::EditError> for ApiError {
+    fn from(error: crate::office::edits::EditError) -> Self {
+        use crate::office::edits::EditError;
+        match error {
+            EditError::Work(error) => error.into(),
+            EditError::Missing(message) => ApiError::NotFound(message),
+        }
+    }
+}
+
+impl From<crate::residents::LinkError> for ApiError {
+    fn from(error: crate::residents::LinkError) -> Self {
+        match error {
+            crate::residents::LinkError::Work(error) => error.into(),
+            crate::residents::LinkError::Randomness(error) => ApiError::Randomness(error),
+        }
+    }
+}
+
 impl From<crate::intake::IntakeError> for ApiError {
     fn from(error: crate::intake::IntakeError) -> Self {
         use crate::intake::IntakeError;
@@ -84,7 +130,9 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
         };
-        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        let mut response = (status, Json(serde_json::json!({ "error": &message }))).into_response();
+        // Pages answer with a page saying the same (see `pages::errors_as_pages`).
+        response.extensions_mut().insert(PublicMessage(message));
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The cause stays in the server; the log layer reads it from here.
             response
@@ -94,6 +142,10 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// What an error response tells its caller, for a page to say it too.
+#[derive(Debug, Clone)]
+pub struct PublicMessage(pub String);
 
 /// The full cause of an error response, for the request log.
 #[derive(Debug, Clone)]

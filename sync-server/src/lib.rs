@@ -12,10 +12,10 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! use std::sync::Arc;
 //! use doorstep_server::photos::{BlobLocation, Blobs};
-//! use doorstep_server::{AppState, SqliteStore, SystemClock, serve};
+//! use doorstep_server::{AppState, Store, SystemClock, serve};
 //! use doorstep_shared::service::ServiceCatalog;
 //!
-//! let store = Arc::new(SqliteStore::open("doorstep.db".as_ref())?);
+//! let store = Arc::new(Store::open_sqlite("doorstep.db".as_ref())?);
 //! let location = BlobLocation::Folder("photos".into());
 //! let blobs = Blobs::open(&location, 32 * 1024 * 1024)?;
 //! let state = AppState::new(store, blobs, ServiceCatalog::builtin()?, Arc::new(SystemClock));
@@ -63,9 +63,9 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(sync::router())
         .merge(photos::router())
-        .merge(notify::router())
-        .merge(residents::router())
-        .merge(office::router())
+        .merge(notify::router(&state))
+        .merge(residents::router(&state))
+        .merge(office::router(&state))
         .merge(pages::router())
         .merge(web_app)
         .with_state(state)

@@ -43,6 +43,19 @@ pub fn system_actor() -> Actor {
     }
 }
 
+/// Blocking work on the store, run off the async threads, failed: the
+/// error of the server's own work (workers, documents it writes), which
+/// the HTTP edge turns into a 500 that hides it.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// Storage failed.
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    /// The blocking task did not finish.
+    #[error("a storage task stopped")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -273,7 +286,7 @@ impl AppState {
     }
 
     /// Runs blocking storage work off the async threads.
-    pub async fn with_store<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn with_store<T, F>(&self, work: F) -> Result<T, WorkError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
@@ -287,7 +300,7 @@ impl AppState {
     pub async fn council_name(
         &self,
         tenant: doorstep_shared::ids::TenantId,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, WorkError> {
         Ok(self
             .with_store(move |store| store.tenant_name(tenant))
             .await?
@@ -310,7 +323,7 @@ impl AppState {
     }
 
     /// Runs one sync transaction with the sync logic, off the async threads.
-    pub async fn with_sync<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn with_sync<T, F>(&self, work: F) -> Result<T, WorkError>
     where
         T: Send + 'static,
         F: FnOnce(

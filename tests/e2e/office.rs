@@ -376,3 +376,39 @@ async fn a_dispatcher_makes_a_job_and_assigns_it_and_it_reaches_the_operatives_p
     );
     assert!(page.contains("selected>Priya Sharma (operative)"), "{page}");
 }
+
+#[tokio::test]
+async fn an_error_on_a_page_is_a_page_and_on_an_api_is_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let cookie = signed_in(&server).await;
+    let refused = client()
+        .post(server.url("/office/sign-out"))
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("<h1>You cannot do that</h1>"), "{page}");
+    assert!(page.contains("This form is out of date"), "{page}");
+
+    let api = client()
+        .post(server.url("/api/jobs"))
+        .header("authorization", "Bearer not-the-token")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"], "a valid admin token is needed");
+}

@@ -102,8 +102,8 @@ async fn receive(
     .await;
     match noted {
         // The message's job is gone: its status is still kept on the row.
-        Ok(()) | Err(ApiError::NotFound(_)) => {}
-        Err(error) => return Err(error),
+        Ok(()) | Err(crate::office::edits::EditError::Missing(_)) => {}
+        Err(error) => return Err(error.into()),
     }
     Ok(StatusCode::NO_CONTENT)
 }

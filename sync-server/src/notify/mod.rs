@@ -11,14 +11,18 @@ pub mod smtp;
 use axum::Router;
 
 pub use gov_notify::GovNotify;
-pub use outbox::{ByChannel, DemoProvider, Provider, SendError, SendFuture, deliver_due};
+pub use outbox::{
+    ByChannel, DemoProvider, NotifyError, Provider, SendError, SendFuture, deliver_due,
+};
 pub use smtp::SmtpEmail;
 
 use crate::state::AppState;
 
 /// The delivery callback and the demo outbox page.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(delivery::router())
-        .merge(demo_outbox::router())
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let page = demo_outbox::router().layer(axum::middleware::map_response_with_state(
+        state.clone(),
+        crate::pages::errors_as_pages,
+    ));
+    Router::new().merge(delivery::router()).merge(page)
 }

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use doorstep_shared::contact::Channel;
 use doorstep_shared::contact::Contact;
-use doorstep_shared::ids::BlobHash;
+use doorstep_shared::ids::{BlobHash, JobId, Name, TenantId};
 use doorstep_shared::job::Job;
 use doorstep_shared::notify::{
     InlinePhoto, Message, MessageContext, compose, reminder_for, shows_photos, sms_held_until,
@@ -24,9 +24,8 @@ use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::{Timestamp, uk};
 use futures_util::TryStreamExt;
 
-use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::outbox::{Finish, OutboxRow};
+use crate::store::StoreError;
 
 /// How long a claim lasts: a node that dies mid-send frees its rows then.
 const LEASE_MS: i64 = 5 * 60 * 1000;
@@ -111,6 +110,32 @@ impl Provider for ByChannel {
     }
 }
 
+/// Why the delivery worker could not finish a pass.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] crate::state::WorkError),
+    /// A tracking link could not be made.
+    #[error(transparent)]
+    Link(#[from] crate::residents::LinkError),
+    /// A photo for an email could not be read.
+    #[error(transparent)]
+    Photo(#[from] crate::photos::PhotoError),
+}
+
+impl From<StoreError> for NotifyError {
+    fn from(error: StoreError) -> Self {
+        NotifyError::Work(error.into())
+    }
+}
+
+impl From<object_store::Error> for NotifyError {
+    fn from(error: object_store::Error) -> Self {
+        NotifyError::Photo(error.into())
+    }
+}
+
 /// What one pass of the worker did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Delivered {
@@ -131,7 +156,7 @@ pub async fn deliver_due(
     state: &AppState,
     provider: &dyn Provider,
     now: Timestamp,
-) -> Result<Delivered, ApiError> {
+) -> Result<Delivered, NotifyError> {
     let rows = state
         .with_store(move |store| store.claim_due(now, now.plus_millis(LEASE_MS), BATCH))
         .await?;
@@ -158,7 +183,7 @@ async fn deliver_one(
     provider: &dyn Provider,
     row: OutboxRow,
     now: Timestamp,
-) -> Result<Finish, ApiError> {
+) -> Result<Finish, NotifyError> {
     let job_id = row.job;
     let tenant = row.tenant;
     let (job, contact) = state
@@ -287,6 +312,79 @@ fn message_context(state: &AppState, council: String, token: &str) -> MessageCon
         photos_url: format!("{track}/photos"),
         track_url: track,
     }
+}
+
+/// One outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// Its number.
+    pub id: i64,
+    /// The council.
+    pub tenant: TenantId,
+    /// The job.
+    pub job: JobId,
+    /// What the resident experienced (unique with the channel).
+    pub key: String,
+    /// SMS or email.
+    pub channel: Channel,
+    /// The notification: `created`, a transition id or an action id.
+    pub event: Name,
+    /// When it happened.
+    pub happened_at: Timestamp,
+    /// `pending`, `sent`, `failed` or `skipped`.
+    pub status: String,
+    /// Tries so far.
+    pub attempts: u32,
+    /// Who it went to, once sent.
+    pub recipient: Option<String>,
+    /// The email subject, once sent.
+    pub subject: Option<String>,
+    /// The text, once sent.
+    pub body: Option<String>,
+    /// Why it was skipped or failed, or the last error.
+    pub outcome: Option<String>,
+    /// When it was sent.
+    pub sent_at: Option<Timestamp>,
+    /// The provider's id for it, once sent.
+    pub provider_ref: Option<String>,
+    /// The provider's last word on delivery.
+    pub delivery: Option<String>,
+}
+
+/// How a claimed row ends (for now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// The provider took it.
+    Sent {
+        /// The address or number.
+        recipient: String,
+        /// The email subject.
+        subject: Option<String>,
+        /// The text.
+        body: String,
+        /// The provider's id for it.
+        provider_ref: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Checked again and not to be sent (opted out, unreachable…).
+    Skipped(String),
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: Timestamp,
+        /// What went wrong.
+        why: String,
+    },
+    /// Given up.
+    Failed(String),
+    /// Not to go before `until` (quiet hours); not counted as a try.
+    Hold {
+        /// When it may go.
+        until: Timestamp,
+        /// Why it waits.
+        why: String,
+    },
 }
 
 #[cfg(test)]

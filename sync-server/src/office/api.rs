@@ -213,6 +213,7 @@ async fn summaries(state: &AppState) -> Result<Vec<JobSummary>, ApiError> {
     state
         .with_store(|store| store.job_summaries(DEMO_TENANT))
         .await
+        .map_err(Into::into)
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<JobSummary>>, ApiError> {

@@ -16,9 +16,19 @@ use doorstep_shared::sync::store::Author;
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::transition::OfficeEntry;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, WorkError};
 use crate::store::StoreError;
+
+/// Why the server could not edit a document.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// There is no such document.
+    #[error("{0}")]
+    Missing(String),
+}
 
 /// Who made an office edit and what it was, for the document's history.
 #[derive(Debug, Clone)]
@@ -42,7 +52,7 @@ impl Done {
 
 /// Edits a job's office part as this server node, in one transaction with
 /// the office log's entry saying who did it, and tells live devices.
-pub async fn edit_job<F>(state: &AppState, job: JobId, done: Done, edit: F) -> Result<(), ApiError>
+pub async fn edit_job<F>(state: &AppState, job: JobId, done: Done, edit: F) -> Result<(), EditError>
 where
     F: FnOnce(&mut OfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
@@ -59,7 +69,7 @@ where
 /// already set to the node's actor, and the server's sync logic: the
 /// services and the system actor it acts as), in one transaction with
 /// what its resident must hear of it, and tells live devices.
-pub async fn edit_job_document<F>(state: &AppState, job: JobId, edit: F) -> Result<(), ApiError>
+pub async fn edit_job_document<F>(state: &AppState, job: JobId, edit: F) -> Result<(), EditError>
 where
     F: FnOnce(&mut AutoCommit, &SyncServer<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
@@ -82,7 +92,7 @@ pub async fn edit_round<F>(
     round: RoundId,
     done: Done,
     edit: F,
-) -> Result<(), ApiError>
+) -> Result<(), EditError>
 where
     F: FnOnce(&mut RoundOfficeEditor<'_>) -> Result<(), DocumentError> + Send + 'static,
 {
@@ -99,7 +109,7 @@ where
 /// Edits a document as this server node in one sync transaction: `edit`
 /// makes the change and returns what residents must hear of it, which goes
 /// to the outbox in the same transaction. Live devices are told.
-async fn edit_as_server<F>(state: &AppState, doc: DocumentId, edit: F) -> Result<(), ApiError>
+async fn edit_as_server<F>(state: &AppState, doc: DocumentId, edit: F) -> Result<(), EditError>
 where
     F: FnOnce(&mut AutoCommit, &SyncServer<'_>) -> Result<Vec<ResidentEvent>, DocumentError>
         + Send
@@ -131,7 +141,7 @@ where
         })
         .await?
         .ok_or_else(|| {
-            ApiError::NotFound(match doc {
+            EditError::Missing(match doc {
                 DocumentId::Job(id) => format!("there is no job {id}"),
                 DocumentId::Round(id) => format!("there is no round {id}"),
                 DocumentId::Contact(id) => format!("there is no contact for job {id}"),
@@ -150,7 +160,7 @@ pub async fn edit_contact<F>(
     job: JobId,
     done: Done,
     edit: F,
-) -> Result<(), ApiError>
+) -> Result<(), EditError>
 where
     F: FnOnce(&mut doorstep_shared::contact::Contact) + Send + 'static,
 {

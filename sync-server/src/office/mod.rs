@@ -40,6 +40,7 @@ pub mod staff;
 mod upload;
 
 pub use edits::{Done, edit_job, edit_job_document};
+pub use people::{DeviceRow, Person};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -62,10 +63,9 @@ use session::{Button, CsrfForm, StaffSession};
 
 const SERVICE: &str = "Back office";
 
-/// The back office's pages and the jobs API.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(api::router())
+/// The back office's pages (errors answered as pages) and the jobs API.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let pages = Router::new()
         .route("/office/sign-in", get(sign_in_form).post(sign_in))
         .route("/office/sign-out", post(sign_out))
         .route("/office/council", post(switch_council))
@@ -76,6 +76,11 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(rounds::router())
         .merge(devices::router())
         .merge(people::router())
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            crate::pages::errors_as_pages,
+        ));
+    Router::new().merge(api::router()).merge(pages)
 }
 
 /// A back-office page for a signed-in member of staff: who is signed in
@@ -276,6 +281,7 @@ async fn assignee_choices(
             Ok(choices)
         })
         .await
+        .map_err(Into::into)
 }
 
 /// A chosen assignee, if it is one of the council's.

@@ -20,7 +20,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use doorstep_shared::ids::{TeamId, UserId};
+use doorstep_shared::ids::{DeviceId, TeamId, UserId};
+use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
 use serde::Deserialize;
 
@@ -371,4 +372,36 @@ async fn add_team(
         .with_store(move |store| store.create_team(team, tenant, &name, &[]))
         .await?;
     Ok(Redirect::to("/office/people").into_response())
+}
+
+/// One enrolled device, as the device list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    /// The device.
+    pub device: DeviceId,
+    /// Whose it is.
+    pub user: UserId,
+    /// Their name.
+    pub name: String,
+    /// When it was enrolled.
+    pub enrolled_at: Timestamp,
+    /// When it last synced, if it has.
+    pub last_sync_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One person working for a council.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// The user.
+    pub user: UserId,
+    /// Their name.
+    pub name: String,
+    /// What they do.
+    pub role: Role,
+    /// Whether they still work here.
+    pub active: bool,
+    /// The council's teams they are in.
+    pub teams: Vec<TeamId>,
 }

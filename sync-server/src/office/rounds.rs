@@ -81,6 +81,7 @@ async fn council_rounds(
             Ok::<_, StoreError>(rounds)
         })
         .await
+        .map_err(Into::into)
 }
 
 /// The council's crews, as `(team id, name)`.

@@ -10,13 +10,13 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use doorstep_shared::ids::{TenantId, UserId};
 use doorstep_shared::time::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::secrets::{device_token, random};
 use crate::state::AppState;
-use crate::store::staff::StaffSession;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "doorstep_session";
@@ -142,6 +142,7 @@ pub async fn switch_council(
     state
         .with_store(move |store| store.switch_staff_council(&hashed, tenant))
         .await
+        .map_err(Into::into)
 }
 
 /// The session cookie's value in a request, if any.
@@ -169,6 +170,7 @@ pub async fn session(
     state
         .with_store(move |store| store.staff_session(&hashed, now))
         .await
+        .map_err(Into::into)
 }
 
 /// Ends the session a request carries.
@@ -199,6 +201,67 @@ pub fn cleared_cookie() -> String {
 pub fn csrf_matches(session: &StaffSession, offered: &str) -> bool {
     let (a, b) = (session.csrf.as_bytes(), offered.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What a member of staff may do for a council.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StaffRole {
+    /// Books, assigns and follows work.
+    Dispatcher,
+    /// A dispatcher who also manages people, teams and devices.
+    Admin,
+}
+
+impl StaffRole {
+    /// Its name in storage.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dispatcher => "dispatcher",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for StaffRole {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "dispatcher" => Ok(Self::Dispatcher),
+            "admin" => Ok(Self::Admin),
+            _ => Err(()),
+        }
+    }
+}
+
+/// A staff account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffAccount {
+    /// The user.
+    pub user: UserId,
+    /// The user's name.
+    pub name: String,
+    /// The password's Argon2id hash.
+    pub password_hash: String,
+    /// Whether they may sign in.
+    pub active: bool,
+    /// Until when sign-in is refused after too many wrong passwords.
+    pub locked_until: Option<Timestamp>,
+}
+
+/// A signed-in session, as the server's records hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSession {
+    /// Who.
+    pub user: UserId,
+    /// Their name.
+    pub name: String,
+    /// The council they work in this session.
+    pub tenant: TenantId,
+    /// What they may do there.
+    pub role: StaffRole,
+    /// The token every form must carry back.
+    pub csrf: String,
 }
 
 #[cfg(test)]

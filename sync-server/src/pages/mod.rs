@@ -16,8 +16,48 @@ use axum::routing::get;
 pub use html::escape;
 pub use layout::{BrandColour, Branding, Logo};
 
+use crate::error::{ErrorDetail, PublicMessage};
 use crate::state::AppState;
 use layout::{LOGO_PATH, Page, STYLESHEET};
+
+/// Turns the JSON error answers of a page route into a page saying the
+/// same, with the same status: people in a browser never see JSON. Layered
+/// over each feature's pages, not its APIs.
+pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Response) -> Response {
+    let Some(PublicMessage(message)) = response.extensions().get::<PublicMessage>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    let title = match status {
+        StatusCode::NOT_FOUND => "Page not found",
+        StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => "You cannot do that",
+        StatusCode::CONFLICT => "That has changed",
+        status if status.is_server_error() => "Sorry, there is a problem with the service",
+        _ => "There is a problem",
+    };
+    let mut sentence = message.trim_end_matches('.').to_owned();
+    if let Some(first) = sentence.get(..1) {
+        sentence.replace_range(..1, &first.to_uppercase());
+    }
+    let page = Page {
+        council: "Doorstep",
+        service: "Doorstep",
+        title,
+        has_errors: false,
+        staff: false,
+        main: format!(
+            "<h1>{}</h1>\n<p>{}.</p>\n<p>Go back to the page you came from and try again.</p>\n",
+            escape(title),
+            escape(&sentence)
+        ),
+    };
+    let mut page = render(&state, status, &page);
+    // The cause stays with the response for the request log.
+    if let Some(detail) = response.extensions().get::<ErrorDetail>().cloned() {
+        page.extensions_mut().insert(detail);
+    }
+    page
+}
 
 /// The stylesheet and the council's logo.
 pub(crate) fn router() -> Router<AppState> {

@@ -7,7 +7,7 @@ pub mod storage;
 
 use axum::Router;
 
-pub use storage::{BlobLocation, Blobs};
+pub use storage::{BlobLocation, Blobs, PhotoError};
 
 use crate::state::AppState;
 

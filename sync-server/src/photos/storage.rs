@@ -27,9 +27,54 @@ use futures_util::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::blobs::{Part, PartOutcome, StoredBlob};
+use crate::state::{AppState, WorkError};
+
+/// Why a photo could not be taken, kept or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    /// The device may not do that with this photo.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such photo, or not uploaded yet.
+    #[error("{0}")]
+    NotFound(String),
+    /// Bigger than the server takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A malformed part of an upload.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Another request is writing the same upload.
+    #[error("{0}")]
+    Locked(String),
+    /// The bytes are not the photo they claim to be.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The server is stopping.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// The object store failed.
+    #[error("the photo store failed")]
+    Blob(#[from] object_store::Error),
+    /// No randomness for a part's name.
+    #[error(transparent)]
+    Randomness(#[from] crate::secrets::NoRandomness),
+}
+
+impl From<tokio::task::JoinError> for PhotoError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        PhotoError::Work(error.into())
+    }
+}
+
+impl From<crate::store::StoreError> for PhotoError {
+    fn from(error: crate::store::StoreError) -> Self {
+        PhotoError::Work(error.into())
+    }
+}
 
 /// Where blobs are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +247,7 @@ impl Blobs {
         self.prefix.clone().join("blobs").join(hash.to_string())
     }
 
-    fn part_path(&self, hash: BlobHash, start: u64) -> Result<Path, ApiError> {
+    fn part_path(&self, hash: BlobHash, start: u64) -> Result<Path, PhotoError> {
         let nonce = crate::secrets::random::<8>()?;
         Ok(self
             .prefix
@@ -228,14 +273,14 @@ async fn check_upload(
     state: &AppState,
     who: &DeviceIdentity,
     hash: BlobHash,
-) -> Result<(), ApiError> {
+) -> Result<(), PhotoError> {
     let holders = state
         .with_store(move |store| store.blob_holders(hash))
         .await?;
     if may_upload(who, &holders) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
+        Err(PhotoError::Forbidden(
             "no job or round this device can see references that photo yet: sync, then upload"
                 .into(),
         ))
@@ -248,12 +293,12 @@ pub async fn status(
     state: &AppState,
     who: &DeviceIdentity,
     hash: BlobHash,
-) -> Result<UploadStatus, ApiError> {
+) -> Result<UploadStatus, PhotoError> {
     check_upload(state, who, hash).await?;
     current(state, hash).await
 }
 
-async fn current(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+async fn current(state: &AppState, hash: BlobHash) -> Result<UploadStatus, PhotoError> {
     let (stored, upload) = state
         .with_store(move |store| Ok((store.stored_blob(hash)?, store.upload(hash)?)))
         .await?;
@@ -286,15 +331,15 @@ pub async fn receive(
     offset: u64,
     length: u64,
     body: Body,
-) -> Result<Received, ApiError> {
+) -> Result<Received, PhotoError> {
     let max = state.blobs().max_bytes;
     if length > max {
-        return Err(ApiError::TooLarge(format!(
+        return Err(PhotoError::TooLarge(format!(
             "the photo is {length} bytes; the limit is {max}"
         )));
     }
     if offset > length {
-        return Err(ApiError::BadRequest(format!(
+        return Err(PhotoError::BadRequest(format!(
             "the chunk starts at byte {offset}, past the photo's {length} bytes"
         )));
     }
@@ -315,7 +360,7 @@ async fn take_chunk(
     offset: u64,
     length: u64,
     body: Body,
-) -> Result<Received, ApiError> {
+) -> Result<Received, PhotoError> {
     let already = current(state, hash).await?;
     if already.complete || already.offset != offset {
         return Ok(Received {
@@ -389,7 +434,7 @@ async fn take_chunk(
             // its hash check and be thrown away, or go stale. Until then
             // this one waits: the first upload is never wiped by a second.
             delete_quietly(blobs, &path).await;
-            Err(ApiError::Locked(format!(
+            Err(PhotoError::Locked(format!(
                 "another upload of this photo, declaring {theirs} bytes, is under way; try again later"
             )))
         }
@@ -399,14 +444,14 @@ async fn take_chunk(
 /// Reads up to `room` bytes of a body; a longer body is refused. Returns
 /// what arrived and, if the body ended in an error (the client went away),
 /// why.
-async fn read_prefix(body: Body, room: usize) -> Result<(Bytes, Option<String>), ApiError> {
+async fn read_prefix(body: Body, room: usize) -> Result<(Bytes, Option<String>), PhotoError> {
     let mut stream = body.into_data_stream();
     let mut bytes = BytesMut::new();
     while let Some(frame) = stream.next().await {
         match frame {
             Ok(data) => {
                 if bytes.len() + data.len() > room {
-                    return Err(ApiError::TooLarge(format!(
+                    return Err(PhotoError::TooLarge(format!(
                         "a chunk may hold at most {room} bytes here"
                     )));
                 }
@@ -420,13 +465,13 @@ async fn read_prefix(body: Body, room: usize) -> Result<(Bytes, Option<String>),
 
 /// Joins an upload's parts, checks them against their hash, and stores the
 /// blob; an upload whose bytes do not match is thrown away.
-async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, PhotoError> {
     let blobs = state.blobs();
     let _turn = blobs
         .assembling
         .acquire()
         .await
-        .map_err(|_| ApiError::Unavailable("the server is stopping".into()))?;
+        .map_err(|_| PhotoError::Unavailable("the server is stopping".into()))?;
     let Some(upload) = state.with_store(move |store| store.upload(hash)).await? else {
         return current_after_race(state, hash).await;
     };
@@ -453,14 +498,14 @@ async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiE
     let bytes = bytes.freeze();
     if BlobHash::of(&bytes) != hash {
         discard(state, hash).await?;
-        return Err(ApiError::Unprocessable(
+        return Err(PhotoError::Unprocessable(
             "the uploaded bytes do not match their SHA-256; upload the photo again from the start"
                 .into(),
         ));
     }
     let Some(content_type) = content_type(&bytes) else {
         discard(state, hash).await?;
-        return Err(ApiError::Unprocessable(
+        return Err(PhotoError::Unprocessable(
             "the upload is not a JPEG or PNG image".into(),
         ));
     };
@@ -488,10 +533,10 @@ async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiE
 
 /// Stores a rendition the server made itself (a resident's photo, through
 /// the same pipeline as the phones'), under its hash.
-pub async fn put_made(state: &AppState, bytes: Vec<u8>) -> Result<BlobHash, ApiError> {
+pub async fn put_made(state: &AppState, bytes: Vec<u8>) -> Result<BlobHash, PhotoError> {
     let hash = BlobHash::of(&bytes);
     let content_type = content_type(&bytes)
-        .ok_or_else(|| ApiError::Unprocessable("the photo is not a JPEG or PNG image".into()))?
+        .ok_or_else(|| PhotoError::Unprocessable("the photo is not a JPEG or PNG image".into()))?
         .to_owned();
     let blob = StoredBlob {
         length: bytes.len() as u64,
@@ -510,7 +555,7 @@ pub async fn put_made(state: &AppState, bytes: Vec<u8>) -> Result<BlobHash, ApiE
 }
 
 /// Another request assembled the blob (or threw the upload away) first.
-async fn current_after_race(state: &AppState, hash: BlobHash) -> Result<UploadStatus, ApiError> {
+async fn current_after_race(state: &AppState, hash: BlobHash) -> Result<UploadStatus, PhotoError> {
     let stored = state
         .with_store(move |store| store.stored_blob(hash))
         .await?;
@@ -527,7 +572,7 @@ async fn current_after_race(state: &AppState, hash: BlobHash) -> Result<UploadSt
 }
 
 /// Forgets an upload and deletes its parts.
-async fn discard(state: &AppState, hash: BlobHash) -> Result<(), ApiError> {
+async fn discard(state: &AppState, hash: BlobHash) -> Result<(), PhotoError> {
     let objects = state
         .with_store(move |store| store.drop_upload(hash))
         .await?;
@@ -538,7 +583,7 @@ async fn discard(state: &AppState, hash: BlobHash) -> Result<(), ApiError> {
 }
 
 /// Throws away uploads untouched since `before` and never finished.
-pub async fn prune_stale_uploads(state: &AppState, before: Timestamp) -> Result<usize, ApiError> {
+pub async fn prune_stale_uploads(state: &AppState, before: Timestamp) -> Result<usize, PhotoError> {
     let stale = state
         .with_store(move |store| store.stale_uploads(before))
         .await?;
@@ -579,27 +624,85 @@ pub async fn check_read(
     state: &AppState,
     reader: Reader<'_>,
     hash: BlobHash,
-) -> Result<StoredBlob, ApiError> {
+) -> Result<StoredBlob, PhotoError> {
     let holders = state
         .with_store(move |store| store.blob_holders(hash))
         .await?;
     if !may_read(reader, &holders) {
-        return Err(ApiError::Forbidden(
+        return Err(PhotoError::Forbidden(
             "that photo belongs to a job you cannot see".into(),
         ));
     }
     state
         .with_store(move |store| store.stored_blob(hash))
         .await?
-        .ok_or_else(|| ApiError::NotFound("that photo has not been uploaded yet".into()))
+        .ok_or_else(|| PhotoError::NotFound("that photo has not been uploaded yet".into()))
 }
 
 /// Opens a stored blob's bytes.
-pub async fn open(state: &AppState, hash: BlobHash, blob: StoredBlob) -> Result<Opened, ApiError> {
+pub async fn open(
+    state: &AppState,
+    hash: BlobHash,
+    blob: StoredBlob,
+) -> Result<Opened, PhotoError> {
     let blobs = state.blobs();
     let result = blobs.objects.get(&blobs.blob_path(hash)).await?;
     Ok(Opened {
         blob,
         bytes: result.into_stream(),
     })
+}
+
+/// A blob stored whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Its length in bytes.
+    pub length: u64,
+    /// `image/jpeg` or `image/png`.
+    pub content_type: String,
+}
+
+/// A part of an upload: bytes `start..start + length`, in its own object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Where it starts.
+    pub start: u64,
+    /// How many bytes it holds.
+    pub length: u64,
+    /// The object's name in the object store.
+    pub object: String,
+}
+
+/// An upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    /// The blob's whole length, as declared by the first part.
+    pub length: u64,
+    /// Bytes received, from the start.
+    pub received: u64,
+    /// The parts, in order.
+    pub parts: Vec<Part>,
+}
+
+/// What became of a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartOutcome {
+    /// Recorded; the upload now holds this many bytes.
+    Added {
+        /// Bytes received.
+        received: u64,
+    },
+    /// The upload holds a different number of bytes than the part's start
+    /// (another request got there first): resume from `received`.
+    Conflict {
+        /// Bytes received.
+        received: u64,
+    },
+    /// The blob is already stored whole: the part is not needed.
+    Stored,
+    /// The upload was started with another length.
+    LengthDiffers {
+        /// The length it was started with.
+        length: u64,
+    },
 }

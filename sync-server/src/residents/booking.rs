@@ -135,7 +135,7 @@ pub(crate) async fn book(
         state
             .with_store(move |store| store.release_slot(job))
             .await?;
-        return Err(error);
+        return Err(error.into());
     }
     Ok(slot)
 }

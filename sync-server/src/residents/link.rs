@@ -22,10 +22,21 @@ use crate::error::ApiError;
 use crate::pages::layout::Page;
 use crate::pages::render;
 use crate::secrets::random;
-use crate::state::AppState;
+use crate::state::{AppState, WorkError};
 
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Why a tracking link could not be made or followed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// No randomness for a new token.
+    #[error(transparent)]
+    Randomness(#[from] crate::secrets::NoRandomness),
 }
 
 /// A new tracking token for `job`.
@@ -34,7 +45,7 @@ pub async fn issue(
     tenant: TenantId,
     job: JobId,
     now: Timestamp,
-) -> Result<String, ApiError> {
+) -> Result<String, LinkError> {
     let token = URL_SAFE_NO_PAD.encode(random::<32>()?);
     let stored = hash(&token);
     state
@@ -48,7 +59,7 @@ pub async fn resolve(
     state: &AppState,
     token: &str,
     now: Timestamp,
-) -> Result<Option<(TenantId, JobId)>, ApiError> {
+) -> Result<Option<(TenantId, JobId)>, WorkError> {
     Ok(open(state, token, now)
         .await?
         .map(|(tenant, job, _)| (tenant, job)))
@@ -59,7 +70,7 @@ async fn open(
     state: &AppState,
     token: &str,
     now: Timestamp,
-) -> Result<Option<(TenantId, JobId, Job)>, ApiError> {
+) -> Result<Option<(TenantId, JobId, Job)>, WorkError> {
     // Anything that is not one of ours is not looked up at all.
     if token.len() != 43 || URL_SAFE_NO_PAD.decode(token).is_err() {
         return Ok(None);
@@ -112,7 +123,7 @@ impl FromRequestParts<AppState> for ResidentLink {
         };
         let token = token.to_owned();
         let now = state.clock().now();
-        let failed = |error: ApiError| error.into_response();
+        let failed = |error: WorkError| ApiError::from(error).into_response();
         let Some((tenant, id, job)) = open(state, &token, now).await.map_err(failed)? else {
             return Err(not_found(state));
         };

@@ -9,7 +9,7 @@
 //! crew's explanation and photo, or leaves it for the crew.
 
 use doorstep_shared::blob::RenditionKind;
-use doorstep_shared::ids::{BlobHash, PhotoId, PropertyId, RoundId, TenantId, TransitionId};
+use doorstep_shared::ids::{BlobHash, JobId, PhotoId, PropertyId, RoundId, TenantId, TransitionId};
 use doorstep_shared::job::{JobEditor, OfficeEditor, PhotoRef};
 use doorstep_shared::round::Round;
 use doorstep_shared::service::ServiceDefinition;
@@ -20,8 +20,7 @@ use doorstep_shared::transition::Evidence;
 use crate::error::ApiError;
 use crate::intake::{Created, NewContact, NewJob};
 use crate::secrets::random;
-use crate::state::{AppState, resident_actor};
-use crate::store::missed_bins::MissedBinCheck;
+use crate::state::{AppState, WorkError, resident_actor};
 
 /// The service missed-bin reports become jobs of.
 pub const SERVICE: &str = "missed-collection";
@@ -103,10 +102,24 @@ fn same_postcode(a: &str, b: &str) -> bool {
     squash(a) == squash(b)
 }
 
+/// Why waiting missed-bin reports could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    /// The job could not be answered.
+    #[error(transparent)]
+    Edit(#[from] crate::office::edits::EditError),
+    /// No randomness for the answer's ids.
+    #[error(transparent)]
+    Randomness(#[from] crate::secrets::NoRandomness),
+}
+
 async fn load_round(
     state: &AppState,
     round: RoundId,
-) -> Result<Option<(TenantId, Round)>, ApiError> {
+) -> Result<Option<(TenantId, Round)>, WorkError> {
     Ok(state
         .with_sync(move |sync, _| sync.load(DocumentId::Round(round)))
         .await?
@@ -233,7 +246,7 @@ pub async fn report(
 /// report the crew's record explains is closed with the explanation and
 /// the crew's photo (and the resident told); one it does not stays for the
 /// crew. Returns how many were checked.
-pub async fn check_waiting(state: &AppState, now: Timestamp) -> Result<usize, ApiError> {
+pub async fn check_waiting(state: &AppState, now: Timestamp) -> Result<usize, CheckError> {
     let waiting = state.with_store(|store| store.missed_bin_checks()).await?;
     let mut checked = 0;
     for check in waiting {
@@ -350,4 +363,18 @@ pub async fn explained_photo(
             Ok(false)
         })
         .await
+        .map_err(Into::into)
+}
+
+/// A report waiting for its round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissedBinCheck {
+    /// The council.
+    pub tenant: TenantId,
+    /// The report's job.
+    pub job: JobId,
+    /// The round the bin was on.
+    pub round: RoundId,
+    /// The property.
+    pub property: PropertyId,
 }

@@ -16,17 +16,21 @@ mod track;
 
 use axum::Router;
 
-pub use link::{issue, resolve};
-pub use missed_bins::check_waiting;
+pub use link::{LinkError, issue, resolve};
+pub use missed_bins::{CheckError, check_waiting};
 pub use retention::erase_expired_contacts;
 
 use crate::state::AppState;
 
-/// Every resident's page, and the booking API.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(booking_api::router())
+/// Every resident's page (errors answered as pages), and the booking API.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let pages = Router::new()
         .merge(track::router())
         .merge(report_pages::router())
         .merge(missed_bin_pages::router())
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            crate::pages::errors_as_pages,
+        ));
+    Router::new().merge(booking_api::router()).merge(pages)
 }

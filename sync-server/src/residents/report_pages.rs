@@ -30,7 +30,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 async fn council(state: &AppState) -> Result<String, ApiError> {
-    state.council_name(DEMO_TENANT).await
+    Ok(state.council_name(DEMO_TENANT).await?)
 }
 
 async fn page(

@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 
 use doorstep_shared::time::Timestamp;
 
-use crate::error::ApiError;
-use crate::state::{AppState, Changed};
+use crate::state::{AppState, Changed, WorkError};
 
 /// Days contact details are kept after a job closes, unless configured.
 pub const DEFAULT_CONTACT_DAYS: u32 = 90;
@@ -19,7 +18,7 @@ pub async fn erase_expired_contacts(
     state: &AppState,
     days: u32,
     now: Timestamp,
-) -> Result<usize, ApiError> {
+) -> Result<usize, WorkError> {
     let cutoff = now.plus_minutes(-i64::from(days) * 24 * 60);
     let expired = state
         .with_store(move |store| store.contacts_closed_before(cutoff))

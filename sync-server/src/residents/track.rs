@@ -32,6 +32,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::pages::layout::Page;
 use crate::pages::{photo_response, private, render};
+use crate::photos::PhotoError;
 use crate::photos::storage as blobs;
 use crate::residents::booking as bookings;
 use crate::residents::link::{ResidentLink, not_found};
@@ -110,8 +111,8 @@ async fn photo(
     };
     let blob = match blobs::check_read(&state, Reader::Resident { job: opened.id }, hash).await {
         Ok(blob) => blob,
-        Err(ApiError::Forbidden(_) | ApiError::NotFound(_)) => return Ok(not_found(&state)),
-        Err(error) => return Err(error),
+        Err(PhotoError::Forbidden(_) | PhotoError::NotFound(_)) => return Ok(not_found(&state)),
+        Err(error) => return Err(error.into()),
     };
     Ok(photo_response(blobs::open(&state, hash, blob).await?))
 }

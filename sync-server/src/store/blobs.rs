@@ -19,61 +19,8 @@ use doorstep_shared::time::Timestamp;
 use super::db::{Row, Tx};
 use super::sync::{ScopeColumns, kind_name};
 use super::{Store, StoreError};
+pub use crate::photos::storage::{Part, PartOutcome, StoredBlob, UploadRecord};
 use crate::{args, sql};
-
-/// A blob stored whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredBlob {
-    /// Its length in bytes.
-    pub length: u64,
-    /// `image/jpeg` or `image/png`.
-    pub content_type: String,
-}
-
-/// A part of an upload: bytes `start..start + length`, in its own object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// Where it starts.
-    pub start: u64,
-    /// How many bytes it holds.
-    pub length: u64,
-    /// The object's name in the object store.
-    pub object: String,
-}
-
-/// An upload in progress.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadRecord {
-    /// The blob's whole length, as declared by the first part.
-    pub length: u64,
-    /// Bytes received, from the start.
-    pub received: u64,
-    /// The parts, in order.
-    pub parts: Vec<Part>,
-}
-
-/// What became of a part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartOutcome {
-    /// Recorded; the upload now holds this many bytes.
-    Added {
-        /// Bytes received.
-        received: u64,
-    },
-    /// The upload holds a different number of bytes than the part's start
-    /// (another request got there first): resume from `received`.
-    Conflict {
-        /// Bytes received.
-        received: u64,
-    },
-    /// The blob is already stored whole: the part is not needed.
-    Stored,
-    /// The upload was started with another length.
-    LengthDiffers {
-        /// The length it was started with.
-        length: u64,
-    },
-}
 
 /// A holder read from `blob_refs` joined with its document's scope columns.
 fn holder(row: &Row) -> Result<Holder, StoreError> {

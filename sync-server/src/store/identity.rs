@@ -14,38 +14,12 @@ use doorstep_shared::transition::Role;
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
+pub use crate::sync::enrol::{Enrolled, EnrolmentRefused};
 use crate::{args, sql};
 
 /// A secret (code or token) as stored: its SHA-256.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-/// What a redeemed enrolment code gives the device.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrolled {
-    /// The device's id.
-    pub device: DeviceId,
-    /// The Automerge actor id the device must sign its changes with.
-    pub actor: ActorId,
-    /// The user it is enrolled for.
-    pub user: UserId,
-    /// Whether an existing device was re-enrolled (keeping its actor id).
-    pub rebound: bool,
-}
-
-/// Why an enrolment code was not accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum EnrolmentRefused {
-    /// No such code.
-    #[error("that enrolment code is not valid; ask your dispatcher for a new one")]
-    Unknown,
-    /// Too old.
-    #[error("that enrolment code has expired; ask your dispatcher for a new one")]
-    Expired,
-    /// Used before.
-    #[error("that enrolment code has already been used; ask your dispatcher for a new one")]
-    Used,
 }
 
 impl Store {

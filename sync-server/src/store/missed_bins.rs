@@ -1,25 +1,13 @@
 //! Missed-bin reports waiting for their round to finish, and the rounds a
 //! report can be about.
 
-use doorstep_shared::ids::{JobId, PropertyId, RoundId, TenantId};
+use doorstep_shared::ids::{JobId, RoundId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
 use super::{Store, StoreError};
+pub use crate::residents::missed_bins::MissedBinCheck;
 use crate::{args, sql};
-
-/// A report waiting for its round.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissedBinCheck {
-    /// The council.
-    pub tenant: TenantId,
-    /// The report's job.
-    pub job: JobId,
-    /// The round the bin was on.
-    pub round: RoundId,
-    /// The property.
-    pub property: PropertyId,
-}
 
 impl Store {
     /// Every round of a council.

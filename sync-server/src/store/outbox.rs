@@ -5,86 +5,14 @@
 //! later, or failed.
 
 use doorstep_shared::contact::Channel;
-use doorstep_shared::ids::{JobId, Name, TenantId};
+use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::time::Timestamp;
 
 use super::db::Row;
 use super::{Store, StoreError};
+pub use crate::notify::outbox::{Finish, OutboxRow};
 use crate::{args, sql};
-
-/// One outbox row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxRow {
-    /// Its number.
-    pub id: i64,
-    /// The council.
-    pub tenant: TenantId,
-    /// The job.
-    pub job: JobId,
-    /// What the resident experienced (unique with the channel).
-    pub key: String,
-    /// SMS or email.
-    pub channel: Channel,
-    /// The notification: `created`, a transition id or an action id.
-    pub event: Name,
-    /// When it happened.
-    pub happened_at: Timestamp,
-    /// `pending`, `sent`, `failed` or `skipped`.
-    pub status: String,
-    /// Tries so far.
-    pub attempts: u32,
-    /// Who it went to, once sent.
-    pub recipient: Option<String>,
-    /// The email subject, once sent.
-    pub subject: Option<String>,
-    /// The text, once sent.
-    pub body: Option<String>,
-    /// Why it was skipped or failed, or the last error.
-    pub outcome: Option<String>,
-    /// When it was sent.
-    pub sent_at: Option<Timestamp>,
-    /// The provider's id for it, once sent.
-    pub provider_ref: Option<String>,
-    /// The provider's last word on delivery.
-    pub delivery: Option<String>,
-}
-
-/// How a claimed row ends (for now).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finish {
-    /// The provider took it.
-    Sent {
-        /// The address or number.
-        recipient: String,
-        /// The email subject.
-        subject: Option<String>,
-        /// The text.
-        body: String,
-        /// The provider's id for it.
-        provider_ref: String,
-        /// When.
-        at: Timestamp,
-    },
-    /// Checked again and not to be sent (opted out, unreachable…).
-    Skipped(String),
-    /// Try again at `at`.
-    Retry {
-        /// When.
-        at: Timestamp,
-        /// What went wrong.
-        why: String,
-    },
-    /// Given up.
-    Failed(String),
-    /// Not to go before `until` (quiet hours); not counted as a try.
-    Hold {
-        /// When it may go.
-        until: Timestamp,
-        /// Why it waits.
-        why: String,
-    },
-}
 
 /// The rows an event makes: one per channel the service has texts for.
 pub(super) fn outbox_rows(

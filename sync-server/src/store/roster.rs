@@ -7,43 +7,11 @@
 use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use doorstep_shared::transition::Role;
 
 use super::db::Tx;
 use super::{Store, StoreError};
+pub use crate::office::{DeviceRow, Person};
 use crate::{args, sql};
-
-/// One enrolled device, as the device list shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRow {
-    /// The device.
-    pub device: DeviceId,
-    /// Whose it is.
-    pub user: UserId,
-    /// Their name.
-    pub name: String,
-    /// When it was enrolled.
-    pub enrolled_at: Timestamp,
-    /// When it last synced, if it has.
-    pub last_sync_at: Option<Timestamp>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<Timestamp>,
-}
-
-/// One person working for a council.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    /// The user.
-    pub user: UserId,
-    /// Their name.
-    pub name: String,
-    /// What they do.
-    pub role: Role,
-    /// Whether they still work here.
-    pub active: bool,
-    /// The council's teams they are in.
-    pub teams: Vec<TeamId>,
-}
 
 /// A job with whom it is assigned to: a person, a team, or nobody.
 pub type JobAssignee = (JobId, Option<UserId>, Option<TeamId>);

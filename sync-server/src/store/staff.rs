@@ -7,74 +7,15 @@ use doorstep_shared::time::Timestamp;
 
 use super::db::Row;
 use super::{Store, StoreError};
+pub use crate::office::staff::{StaffAccount, StaffRole, StaffSession};
 use crate::{args, sql};
-
-/// What a member of staff may do for a council.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum StaffRole {
-    /// Books, assigns and follows work.
-    Dispatcher,
-    /// A dispatcher who also manages people, teams and devices.
-    Admin,
-}
-
-impl StaffRole {
-    /// Its name in storage.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Dispatcher => "dispatcher",
-            Self::Admin => "admin",
-        }
-    }
-
-    fn parse(text: &str) -> Result<Self, StoreError> {
-        match text {
-            "dispatcher" => Ok(Self::Dispatcher),
-            "admin" => Ok(Self::Admin),
-            other => Err(StoreError::Corrupt {
-                what: "staff role",
-                value: other.to_owned(),
-            }),
-        }
-    }
-}
-
-/// A staff account as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffAccount {
-    /// The user.
-    pub user: UserId,
-    /// The user's name.
-    pub name: String,
-    /// The password's Argon2id hash.
-    pub password_hash: String,
-    /// Whether they may sign in.
-    pub active: bool,
-    /// Until when sign-in is refused after too many wrong passwords.
-    pub locked_until: Option<Timestamp>,
-}
-
-/// A signed-in session, as the server's records hold it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaffSession {
-    /// Who.
-    pub user: UserId,
-    /// Their name.
-    pub name: String,
-    /// The council they work in this session.
-    pub tenant: TenantId,
-    /// What they may do there.
-    pub role: StaffRole,
-    /// The token every form must carry back.
-    pub csrf: String,
-}
 
 fn session(row: &Row) -> Result<StaffSession, StoreError> {
     Ok(StaffSession {
         user: row.parse(0, "user id")?,
         name: row.get(1)?,
         tenant: row.parse(2, "tenant id")?,
-        role: StaffRole::parse(&row.get::<String>(3)?)?,
+        role: row.parse(3, "staff role")?,
         csrf: row.get(4)?,
     })
 }
@@ -152,12 +93,7 @@ impl Store {
                 args![user.to_string()],
             )?
             .iter()
-            .map(|row| {
-                Ok((
-                    row.parse(0, "tenant id")?,
-                    StaffRole::parse(&row.get::<String>(1)?)?,
-                ))
-            })
+            .map(|row| Ok((row.parse(0, "tenant id")?, row.parse(1, "staff role")?)))
             .collect()
         })
     }

@@ -4,6 +4,7 @@
 //! then on. A phone signs itself out with `POST /api/device/sign-out`,
 //! which revokes the calling device's own token and nothing else.
 
+use automerge::ActorId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -163,4 +164,31 @@ async fn revoke(
     } else {
         Err(ApiError::NotFound("no such enrolled device".into()))
     }
+}
+
+/// What a redeemed enrolment code gives the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The device's id.
+    pub device: DeviceId,
+    /// The Automerge actor id the device must sign its changes with.
+    pub actor: ActorId,
+    /// The user it is enrolled for.
+    pub user: UserId,
+    /// Whether an existing device was re-enrolled (keeping its actor id).
+    pub rebound: bool,
+}
+
+/// Why an enrolment code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolmentRefused {
+    /// No such code.
+    #[error("that enrolment code is not valid; ask your dispatcher for a new one")]
+    Unknown,
+    /// Too old.
+    #[error("that enrolment code has expired; ask your dispatcher for a new one")]
+    Expired,
+    /// Used before.
+    #[error("that enrolment code has already been used; ask your dispatcher for a new one")]
+    Used,
 }
