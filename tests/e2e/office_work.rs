@@ -443,7 +443,7 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
         .post("/office/people", "name=&role=crew&email=not-an-email")
         .await;
     assert_eq!(status, 400);
-    assert!(page.contains("Enter the person&#39;s full name"), "{page}");
+    assert!(page.contains("Enter the person's full name"), "{page}");
 
     // Mo signs in, as a dispatcher: people and teams are not theirs.
     let signed = client()

@@ -99,7 +99,7 @@ fn form(
     errors: &[(&str, String)],
 ) -> String {
     let mut html = String::from("<h2 id=\"contact\">The resident</h2>\n");
-    html.push_str(&error_summary(errors));
+    html.push_str(&error_summary(errors).into_string());
     html.push_str(&format!(
         "<form method=\"post\" action=\"/office/jobs/{job}/contact\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
         escape(&session.csrf)

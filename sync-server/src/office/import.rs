@@ -87,7 +87,7 @@ async fn import(
     CsrfUpload { session, upload }: CsrfUpload,
 ) -> Result<Response, ApiError> {
     if upload.file.is_empty() {
-        let report = error_summary(&[("file", "Choose a CSV file".into())]);
+        let report = error_summary(&[("file", "Choose a CSV file".into())]).into_string();
         return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
     }
     let tenant = session.tenant;
@@ -98,7 +98,7 @@ async fn import(
     let rows = match read_rows(&upload.file, state.services(), &assignees) {
         Ok(rows) => rows,
         Err(FileProblem(message)) => {
-            let report = error_summary(&[("file", message)]);
+            let report = error_summary(&[("file", message)]).into_string();
             return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
         }
     };
@@ -309,7 +309,8 @@ fn problem_report(problems: &[&Row], rows: usize) -> String {
             "{} of {rows} rows have problems, so no job was made",
             problems.len()
         ),
-    )]);
+    )])
+    .into_string();
     html.push_str("<h2 id=\"problems\">Rows with problems</h2>\n<table class=\"table table--report\">\n<caption class=\"visually-hidden\">Rows with problems</caption>\n<thead><tr><th scope=\"col\">Line</th><th scope=\"col\">Problems</th></tr></thead>\n<tbody>\n");
     for (line, row) in problems {
         let Err(messages) = row else { continue };

@@ -236,7 +236,15 @@ async fn job_page(
         escape(&service.name),
         escape(&job.office.reference)
     ));
-    main.push_str(&summary_list(&rows));
+    main.push_str(
+        &summary_list(
+            &rows
+                .into_iter()
+                .map(|(key, value)| (key, maud::PreEscaped(value)))
+                .collect::<Vec<_>>(),
+        )
+        .into_string(),
+    );
     let choices = assignee_choices(&state, session.tenant).await?;
     let current = match job.office.assignee {
         Some(Assignee::User(user)) => format!("user:{user}"),
@@ -460,7 +468,7 @@ async fn new_job_page(
     let choices = assignee_choices(state, session.tenant).await?;
     let mut main = String::new();
     if let Some(error) = &error {
-        main.push_str(&error_summary(&[("service", error.clone())]));
+        main.push_str(&error_summary(&[("service", error.clone())]).into_string());
     }
     main.push_str(
         "<h1>Make a job</h1>\n<form method=\"post\" action=\"/office/jobs\" novalidate>\n",

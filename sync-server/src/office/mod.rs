@@ -127,7 +127,7 @@ async fn staff_page(
         title,
         has_errors: status == StatusCode::BAD_REQUEST,
         staff: true,
-        main: body,
+        main: maud::PreEscaped(body),
     };
     Ok(html(state, status, &page))
 }
@@ -146,14 +146,14 @@ fn sign_in_main(email: &str, problem: SignInProblem) -> String {
         SignInProblem::Refused => error_summary(&[(
             "email",
             "Enter the email address and password of your staff account".to_owned(),
-        )]),
+        )]).into_string(),
         SignInProblem::Locked => error_summary(&[(
             "email",
             format!(
                 "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
                 staff::LOCK_MINUTES
             ),
-        )]),
+        )]).into_string(),
     };
     main.push_str(&format!(
         "<h1>Sign in</h1>\n<form method=\"post\" action=\"/office/sign-in\" novalidate>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"email\">Email address</label>\n<input class=\"input\" id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" spellcheck=\"false\" value=\"{email}\">\n</div>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"password\">Password</label>\n<input class=\"input\" id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\n</div>\n<button type=\"submit\" class=\"button\">Sign in</button>\n</form>\n",
@@ -179,7 +179,7 @@ async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiErro
         title: "Sign in",
         has_errors: false,
         staff: true,
-        main: sign_in_main("", SignInProblem::None),
+        main: maud::PreEscaped(sign_in_main("", SignInProblem::None)),
     };
     Ok(html(&state, StatusCode::OK, &page))
 }
@@ -215,7 +215,7 @@ async fn sign_in(
         title: "Sign in",
         has_errors: true,
         staff: true,
-        main: sign_in_main(&form.email, problem),
+        main: maud::PreEscaped(sign_in_main(&form.email, problem)),
     };
     let status = match problem {
         SignInProblem::Locked => StatusCode::TOO_MANY_REQUESTS,

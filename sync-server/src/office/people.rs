@@ -84,7 +84,7 @@ async fn people_page(
     let csrf = escape(&session.csrf);
     let mut main = String::new();
     if let Some((field, message)) = &error {
-        main.push_str(&error_summary(&[(field, message.clone())]));
+        main.push_str(&error_summary(&[(field, message.clone())]).into_string());
     }
     main.push_str("<h1>People and teams</h1>\n");
     main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">People</caption>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Role</th><th scope=\"col\">Team</th><th scope=\"col\">Status</th></tr></thead>\n<tbody>\n");

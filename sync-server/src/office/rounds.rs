@@ -181,7 +181,7 @@ async fn new_round_page(
     };
     let mut main = String::new();
     if !problems.is_empty() {
-        main.push_str(&error_summary(problems));
+        main.push_str(&error_summary(problems).into_string());
     }
     main.push_str(&format!(
         "<h1>Make a round</h1>\n<form method=\"post\" action=\"/office/rounds\" enctype=\"multipart/form-data\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<div class=\"form-group\"><label class=\"label\" for=\"reference\">Reference</label><span class=\"hint\" id=\"reference-hint\">For example, WR-MON-3.</span><input class=\"input\" id=\"reference\" name=\"reference\" aria-describedby=\"reference-hint\" autocomplete=\"off\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"date\">Day</label><input class=\"input\" id=\"date\" name=\"date\" type=\"date\" value=\"{}\"></div>\n",
@@ -476,7 +476,15 @@ async fn round_page(
         "<span class=\"caption\">Round</span>\n<h1>{}</h1>\n",
         escape(&round.office.reference)
     );
-    main.push_str(&summary_list(&rows));
+    main.push_str(
+        &summary_list(
+            &rows
+                .into_iter()
+                .map(|(key, value)| (key, maud::PreEscaped(value)))
+                .collect::<Vec<_>>(),
+        )
+        .into_string(),
+    );
     main.push_str(&format!(
         "<form method=\"post\" action=\"/office/rounds/{id}/crew\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Give it to this crew</button>\n</form>\n",
         select_with("team", "Crew", "Choose a crew", &crews, &crew)

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::pages::html::escape;
+use maud::{DOCTYPE, Markup, html};
 
 /// Where the residents' stylesheet is served.
 pub(crate) const STYLESHEET_PATH: &str = "/assets/residents.css";
@@ -179,13 +179,13 @@ pub(crate) struct Page<'a> {
     pub has_errors: bool,
     /// A back-office page (its footer speaks to staff, not residents).
     pub staff: bool,
-    /// The main column, already escaped.
-    pub main: String,
+    /// The main column.
+    pub main: Markup,
 }
 
 impl Page<'_> {
     /// The whole document.
-    pub(crate) fn render(&self, branding: &Branding) -> String {
+    pub(crate) fn render(&self, branding: &Branding) -> Markup {
         let title = format!(
             "{}{} – {} – {}",
             if self.has_errors { "Error: " } else { "" },
@@ -193,94 +193,74 @@ impl Page<'_> {
             self.service,
             self.council
         );
-        format!(
-            r##"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<meta name="robots" content="noindex, nofollow">
-<link rel="stylesheet" href="{STYLESHEET_PATH}">
-<style>:root {{ --brand: {brand}; }}</style>
-</head>
-<body>
-<a href="#main-content" class="skip-link">Skip to main content</a>
-<header class="header">
-<div class="width-container">
-{logo}<span class="header__council">{council}</span>
-<span class="header__service">{service}</span>
-</div>
-</header>
-<div class="width-container">
-<main id="main-content">
-{main}
-</main>
-</div>
-<footer class="footer">
-<div class="width-container">
-<p>{footer}</p>
-</div>
-</footer>
-</body>
-</html>
-"##,
-            title = escape(&title),
-            footer = if self.staff {
-                format!(
-                    "{}: Doorstep back office. Residents' details here are for the council's work only; they are deleted after a job closes.",
-                    escape(self.council)
-                )
-            } else {
-                format!(
-                    "{}. Your details are used only to keep you told about this request, and are deleted after it closes.",
-                    escape(self.council)
-                )
-            },
-            brand = branding.colour,
-            logo = if branding.logo.is_some() {
-                format!("<img class=\"header__logo\" src=\"{LOGO_PATH}\" alt=\"\" height=\"40\">")
-            } else {
-                String::new()
-            },
-            council = escape(self.council),
-            service = escape(self.service),
-            main = self.main,
-        )
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    meta name="robots" content="noindex, nofollow";
+                    link rel="stylesheet" href=(STYLESHEET_PATH);
+                    style { ":root { --brand: " (branding.colour) "; }" }
+                }
+                body {
+                    a.skip-link href="#main-content" { "Skip to main content" }
+                    header.header {
+                        div.width-container {
+                            @if branding.logo.is_some() {
+                                img.header__logo src=(LOGO_PATH) alt="" height="40";
+                            }
+                            span.header__council { (self.council) }
+                            " "
+                            span.header__service { (self.service) }
+                        }
+                    }
+                    div.width-container {
+                        main #main-content { (self.main) }
+                    }
+                    footer.footer {
+                        div.width-container {
+                            p {
+                                @if self.staff {
+                                    (self.council) ": Doorstep back office. Residents' details here are for the council's work only; they are deleted after a job closes."
+                                } @else {
+                                    (self.council) ". Your details are used only to keep you told about this request, and are deleted after it closes."
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
-/// A GOV.UK-style summary list of already-escaped rows.
-pub(crate) fn summary_list(rows: &[(&str, String)]) -> String {
-    let mut html = String::from("<dl class=\"summary-list\">\n");
-    for (key, value) in rows {
-        html.push_str(&format!(
-            "<div class=\"summary-list__row\"><dt>{}</dt><dd>{value}</dd></div>\n",
-            escape(key)
-        ));
+/// A GOV.UK-style summary list: a key and its value per row.
+pub(crate) fn summary_list(rows: &[(&str, Markup)]) -> Markup {
+    html! {
+        dl.summary-list {
+            @for (key, value) in rows {
+                div.summary-list__row { dt { (key) } dd { (value) } }
+            }
+        }
     }
-    html.push_str("</dl>\n");
-    html
 }
 
 /// An error summary linking to each field in error (`(field id, message)`).
-pub(crate) fn error_summary(errors: &[(&str, String)]) -> String {
-    if errors.is_empty() {
-        return String::new();
+pub(crate) fn error_summary(errors: &[(&str, String)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div.error-summary role="alert" tabindex="-1" {
+                h2 { "There is a problem" }
+                ul {
+                    @for (field, message) in errors {
+                        li { a href={ "#" (field) } { (message) } }
+                    }
+                }
+            }
+        }
     }
-    let items: String = errors
-        .iter()
-        .map(|(field, message)| {
-            format!(
-                "<li><a href=\"#{}\">{}</a></li>",
-                escape(field),
-                escape(message)
-            )
-        })
-        .collect();
-    format!(
-        "<div class=\"error-summary\" role=\"alert\" tabindex=\"-1\">\n<h2>There is a problem</h2>\n<ul>{items}</ul>\n</div>\n"
-    )
 }
 
 #[cfg(test)]
@@ -329,13 +309,17 @@ mod tests {
             title: "Report a repair",
             has_errors: false,
             staff: false,
-            main: String::new(),
+            main: Markup::default(),
         }
         .render(&Branding {
             colour: BrandColour::default(),
             logo: Some(Logo::read(&svg).unwrap()),
-        });
-        assert!(page.contains("<img class=\"header__logo\" src=\"/assets/council-logo\" alt=\"\""));
+        })
+        .into_string();
+        assert!(
+            page.contains("<img class=\"header__logo\" src=\"/assets/council-logo\" alt=\"\""),
+            "{page}"
+        );
     }
 
     #[test]
@@ -346,9 +330,10 @@ mod tests {
             title: "<HR-1>",
             has_errors: true,
             staff: false,
-            main: String::new(),
+            main: Markup::default(),
         }
-        .render(&Branding::default());
+        .render(&Branding::default())
+        .into_string();
         assert!(page.contains(
             "<title>Error: &lt;HR-1&gt; – Track your repair – Adur &amp; Worthing</title>"
         ));

@@ -45,11 +45,11 @@ pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Res
         title,
         has_errors: false,
         staff: false,
-        main: format!(
+        main: maud::PreEscaped(format!(
             "<h1>{}</h1>\n<p>{}.</p>\n<p>Go back to the page you came from and try again.</p>\n",
             escape(title),
             escape(&sentence)
-        ),
+        )),
     };
     let mut page = render(&state, status, &page);
     // The cause stays with the response for the request log.
@@ -99,7 +99,7 @@ async fn logo(State(state): State<AppState>) -> Response {
 
 /// A page, answered with `status`: HTML, never cached, sending no referrer.
 pub(crate) fn render(state: &AppState, status: StatusCode, page: &Page<'_>) -> Response {
-    let mut response = (status, page.render(state.branding())).into_response();
+    let mut response = (status, page.render(state.branding()).into_string()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

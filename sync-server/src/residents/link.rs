@@ -149,7 +149,7 @@ pub(crate) fn not_found(state: &AppState) -> Response {
         title: "Page not found",
         has_errors: false,
         staff: false,
-        main: "<h1>Page not found</h1>\n<p>If you typed the web address, check it is correct.</p>\n<p>If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed.</p>\n".into(),
+        main: maud::PreEscaped("<h1>Page not found</h1>\n<p>If you typed the web address, check it is correct.</p>\n<p>If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed.</p>\n".into()),
     };
     render(state, StatusCode::NOT_FOUND, &page)
 }

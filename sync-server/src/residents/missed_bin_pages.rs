@@ -51,7 +51,7 @@ async fn page(
         title,
         has_errors,
         staff: false,
-        main,
+        main: maud::PreEscaped(main),
     };
     Ok(html(state, status, &page))
 }
@@ -61,7 +61,8 @@ fn postcode_main(postcode: &str, error: Option<&str>) -> String {
         &error
             .map(|message| vec![("postcode", message.to_owned())])
             .unwrap_or_default(),
-    );
+    )
+    .into_string();
     main.push_str(&format!(
         "<form method=\"get\" action=\"/missed-bin/addresses\" novalidate>\n<div class=\"form-group{group}\">\n<h1><label for=\"postcode\">What is the postcode of the address?</label></h1>\n<span class=\"hint\" id=\"postcode-hint\">We will show the addresses there whose bins were due to be emptied today or yesterday.</span>\n{error}<input class=\"input{input_error}\" id=\"postcode\" name=\"postcode\" value=\"{value}\" autocomplete=\"postal-code\" spellcheck=\"false\" aria-describedby=\"postcode-hint{described}\">\n</div>\n<button type=\"submit\" class=\"button\">Find the address</button>\n</form>\n",
         group = if error.is_some() { " form-group--error" } else { "" },
@@ -116,7 +117,7 @@ fn stop_value(stop: &Stop) -> String {
 }
 
 fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -> String {
-    let mut main = error_summary(errors);
+    let mut main = error_summary(errors).into_string();
     let postcode = form.postcode.trim().to_uppercase();
     if stops.is_empty() {
         main.push_str(&format!(

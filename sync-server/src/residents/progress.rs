@@ -140,7 +140,15 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
     {
         rows.push(("Your operative", escape(name)));
     }
-    html.push_str(&summary_list(&rows));
+    html.push_str(
+        &summary_list(
+            &rows
+                .into_iter()
+                .map(|(key, value)| (key, maud::PreEscaped(value)))
+                .collect::<Vec<_>>(),
+        )
+        .into_string(),
+    );
 
     html.push_str("<h2>What has happened</h2>\n<ol class=\"timeline\">\n");
     for (at, what) in timeline(job, service) {
@@ -207,7 +215,8 @@ pub(crate) fn book_page(
         &error
             .map(|message| vec![("slot-first", message.to_owned())])
             .unwrap_or_default(),
-    );
+    )
+    .into_string();
     let heading = if job.office.appointment.is_some() {
         "Change your appointment"
     } else {

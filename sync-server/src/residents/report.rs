@@ -348,7 +348,7 @@ pub(crate) fn form_page(
     form: &ReportForm,
     errors: &[FieldError],
 ) -> String {
-    let mut html = error_summary(errors);
+    let mut html = error_summary(errors).into_string();
     html.push_str("<h1>Report a repair</h1>\n<p class=\"lead\">Tell us about a repair needed in your council home. We will text or email you as it goes, with photos of the finished work.</p>\n<p>If there is a risk to anyone's safety, such as a gas smell or exposed wires, call us now instead.</p>\n");
     html.push_str(
         "<form method=\"post\" action=\"/report\" enctype=\"multipart/form-data\" novalidate>\n",
