@@ -49,7 +49,14 @@ async fn page(State(state): State<AppState>, session: StaffSession) -> Result<Re
     let main = format!(
         "<h1>Today</h1>\n<p id=\"board-updated\" role=\"status\" class=\"hint\">As of page load. The board updates itself as phones sync.</p>\n<div id=\"board\">{board}</div>\n<script src=\"/office/board.js\" defer></script>\n"
     );
-    staff_page(&state, &session, StatusCode::OK, "Today", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Today",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 async fn script() -> Response {

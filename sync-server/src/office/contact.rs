@@ -113,7 +113,7 @@ fn form(
             .iter()
             .find(|(field, _)| *field == id)
             .map(|(_, message)| message.as_str());
-        html.push_str(&text_field(id, label, value, kind, error));
+        html.push_str(&text_field(id, label, value, kind, error).into_string());
     }
     html.push_str(
         "<fieldset class=\"fieldset\"><legend class=\"fieldset__legend\">Updates by</legend>\n",
@@ -180,7 +180,7 @@ async fn correct(
             &session,
             StatusCode::BAD_REQUEST,
             "Correct the contact details",
-            &main,
+            maud::PreEscaped(main),
         )
         .await;
     };

@@ -61,7 +61,7 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
     main.push_str(&format!(
         "<form method=\"post\" action=\"/office/devices/enrolments\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button\">Make an enrolment code</button>\n</form>\n",
         escape(&session.csrf),
-        select_with("user", "For", "Choose a person", &people, ""),
+        select_with("user", "For", "Choose a person", &people, "").into_string(),
     ));
     main.push_str("<h2>Enrolled devices</h2>\n");
     if devices.is_empty() {
@@ -97,7 +97,14 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
         }
         main.push_str("</tbody>\n</table>\n");
     }
-    staff_page(&state, &session, StatusCode::OK, "Devices", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Devices",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// The first eight characters of a device's id: enough to tell a person's
@@ -169,7 +176,14 @@ async fn enrol(
         qr_svg(&link)?
     ));
     main.push_str("<p><a href=\"/office/devices\">Back to devices</a></p>\n");
-    staff_page(&state, &session, StatusCode::OK, "Enrolment code", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Enrolment code",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// `text` as an inline SVG QR code, labelled for screen readers.

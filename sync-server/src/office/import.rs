@@ -79,7 +79,14 @@ async fn import_page(
         escape(&session.csrf),
         MAX_ROWS
     ));
-    staff_page(state, session, status, "Import jobs", &main).await
+    staff_page(
+        state,
+        session,
+        status,
+        "Import jobs",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 async fn import(
@@ -130,7 +137,14 @@ async fn import(
         ));
     }
     main.push_str("</ul>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
-    staff_page(&state, &session, StatusCode::OK, "Jobs imported", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Jobs imported",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// A data row's line and the job it makes, or all its problems.

@@ -99,8 +99,8 @@ async fn jobs(
         "<div class=\"form-group\"><label class=\"label\" for=\"q\">Search by reference or address</label><input class=\"input\" id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\n",
         escape(&filter.q)
     ));
-    main.push_str(&select("status", "Status", &statuses, &filter.status));
-    main.push_str(&select("service", "Service", &services, &filter.service));
+    main.push_str(&select("status", "Status", &statuses, &filter.status).into_string());
+    main.push_str(&select("service", "Service", &services, &filter.service).into_string());
     main.push_str(
         "<button type=\"submit\" class=\"button button--secondary\">Show jobs</button>\n</form>\n",
     );
@@ -130,7 +130,14 @@ async fn jobs(
         }
         main.push_str("</tbody>\n</table>\n");
     }
-    staff_page(&state, &session, StatusCode::OK, "Jobs", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Jobs",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 async fn job_page(
@@ -254,7 +261,7 @@ async fn job_page(
     main.push_str(&format!(
         "<form method=\"post\" action=\"/office/jobs/{job_id}/assignee\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Assign</button>\n</form>\n",
         escape(&session.csrf),
-        select_with("assignee", "Assign to", "Nobody yet", &choices, &current),
+        select_with("assignee", "Assign to", "Nobody yet", &choices, &current).into_string(),
     ));
     let contact = super::contact::load(&state, &session, job_id).await?;
     main.push_str(&super::contact::section(&session, job_id, contact.as_ref()));
@@ -300,7 +307,7 @@ async fn job_page(
         &session,
         StatusCode::OK,
         &job.office.reference,
-        &main,
+        maud::PreEscaped(main),
     )
     .await
 }
@@ -477,39 +484,41 @@ async fn new_job_page(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
         escape(&session.csrf)
     ));
-    main.push_str(&select_with(
-        "service",
-        "Service",
-        "Choose a service",
-        &services,
-        &form.service,
-    ));
-    main.push_str(&select_with(
-        "priority",
-        "Priority",
-        "None",
-        &priorities,
-        &form.priority,
-    ));
+    main.push_str(
+        &select_with(
+            "service",
+            "Service",
+            "Choose a service",
+            &services,
+            &form.service,
+        )
+        .into_string(),
+    );
+    main.push_str(
+        &select_with("priority", "Priority", "None", &priorities, &form.priority).into_string(),
+    );
     main.push_str(&format!(
         "<div class=\"form-group\"><label class=\"label\" for=\"address\">Address</label><span class=\"hint\" id=\"address-hint\">On one line, with the postcode last.</span><input class=\"input\" id=\"address\" name=\"address\" aria-describedby=\"address-hint\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"description\">What needs doing</label><textarea id=\"description\" name=\"description\" rows=\"4\">{}</textarea></div>\n",
         escape(&form.address),
         escape(&form.description)
     ));
-    main.push_str(&select_with(
-        "assignee",
-        "Assign to",
-        "Nobody yet",
-        &choices,
-        &form.assignee,
-    ));
+    main.push_str(
+        &select_with(
+            "assignee",
+            "Assign to",
+            "Nobody yet",
+            &choices,
+            &form.assignee,
+        )
+        .into_string(),
+    );
     main.push_str("<h2>The resident (optional)</h2>\n");
     for (id, label, value, kind) in [
         ("name", "Name", &form.name, "text"),
         ("phone", "Phone", &form.phone, "tel"),
         ("email", "Email", &form.email, "email"),
     ] {
-        main.push_str(&text_field(id, label, value, kind, None));
+        main.push_str(&text_field(id, label, value, kind, None).into_string());
     }
     main.push_str("<button type=\"submit\" class=\"button\">Make the job</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
     let status = if error.is_some() {
@@ -517,7 +526,7 @@ async fn new_job_page(
     } else {
         StatusCode::OK
     };
-    staff_page(state, session, status, "Make a job", &main).await
+    staff_page(state, session, status, "Make a job", maud::PreEscaped(main)).await
 }
 
 async fn new_job_form(

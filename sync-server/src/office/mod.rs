@@ -54,11 +54,11 @@ use doorstep_shared::transition::Role;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::pages::html::escape;
 use crate::pages::layout::{Page, error_summary};
 use crate::pages::render as html;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
+use maud::{Markup, html};
 use session::{Button, CsrfForm, StaffSession};
 
 const SERVICE: &str = "Back office";
@@ -90,7 +90,7 @@ async fn staff_page(
     session: &StaffSession,
     status: StatusCode,
     title: &str,
-    main: &str,
+    main: Markup,
 ) -> Result<Response, ApiError> {
     let council = council(state, Some(session)).await?;
     let user = session.user;
@@ -106,28 +106,25 @@ async fn staff_page(
             Ok(councils)
         })
         .await?;
-    let mut body = signed_in_bar(session);
-    if councils.len() > 1 {
-        body.push_str(&format!(
-            "<form method=\"post\" action=\"/office/council\" class=\"phase\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">{}<button type=\"submit\" class=\"button button--secondary\">Switch council</button></form>\n",
-            escape(&session.csrf),
-            select_with(
-                "council",
-                "Working for",
-                "Choose a council",
-                &councils,
-                &session.tenant.to_string()
-            ),
-        ));
-    }
-    body.push_str(main);
+    let tenant = session.tenant.to_string();
+    let body = html! {
+        (signed_in_bar(session))
+        @if councils.len() > 1 {
+            form.phase method="post" action="/office/council" {
+                (csrf_field(session))
+                (select_with("council", "Working for", "Choose a council", &councils, &tenant))
+                button.button.button--secondary type="submit" { "Switch council" }
+            }
+        }
+        (main)
+    };
     let page = Page {
         council: &council,
         service: SERVICE,
         title,
         has_errors: status == StatusCode::BAD_REQUEST,
         staff: true,
-        main: maud::PreEscaped(body),
+        main: body,
     };
     Ok(html(state, status, &page))
 }
@@ -140,27 +137,35 @@ enum SignInProblem {
     Locked,
 }
 
-fn sign_in_main(email: &str, problem: SignInProblem) -> String {
-    let mut main = match problem {
-        SignInProblem::None => String::new(),
-        SignInProblem::Refused => error_summary(&[(
-            "email",
-            "Enter the email address and password of your staff account".to_owned(),
-        )]).into_string(),
-        SignInProblem::Locked => error_summary(&[(
-            "email",
-            format!(
-                "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
-                staff::LOCK_MINUTES
-            ),
-        )]).into_string(),
+fn sign_in_main(email: &str, problem: SignInProblem) -> Markup {
+    let problem_text = match problem {
+        SignInProblem::None => None,
+        SignInProblem::Refused => {
+            Some("Enter the email address and password of your staff account".to_owned())
+        }
+        SignInProblem::Locked => Some(format!(
+            "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
+            staff::LOCK_MINUTES
+        )),
     };
-    main.push_str(&format!(
-        "<h1>Sign in</h1>\n<form method=\"post\" action=\"/office/sign-in\" novalidate>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"email\">Email address</label>\n<input class=\"input\" id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" spellcheck=\"false\" value=\"{email}\">\n</div>\n<div class=\"form-group{group}\">\n<label class=\"label\" for=\"password\">Password</label>\n<input class=\"input\" id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\">\n</div>\n<button type=\"submit\" class=\"button\">Sign in</button>\n</form>\n",
-        group = if problem == SignInProblem::None { "" } else { " form-group--error" },
-        email = escape(email),
-    ));
-    main
+    let refused = problem_text.is_some();
+    html! {
+        @if let Some(message) = problem_text {
+            (error_summary(&[("email", message)]))
+        }
+        h1 { "Sign in" }
+        form method="post" action="/office/sign-in" novalidate {
+            div.form-group.form-group--error[refused] {
+                label.label for="email" { "Email address" }
+                input.input #email name="email" type="email" autocomplete="username" spellcheck="false" value=(email);
+            }
+            div.form-group.form-group--error[refused] {
+                label.label for="password" { "Password" }
+                input.input #password name="password" type="password" autocomplete="current-password";
+            }
+            button.button type="submit" { "Sign in" }
+        }
+    }
 }
 
 async fn council(state: &AppState, session: Option<&StaffSession>) -> Result<String, ApiError> {
@@ -179,7 +184,7 @@ async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiErro
         title: "Sign in",
         has_errors: false,
         staff: true,
-        main: maud::PreEscaped(sign_in_main("", SignInProblem::None)),
+        main: (sign_in_main("", SignInProblem::None)),
     };
     Ok(html(&state, StatusCode::OK, &page))
 }
@@ -215,7 +220,7 @@ async fn sign_in(
         title: "Sign in",
         has_errors: true,
         staff: true,
-        main: maud::PreEscaped(sign_in_main(&form.email, problem)),
+        main: (sign_in_main(&form.email, problem)),
     };
     let status = match problem {
         SignInProblem::Locked => StatusCode::TOO_MANY_REQUESTS,
@@ -309,19 +314,18 @@ fn chosen_assignee(
 
 /// A labelled text input (`kind`: `text`, `tel`, `email`), with its error
 /// message above it when the last answer was refused.
-fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|message| {
-            format!(
-                "<p class=\"error-message\" id=\"{id}-error\"><span class=\"visually-hidden\">Error:</span> {}</p>",
-                escape(message)
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label>{error}<input class=\"input\" id=\"{id}\" name=\"{id}\" type=\"{kind}\" value=\"{}\"></div>\n",
-        escape(value)
-    )
+fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str>) -> Markup {
+    html! {
+        div.form-group {
+            label.label for=(id) { (label) }
+            @if let Some(message) = error {
+                p.error-message id={ (id) "-error" } {
+                    span.visually-hidden { "Error:" } " " (message)
+                }
+            }
+            input.input id=(id) name=(id) type=(kind) value=(value);
+        }
+    }
 }
 
 /// The job `text` names, if it is one of the session's council's: its id
@@ -343,7 +347,7 @@ async fn council_job(
 }
 
 /// A select of `options` (`(value, label)`) with "All" first.
-fn select(id: &str, label: &str, options: &[(String, String)], chosen: &str) -> String {
+fn select(id: &str, label: &str, options: &[(String, String)], chosen: &str) -> Markup {
     select_with(id, label, "All", options, chosen)
 }
 
@@ -354,34 +358,31 @@ fn select_with(
     empty: &str,
     options: &[(String, String)],
     chosen: &str,
-) -> String {
-    let mut html = format!(
-        "<div class=\"form-group\"><label class=\"label\" for=\"{id}\">{label}</label><select id=\"{id}\" name=\"{id}\"><option value=\"\">{}</option>",
-        escape(empty)
-    );
-    for (value, text) in options {
-        html.push_str(&format!(
-            "<option value=\"{}\"{}>{}</option>",
-            escape(value),
-            if value == chosen { " selected" } else { "" },
-            escape(text)
-        ));
+) -> Markup {
+    html! {
+        div.form-group {
+            label.label for=(id) { (label) }
+            select id=(id) name=(id) {
+                option value="" { (empty) }
+                @for (value, text) in options {
+                    option value=(value) selected[value == chosen] { (text) }
+                }
+            }
+        }
     }
-    html.push_str("</select></div>\n");
-    html
+}
+
+/// The hidden field that carries the session's form token.
+fn csrf_field(session: &StaffSession) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
 /// Who is signed in, the sign-out button, and the back office's sections.
-fn signed_in_bar(session: &StaffSession) -> String {
+fn signed_in_bar(session: &StaffSession) -> Markup {
     let role = match session.role {
         StaffRole::Dispatcher => "dispatcher",
         StaffRole::Admin => "administrator",
     };
-    let mut bar = format!(
-        "<form method=\"post\" action=\"/office/sign-out\" class=\"phase\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">Signed in as {name} ({role}). <button type=\"submit\" class=\"button button--secondary\">Sign out</button></form>\n<nav aria-label=\"Back office\" class=\"office-nav\"><ul>",
-        csrf = escape(&session.csrf),
-        name = escape(&session.name),
-    );
     let mut sections = vec![
         ("/office/today", "Today"),
         ("/office", "Jobs"),
@@ -391,11 +392,20 @@ fn signed_in_bar(session: &StaffSession) -> String {
     if session.role == StaffRole::Admin {
         sections.push(("/office/people", "People and teams"));
     }
-    for (href, label) in sections {
-        bar.push_str(&format!("<li><a href=\"{href}\">{label}</a></li>"));
+    html! {
+        form.phase method="post" action="/office/sign-out" {
+            (csrf_field(session))
+            "Signed in as " (session.name) " (" (role) "). "
+            button.button.button--secondary type="submit" { "Sign out" }
+        }
+        nav.office-nav aria-label="Back office" {
+            ul {
+                @for (href, label) in sections {
+                    li { a href=(href) { (label) } }
+                }
+            }
+        }
     }
-    bar.push_str("</ul></nav>\n");
-    bar
 }
 
 /// The resident of a job staff make: none without a name; told by text if

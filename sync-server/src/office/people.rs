@@ -106,6 +106,7 @@ async fn people_page(
                     &team_choices,
                     &current_team,
                 )
+                .into_string()
                 .replacen(
                     &format!("name=\"team-{}\"", person.user),
                     "name=\"team\"",
@@ -149,8 +150,8 @@ async fn people_page(
     main.push_str(&format!(
         "<h2>Add a person</h2>\n<form method=\"post\" action=\"/office/people\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<div class=\"form-group\"><label class=\"label\" for=\"name\">Full name</label><input class=\"input\" id=\"name\" name=\"name\" autocomplete=\"off\" value=\"{}\"></div>\n{}{}<div class=\"form-group\"><label class=\"label\" for=\"email\">Email for back-office sign-in (dispatchers)</label><span class=\"hint\" id=\"email-hint\">Leave empty for people who only use the phone app.</span><input class=\"input\" id=\"email\" name=\"email\" type=\"email\" aria-describedby=\"email-hint\" spellcheck=\"false\" value=\"{}\"></div>\n<button type=\"submit\" class=\"button\">Add the person</button>\n</form>\n",
         escape(&form.name),
-        select_with("role", "Role", "Choose a role", &roles, &form.role),
-        select_with("team", "Team", "No team", &team_choices, &form.team),
+        select_with("role", "Role", "Choose a role", &roles, &form.role).into_string(),
+        select_with("team", "Team", "No team", &team_choices, &form.team).into_string(),
         escape(&form.email),
     ));
     main.push_str(&format!(
@@ -161,7 +162,14 @@ async fn people_page(
     } else {
         StatusCode::OK
     };
-    staff_page(state, session, status, "People and teams", &main).await
+    staff_page(
+        state,
+        session,
+        status,
+        "People and teams",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// A role as the add-a-person form offers it.
@@ -276,7 +284,14 @@ async fn add_person(
         escape(&email),
         escape(&password),
     );
-    staff_page(&state, &session, StatusCode::OK, "Person added", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Person added",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// The user a path names, if they work for the session's council.

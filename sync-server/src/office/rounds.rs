@@ -129,7 +129,14 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
         }
         main.push_str("</tbody>\n</table>\n");
     }
-    staff_page(&state, &session, StatusCode::OK, "Rounds", &main).await
+    staff_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        "Rounds",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 /// The make-a-round form's answers.
@@ -189,27 +196,31 @@ async fn new_round_page(
         escape(&form.reference),
         escape(&form.date),
     ));
-    main.push_str(&select_with(
-        "service",
-        "Service",
-        "Choose a service",
-        &services,
-        &chosen_service,
-    ));
-    main.push_str(&select_with(
-        "crew",
-        "Crew",
-        "Choose a crew",
-        &crews,
-        &form.crew,
-    ));
+    main.push_str(
+        &select_with(
+            "service",
+            "Service",
+            "Choose a service",
+            &services,
+            &chosen_service,
+        )
+        .into_string(),
+    );
+    main.push_str(&select_with("crew", "Crew", "Choose a crew", &crews, &form.crew).into_string());
     main.push_str("<div class=\"form-group\"><label class=\"label\" for=\"file\">Property list (CSV)</label><span class=\"hint\" id=\"file-hint\">A heading row, then one property per row in visiting order. Columns: <code>address</code> (needed), <code>uprn</code>, <code>containers</code> (like <code>refuse_240l x2; recycling_box</code>), <code>note</code> for the crew.</span><input class=\"input\" id=\"file\" name=\"file\" type=\"file\" accept=\".csv,text/csv\" aria-describedby=\"file-hint\"></div>\n<button type=\"submit\" class=\"button\">Make the round</button>\n</form>\n<p><a href=\"/office/rounds\">Back to rounds</a></p>\n");
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    staff_page(state, session, status, "Make a round", &main).await
+    staff_page(
+        state,
+        session,
+        status,
+        "Make a round",
+        maud::PreEscaped(main),
+    )
+    .await
 }
 
 async fn create(
@@ -487,7 +498,7 @@ async fn round_page(
     );
     main.push_str(&format!(
         "<form method=\"post\" action=\"/office/rounds/{id}/crew\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Give it to this crew</button>\n</form>\n",
-        select_with("team", "Crew", "Choose a crew", &crews, &crew)
+        select_with("team", "Crew", "Choose a crew", &crews, &crew).into_string()
     ));
     main.push_str("<h2>Stops in visiting order</h2>\n<table class=\"table\">\n<caption class=\"visually-hidden\">Stops in visiting order</caption>\n<thead><tr><th scope=\"col\">Stop</th><th scope=\"col\">Address</th><th scope=\"col\">Outcome</th><th scope=\"col\">Move</th></tr></thead>\n<tbody>\n");
     let order = round.visiting_order();
@@ -560,7 +571,7 @@ async fn round_page(
         &session,
         StatusCode::OK,
         &round.office.reference,
-        &main,
+        maud::PreEscaped(main),
     )
     .await
 }
