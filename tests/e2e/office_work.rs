@@ -136,7 +136,7 @@ async fn jobs_import_from_csv_all_or_none_with_every_bad_row_reported() {
         "<th scope=\"row\">4</th>",
         "has no priority called “whenever”",
         "Nobody and no team called “Nobody Here”",
-        "The resident&#39;s details",
+        "The resident's details",
     ] {
         assert!(page.contains(said), "{said}: {page}");
     }

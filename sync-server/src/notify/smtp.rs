@@ -10,7 +10,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::notify::outbox::{Provider, SendError, SendFuture};
-use crate::pages::html::escape;
+use maud::{DOCTYPE, html};
 
 /// Sends emails through an SMTP server.
 pub struct SmtpEmail {
@@ -51,19 +51,26 @@ fn email(from: &Mailbox, message: &Message, reference: &str) -> Result<lettre::M
         .to
         .parse()
         .map_err(|_| SendError::Permanent(format!("{:?} is not an email address", message.to)))?;
-    let mut html = format!(
-        "<!doctype html><html><body style=\"font-family: sans-serif\"><p>{}</p>",
-        escape(&message.body).replace('\n', "<br>")
-    );
-    for (n, photo) in message.photos.iter().enumerate() {
-        html.push_str(&format!(
-            "<figure><img src=\"cid:photo-{n}\" alt=\"{label} photo\" width=\"480\">\
-             <figcaption>{label}</figcaption></figure>",
-            label = escape(&photo.label)
-        ));
-    }
-    html.push_str("</body></html>");
-    let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+    let html = html! {
+        (DOCTYPE)
+        html {
+            body style="font-family: sans-serif" {
+                p {
+                    @for (n, line) in message.body.split('\n').enumerate() {
+                        @if n > 0 { br; }
+                        (line)
+                    }
+                }
+                @for (n, photo) in message.photos.iter().enumerate() {
+                    figure {
+                        img src={ "cid:photo-" (n) } alt={ (photo.label) " photo" } width="480";
+                        figcaption { (photo.label) }
+                    }
+                }
+            }
+        }
+    };
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html.into_string()));
     for (n, photo) in message.photos.iter().enumerate() {
         related = related.singlepart(
             Attachment::new_inline(format!("photo-{n}")).body(

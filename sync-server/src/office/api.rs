@@ -20,9 +20,10 @@ use serde::Deserialize;
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
 use crate::intake::{NewContact, NewJob};
-use crate::pages::{escape, plain_page};
+use crate::pages::plain_page;
 use crate::state::{AppState, system_actor};
 use crate::sync::AdminToken;
+use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -222,53 +223,77 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<JobSummary>>, Ap
 
 async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let jobs = summaries(&state).await?;
-    let mut rows = String::new();
-    for job in &jobs {
-        let slot = match (job.appointment_starts, job.appointment_ends) {
-            (Some(starts), Some(ends)) => {
-                format!(
-                    "{} {}–{}",
-                    starts.date(),
-                    starts.time_of_day(),
-                    ends.time_of_day()
-                )
+    Ok(Html(
+        plain_page("Doorstep — jobs", "", jobs_main(&jobs)).into_string(),
+    ))
+}
+
+/// The home page's main part: how many jobs, and a row for each.
+fn jobs_main(jobs: &[JobSummary]) -> Markup {
+    html! {
+        h1 { "Doorstep" }
+        p { (jobs.len()) " jobs. Times are UTC." }
+        table {
+            thead {
+                tr {
+                    th { "Reference" }
+                    th { "Service" }
+                    th { "Status" }
+                    th { "Address" }
+                    th { "Appointment" }
+                }
             }
-            _ => "Not booked".to_owned(),
-        };
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(&job.reference),
-            escape(&job.service_name),
-            escape(&job.status_label),
-            escape(&job.address),
-            escape(&slot),
-        ));
+            tbody {
+                @for job in jobs {
+                    tr {
+                        td { (job.reference) }
+                        td { (job.service_name) }
+                        td { (job.status_label) }
+                        td { (job.address) }
+                        td {
+                            @match (job.appointment_starts, job.appointment_ends) {
+                                (Some(starts), Some(ends)) => {
+                                    (starts.date()) " " (starts.time_of_day()) "–" (ends.time_of_day())
+                                }
+                                _ => { "Not booked" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    Ok(Html(plain_page(
-        "Doorstep — jobs",
-        "",
-        &format!(
-            "<h1>Doorstep</h1>
-<p>{count} jobs. Times are UTC.</p>
-<table>
-<thead><tr><th>Reference</th><th>Service</th><th>Status</th><th>Address</th><th>Appointment</th></tr></thead>
-<tbody>
-{rows}</tbody>
-</table>",
-            count = jobs.len(),
-        ),
-    )))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::*;
+    use doorstep_shared::ids::JobId;
 
     #[test]
     fn markup_in_job_text_is_escaped() {
+        let nasty = r#"<script>alert("x")</script> & 'y'"#;
+        let job = JobSummary {
+            job: JobId::from_u128(1),
+            reference: nasty.to_owned(),
+            service: "housing-repair"
+                .parse()
+                .unwrap_or_else(|error| panic!("{error}")),
+            service_name: nasty.to_owned(),
+            status: "created".parse().unwrap_or_else(|error| panic!("{error}")),
+            status_label: nasty.to_owned(),
+            address: nasty.to_owned(),
+            appointment_starts: None,
+            appointment_ends: None,
+            pending_requests: 0,
+        };
+        let page = jobs_main(&[job]).into_string();
+        assert!(!page.contains("<script>"), "{page}");
         assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+            page.matches("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'")
+                .count(),
+            4,
+            "{page}"
         );
     }
 }

@@ -29,9 +29,9 @@ use super::session::StaffSession;
 use super::staff_page;
 use crate::error::ApiError;
 use crate::office::staff;
-use crate::pages::html::escape;
 use crate::residents::progress::slot_words;
 use crate::state::{AppState, Changed};
+use maud::{Markup, html};
 
 /// How often the board is sent again with nothing heard: what other nodes
 /// accepted reaches this node's board at the latest then.
@@ -46,17 +46,15 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn page(State(state): State<AppState>, session: StaffSession) -> Result<Response, ApiError> {
     let board = render(&state, session.tenant).await?;
-    let main = format!(
-        "<h1>Today</h1>\n<p id=\"board-updated\" role=\"status\" class=\"hint\">As of page load. The board updates itself as phones sync.</p>\n<div id=\"board\">{board}</div>\n<script src=\"/office/board.js\" defer></script>\n"
-    );
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Today",
-        maud::PreEscaped(main),
-    )
-    .await
+    let main = html! {
+        h1 { "Today" }
+        p #board-updated role="status" class="hint" {
+            "As of page load. The board updates itself as phones sync."
+        }
+        div #board { (board) }
+        script src="/office/board.js" defer {}
+    };
+    staff_page(&state, &session, StatusCode::OK, "Today", main).await
 }
 
 async fn script() -> Response {
@@ -116,10 +114,11 @@ fn board_events(
         }
         let board = render(&watch.state, watch.tenant)
             .await
-            .unwrap_or_else(|_| "<p>The board could not be read just now.</p>".into());
+            .unwrap_or_else(|_| html! { p { "The board could not be read just now." } });
+        // An event's data is text: the board's HTML, on one line.
         let event = Event::default()
             .event("board")
-            .data(board.replace(['\r', '\n'], " "));
+            .data(board.into_string().replace(['\r', '\n'], " "));
         Some((Ok(event), watch))
     })
 }
@@ -146,8 +145,8 @@ enum Holder {
     Nobody,
 }
 
-/// The board's HTML for a council now.
-async fn render(state: &AppState, tenant: TenantId) -> Result<String, ApiError> {
+/// The board for a council now.
+async fn render(state: &AppState, tenant: TenantId) -> Result<Markup, ApiError> {
     let now = state.clock().now();
     let (summaries, assignees, people, teams) = state
         .with_store(move |store| {
@@ -203,9 +202,9 @@ fn today(summaries: &[JobSummary], now: Timestamp) -> Vec<&JobSummary> {
 
 /// The board: a count per status, then a table with a row per person or
 /// team and a column per status, each cell listing its jobs.
-fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> String {
+fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> Markup {
     if jobs.is_empty() {
-        return "<p>No jobs are booked for today.</p>".into();
+        return html! { p { "No jobs are booked for today." } };
     }
     // Statuses in the order they first appear among today's jobs, which
     // the summaries give by appointment.
@@ -219,60 +218,67 @@ fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> String 
     for job in jobs {
         rows.entry(holder(job.job)).or_default().push(job);
     }
-    let mut html = format!("<p class=\"board-counts\">{} jobs today: ", jobs.len());
-    let counts: Vec<String> = statuses
-        .iter()
-        .map(|(id, label)| {
-            let count = jobs.iter().filter(|job| job.status.as_str() == *id).count();
-            format!(
-                "<span data-status=\"{}\">{} {count}</span>",
-                escape(id),
-                escape(label)
-            )
-        })
-        .collect();
-    html.push_str(&counts.join(", "));
-    html.push_str("</p><table class=\"table board\"><caption class=\"visually-hidden\">Today's jobs by person and status</caption><thead><tr><th scope=\"col\">Who</th>");
-    for (_, label) in &statuses {
-        html.push_str(&format!("<th scope=\"col\">{}</th>", escape(label)));
-    }
-    html.push_str("</tr></thead><tbody>");
-    for (holder, jobs) in &rows {
-        let who = match holder {
-            Holder::Person(name, _) => escape(name),
-            Holder::Team(name, _) => format!("Team: {}", escape(name)),
-            Holder::Nobody => "Not assigned".into(),
-        };
-        html.push_str(&format!("<tr><th scope=\"row\">{who}</th>"));
-        for (id, _) in &statuses {
-            html.push_str("<td>");
-            let here: Vec<String> = jobs
-                .iter()
-                .filter(|job| job.status.as_str() == *id)
-                .map(|job| {
-                    let slot = match (job.appointment_starts, job.appointment_ends) {
-                        (Some(starts), Some(ends)) => {
-                            slot_words(doorstep_shared::job::Appointment { starts, ends })
-                        }
-                        _ => String::new(),
-                    };
-                    format!(
-                        "<li><a href=\"/office/jobs/{}\" title=\"{}\">{}</a></li>",
-                        job.job,
-                        escape(&format!("{}, {slot}", job.address)),
-                        escape(&job.reference)
-                    )
-                })
-                .collect();
-            if !here.is_empty() {
-                html.push_str("<ul class=\"board-jobs\">");
-                html.push_str(&here.concat());
-                html.push_str("</ul>");
+    let count = |id: &str| jobs.iter().filter(|job| job.status.as_str() == id).count();
+    html! {
+        p.board-counts {
+            (jobs.len()) " jobs today: "
+            @for (at, (id, label)) in statuses.iter().enumerate() {
+                @if at > 0 { ", " }
+                span data-status=(id) { (label) " " (count(id)) }
             }
-            html.push_str("</td>");
         }
-        html.push_str("</tr>");
+        table.table.board {
+            caption.visually-hidden { "Today's jobs by person and status" }
+            thead {
+                tr {
+                    th scope="col" { "Who" }
+                    @for (_, label) in &statuses {
+                        th scope="col" { (label) }
+                    }
+                }
+            }
+            tbody {
+                @for (holder, jobs) in &rows {
+                    tr {
+                        th scope="row" {
+                            @match holder {
+                                Holder::Person(name, _) => { (name) }
+                                Holder::Team(name, _) => { "Team: " (name) }
+                                Holder::Nobody => { "Not assigned" }
+                            }
+                        }
+                        @for (id, _) in &statuses {
+                            @let here: Vec<&&JobSummary> = jobs
+                                .iter()
+                                .filter(|job| job.status.as_str() == *id)
+                                .collect();
+                            td {
+                                @if !here.is_empty() {
+                                    ul.board-jobs {
+                                        @for job in here {
+                                            li {
+                                                a href={ "/office/jobs/" (job.job) } title={ (job.address) ", " (slot(job)) } {
+                                                    (job.reference)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</tbody></table>");
-    html
+}
+
+/// A job's appointment in words, or nothing.
+fn slot(job: &JobSummary) -> String {
+    match (job.appointment_starts, job.appointment_ends) {
+        (Some(starts), Some(ends)) => {
+            slot_words(doorstep_shared::job::Appointment { starts, ends })
+        }
+        _ => String::new(),
+    }
 }

@@ -18,12 +18,12 @@ use doorstep_shared::sync::wire::DocumentId;
 use serde::Deserialize;
 
 use super::session::{CsrfForm, StaffSession};
-use super::{council_job, staff_page, text_field};
+use super::{council_job, csrf_field, staff_page, text_field};
 use crate::error::ApiError;
-use crate::pages::html::escape;
 use crate::pages::layout::error_summary;
 use crate::residents::report::{ContactAnswers, check_contact};
 use crate::state::AppState;
+use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/office/jobs/{job}/contact", post(correct))
@@ -85,10 +85,13 @@ pub(super) async fn load(
 }
 
 /// The section of a job's page with the resident's details in a form.
-pub(super) fn section(session: &StaffSession, job: JobId, contact: Option<&Contact>) -> String {
+pub(super) fn section(session: &StaffSession, job: JobId, contact: Option<&Contact>) -> Markup {
     match contact {
         Some(contact) => form(session, job, &ContactForm::from_contact(contact), &[]),
-        None => "<h2>The resident</h2>\n<p>This job has no contact details: the resident is not sent updates.</p>\n".to_owned(),
+        None => html! {
+            h2 { "The resident" }
+            p { "This job has no contact details: the resident is not sent updates." }
+        },
     }
 }
 
@@ -97,52 +100,43 @@ fn form(
     job: JobId,
     answers: &ContactForm,
     errors: &[(&str, String)],
-) -> String {
-    let mut html = String::from("<h2 id=\"contact\">The resident</h2>\n");
-    html.push_str(&error_summary(errors).into_string());
-    html.push_str(&format!(
-        "<form method=\"post\" action=\"/office/jobs/{job}/contact\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
-        escape(&session.csrf)
-    ));
-    for (id, label, value, kind) in [
-        ("name", "Name", &answers.name, "text"),
-        ("phone", "Phone", &answers.phone, "tel"),
-        ("email", "Email", &answers.email, "email"),
-    ] {
-        let error = errors
+) -> Markup {
+    let error = |id: &str| {
+        errors
             .iter()
             .find(|(field, _)| *field == id)
-            .map(|(_, message)| message.as_str());
-        html.push_str(&text_field(id, label, value, kind, error).into_string());
-    }
-    html.push_str(
-        "<fieldset class=\"fieldset\"><legend class=\"fieldset__legend\">Updates by</legend>\n",
-    );
-    for (value, label) in [
-        ("sms", "Text message"),
-        ("email", "Email"),
-        ("none", "No updates"),
-    ] {
-        let checked = if answers.updates == value {
-            " checked"
-        } else {
-            ""
-        };
-        html.push_str(&format!(
-            "<div class=\"radios__item\"><input class=\"radios__input\" id=\"updates-{value}\" name=\"updates\" type=\"radio\" value=\"{value}\"{checked}><label class=\"label radios__label\" for=\"updates-{value}\">{label}</label></div>\n"
-        ));
-    }
-    html.push_str("</fieldset>\n");
-    let opted_out = if answers.no_texts.is_some() {
-        " checked"
-    } else {
-        ""
+            .map(|(_, message)| message.as_str())
     };
-    html.push_str(&format!(
-        "<div class=\"checkboxes__item\"><input class=\"checkboxes__input\" id=\"no_texts\" name=\"no_texts\" type=\"checkbox\" value=\"yes\"{opted_out}><label class=\"label checkboxes__label\" for=\"no_texts\">The resident asked for no texts</label></div>\n"
-    ));
-    html.push_str("<button type=\"submit\" class=\"button button--secondary\">Correct the contact details</button>\n</form>\n");
-    html
+    html! {
+        h2 #contact { "The resident" }
+        (error_summary(errors))
+        form method="post" action={ "/office/jobs/" (job) "/contact" } novalidate {
+            (csrf_field(session))
+            (text_field("name", "Name", &answers.name, "text", error("name")))
+            (text_field("phone", "Phone", &answers.phone, "tel", error("phone")))
+            (text_field("email", "Email", &answers.email, "email", error("email")))
+            fieldset.fieldset {
+                legend.fieldset__legend { "Updates by" }
+                @for (value, label) in [
+                    ("sms", "Text message"),
+                    ("email", "Email"),
+                    ("none", "No updates"),
+                ] {
+                    div.radios__item {
+                        input.radios__input id={ "updates-" (value) } name="updates" type="radio"
+                            value=(value) checked[answers.updates == value];
+                        label.label.radios__label for={ "updates-" (value) } { (label) }
+                    }
+                }
+            }
+            div.checkboxes__item {
+                input.checkboxes__input #no_texts name="no_texts" type="checkbox" value="yes"
+                    checked[answers.no_texts.is_some()];
+                label.label.checkboxes__label for="no_texts" { "The resident asked for no texts" }
+            }
+            button.button.button--secondary type="submit" { "Correct the contact details" }
+        }
+    }
 }
 
 async fn correct(
@@ -170,17 +164,17 @@ async fn correct(
         &mut errors,
     );
     let Some(new) = checked.filter(|_| errors.is_empty()) else {
-        let mut main = String::from("<h1>Correct the resident's contact details</h1>\n");
-        main.push_str(&form(&session, job, &answers, &errors));
-        main.push_str(&format!(
-            "<p><a href=\"/office/jobs/{job}\">Back to the job</a></p>\n"
-        ));
+        let main = html! {
+            h1 { "Correct the resident's contact details" }
+            (form(&session, job, &answers, &errors))
+            p { a href={ "/office/jobs/" (job) } { "Back to the job" } }
+        };
         return staff_page(
             &state,
             &session,
             StatusCode::BAD_REQUEST,
             "Correct the contact details",
-            maud::PreEscaped(main),
+            main,
         )
         .await;
     };

@@ -10,6 +10,8 @@
 //!   from its next request on (a live connection is cut at its next
 //!   message).
 
+use std::fmt::Write;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,18 +19,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use doorstep_shared::ids::{DeviceId, UserId};
 use doorstep_shared::transition::Role;
-use qrcode::QrCode;
-use qrcode::render::svg;
+use qrcode::render::{Canvas, Pixel};
+use qrcode::{Color, QrCode};
 use serde::Deserialize;
 
 use super::session::{Button, CsrfForm, StaffSession};
-use super::{select_with, staff_page};
+use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
-use crate::pages::html::escape;
 use crate::residents::progress::when;
 use crate::secrets;
 use crate::state::AppState;
 use crate::sync::CODE_VALID_MINUTES;
+use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -57,54 +59,67 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
     let tenant = session.tenant;
     let devices = state.with_store(move |store| store.devices(tenant)).await?;
     let people = enrollable(&state, &session).await?;
-    let mut main = String::from("<h1>Devices</h1>\n<h2>Enrol a phone</h2>\n");
-    main.push_str(&format!(
-        "<form method=\"post\" action=\"/office/devices/enrolments\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button\">Make an enrolment code</button>\n</form>\n",
-        escape(&session.csrf),
-        select_with("user", "For", "Choose a person", &people, "").into_string(),
-    ));
-    main.push_str("<h2>Enrolled devices</h2>\n");
-    if devices.is_empty() {
-        main.push_str("<p>No phone has been enrolled yet.</p>\n");
-    } else {
-        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Enrolled devices</caption>\n<thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Device</th><th scope=\"col\">Enrolled</th><th scope=\"col\">Last synced</th><th scope=\"col\">Status</th></tr></thead>\n<tbody>\n");
-        for device in &devices {
-            let short = short_id(device.device);
-            let status = match device.revoked_at {
-                // A revoked phone that turns up again is re-enrolled with
-                // its own actor id, so its unsynced work is still taken.
-                Some(at) => format!(
-                    "<form method=\"post\" action=\"/office/devices/enrolments\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{user}\"><input type=\"hidden\" name=\"device\" value=\"{id}\">Revoked {when} <button type=\"submit\" class=\"button button--secondary\" aria-label=\"Re-enrol {name}'s device {short}\">Re-enrol</button></form>",
-                    csrf = escape(&session.csrf),
-                    user = device.user,
-                    id = device.device,
-                    when = escape(&when(at)),
-                    name = escape(&device.name),
-                ),
-                None => format!(
-                    "<form method=\"post\" action=\"/office/devices/{id}/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">In use <button type=\"submit\" class=\"button button--warning\" aria-label=\"Revoke {name}'s device {short}\">Revoke</button></form>",
-                    id = device.device,
-                    csrf = escape(&session.csrf),
-                    name = escape(&device.name),
-                ),
-            };
-            main.push_str(&format!(
-                "<tr><td>{}</td><td><code>{short}</code></td><td>{}</td><td>{}</td><td>{status}</td></tr>\n",
-                escape(&device.name),
-                escape(&when(device.enrolled_at)),
-                escape(&device.last_sync_at.map_or_else(|| "Never".into(), when)),
-            ));
+    let main = html! {
+        h1 { "Devices" }
+        h2 { "Enrol a phone" }
+        form method="post" action="/office/devices/enrolments" {
+            (csrf_field(&session))
+            (select_with("user", "For", "Choose a person", &people, ""))
+            button type="submit" class="button" { "Make an enrolment code" }
         }
-        main.push_str("</tbody>\n</table>\n");
-    }
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Devices",
-        maud::PreEscaped(main),
-    )
-    .await
+        h2 { "Enrolled devices" }
+        @if devices.is_empty() {
+            p { "No phone has been enrolled yet." }
+        } @else {
+            table.table {
+                caption.visually-hidden { "Enrolled devices" }
+                thead {
+                    tr {
+                        th scope="col" { "Person" }
+                        th scope="col" { "Device" }
+                        th scope="col" { "Enrolled" }
+                        th scope="col" { "Last synced" }
+                        th scope="col" { "Status" }
+                    }
+                }
+                tbody {
+                    @for device in &devices {
+                        @let short = short_id(device.device);
+                        tr {
+                            td { (device.name) }
+                            td { code { (short) } }
+                            td { (when(device.enrolled_at)) }
+                            td { (device.last_sync_at.map_or_else(|| "Never".into(), when)) }
+                            td {
+                                @match device.revoked_at {
+                                    // A revoked phone that turns up again is
+                                    // re-enrolled with its own actor id, so its
+                                    // unsynced work is still taken.
+                                    Some(at) => {
+                                        form method="post" action="/office/devices/enrolments" {
+                                            (csrf_field(&session))
+                                            input type="hidden" name="user" value=(device.user);
+                                            input type="hidden" name="device" value=(device.device);
+                                            "Revoked " (when(at)) " "
+                                            button type="submit" class="button button--secondary" aria-label={ "Re-enrol " (device.name) "'s device " (short) } { "Re-enrol" }
+                                        }
+                                    }
+                                    None => {
+                                        form method="post" action={ "/office/devices/" (device.device) "/revoke" } {
+                                            (csrf_field(&session))
+                                            "In use "
+                                            button type="submit" class="button button--warning" aria-label={ "Revoke " (device.name) "'s device " (short) } { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    staff_page(&state, &session, StatusCode::OK, "Devices", main).await
 }
 
 /// The first eight characters of a device's id: enough to tell a person's
@@ -164,44 +179,89 @@ async fn enrol(
         .await?;
     let server = state.public_url().trim_end_matches('/').to_owned();
     let link = format!("{server}/app/#code={code}");
-    let mut main = format!(
-        "<h1>Enrolment code for {}</h1>\n<p>On the phone, open <strong>{}</strong> and enter this code, or scan the QR code with the phone's camera. The code works once, until {}.</p>\n<p class=\"enrolment-code\" aria-label=\"Enrolment code\"><code>{}</code></p>\n",
-        escape(label),
-        escape(&format!("{server}/app/")),
-        escape(&when(expires_at)),
-        escape(&code),
-    );
-    main.push_str(&format!(
-        "<figure class=\"qr\">{}<figcaption>Scan to open the app with the code filled in</figcaption></figure>\n",
-        qr_svg(&link)?
-    ));
-    main.push_str("<p><a href=\"/office/devices\">Back to devices</a></p>\n");
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Enrolment code",
-        maud::PreEscaped(main),
-    )
-    .await
+    let qr = qr_svg(&link)?;
+    let main = html! {
+        h1 { "Enrolment code for " (label) }
+        p {
+            "On the phone, open " strong { (server) "/app/" }
+            " and enter this code, or scan the QR code with the phone's camera. The code works once, until "
+            (when(expires_at)) "."
+        }
+        p class="enrolment-code" aria-label="Enrolment code" { code { (code) } }
+        figure.qr {
+            (qr)
+            figcaption { "Scan to open the app with the code filled in" }
+        }
+        p { a href="/office/devices" { "Back to devices" } }
+    };
+    staff_page(&state, &session, StatusCode::OK, "Enrolment code", main).await
 }
 
 /// `text` as an inline SVG QR code, labelled for screen readers.
-fn qr_svg(text: &str) -> Result<String, ApiError> {
+fn qr_svg(text: &str) -> Result<Markup, ApiError> {
     let code = QrCode::new(text.as_bytes())
         .map_err(|_| ApiError::BadRequest("that address is too long for a QR code".into()))?;
-    let drawn = code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .build();
-    // The renderer writes a whole document; inline, only the element is
-    // wanted, with a role and name of its own.
-    let element = drawn.find("<svg").map_or(drawn.as_str(), |at| &drawn[at..]);
-    Ok(element.replacen(
-        "<svg ",
-        "<svg role=\"img\" aria-label=\"QR code of the enrolment link\" ",
-        1,
-    ))
+    Ok(code.render::<QrPixel>().min_dimensions(240, 240).build())
+}
+
+/// A module colour of the inline SVG QR code.
+#[derive(Clone, Copy)]
+struct QrPixel(&'static str);
+
+impl Pixel for QrPixel {
+    type Image = Markup;
+    type Canvas = QrCanvas;
+
+    fn default_color(color: Color) -> Self {
+        QrPixel(color.select("#000", "#fff"))
+    }
+}
+
+/// The inline SVG QR code being drawn: its size, colours, and the path
+/// of its dark modules.
+struct QrCanvas {
+    width: u32,
+    height: u32,
+    dark: &'static str,
+    light: &'static str,
+    path: String,
+}
+
+impl Canvas for QrCanvas {
+    type Pixel = QrPixel;
+    type Image = Markup;
+
+    fn new(width: u32, height: u32, dark: QrPixel, light: QrPixel) -> Self {
+        QrCanvas {
+            width,
+            height,
+            dark: dark.0,
+            light: light.0,
+            path: String::new(),
+        }
+    }
+
+    fn draw_dark_pixel(&mut self, x: u32, y: u32) {
+        self.draw_dark_rect(x, y, 1, 1);
+    }
+
+    fn draw_dark_rect(&mut self, left: u32, top: u32, width: u32, height: u32) {
+        // Path data, not markup: escaped like any attribute value.
+        let _ = write!(self.path, "M{left} {top}h{width}v{height}H{left}V{top}");
+    }
+
+    fn into_image(self) -> Markup {
+        let (width, height) = (self.width, self.height);
+        html! {
+            svg role="img" aria-label="QR code of the enrolment link"
+                xmlns="http://www.w3.org/2000/svg" version="1.1"
+                width=(width) height=(height) viewBox={ "0 0 " (width) " " (height) }
+                shape-rendering="crispEdges" {
+                rect x="0" y="0" width=(width) height=(height) fill=(self.light) {}
+                path fill=(self.dark) d=(self.path) {}
+            }
+        }
+    }
 }
 
 async fn revoke(

@@ -27,12 +27,12 @@ use doorstep_shared::transition::{Actor, Role};
 
 use super::session::{CsrfUpload, StaffSession};
 use super::upload::{CsvFile, open_csv};
-use super::{office_contact, staff_page};
+use super::{csrf_field, office_contact, staff_page};
 use crate::error::ApiError;
 use crate::intake::NewJob;
-use crate::pages::html::escape;
 use crate::pages::layout::error_summary;
 use crate::state::AppState;
+use maud::{Markup, html};
 
 /// The largest file taken.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -58,35 +58,49 @@ const COLUMNS: [(&str, &str); 8] = [
 ];
 
 async fn form(State(state): State<AppState>, session: StaffSession) -> Result<Response, ApiError> {
-    import_page(&state, &session, StatusCode::OK, "").await
+    import_page(&state, &session, StatusCode::OK, html! {}).await
 }
 
 async fn import_page(
     state: &AppState,
     session: &StaffSession,
     status: StatusCode,
-    report: &str,
+    report: Markup,
 ) -> Result<Response, ApiError> {
-    let mut main = String::from(report);
-    main.push_str("<h1>Import jobs</h1>\n<p>A CSV file with a heading row, one job per row after it. These columns are read, in any order:</p>\n<table class=\"table\">\n<caption class=\"visually-hidden\">Columns</caption>\n<thead><tr><th scope=\"col\">Heading</th><th scope=\"col\">What it holds</th></tr></thead>\n<tbody>\n");
-    for (heading, what) in COLUMNS {
-        main.push_str(&format!(
-            "<tr><td><code>{heading}</code></td><td>{what}</td></tr>\n"
-        ));
-    }
-    main.push_str(&format!(
-        "</tbody>\n</table>\n<p>If any row has a problem, no job is made: fix the rows listed and send the whole file again.</p>\n<form method=\"post\" action=\"/office/jobs/import\" enctype=\"multipart/form-data\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<div class=\"form-group\"><label class=\"label\" for=\"file\">CSV file</label><span class=\"hint\" id=\"file-hint\">Up to {} rows and 1 MB.</span><input class=\"input\" id=\"file\" name=\"file\" type=\"file\" accept=\".csv,text/csv\" aria-describedby=\"file-hint\"></div>\n<button type=\"submit\" class=\"button\">Import</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n",
-        escape(&session.csrf),
-        MAX_ROWS
-    ));
-    staff_page(
-        state,
-        session,
-        status,
-        "Import jobs",
-        maud::PreEscaped(main),
-    )
-    .await
+    let main = html! {
+        (report)
+        h1 { "Import jobs" }
+        p { "A CSV file with a heading row, one job per row after it. These columns are read, in any order:" }
+        table.table {
+            caption.visually-hidden { "Columns" }
+            thead {
+                tr {
+                    th scope="col" { "Heading" }
+                    th scope="col" { "What it holds" }
+                }
+            }
+            tbody {
+                @for (heading, what) in COLUMNS {
+                    tr {
+                        td { code { (heading) } }
+                        td { (what) }
+                    }
+                }
+            }
+        }
+        p { "If any row has a problem, no job is made: fix the rows listed and send the whole file again." }
+        form method="post" action="/office/jobs/import" enctype="multipart/form-data" novalidate {
+            (csrf_field(session))
+            div.form-group {
+                label.label for="file" { "CSV file" }
+                span.hint #file-hint { "Up to " (MAX_ROWS) " rows and 1 MB." }
+                input.input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
+            }
+            button.button type="submit" { "Import" }
+        }
+        p { a href="/office" { "Back to jobs" } }
+    };
+    staff_page(state, session, status, "Import jobs", main).await
 }
 
 async fn import(
@@ -94,8 +108,8 @@ async fn import(
     CsrfUpload { session, upload }: CsrfUpload,
 ) -> Result<Response, ApiError> {
     if upload.file.is_empty() {
-        let report = error_summary(&[("file", "Choose a CSV file".into())]).into_string();
-        return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
+        let report = error_summary(&[("file", "Choose a CSV file".into())]);
+        return import_page(&state, &session, StatusCode::BAD_REQUEST, report).await;
     }
     let tenant = session.tenant;
     let (people, teams) = state
@@ -105,14 +119,14 @@ async fn import(
     let rows = match read_rows(&upload.file, state.services(), &assignees) {
         Ok(rows) => rows,
         Err(FileProblem(message)) => {
-            let report = error_summary(&[("file", message)]).into_string();
-            return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
+            let report = error_summary(&[("file", message)]);
+            return import_page(&state, &session, StatusCode::BAD_REQUEST, report).await;
         }
     };
     let problems: Vec<&Row> = rows.iter().filter(|(_, row)| row.is_err()).collect();
     if !problems.is_empty() {
         let report = problem_report(&problems, rows.len());
-        return import_page(&state, &session, StatusCode::BAD_REQUEST, &report).await;
+        return import_page(&state, &session, StatusCode::BAD_REQUEST, report).await;
     }
     let author = Actor {
         user: session.user,
@@ -125,26 +139,16 @@ async fn import(
         let Ok(new) = row else { continue };
         made.push(crate::intake::create(&state, author.clone(), tenant, new, now).await?);
     }
-    let mut main = format!(
-        "<div class=\"panel\"><h1>{} jobs imported</h1></div>\n<ul>\n",
-        made.len()
-    );
-    for created in &made {
-        main.push_str(&format!(
-            "<li><a href=\"/office/jobs/{}\">{}</a></li>\n",
-            created.job,
-            escape(&created.reference)
-        ));
-    }
-    main.push_str("</ul>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Jobs imported",
-        maud::PreEscaped(main),
-    )
-    .await
+    let main = html! {
+        div.panel { h1 { (made.len()) " jobs imported" } }
+        ul {
+            @for created in &made {
+                li { a href={ "/office/jobs/" (created.job) } { (created.reference) } }
+            }
+        }
+        p { a href="/office" { "Back to jobs" } }
+    };
+    staff_page(&state, &session, StatusCode::OK, "Jobs imported", main).await
 }
 
 /// A data row's line and the job it makes, or all its problems.
@@ -316,29 +320,39 @@ fn row_job(
 }
 
 /// The error summary and the table of rows with problems.
-fn problem_report(problems: &[&Row], rows: usize) -> String {
-    let mut html = error_summary(&[(
-        "problems",
-        format!(
-            "{} of {rows} rows have problems, so no job was made",
-            problems.len()
-        ),
-    )])
-    .into_string();
-    html.push_str("<h2 id=\"problems\">Rows with problems</h2>\n<table class=\"table table--report\">\n<caption class=\"visually-hidden\">Rows with problems</caption>\n<thead><tr><th scope=\"col\">Line</th><th scope=\"col\">Problems</th></tr></thead>\n<tbody>\n");
-    for (line, row) in problems {
-        let Err(messages) = row else { continue };
-        let items: Vec<String> = messages
-            .iter()
-            .map(|message| format!("<li>{}</li>", escape(message)))
-            .collect();
-        html.push_str(&format!(
-            "<tr><th scope=\"row\">{line}</th><td><ul>{}</ul></td></tr>\n",
-            items.join("")
-        ));
+fn problem_report(problems: &[&Row], rows: usize) -> Markup {
+    html! {
+        (error_summary(&[(
+            "problems",
+            format!("{} of {rows} rows have problems, so no job was made", problems.len()),
+        )]))
+        h2 #problems { "Rows with problems" }
+        table.table.table--report {
+            caption.visually-hidden { "Rows with problems" }
+            thead {
+                tr {
+                    th scope="col" { "Line" }
+                    th scope="col" { "Problems" }
+                }
+            }
+            tbody {
+                @for (line, row) in problems {
+                    @if let Err(messages) = row {
+                        tr {
+                            th scope="row" { (line) }
+                            td {
+                                ul {
+                                    @for message in messages {
+                                        li { (message) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    html.push_str("</tbody>\n</table>\n");
-    html
 }
 
 #[cfg(test)]

@@ -27,16 +27,17 @@ use serde::Deserialize;
 
 use super::session::{CsrfForm, StaffSession};
 use super::{
-    assignee_choices, chosen_assignee, council_job, office_contact, select, select_with,
-    staff_page, text_field,
+    assignee_choices, chosen_assignee, council_job, csrf_field, office_contact, select,
+    select_with, staff_page, text_field,
 };
 use crate::error::ApiError;
 use crate::intake::NewJob;
+use crate::notify::outbox::OutboxRow;
 use crate::office::history;
-use crate::pages::html::escape;
 use crate::pages::layout::{error_summary, summary_list};
 use crate::residents::progress::{slot_words, when};
 use crate::state::AppState;
+use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -93,51 +94,60 @@ async fn jobs(
     services.dedup();
     let shown: Vec<&JobSummary> = all.iter().filter(|job| filter.keeps(job)).collect();
 
-    let mut main = String::new();
-    main.push_str("<h1>Jobs</h1>\n<p><a href=\"/office/jobs/new\" class=\"button\">Make a job</a> <a href=\"/office/jobs/import\" class=\"button button--secondary\">Import jobs from a file</a></p>\n<form method=\"get\" action=\"/office\" role=\"search\">\n");
-    main.push_str(&format!(
-        "<div class=\"form-group\"><label class=\"label\" for=\"q\">Search by reference or address</label><input class=\"input\" id=\"q\" name=\"q\" type=\"search\" value=\"{}\"></div>\n",
-        escape(&filter.q)
-    ));
-    main.push_str(&select("status", "Status", &statuses, &filter.status).into_string());
-    main.push_str(&select("service", "Service", &services, &filter.service).into_string());
-    main.push_str(
-        "<button type=\"submit\" class=\"button button--secondary\">Show jobs</button>\n</form>\n",
-    );
-    main.push_str(&format!(
-        "<p role=\"status\">{} of {} jobs</p>\n",
-        shown.len(),
-        all.len()
-    ));
-    if !shown.is_empty() {
-        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Jobs</caption>\n<thead><tr><th scope=\"col\">Reference</th><th scope=\"col\">Service</th><th scope=\"col\">Status</th><th scope=\"col\">Address</th><th scope=\"col\">Appointment</th></tr></thead>\n<tbody>\n");
-        for job in shown {
-            let appointment = match (job.appointment_starts, job.appointment_ends) {
-                (Some(starts), Some(ends)) => {
-                    slot_words(doorstep_shared::job::Appointment { starts, ends })
-                }
-                _ => "Not booked".into(),
-            };
-            main.push_str(&format!(
-                "<tr><td><a href=\"/office/jobs/{}\">{}</a></td><td>{}</td><td><strong class=\"tag\">{}</strong></td><td>{}</td><td>{}</td></tr>\n",
-                job.job,
-                escape(&job.reference),
-                escape(&job.service_name),
-                escape(&job.status_label),
-                escape(&job.address),
-                escape(&appointment),
-            ));
+    let main = html! {
+        h1 { "Jobs" }
+        p {
+            a.button href="/office/jobs/new" { "Make a job" }
+            " "
+            a.button.button--secondary href="/office/jobs/import" { "Import jobs from a file" }
         }
-        main.push_str("</tbody>\n</table>\n");
+        form method="get" action="/office" role="search" {
+            div.form-group {
+                label.label for="q" { "Search by reference or address" }
+                input.input #q name="q" type="search" value=(filter.q);
+            }
+            (select("status", "Status", &statuses, &filter.status))
+            (select("service", "Service", &services, &filter.service))
+            button.button.button--secondary type="submit" { "Show jobs" }
+        }
+        p role="status" { (shown.len()) " of " (all.len()) " jobs" }
+        @if !shown.is_empty() {
+            table.table {
+                caption.visually-hidden { "Jobs" }
+                thead {
+                    tr {
+                        th scope="col" { "Reference" }
+                        th scope="col" { "Service" }
+                        th scope="col" { "Status" }
+                        th scope="col" { "Address" }
+                        th scope="col" { "Appointment" }
+                    }
+                }
+                tbody {
+                    @for job in &shown {
+                        tr {
+                            td { a href={ "/office/jobs/" (job.job) } { (job.reference) } }
+                            td { (job.service_name) }
+                            td { strong.tag { (job.status_label) } }
+                            td { (job.address) }
+                            td { (appointment_words(job)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    staff_page(&state, &session, StatusCode::OK, "Jobs", main).await
+}
+
+/// A listed job's appointment in words, or "Not booked".
+fn appointment_words(job: &JobSummary) -> String {
+    match (job.appointment_starts, job.appointment_ends) {
+        (Some(starts), Some(ends)) => {
+            slot_words(doorstep_shared::job::Appointment { starts, ends })
+        }
+        _ => "Not booked".into(),
     }
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Jobs",
-        maud::PreEscaped(main),
-    )
-    .await
 }
 
 async fn job_page(
@@ -193,39 +203,36 @@ async fn job_page(
         .await?;
 
     let status = job.status(&service);
+    let assigned_to = match job.office.assignee {
+        Some(Assignee::User(user)) => names
+            .get(&user)
+            .map_or("someone no longer listed", String::as_str)
+            .to_owned(),
+        Some(Assignee::Team(team)) => format!(
+            "Team: {}",
+            team_names
+                .get(&team)
+                .map_or("a team no longer listed", String::as_str)
+        ),
+        None => "Nobody yet".to_owned(),
+    };
     let mut rows = vec![
-        ("Service", escape(&service.name)),
+        ("Service", html! { (service.name) }),
         (
             "Status",
-            format!(
-                "<strong class=\"tag\">{}</strong>",
-                escape(service.state_label(status))
-            ),
+            html! { strong.tag { (service.state_label(status)) } },
         ),
-        ("Address", escape(&job.office.address.one_line())),
+        ("Address", html! { (job.office.address.one_line()) }),
         (
             "Appointment",
-            job.office
-                .appointment
-                .map_or_else(|| "Not booked".into(), |slot| escape(&slot_words(slot))),
-        ),
-        (
-            "Assigned to",
-            match job.office.assignee {
-                Some(Assignee::User(user)) => escape(
-                    names
-                        .get(&user)
-                        .map_or("someone no longer listed", String::as_str),
-                ),
-                Some(Assignee::Team(team)) => escape(&format!(
-                    "Team: {}",
-                    team_names
-                        .get(&team)
-                        .map_or("a team no longer listed", String::as_str)
-                )),
-                None => "Nobody yet".into(),
+            html! {
+                @match job.office.appointment {
+                    Some(slot) => { (slot_words(slot)) }
+                    None => { "Not booked" }
+                }
             },
         ),
+        ("Assigned to", html! { (assigned_to) }),
     ];
     if let Some(sla) = job.sla(&service) {
         let now = state.clock().now();
@@ -235,81 +242,92 @@ async fn job_page(
             (None, true) => " (missed)",
             (None, false) => "",
         };
-        rows.push(("Due", escape(&format!("{}{standing}", when(sla.due)))));
+        rows.push(("Due", html! { (when(sla.due)) (standing) }));
     }
-    let mut main = String::new();
-    main.push_str(&format!(
-        "<span class=\"caption\">{}</span>\n<h1>{}</h1>\n",
-        escape(&service.name),
-        escape(&job.office.reference)
-    ));
-    main.push_str(
-        &summary_list(
-            &rows
-                .into_iter()
-                .map(|(key, value)| (key, maud::PreEscaped(value)))
-                .collect::<Vec<_>>(),
-        )
-        .into_string(),
-    );
     let choices = assignee_choices(&state, session.tenant).await?;
     let current = match job.office.assignee {
         Some(Assignee::User(user)) => format!("user:{user}"),
         Some(Assignee::Team(team)) => format!("team:{team}"),
         None => String::new(),
     };
-    main.push_str(&format!(
-        "<form method=\"post\" action=\"/office/jobs/{job_id}/assignee\">\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Assign</button>\n</form>\n",
-        escape(&session.csrf),
-        select_with("assignee", "Assign to", "Nobody yet", &choices, &current).into_string(),
-    ));
     let contact = super::contact::load(&state, &session, job_id).await?;
-    main.push_str(&super::contact::section(&session, job_id, contact.as_ref()));
-    main.push_str(&photos_section(&state, job_id, &job, &service, &names).await?);
-    main.push_str("<h2>History</h2>\n<ol class=\"timeline\">\n");
-    for (at, what) in history::history(&job, &service, &authors, &names) {
-        main.push_str(&format!(
-            "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
-            escape(&what),
-            escape(&when(at))
-        ));
-    }
-    main.push_str("</ol>\n<h2>Messages to the resident</h2>\n");
-    if messages.is_empty() {
-        main.push_str("<p>None yet.</p>\n");
-    } else {
-        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Messages to the resident</caption>\n<thead><tr><th scope=\"col\">About</th><th scope=\"col\">By</th><th scope=\"col\">Status</th><th scope=\"col\">Delivery</th></tr></thead>\n<tbody>\n");
-        for message in &messages {
-            let channel = match message.channel {
-                Channel::Sms => "Text",
-                Channel::Email => "Email",
-                Channel::None => "None",
-            };
-            let status = match (message.status.as_str(), message.sent_at) {
-                ("sent", Some(at)) => format!("Sent {}", when(at)),
-                (other, _) => match &message.outcome {
-                    Some(why) => format!("{other}: {why}"),
-                    None => other.to_owned(),
-                },
-            };
-            main.push_str(&format!(
-                "<tr><td>{}</td><td>{channel}</td><td>{}</td><td>{}</td></tr>\n",
-                escape(message.event.as_str()),
-                escape(&status),
-                escape(message.delivery.as_deref().unwrap_or("")),
-            ));
+    let photos = photos_section(&state, job_id, &job, &service, &names).await?;
+    let main = html! {
+        span.caption { (service.name) }
+        h1 { (job.office.reference) }
+        (summary_list(&rows))
+        form method="post" action={ "/office/jobs/" (job_id) "/assignee" } {
+            (csrf_field(&session))
+            (select_with("assignee", "Assign to", "Nobody yet", &choices, &current))
+            button.button.button--secondary type="submit" { "Assign" }
         }
-        main.push_str("</tbody>\n</table>\n");
-    }
-    main.push_str("<p><a href=\"/office\">Back to jobs</a></p>\n");
+        (super::contact::section(&session, job_id, contact.as_ref()))
+        (photos)
+        h2 { "History" }
+        ol.timeline {
+            @for (at, what) in history::history(&job, &service, &authors, &names) {
+                li {
+                    span.timeline__what { (what) }
+                    span.timeline__when { (when(at)) }
+                }
+            }
+        }
+        h2 { "Messages to the resident" }
+        @if messages.is_empty() {
+            p { "None yet." }
+        } @else {
+            table.table {
+                caption.visually-hidden { "Messages to the resident" }
+                thead {
+                    tr {
+                        th scope="col" { "About" }
+                        th scope="col" { "By" }
+                        th scope="col" { "Status" }
+                        th scope="col" { "Delivery" }
+                    }
+                }
+                tbody {
+                    @for message in &messages {
+                        tr {
+                            td { (message.event.as_str()) }
+                            td { (channel_words(message.channel)) }
+                            td { (message_status(message)) }
+                            td { (message.delivery.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/office" { "Back to jobs" } }
+    };
     staff_page(
         &state,
         &session,
         StatusCode::OK,
         &job.office.reference,
-        maud::PreEscaped(main),
+        main,
     )
     .await
+}
+
+/// How a message to the resident went: its channel in words.
+fn channel_words(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "Text",
+        Channel::Email => "Email",
+        Channel::None => "None",
+    }
+}
+
+/// A message's status in words: when it was sent, or why not.
+fn message_status(message: &OutboxRow) -> String {
+    match (message.status.as_str(), message.sent_at) {
+        ("sent", Some(at)) => format!("Sent {}", when(at)),
+        (other, _) => match &message.outcome {
+            Some(why) => format!("{other}: {why}"),
+            None => other.to_owned(),
+        },
+    }
 }
 
 #[derive(Deserialize)]
@@ -347,7 +365,7 @@ async fn photos_section(
     job: &Job,
     service: &doorstep_shared::service::ServiceDefinition,
     names: &BTreeMap<UserId, String>,
-) -> Result<String, ApiError> {
+) -> Result<Markup, ApiError> {
     let mut photos: Vec<_> = job.photos.values().collect();
     photos.sort_by_key(|photo| photo.taken_at);
     let wanted: Vec<BlobHash> = photos
@@ -365,43 +383,52 @@ async fn photos_section(
             Ok(stored)
         })
         .await?;
-    let mut html = String::from("<h2>Photos</h2>\n");
-    if photos.is_empty() {
-        html.push_str("<p>None yet.</p>\n");
-        return Ok(html);
-    }
-    html.push_str("<div class=\"photos\">\n");
-    for photo in photos {
-        let label = service.photo_label(&photo.kind);
+    let caption = |photo: &doorstep_shared::job::PhotoRef| {
         let by = names
             .get(&photo.taken_by.user)
             .map_or("someone no longer listed", String::as_str);
-        let mut caption = format!("{label}, {} by {by}", when(photo.taken_at));
+        let mut caption = format!(
+            "{}, {} by {by}",
+            service.photo_label(&photo.kind),
+            when(photo.taken_at)
+        );
         // Where it was taken is for staff: residents' pages never show it.
         if let Some(at) = photo.location {
             caption.push_str(&format!(", at {:.5}, {:.5}", at.lat, at.lon));
         }
-        let shown = photo
-            .thumbnail
-            .or(photo.display)
-            .filter(|hash| stored.contains(hash));
-        match shown {
-            Some(small) => {
-                let large = photo.display.unwrap_or(small);
-                html.push_str(&format!(
-                    "<figure><a href=\"/office/jobs/{job_id}/photos/{large}\"><img src=\"/office/jobs/{job_id}/photos/{small}\" alt=\"{alt}\" width=\"320\" height=\"240\" loading=\"lazy\"></a><figcaption>{caption}</figcaption></figure>\n",
-                    alt = escape(&format!("{label} photo (opens the large picture)")),
-                    caption = escape(&caption),
-                ));
+        caption
+    };
+    Ok(html! {
+        h2 { "Photos" }
+        @if photos.is_empty() {
+            p { "None yet." }
+        } @else {
+            div.photos {
+                @for photo in photos {
+                    @let shown = photo
+                        .thumbnail
+                        .or(photo.display)
+                        .filter(|hash| stored.contains(hash));
+                    figure {
+                        @match shown {
+                            Some(small) => {
+                                @let large = photo.display.unwrap_or(small);
+                                a href={ "/office/jobs/" (job_id) "/photos/" (large) } {
+                                    img src={ "/office/jobs/" (job_id) "/photos/" (small) }
+                                        alt={ (service.photo_label(&photo.kind)) " photo (opens the large picture)" }
+                                        width="320" height="240" loading="lazy";
+                                }
+                            }
+                            None => {
+                                p.hint { "Not uploaded from the phone yet" }
+                            }
+                        }
+                        figcaption { (caption(photo)) }
+                    }
+                }
             }
-            None => html.push_str(&format!(
-                "<figure><p class=\"hint\">Not uploaded from the phone yet</p><figcaption>{}</figcaption></figure>\n",
-                escape(&caption)
-            )),
         }
-    }
-    html.push_str("</div>\n");
-    Ok(html)
+    })
 }
 
 /// `GET /office/jobs/{job}/photos/{hash}`: one of the job's renditions
@@ -473,60 +500,39 @@ async fn new_job_page(
     priorities.sort();
     priorities.dedup_by(|a, b| a.0 == b.0);
     let choices = assignee_choices(state, session.tenant).await?;
-    let mut main = String::new();
-    if let Some(error) = &error {
-        main.push_str(&error_summary(&[("service", error.clone())]).into_string());
-    }
-    main.push_str(
-        "<h1>Make a job</h1>\n<form method=\"post\" action=\"/office/jobs\" novalidate>\n",
-    );
-    main.push_str(&format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n",
-        escape(&session.csrf)
-    ));
-    main.push_str(
-        &select_with(
-            "service",
-            "Service",
-            "Choose a service",
-            &services,
-            &form.service,
-        )
-        .into_string(),
-    );
-    main.push_str(
-        &select_with("priority", "Priority", "None", &priorities, &form.priority).into_string(),
-    );
-    main.push_str(&format!(
-        "<div class=\"form-group\"><label class=\"label\" for=\"address\">Address</label><span class=\"hint\" id=\"address-hint\">On one line, with the postcode last.</span><input class=\"input\" id=\"address\" name=\"address\" aria-describedby=\"address-hint\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"description\">What needs doing</label><textarea id=\"description\" name=\"description\" rows=\"4\">{}</textarea></div>\n",
-        escape(&form.address),
-        escape(&form.description)
-    ));
-    main.push_str(
-        &select_with(
-            "assignee",
-            "Assign to",
-            "Nobody yet",
-            &choices,
-            &form.assignee,
-        )
-        .into_string(),
-    );
-    main.push_str("<h2>The resident (optional)</h2>\n");
-    for (id, label, value, kind) in [
-        ("name", "Name", &form.name, "text"),
-        ("phone", "Phone", &form.phone, "tel"),
-        ("email", "Email", &form.email, "email"),
-    ] {
-        main.push_str(&text_field(id, label, value, kind, None).into_string());
-    }
-    main.push_str("<button type=\"submit\" class=\"button\">Make the job</button>\n</form>\n<p><a href=\"/office\">Back to jobs</a></p>\n");
+    let main = html! {
+        @if let Some(error) = &error {
+            (error_summary(&[("service", error.clone())]))
+        }
+        h1 { "Make a job" }
+        form method="post" action="/office/jobs" novalidate {
+            (csrf_field(session))
+            (select_with("service", "Service", "Choose a service", &services, &form.service))
+            (select_with("priority", "Priority", "None", &priorities, &form.priority))
+            div.form-group {
+                label.label for="address" { "Address" }
+                span.hint #address-hint { "On one line, with the postcode last." }
+                input.input #address name="address" aria-describedby="address-hint" value=(form.address);
+            }
+            div.form-group {
+                label.label for="description" { "What needs doing" }
+                textarea #description name="description" rows="4" { (form.description) }
+            }
+            (select_with("assignee", "Assign to", "Nobody yet", &choices, &form.assignee))
+            h2 { "The resident (optional)" }
+            (text_field("name", "Name", &form.name, "text", None))
+            (text_field("phone", "Phone", &form.phone, "tel", None))
+            (text_field("email", "Email", &form.email, "email", None))
+            button.button type="submit" { "Make the job" }
+        }
+        p { a href="/office" { "Back to jobs" } }
+    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    staff_page(state, session, status, "Make a job", maud::PreEscaped(main)).await
+    staff_page(state, session, status, "Make a job", main).await
 }
 
 async fn new_job_form(

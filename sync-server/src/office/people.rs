@@ -26,14 +26,14 @@ use doorstep_shared::transition::Role;
 use serde::Deserialize;
 
 use super::session::{AdminForm, AdminSession, CsrfForm, StaffSession};
-use super::{select_with, staff_page};
+use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
 use crate::office::staff;
-use crate::pages::html::escape;
-use crate::pages::layout::error_summary;
+use crate::pages::layout::{error_summary, summary_list};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
+use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -81,95 +81,127 @@ async fn people_page(
         .iter()
         .map(|(team, name)| (team.to_string(), name.clone()))
         .collect();
-    let csrf = escape(&session.csrf);
-    let mut main = String::new();
-    if let Some((field, message)) = &error {
-        main.push_str(&error_summary(&[(field, message.clone())]).into_string());
-    }
-    main.push_str("<h1>People and teams</h1>\n");
-    main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">People</caption>\n<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Role</th><th scope=\"col\">Team</th><th scope=\"col\">Status</th></tr></thead>\n<tbody>\n");
-    for person in &people {
-        let name = escape(&person.name);
-        let current_team = person
-            .teams
-            .first()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let team_cell = if person.active {
-            format!(
-                "<form method=\"post\" action=\"/office/people/{user}/team\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{select}<button type=\"submit\" class=\"button button--secondary\">Move</button></form>",
-                user = person.user,
-                select = select_with(
-                    &format!("team-{}", person.user),
-                    &format!("Team of {}", person.name),
-                    "No team",
-                    &team_choices,
-                    &current_team,
-                )
-                .into_string()
-                .replacen(
-                    &format!("name=\"team-{}\"", person.user),
-                    "name=\"team\"",
-                    1
-                ),
-            )
-        } else {
-            escape(
-                &person
-                    .teams
-                    .iter()
-                    .filter_map(|team| team_names.get(team).cloned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        };
-        let status = if person.user == session.user {
-            "Active (you)".to_owned()
-        } else {
-            let (now, then, action) = if person.active {
-                ("Active", "false", "Deactivate")
-            } else {
-                ("Deactivated", "true", "Reactivate")
-            };
-            format!(
-                "<form method=\"post\" action=\"/office/people/{user}/active\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"active\" value=\"{then}\">{now} <button type=\"submit\" class=\"button button--secondary\" aria-label=\"{action} {name}\">{action}</button></form>",
-                user = person.user,
-            )
-        };
-        main.push_str(&format!(
-            "<tr><th scope=\"row\">{name}</th><td>{}</td><td>{team_cell}</td><td>{status}</td></tr>\n",
-            person.role
-        ));
-    }
-    main.push_str("</tbody>\n</table>\n");
-
     let roles: Vec<(String, String)> = ROLES
         .iter()
         .map(|role| (role.as_str().to_owned(), role_label(*role).to_owned()))
         .collect();
-    main.push_str(&format!(
-        "<h2>Add a person</h2>\n<form method=\"post\" action=\"/office/people\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<div class=\"form-group\"><label class=\"label\" for=\"name\">Full name</label><input class=\"input\" id=\"name\" name=\"name\" autocomplete=\"off\" value=\"{}\"></div>\n{}{}<div class=\"form-group\"><label class=\"label\" for=\"email\">Email for back-office sign-in (dispatchers)</label><span class=\"hint\" id=\"email-hint\">Leave empty for people who only use the phone app.</span><input class=\"input\" id=\"email\" name=\"email\" type=\"email\" aria-describedby=\"email-hint\" spellcheck=\"false\" value=\"{}\"></div>\n<button type=\"submit\" class=\"button\">Add the person</button>\n</form>\n",
-        escape(&form.name),
-        select_with("role", "Role", "Choose a role", &roles, &form.role).into_string(),
-        select_with("team", "Team", "No team", &team_choices, &form.team).into_string(),
-        escape(&form.email),
-    ));
-    main.push_str(&format!(
-        "<h2>Add a team</h2>\n<form method=\"post\" action=\"/office/teams\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<div class=\"form-group\"><label class=\"label\" for=\"team-name\">Team name</label><input class=\"input\" id=\"team-name\" name=\"name\" autocomplete=\"off\"></div>\n<button type=\"submit\" class=\"button button--secondary\">Add the team</button>\n</form>\n"
-    ));
+    let main = html! {
+        @if let Some((field, message)) = &error {
+            (error_summary(&[(*field, message.clone())]))
+        }
+        h1 { "People and teams" }
+        table.table {
+            caption.visually-hidden { "People" }
+            thead {
+                tr {
+                    th scope="col" { "Name" }
+                    th scope="col" { "Role" }
+                    th scope="col" { "Team" }
+                    th scope="col" { "Status" }
+                }
+            }
+            tbody {
+                @for person in &people {
+                    tr {
+                        th scope="row" { (person.name) }
+                        td { (person.role) }
+                        td {
+                            @if person.active {
+                                form method="post" action={ "/office/people/" (person.user) "/team" } {
+                                    (csrf_field(session))
+                                    (team_select(person, &team_choices))
+                                    button type="submit" class="button button--secondary" { "Move" }
+                                }
+                            } @else {
+                                (person
+                                    .teams
+                                    .iter()
+                                    .filter_map(|team| team_names.get(team).cloned())
+                                    .collect::<Vec<_>>()
+                                    .join(", "))
+                            }
+                        }
+                        td { (status_cell(session, person)) }
+                    }
+                }
+            }
+        }
+        h2 { "Add a person" }
+        form method="post" action="/office/people" novalidate {
+            (csrf_field(session))
+            div.form-group {
+                label.label for="name" { "Full name" }
+                input.input #name name="name" autocomplete="off" value=(form.name);
+            }
+            (select_with("role", "Role", "Choose a role", &roles, &form.role))
+            (select_with("team", "Team", "No team", &team_choices, &form.team))
+            div.form-group {
+                label.label for="email" { "Email for back-office sign-in (dispatchers)" }
+                span.hint #email-hint { "Leave empty for people who only use the phone app." }
+                input.input #email name="email" type="email" aria-describedby="email-hint" spellcheck="false" value=(form.email);
+            }
+            button type="submit" class="button" { "Add the person" }
+        }
+        h2 { "Add a team" }
+        form method="post" action="/office/teams" novalidate {
+            (csrf_field(session))
+            div.form-group {
+                label.label for="team-name" { "Team name" }
+                input.input #team-name name="name" autocomplete="off";
+            }
+            button type="submit" class="button button--secondary" { "Add the team" }
+        }
+    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    staff_page(
-        state,
-        session,
-        status,
-        "People and teams",
-        maud::PreEscaped(main),
-    )
-    .await
+    staff_page(state, session, status, "People and teams", main).await
+}
+
+/// The select that moves an active person to another team (or none):
+/// `id` `team-{user}` so each row's is its own, named `team` as the form
+/// wants it.
+fn team_select(person: &Person, team_choices: &[(String, String)]) -> Markup {
+    let id = format!("team-{}", person.user);
+    let current = person
+        .teams
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    html! {
+        div.form-group {
+            label.label for=(id) { "Team of " (person.name) }
+            select id=(id) name="team" {
+                option value="" { "No team" }
+                @for (value, text) in team_choices {
+                    option value=(value) selected[*value == current] { (text) }
+                }
+            }
+        }
+    }
+}
+
+/// Whether a person is active, with the button that changes it (nobody
+/// changes their own).
+fn status_cell(session: &StaffSession, person: &Person) -> Markup {
+    if person.user == session.user {
+        return html! { "Active (you)" };
+    }
+    let (now, then, action) = if person.active {
+        ("Active", "false", "Deactivate")
+    } else {
+        ("Deactivated", "true", "Reactivate")
+    };
+    html! {
+        form method="post" action={ "/office/people/" (person.user) "/active" } {
+            (csrf_field(session))
+            input type="hidden" name="active" value=(then);
+            (now) " "
+            button type="submit" class="button button--secondary" aria-label={ (action) " " (person.name) } { (action) }
+        }
+    }
 }
 
 /// A role as the add-a-person form offers it.
@@ -274,24 +306,21 @@ async fn add_person(
     let Some(password) = password else {
         return Ok(Redirect::to("/office/people").into_response());
     };
-    let main = format!(
-        "<h1>{} can now sign in</h1>\n<p>Give them these details in person or by phone. The password is shown only this once.</p>\n<dl class=\"summary-list\"><div class=\"summary-list__row\"><dt>Sign in at</dt><dd>{}</dd></div><div class=\"summary-list__row\"><dt>Email</dt><dd>{}</dd></div><div class=\"summary-list__row\"><dt>Password</dt><dd><code>{}</code></dd></div></dl>\n<p><a href=\"/office/people\">Back to people and teams</a></p>\n",
-        escape(form.name.trim()),
-        escape(&format!(
-            "{}/office/sign-in",
-            state.public_url().trim_end_matches('/')
-        )),
-        escape(&email),
-        escape(&password),
+    let sign_in_at = format!(
+        "{}/office/sign-in",
+        state.public_url().trim_end_matches('/')
     );
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Person added",
-        maud::PreEscaped(main),
-    )
-    .await
+    let main = html! {
+        h1 { (form.name.trim()) " can now sign in" }
+        p { "Give them these details in person or by phone. The password is shown only this once." }
+        (summary_list(&[
+            ("Sign in at", html! { (sign_in_at) }),
+            ("Email", html! { (email) }),
+            ("Password", html! { code { (password) } }),
+        ]))
+        p { a href="/office/people" { "Back to people and teams" } }
+    };
+    staff_page(&state, &session, StatusCode::OK, "Person added", main).await
 }
 
 /// The user a path names, if they work for the session's council.

@@ -34,13 +34,13 @@ use serde::Deserialize;
 
 use super::session::{CsrfForm, CsrfUpload, StaffSession};
 use super::upload::{CsvFile, open_csv};
-use super::{select_with, staff_page};
+use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
-use crate::pages::html::escape;
 use crate::pages::layout::{error_summary, summary_list};
 use crate::residents::progress::when;
 use crate::state::AppState;
 use crate::store::StoreError;
+use maud::html;
 
 /// The largest property list taken.
 const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -104,39 +104,46 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
         (b.1.office.date, &a.1.office.reference).cmp(&(a.1.office.date, &b.1.office.reference))
     });
     let crew_names: BTreeMap<String, String> = crews(&state, &session).await?.into_iter().collect();
-    let mut main = String::from(
-        "<h1>Rounds</h1>\n<p><a href=\"/office/rounds/new\" class=\"button\">Make a round</a></p>\n",
-    );
-    if rounds.is_empty() {
-        main.push_str("<p>There are no rounds yet.</p>\n");
-    } else {
-        main.push_str("<table class=\"table\">\n<caption class=\"visually-hidden\">Rounds</caption>\n<thead><tr><th scope=\"col\">Round</th><th scope=\"col\">Day</th><th scope=\"col\">Crew</th><th scope=\"col\">Done</th><th scope=\"col\">Status</th></tr></thead>\n<tbody>\n");
-        for (id, round) in &rounds {
-            let (done, all) = round.progress();
-            let status = state
-                .services()
-                .get(&round.office.service)
-                .map_or_else(String::new, |service| {
-                    service.state_label(round.status(service)).to_owned()
-                });
-            main.push_str(&format!(
-                "<tr><td><a href=\"/office/rounds/{id}\">{}</a></td><td>{}</td><td>{}</td><td>{done} of {all}</td><td><strong class=\"tag\">{}</strong></td></tr>\n",
-                escape(&round.office.reference),
-                escape(&round.office.date.in_words()),
-                escape(crew_names.get(&round.office.crew.to_string()).map_or("A crew no longer listed", String::as_str)),
-                escape(&status),
-            ));
+    let main = html! {
+        h1 { "Rounds" }
+        p { a href="/office/rounds/new" class="button" { "Make a round" } }
+        @if rounds.is_empty() {
+            p { "There are no rounds yet." }
+        } @else {
+            table.table {
+                caption.visually-hidden { "Rounds" }
+                thead {
+                    tr {
+                        th scope="col" { "Round" }
+                        th scope="col" { "Day" }
+                        th scope="col" { "Crew" }
+                        th scope="col" { "Done" }
+                        th scope="col" { "Status" }
+                    }
+                }
+                tbody {
+                    @for (id, round) in &rounds {
+                        @let (done, all) = round.progress();
+                        @let status = state
+                            .services()
+                            .get(&round.office.service)
+                            .map_or("", |service| service.state_label(round.status(service)));
+                        @let crew = crew_names
+                            .get(&round.office.crew.to_string())
+                            .map_or("A crew no longer listed", String::as_str);
+                        tr {
+                            td { a href={ "/office/rounds/" (id) } { (round.office.reference) } }
+                            td { (round.office.date.in_words()) }
+                            td { (crew) }
+                            td { (done) " of " (all) }
+                            td { strong.tag { (status) } }
+                        }
+                    }
+                }
+            }
         }
-        main.push_str("</tbody>\n</table>\n");
-    }
-    staff_page(
-        &state,
-        &session,
-        StatusCode::OK,
-        "Rounds",
-        maud::PreEscaped(main),
-    )
-    .await
+    };
+    staff_page(&state, &session, StatusCode::OK, "Rounds", main).await
 }
 
 /// The make-a-round form's answers.
@@ -186,41 +193,43 @@ async fn new_round_page(
     } else {
         form.service.clone()
     };
-    let mut main = String::new();
-    if !problems.is_empty() {
-        main.push_str(&error_summary(problems).into_string());
-    }
-    main.push_str(&format!(
-        "<h1>Make a round</h1>\n<form method=\"post\" action=\"/office/rounds\" enctype=\"multipart/form-data\" novalidate>\n<input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<div class=\"form-group\"><label class=\"label\" for=\"reference\">Reference</label><span class=\"hint\" id=\"reference-hint\">For example, WR-MON-3.</span><input class=\"input\" id=\"reference\" name=\"reference\" aria-describedby=\"reference-hint\" autocomplete=\"off\" value=\"{}\"></div>\n<div class=\"form-group\"><label class=\"label\" for=\"date\">Day</label><input class=\"input\" id=\"date\" name=\"date\" type=\"date\" value=\"{}\"></div>\n",
-        escape(&session.csrf),
-        escape(&form.reference),
-        escape(&form.date),
-    ));
-    main.push_str(
-        &select_with(
-            "service",
-            "Service",
-            "Choose a service",
-            &services,
-            &chosen_service,
-        )
-        .into_string(),
-    );
-    main.push_str(&select_with("crew", "Crew", "Choose a crew", &crews, &form.crew).into_string());
-    main.push_str("<div class=\"form-group\"><label class=\"label\" for=\"file\">Property list (CSV)</label><span class=\"hint\" id=\"file-hint\">A heading row, then one property per row in visiting order. Columns: <code>address</code> (needed), <code>uprn</code>, <code>containers</code> (like <code>refuse_240l x2; recycling_box</code>), <code>note</code> for the crew.</span><input class=\"input\" id=\"file\" name=\"file\" type=\"file\" accept=\".csv,text/csv\" aria-describedby=\"file-hint\"></div>\n<button type=\"submit\" class=\"button\">Make the round</button>\n</form>\n<p><a href=\"/office/rounds\">Back to rounds</a></p>\n");
+    let main = html! {
+        @if !problems.is_empty() {
+            (error_summary(problems))
+        }
+        h1 { "Make a round" }
+        form method="post" action="/office/rounds" enctype="multipart/form-data" novalidate {
+            (csrf_field(session))
+            div.form-group {
+                label.label for="reference" { "Reference" }
+                span.hint #reference-hint { "For example, WR-MON-3." }
+                input.input #reference name="reference" aria-describedby="reference-hint" autocomplete="off" value=(form.reference);
+            }
+            div.form-group {
+                label.label for="date" { "Day" }
+                input.input #date name="date" type="date" value=(form.date);
+            }
+            (select_with("service", "Service", "Choose a service", &services, &chosen_service))
+            (select_with("crew", "Crew", "Choose a crew", &crews, &form.crew))
+            div.form-group {
+                label.label for="file" { "Property list (CSV)" }
+                span.hint #file-hint {
+                    "A heading row, then one property per row in visiting order. Columns: "
+                    code { "address" } " (needed), " code { "uprn" } ", " code { "containers" }
+                    " (like " code { "refuse_240l x2; recycling_box" } "), " code { "note" } " for the crew."
+                }
+                input.input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
+            }
+            button type="submit" class="button" { "Make the round" }
+        }
+        p { a href="/office/rounds" { "Back to rounds" } }
+    };
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
-    staff_page(
-        state,
-        session,
-        status,
-        "Make a round",
-        maud::PreEscaped(main),
-    )
-    .await
+    staff_page(state, session, status, "Make a round", main).await
 }
 
 async fn create(
@@ -468,79 +477,25 @@ async fn round_page(
         .find(|(team, _)| *team == crew)
         .map_or("A crew no longer listed", |(_, name)| name.as_str());
     let mut rows = vec![
-        ("Day", escape(&round.office.date.in_words())),
-        ("Crew", escape(crew_name)),
-        ("Done", format!("{done} of {all} properties")),
+        ("Day", html! { (round.office.date.in_words()) }),
+        ("Crew", html! { (crew_name) }),
+        ("Done", html! { (done) " of " (all) " properties" }),
     ];
     if let Some(service) = &service {
-        rows.insert(0, ("Service", escape(&service.name)));
+        rows.insert(0, ("Service", html! { (service.name) }));
         rows.push((
             "Status",
-            format!(
-                "<strong class=\"tag\">{}</strong>",
-                escape(service.state_label(round.status(service)))
-            ),
+            html! { strong.tag { (service.state_label(round.status(service))) } },
         ));
     }
-    let csrf = escape(&session.csrf);
-    let mut main = format!(
-        "<span class=\"caption\">Round</span>\n<h1>{}</h1>\n",
-        escape(&round.office.reference)
-    );
-    main.push_str(
-        &summary_list(
-            &rows
-                .into_iter()
-                .map(|(key, value)| (key, maud::PreEscaped(value)))
-                .collect::<Vec<_>>(),
-        )
-        .into_string(),
-    );
-    main.push_str(&format!(
-        "<form method=\"post\" action=\"/office/rounds/{id}/crew\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n{}<button type=\"submit\" class=\"button button--secondary\">Give it to this crew</button>\n</form>\n",
-        select_with("team", "Crew", "Choose a crew", &crews, &crew).into_string()
-    ));
-    main.push_str("<h2>Stops in visiting order</h2>\n<table class=\"table\">\n<caption class=\"visually-hidden\">Stops in visiting order</caption>\n<thead><tr><th scope=\"col\">Stop</th><th scope=\"col\">Address</th><th scope=\"col\">Outcome</th><th scope=\"col\">Move</th></tr></thead>\n<tbody>\n");
-    let order = round.visiting_order();
-    for (at, property_id) in order.iter().enumerate() {
-        let Some(property) = round.office.properties.get(property_id) else {
-            continue;
-        };
-        let address = property.address.one_line();
-        let outcome = match round.outcomes.get(property_id) {
-            Some(outcome) => {
-                let label = service
-                    .as_ref()
-                    .and_then(|service| service.outcome(&outcome.kind))
-                    .map_or(outcome.kind.as_str(), |kind| kind.label.as_str());
-                format!("{} ({})", escape(label), escape(&when(outcome.at)))
-            }
-            None => "Not yet".into(),
-        };
-        let mut moves = String::new();
-        for (direction, label, shown) in
-            [("up", "Up", at > 0), ("down", "Down", at + 1 < order.len())]
-        {
-            if shown {
-                moves.push_str(&format!(
-                    "<form method=\"post\" action=\"/office/rounds/{id}/order\" class=\"inline-form\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"property\" value=\"{property_id}\"><input type=\"hidden\" name=\"move\" value=\"{direction}\"><button type=\"submit\" class=\"button button--secondary\" aria-label=\"Move {} {direction}\">{label}</button></form>",
-                    escape(&address)
-                ));
-            }
-        }
-        main.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{outcome}</td><td>{moves}</td></tr>\n",
-            at + 1,
-            escape(&address),
-        ));
-    }
-    main.push_str("</tbody>\n</table>\n");
-    if !round.office.log.is_empty() {
-        let log = round.office.log.clone();
-        let by: Vec<UserId> = log.iter().filter_map(|entry| entry.by).collect();
-        let names = state
+    let log = round.office.log.clone();
+    let by: Vec<UserId> = log.iter().filter_map(|entry| entry.by).collect();
+    let names = if log.is_empty() {
+        BTreeMap::new()
+    } else {
+        state
             .with_store(move |store| {
-                let mut names = std::collections::BTreeMap::new();
+                let mut names = BTreeMap::new();
                 for user in by {
                     if let Some(name) = store.user_name(user)? {
                         names.insert(user, name);
@@ -548,30 +503,89 @@ async fn round_page(
                 }
                 Ok(names)
             })
-            .await?;
-        main.push_str("<h2>What the office did</h2>\n<ol class=\"timeline\">\n");
-        for entry in &log {
-            let who = match entry.by {
-                Some(user) => names
-                    .get(&user)
-                    .map_or("Someone no longer listed", String::as_str),
-                None => "The council's systems",
-            };
-            main.push_str(&format!(
-                "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
-                escape(&format!("{who}: {}", entry.what)),
-                escape(&when(entry.at))
-            ));
+            .await?
+    };
+    let order = round.visiting_order();
+    let main = html! {
+        span.caption { "Round" }
+        h1 { (round.office.reference) }
+        (summary_list(&rows))
+        form method="post" action={ "/office/rounds/" (id) "/crew" } {
+            (csrf_field(&session))
+            (select_with("team", "Crew", "Choose a crew", &crews, &crew))
+            button type="submit" class="button button--secondary" { "Give it to this crew" }
         }
-        main.push_str("</ol>\n");
-    }
-    main.push_str("<p><a href=\"/office/rounds\">Back to rounds</a></p>\n");
+        h2 { "Stops in visiting order" }
+        table.table {
+            caption.visually-hidden { "Stops in visiting order" }
+            thead {
+                tr {
+                    th scope="col" { "Stop" }
+                    th scope="col" { "Address" }
+                    th scope="col" { "Outcome" }
+                    th scope="col" { "Move" }
+                }
+            }
+            tbody {
+                @for (at, property_id) in order.iter().enumerate() {
+                    @if let Some(property) = round.office.properties.get(property_id) {
+                        @let address = property.address.one_line();
+                        tr {
+                            td { (at + 1) }
+                            td { (address) }
+                            td {
+                                @if let Some(outcome) = round.outcomes.get(property_id) {
+                                    @let label = service
+                                        .as_ref()
+                                        .and_then(|service| service.outcome(&outcome.kind))
+                                        .map_or(outcome.kind.as_str(), |kind| kind.label.as_str());
+                                    (label) " (" (when(outcome.at)) ")"
+                                } @else {
+                                    "Not yet"
+                                }
+                            }
+                            td {
+                                @for (direction, label, shown) in [("up", "Up", at > 0), ("down", "Down", at + 1 < order.len())] {
+                                    @if shown {
+                                        form method="post" action={ "/office/rounds/" (id) "/order" } class="inline-form" {
+                                            (csrf_field(&session))
+                                            input type="hidden" name="property" value=(property_id);
+                                            input type="hidden" name="move" value=(direction);
+                                            button type="submit" class="button button--secondary" aria-label={ "Move " (address) " " (direction) } { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !log.is_empty() {
+            h2 { "What the office did" }
+            ol.timeline {
+                @for entry in &log {
+                    @let who = match entry.by {
+                        Some(user) => names
+                            .get(&user)
+                            .map_or("Someone no longer listed", String::as_str),
+                        None => "The council's systems",
+                    };
+                    li {
+                        span.timeline__what { (who) ": " (entry.what) }
+                        span.timeline__when { (when(entry.at)) }
+                    }
+                }
+            }
+        }
+        p { a href="/office/rounds" { "Back to rounds" } }
+    };
     staff_page(
         &state,
         &session,
         StatusCode::OK,
         &round.office.reference,
-        maud::PreEscaped(main),
+        main,
     )
     .await
 }

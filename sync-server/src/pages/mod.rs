@@ -2,7 +2,6 @@
 //! office: the GOV.UK-style layout, escaping, the stylesheet and the
 //! council's logo, and how a page or a private photo is answered.
 
-pub(crate) mod html;
 pub(crate) mod layout;
 pub(crate) mod web_app;
 
@@ -13,8 +12,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub use html::escape;
 pub use layout::{BrandColour, Branding, Logo};
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::error::{ErrorDetail, PublicMessage};
 use crate::state::AppState;
@@ -45,11 +45,11 @@ pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Res
         title,
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped(format!(
-            "<h1>{}</h1>\n<p>{}.</p>\n<p>Go back to the page you came from and try again.</p>\n",
-            escape(title),
-            escape(&sentence)
-        )),
+        main: html! {
+            h1 { (title) }
+            p { (sentence) "." }
+            p { "Go back to the page you came from and try again." }
+        },
     };
     let mut page = render(&state, status, &page);
     // The cause stays with the response for the request log.
@@ -57,6 +57,12 @@ pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Res
         page.extensions_mut().insert(detail);
     }
     page
+}
+
+/// Text as the pages write it (escaped by maud, as in every template): for
+/// tests and callers that look for a page's words in its HTML.
+pub fn escape(text: &str) -> String {
+    html! { (text) }.into_string()
 }
 
 /// The stylesheet and the council's logo.
@@ -136,27 +142,23 @@ pub(crate) fn photo_response(opened: crate::photos::storage::Opened) -> Response
 }
 
 /// A plain server page: the house style for tables, `extra_style` after
-/// it, and `body` (already escaped) inside.
-pub(crate) fn plain_page(title: &str, extra_style: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }}
-{extra_style}
-</style>
-</head>
-<body>
-{body}
-</body>
-</html>
-"#,
-        title = escape(title),
-    )
+/// it, and `body` inside.
+pub(crate) fn plain_page(title: &str, extra_style: &str, body: Markup) -> Markup {
+    const STYLE: &str =
+        "body { font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }
+";
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) (PreEscaped(extra_style)) }
+            }
+            body { (body) }
+        }
+    }
 }

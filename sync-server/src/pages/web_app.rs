@@ -10,6 +10,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, Redirect};
 use axum::routing::get;
+use maud::{DOCTYPE, html};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -43,11 +44,17 @@ fn not_built(folder: Option<&Path>) -> (StatusCode, Html<String>) {
     );
     (
         StatusCode::NOT_FOUND,
-        Html(format!(
-            "<!doctype html><title>Doorstep</title><h1>The web app is not built</h1>\
-             <p>Build it with <code>./scripts/build-web.sh</code> and restart the server \
-             ({}).</p>",
-            super::escape(&place)
-        )),
+        Html(
+            html! {
+                (DOCTYPE)
+                title { "Doorstep" }
+                h1 { "The web app is not built" }
+                p {
+                    "Build it with " code { "./scripts/build-web.sh" }
+                    " and restart the server (" (place) ")."
+                }
+            }
+            .into_string(),
+        ),
     )
 }

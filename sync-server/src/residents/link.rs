@@ -23,6 +23,7 @@ use crate::pages::layout::Page;
 use crate::pages::render;
 use crate::secrets::random;
 use crate::state::{AppState, WorkError};
+use maud::html;
 
 fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
@@ -149,7 +150,13 @@ pub(crate) fn not_found(state: &AppState) -> Response {
         title: "Page not found",
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped("<h1>Page not found</h1>\n<p>If you typed the web address, check it is correct.</p>\n<p>If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed.</p>\n".into()),
+        main: html! {
+            h1 { "Page not found" }
+            p { "If you typed the web address, check it is correct." }
+            p {
+                "If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed."
+            }
+        },
     };
     render(state, StatusCode::NOT_FOUND, &page)
 }

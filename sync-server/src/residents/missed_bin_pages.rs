@@ -20,13 +20,13 @@ use serde::Deserialize;
 
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
-use crate::pages::html::escape;
 use crate::pages::layout::{Page, error_summary};
-use crate::pages::{photo_response, render as html};
+use crate::pages::{photo_response, render};
 use crate::residents::missed_bins::{self, Answer, Finding, Stop};
 use crate::residents::progress::when;
 use crate::residents::report::{ContactAnswers, FieldError, check_contact, contact_fields};
 use crate::state::AppState;
+use maud::{Markup, html};
 
 const SERVICE_NAME: &str = "Report a missed bin";
 
@@ -42,7 +42,7 @@ async fn page(
     status: StatusCode,
     title: &str,
     has_errors: bool,
-    main: String,
+    main: Markup,
 ) -> Result<Response, ApiError> {
     let council = state.council_name(DEMO_TENANT).await?;
     let page = Page {
@@ -51,32 +51,39 @@ async fn page(
         title,
         has_errors,
         staff: false,
-        main: maud::PreEscaped(main),
+        main,
     };
-    Ok(html(state, status, &page))
+    Ok(render(state, status, &page))
 }
 
-fn postcode_main(postcode: &str, error: Option<&str>) -> String {
-    let mut main = error_summary(
-        &error
-            .map(|message| vec![("postcode", message.to_owned())])
-            .unwrap_or_default(),
-    )
-    .into_string();
-    main.push_str(&format!(
-        "<form method=\"get\" action=\"/missed-bin/addresses\" novalidate>\n<div class=\"form-group{group}\">\n<h1><label for=\"postcode\">What is the postcode of the address?</label></h1>\n<span class=\"hint\" id=\"postcode-hint\">We will show the addresses there whose bins were due to be emptied today or yesterday.</span>\n{error}<input class=\"input{input_error}\" id=\"postcode\" name=\"postcode\" value=\"{value}\" autocomplete=\"postal-code\" spellcheck=\"false\" aria-describedby=\"postcode-hint{described}\">\n</div>\n<button type=\"submit\" class=\"button\">Find the address</button>\n</form>\n",
-        group = if error.is_some() { " form-group--error" } else { "" },
-        error = error
-            .map(|message| format!(
-                "<span class=\"error-message\" id=\"postcode-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-                escape(message)
-            ))
-            .unwrap_or_default(),
-        input_error = if error.is_some() { " input--error" } else { "" },
-        described = if error.is_some() { " postcode-error" } else { "" },
-        value = escape(postcode),
-    ));
-    main
+fn postcode_main(postcode: &str, error: Option<&str>) -> Markup {
+    let errors: Vec<(&str, String)> = error
+        .map(|message| vec![("postcode", message.to_owned())])
+        .unwrap_or_default();
+    let described = if error.is_some() {
+        "postcode-hint postcode-error"
+    } else {
+        "postcode-hint"
+    };
+    html! {
+        (error_summary(&errors))
+        form method="get" action="/missed-bin/addresses" novalidate {
+            div.form-group.form-group--error[error.is_some()] {
+                h1 { label for="postcode" { "What is the postcode of the address?" } }
+                span.hint #postcode-hint {
+                    "We will show the addresses there whose bins were due to be emptied today or yesterday."
+                }
+                @if let Some(message) = error {
+                    span.error-message #postcode-error {
+                        span.visually-hidden { "Error:" } " " (message)
+                    }
+                }
+                input.input.input--error[error.is_some()] #postcode name="postcode" value=(postcode)
+                    autocomplete="postal-code" spellcheck="false" aria-describedby=(described);
+            }
+            button.button type="submit" { "Find the address" }
+        }
+    }
 }
 
 async fn postcode_form(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -116,53 +123,48 @@ fn stop_value(stop: &Stop) -> String {
     format!("{}:{}", stop.round, stop.property)
 }
 
-fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -> String {
-    let mut main = error_summary(errors).into_string();
+fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -> Markup {
     let postcode = form.postcode.trim().to_uppercase();
-    if stops.is_empty() {
-        main.push_str(&format!(
-            "<h1>No collections found at {postcode}</h1>\n<p>We have no bins due to be emptied at {postcode} today or yesterday. If your collection day was earlier, or you think this is wrong, call the council.</p>\n<p><a href=\"/missed-bin\">Try another postcode</a></p>\n",
-            postcode = escape(&postcode),
-        ));
-        return main;
-    }
     let stop_error = errors
         .iter()
         .find(|(field, _)| *field == "stop")
         .map(|(_, message)| message.clone());
-    main.push_str(&format!(
-        "<form method=\"post\" action=\"/missed-bin\" novalidate>\n<input type=\"hidden\" name=\"postcode\" value=\"{}\">\n<div class=\"form-group{}\">\n<fieldset{}>\n<legend class=\"legend--l\"><h1>Which bin was not emptied?</h1></legend>\n",
-        escape(&postcode),
-        if stop_error.is_some() { " form-group--error" } else { "" },
-        if stop_error.is_some() { " aria-describedby=\"stop-error\"" } else { "" },
-    ));
-    if let Some(message) = &stop_error {
-        main.push_str(&format!(
-            "<span class=\"error-message\" id=\"stop-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-            escape(message)
-        ));
+    let described = stop_error.as_ref().map(|_| "stop-error");
+    html! {
+        (error_summary(errors))
+        @if stops.is_empty() {
+            h1 { "No collections found at " (postcode) }
+            p {
+                "We have no bins due to be emptied at " (postcode)
+                " today or yesterday. If your collection day was earlier, or you think this is wrong, call the council."
+            }
+            p { a href="/missed-bin" { "Try another postcode" } }
+        } @else {
+            form method="post" action="/missed-bin" novalidate {
+                input type="hidden" name="postcode" value=(postcode);
+                div.form-group.form-group--error[stop_error.is_some()] {
+                    fieldset aria-describedby=[described] {
+                        legend.legend--l { h1 { "Which bin was not emptied?" } }
+                        @if let Some(message) = &stop_error {
+                            span.error-message #stop-error {
+                                span.visually-hidden { "Error:" } " " (message)
+                            }
+                        }
+                        @for (index, stop) in stops.iter().enumerate() {
+                            @let id = if index == 0 { "stop".to_owned() } else { format!("stop-{index}") };
+                            @let value = stop_value(stop);
+                            div.radios__item {
+                                input type="radio" id=(id) name="stop" value=(value) checked[form.stop == value];
+                                label for=(id) { (stop.address) ", due " (stop.date.in_words()) }
+                            }
+                        }
+                    }
+                }
+                (contact_fields(&form.contact(), errors))
+                button.button type="submit" { "Report the missed bin" }
+            }
+        }
     }
-    for (index, stop) in stops.iter().enumerate() {
-        let id = if index == 0 {
-            "stop".to_owned()
-        } else {
-            format!("stop-{index}")
-        };
-        let value = stop_value(stop);
-        main.push_str(&format!(
-            "<div class=\"radios__item\"><input type=\"radio\" id=\"{id}\" name=\"stop\" value=\"{value}\"{checked}><label for=\"{id}\">{address}, due {day}</label></div>\n",
-            value = escape(&value),
-            checked = if form.stop == value { " checked" } else { "" },
-            address = escape(&stop.address),
-            day = escape(&stop.date.in_words()),
-        ));
-    }
-    main.push_str("</fieldset>\n</div>\n<h2>Your details</h2>\n");
-    main.push_str(&contact_fields(&form.contact(), errors));
-    main.push_str(
-        "<button type=\"submit\" class=\"button\">Report the missed bin</button>\n</form>\n",
-    );
-    main
 }
 
 async fn addresses(
@@ -250,7 +252,7 @@ async fn submit(
 }
 
 /// The crew's record of the bin, for the resident.
-fn explained_main(round: RoundId, address: &str, finding: &Finding) -> String {
+fn explained_main(round: RoundId, address: &str, finding: &Finding) -> Markup {
     let Finding::Explained {
         explanation,
         note,
@@ -258,28 +260,30 @@ fn explained_main(round: RoundId, address: &str, finding: &Finding) -> String {
         photo,
     } = finding
     else {
-        return String::new();
+        return Markup::default();
     };
-    let mut main = format!(
-        "<h1>Your bin was not emptied</h1>\n<p class=\"lead\">{}</p>\n<p>The crew recorded this at {} on {}.</p>\n",
-        escape(explanation),
-        escape(address),
-        escape(&when(*at)),
-    );
-    if let Some(note) = note {
-        main.push_str(&format!(
-            "<div class=\"inset\">The crew's note: {}</div>\n",
-            escape(note)
-        ));
+    html! {
+        h1 { "Your bin was not emptied" }
+        p.lead { (explanation) }
+        p { "The crew recorded this at " (address) " on " (when(*at)) "." }
+        @if let Some(note) = note {
+            div.inset { "The crew's note: " (note) }
+        }
+        @if let Some(hash) = photo.as_ref().and_then(|photo| photo.display) {
+            div.photos {
+                figure {
+                    img src={ "/missed-bin/photos/" (round) "/" (hash) }
+                        alt={ "The crew's photo of the bin at " (address) } width="800" height="600";
+                    figcaption { "The crew's photo" }
+                }
+            }
+        }
+        h2 { "What you can do" }
+        p {
+            "Put your bin out by 7am on your next collection day, with only the things that go in it. We have not raised a missed collection."
+        }
+        p { "If you think the crew's record is wrong, call the council." }
     }
-    if let Some(hash) = photo.as_ref().and_then(|photo| photo.display) {
-        main.push_str(&format!(
-            "<div class=\"photos\"><figure><img src=\"/missed-bin/photos/{round}/{hash}\" alt=\"The crew's photo of the bin at {address}\" width=\"800\" height=\"600\"><figcaption>The crew's photo</figcaption></figure></div>\n",
-            address = escape(address),
-        ));
-    }
-    main.push_str("<h2>What you can do</h2>\n<p>Put your bin out by 7am on your next collection day, with only the things that go in it. We have not raised a missed collection.</p>\n<p>If you think the crew's record is wrong, call the council.</p>\n");
-    main
 }
 
 async fn photo(

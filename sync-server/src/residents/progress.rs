@@ -15,7 +15,8 @@ use doorstep_shared::service::ServiceDefinition;
 use doorstep_shared::time::{Timestamp, uk};
 use doorstep_shared::transition::Decision;
 
-use crate::pages::html::escape;
+use maud::{Markup, html};
+
 use crate::pages::layout::{error_summary, summary_list};
 
 /// What the tracking page needs beyond the job.
@@ -94,72 +95,43 @@ fn timeline(job: &Job, service: &ServiceDefinition) -> Vec<(Timestamp, String)> 
 }
 
 /// The tracking page's main column.
-pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackView<'_>) -> String {
+pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackView<'_>) -> Markup {
     let status = job.status(service);
     let terminal = service.state(status).is_some_and(|state| state.terminal);
-    let tag = if terminal { "tag tag--green" } else { "tag" };
     let base = format!("/track/{}", view.token);
-    let mut html = format!(
-        "<span class=\"caption\">{service}</span>\n<h1>{reference}</h1>\n",
-        service = escape(&service.name),
-        reference = escape(&job.office.reference),
-    );
     let mut rows = vec![
         (
             "Status",
-            format!(
-                "<strong class=\"{tag}\">{}</strong>",
-                escape(service.state_label(status))
-            ),
+            html! { strong.tag.tag--green[terminal] { (service.state_label(status)) } },
         ),
-        ("Address", escape(&job.office.address.one_line())),
+        ("Address", html! { (job.office.address.one_line()) }),
     ];
     match job.office.appointment {
-        Some(slot) => {
-            let mut value = escape(&slot_words(slot));
-            if !terminal {
-                value.push_str(&format!(
-                    "<br><a href=\"{base}/appointment.ics\">Add it to your calendar</a>"
-                ));
-            }
-            if view.can_book {
-                value.push_str(&format!(
-                    "<br><a href=\"{base}/book\">Change the appointment</a>"
-                ));
-            }
-            rows.push(("Appointment", value));
-        }
+        Some(slot) => rows.push((
+            "Appointment",
+            html! {
+                (slot_words(slot))
+                @if !terminal {
+                    br;
+                    a href={ (base) "/appointment.ics" } { "Add it to your calendar" }
+                }
+                @if view.can_book {
+                    br;
+                    a href={ (base) "/book" } { "Change the appointment" }
+                }
+            },
+        )),
         None if view.can_book => rows.push((
             "Appointment",
-            format!("Not booked yet. <a href=\"{base}/book\">Choose an appointment</a>"),
+            html! { "Not booked yet. " a href={ (base) "/book" } { "Choose an appointment" } },
         )),
         None => {}
     }
     if let Some(name) = &view.operative
         && !terminal
     {
-        rows.push(("Your operative", escape(name)));
+        rows.push(("Your operative", html! { (name) }));
     }
-    html.push_str(
-        &summary_list(
-            &rows
-                .into_iter()
-                .map(|(key, value)| (key, maud::PreEscaped(value)))
-                .collect::<Vec<_>>(),
-        )
-        .into_string(),
-    );
-
-    html.push_str("<h2>What has happened</h2>\n<ol class=\"timeline\">\n");
-    for (at, what) in timeline(job, service) {
-        html.push_str(&format!(
-            "<li><span class=\"timeline__what\">{}</span><span class=\"timeline__when\">{}</span></li>\n",
-            escape(&what),
-            escape(&when(at)),
-        ));
-    }
-    html.push_str("</ol>\n");
-
     let mut photos: Vec<_> = job
         .photos
         .values()
@@ -169,25 +141,36 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
         })
         .collect();
     photos.sort_by_key(|(photo, _)| photo.taken_at);
-    html.push_str("<h2 id=\"photos\">Photos</h2>\n");
-    if photos.is_empty() {
-        html.push_str(
-            "<p>There are no photos yet. Our operative takes them before and after the work.</p>\n",
-        );
-    } else {
-        html.push_str("<div class=\"photos\">\n");
-        for (photo, hash) in photos {
-            let label = service.photo_label(&photo.kind);
-            let taken = when(photo.taken_at);
-            html.push_str(&format!(
-                "<figure><img src=\"{base}/photos/{hash}\" alt=\"{label} photo, taken {taken}\" width=\"800\" height=\"600\" loading=\"lazy\"><figcaption>{label}, {taken}</figcaption></figure>\n",
-                label = escape(label),
-                taken = escape(&taken),
-            ));
+    html! {
+        span.caption { (service.name) }
+        h1 { (job.office.reference) }
+        (summary_list(&rows))
+        h2 { "What has happened" }
+        ol.timeline {
+            @for (at, what) in timeline(job, service) {
+                li {
+                    span.timeline__what { (what) }
+                    span.timeline__when { (when(at)) }
+                }
+            }
         }
-        html.push_str("</div>\n");
+        h2 #photos { "Photos" }
+        @if photos.is_empty() {
+            p { "There are no photos yet. Our operative takes them before and after the work." }
+        } @else {
+            div.photos {
+                @for (photo, hash) in photos {
+                    @let label = service.photo_label(&photo.kind);
+                    @let taken = when(photo.taken_at);
+                    figure {
+                        img src={ (base) "/photos/" (hash) } alt={ (label) " photo, taken " (taken) }
+                            width="800" height="600" loading="lazy";
+                        figcaption { (label) ", " (taken) }
+                    }
+                }
+            }
+        }
     }
-    html
 }
 
 /// `Morning, 8am to midday`.
@@ -210,89 +193,75 @@ pub(crate) fn book_page(
     slots: &[HalfDay],
     chosen: Option<&str>,
     error: Option<&str>,
-) -> String {
-    let mut html = error_summary(
-        &error
-            .map(|message| vec![("slot-first", message.to_owned())])
-            .unwrap_or_default(),
-    )
-    .into_string();
+) -> Markup {
     let heading = if job.office.appointment.is_some() {
         "Change your appointment"
     } else {
         "Choose an appointment"
     };
-    html.push_str(&format!(
-        "<span class=\"caption\">{}</span>\n",
-        escape(&job.office.reference)
-    ));
-    if let Some(slot) = job.office.appointment {
-        html.push_str(&format!(
-            "<div class=\"inset\">Your appointment now: {}</div>\n",
-            escape(&slot_words(slot))
-        ));
-    }
-    if slots.is_empty() {
-        html.push_str(&format!(
-            "<h1>{heading}</h1>\n<p>There are no free appointments in the next three weeks. Please call us and we will find a time.</p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n"
-        ));
-        return html;
-    }
-    let group = if error.is_some() {
-        "form-group form-group--error"
+    let errors: Vec<(&str, String)> = error
+        .map(|message| vec![("slot-first", message.to_owned())])
+        .unwrap_or_default();
+    let described_by = if error.is_some() {
+        "slot-hint slot-error"
     } else {
-        "form-group"
+        "slot-hint"
     };
-    html.push_str(&format!(
-        "<form method=\"post\" action=\"/track/{token}/book\" novalidate>\n<div class=\"{group}\">\n<fieldset aria-describedby=\"slot-hint{error_id}\">\n<legend class=\"legend--l\"><h1>{heading}</h1></legend>\n<span class=\"hint\" id=\"slot-hint\">Our operative arrives during the half-day you choose.</span>\n",
-        error_id = if error.is_some() { " slot-error" } else { "" },
-    ));
-    if let Some(message) = error {
-        html.push_str(&format!(
-            "<span class=\"error-message\" id=\"slot-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-            escape(message)
-        ));
-    }
-    let mut day = None;
-    for (index, slot) in slots.iter().enumerate() {
-        if day != Some(slot.date) {
-            day = Some(slot.date);
-            html.push_str(&format!(
-                "<p class=\"radios__day\"><strong>{}</strong></p>\n",
-                escape(&slot.date.in_words())
-            ));
+    html! {
+        (error_summary(&errors))
+        span.caption { (job.office.reference) }
+        @if let Some(slot) = job.office.appointment {
+            div.inset { "Your appointment now: " (slot_words(slot)) }
         }
-        let value = slot.to_string();
-        let id = if index == 0 {
-            "slot-first".to_owned()
-        } else {
-            format!("slot-{value}")
-        };
-        let checked = if chosen == Some(value.as_str()) {
-            " checked"
-        } else {
-            ""
-        };
-        html.push_str(&format!(
-            "<div class=\"radios__item\"><input type=\"radio\" id=\"{id}\" name=\"slot\" value=\"{value}\"{checked}><label for=\"{id}\">{} {}</label></div>\n",
-            escape(&slot.date.in_words()),
-            escape(&half_words(*slot).to_lowercase()),
-        ));
+        @if slots.is_empty() {
+            h1 { (heading) }
+            p { "There are no free appointments in the next three weeks. Please call us and we will find a time." }
+        } @else {
+            form method="post" action={ "/track/" (token) "/book" } novalidate {
+                div.form-group.form-group--error[error.is_some()] {
+                    fieldset aria-describedby=(described_by) {
+                        legend.legend--l { h1 { (heading) } }
+                        span.hint #slot-hint { "Our operative arrives during the half-day you choose." }
+                        @if let Some(message) = error {
+                            span.error-message #slot-error {
+                                span.visually-hidden { "Error:" } " " (message)
+                            }
+                        }
+                        @for (index, slot) in slots.iter().enumerate() {
+                            @if index == 0 || slots[index - 1].date != slot.date {
+                                p.radios__day { strong { (slot.date.in_words()) } }
+                            }
+                            @let value = slot.to_string();
+                            @let id = if index == 0 { "slot-first".to_owned() } else { format!("slot-{value}") };
+                            div.radios__item {
+                                input type="radio" id=(id) name="slot" value=(value)
+                                    checked[chosen == Some(value.as_str())];
+                                label for=(id) {
+                                    (slot.date.in_words()) " " (half_words(*slot).to_lowercase())
+                                }
+                            }
+                        }
+                    }
+                }
+                button.button type="submit" { "Book this appointment" }
+            }
+        }
+        p { a href={ "/track/" (token) } { "Back to your request" } }
     }
-    html.push_str(&format!(
-        "</fieldset>\n</div>\n<button type=\"submit\" class=\"button\">Book this appointment</button>\n</form>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n"
-    ));
-    html
 }
 
 /// The confirmation after booking.
-pub(crate) fn booked_page(job: &Job, token: &str) -> String {
+pub(crate) fn booked_page(job: &Job, token: &str) -> Markup {
     let when = job.office.appointment.map(slot_words).unwrap_or_default();
-    format!(
-        "<div class=\"panel\">\n<h1>Appointment booked</h1>\n<div class=\"panel__body\">{when}<br><strong>{reference}</strong></div>\n</div>\n<p>We have sent you a confirmation, and we will remind you the evening before.</p>\n<p><a href=\"/track/{token}/appointment.ics\">Add it to your calendar</a></p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n",
-        when = escape(&when),
-        reference = escape(&job.office.reference),
-    )
+    html! {
+        div.panel {
+            h1 { "Appointment booked" }
+            div.panel__body { (when) br; strong { (job.office.reference) } }
+        }
+        p { "We have sent you a confirmation, and we will remind you the evening before." }
+        p { a href={ "/track/" (token) "/appointment.ics" } { "Add it to your calendar" } }
+        p { a href={ "/track/" (token) } { "Back to your request" } }
+    }
 }
 
 /// Text escaped for an iCalendar value (RFC 5545 3.3.11).

@@ -13,7 +13,8 @@ use doorstep_shared::job::looks_like_postcode;
 use doorstep_shared::service::{ReportCategory, ServiceCatalog, ServiceDefinition};
 
 use crate::intake::{NewContact, NewJob};
-use crate::pages::html::escape;
+use maud::{Markup, html};
+
 use crate::pages::layout::error_summary;
 
 /// Photos a resident may send with one report.
@@ -248,6 +249,33 @@ fn field_error(errors: &[FieldError], field: &str) -> Option<String> {
         .map(|(_, message)| message.clone())
 }
 
+/// How a text input is typed and filled in by browsers.
+struct Kind<'a> {
+    /// Its `type` (none: text).
+    kind: Option<&'a str>,
+    /// Its `autocomplete` token.
+    autocomplete: &'a str,
+    /// Names, postcodes and addresses are not spell-checked.
+    spellcheck: bool,
+}
+
+const fn kind<'a>(kind: Option<&'a str>, autocomplete: &'a str, spellcheck: bool) -> Kind<'a> {
+    Kind {
+        kind,
+        autocomplete,
+        spellcheck,
+    }
+}
+
+/// The message shown above a field in error.
+fn error_message(id: &str, message: &str) -> Markup {
+    html! {
+        span.error-message id={ (id) "-error" } {
+            span.visually-hidden { "Error:" } " " (message)
+        }
+    }
+}
+
 /// A text input with its label, hint and error.
 fn input(
     errors: &[FieldError],
@@ -255,44 +283,31 @@ fn input(
     label: &str,
     hint: Option<&str>,
     value: &str,
-    attributes: &str,
-) -> String {
+    how: Kind<'_>,
+) -> Markup {
     let error = field_error(errors, id);
     let mut described = Vec::new();
-    let mut html = format!(
-        "<div class=\"form-group{}\">\n<label class=\"label\" for=\"{id}\">{}</label>\n",
-        if error.is_some() {
-            " form-group--error"
-        } else {
-            ""
-        },
-        escape(label)
-    );
-    if let Some(hint) = hint {
+    if hint.is_some() {
         described.push(format!("{id}-hint"));
-        html.push_str(&format!(
-            "<span class=\"hint\" id=\"{id}-hint\">{}</span>\n",
-            escape(hint)
-        ));
     }
-    if let Some(error) = &error {
+    if error.is_some() {
         described.push(format!("{id}-error"));
-        html.push_str(&format!(
-            "<span class=\"error-message\" id=\"{id}-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-            escape(error)
-        ));
     }
-    let described = if described.is_empty() {
-        String::new()
-    } else {
-        format!(" aria-describedby=\"{}\"", described.join(" "))
-    };
-    html.push_str(&format!(
-        "<input class=\"input{}\" id=\"{id}\" name=\"{id}\" value=\"{}\"{described} {attributes}>\n</div>\n",
-        if error.is_some() { " input--error" } else { "" },
-        escape(value),
-    ));
-    html
+    let described = (!described.is_empty()).then(|| described.join(" "));
+    html! {
+        div.form-group.form-group--error[error.is_some()] {
+            label.label for=(id) { (label) }
+            @if let Some(hint) = hint {
+                span.hint id={ (id) "-hint" } { (hint) }
+            }
+            @if let Some(message) = &error {
+                (error_message(id, message))
+            }
+            input.input.input--error[error.is_some()] id=(id) name=(id) value=(value)
+                aria-describedby=[described] type=[how.kind] autocomplete=(how.autocomplete)
+                spellcheck=[(!how.spellcheck).then_some("false")];
+        }
+    }
 }
 
 /// A set of radios with a legend (`(value, label)` options).
@@ -302,44 +317,47 @@ fn radios(
     legend: &str,
     options: &[(String, String)],
     chosen: &str,
-) -> String {
+) -> Markup {
     let error = field_error(errors, name);
-    let mut html = format!(
-        "<div class=\"form-group{}\">\n<fieldset{}>\n<legend>{}</legend>\n",
-        if error.is_some() {
-            " form-group--error"
-        } else {
-            ""
-        },
-        if error.is_some() {
-            format!(" aria-describedby=\"{name}-error\"")
-        } else {
-            String::new()
-        },
-        escape(legend)
-    );
-    if let Some(error) = &error {
-        html.push_str(&format!(
-            "<span class=\"error-message\" id=\"{name}-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-            escape(error)
-        ));
+    let described = error.as_ref().map(|_| format!("{name}-error"));
+    html! {
+        div.form-group.form-group--error[error.is_some()] {
+            fieldset aria-describedby=[described] {
+                legend { (legend) }
+                @if let Some(message) = &error {
+                    (error_message(name, message))
+                }
+                @for (index, (value, label)) in options.iter().enumerate() {
+                    // The first radio carries the group's id, for the error summary.
+                    @let id = if index == 0 { name.to_owned() } else { format!("{name}-{index}") };
+                    div.radios__item {
+                        input type="radio" id=(id) name=(name) value=(value) checked[chosen == value];
+                        label for=(id) { (label) }
+                    }
+                }
+            }
+        }
     }
-    for (index, (value, label)) in options.iter().enumerate() {
-        // The first radio carries the group's id, for the error summary.
-        let id = if index == 0 {
-            name.to_owned()
-        } else {
-            format!("{name}-{index}")
-        };
-        html.push_str(&format!(
-            "<div class=\"radios__item\"><input type=\"radio\" id=\"{id}\" name=\"{name}\" value=\"{value}\"{checked}><label for=\"{id}\">{label}</label></div>\n",
-            value = escape(value),
-            label = escape(label),
-            checked = if chosen == value { " checked" } else { "" },
-        ));
+}
+
+/// A long answer with its label, hint and error.
+fn textarea(errors: &[FieldError], id: &str, label: &str, hint: &str, value: &str) -> Markup {
+    let error = field_error(errors, id);
+    let described = if error.is_some() {
+        format!("{id}-hint {id}-error")
+    } else {
+        format!("{id}-hint")
+    };
+    html! {
+        div.form-group.form-group--error[error.is_some()] {
+            label.label for=(id) { (label) }
+            span.hint id={ (id) "-hint" } { (hint) }
+            @if let Some(message) = &error {
+                (error_message(id, message))
+            }
+            textarea id=(id) name=(id) rows="5" aria-describedby=(described) { (value) }
+        }
     }
-    html.push_str("</fieldset>\n</div>\n");
-    html
 }
 
 /// The form, with `errors` (and the error summary) if it came back.
@@ -347,12 +365,7 @@ pub(crate) fn form_page(
     services: &ServiceCatalog,
     form: &ReportForm,
     errors: &[FieldError],
-) -> String {
-    let mut html = error_summary(errors).into_string();
-    html.push_str("<h1>Report a repair</h1>\n<p class=\"lead\">Tell us about a repair needed in your council home. We will text or email you as it goes, with photos of the finished work.</p>\n<p>If there is a risk to anyone's safety, such as a gas smell or exposed wires, call us now instead.</p>\n");
-    html.push_str(
-        "<form method=\"post\" action=\"/report\" enctype=\"multipart/form-data\" novalidate>\n",
-    );
+) -> Markup {
     let options: Vec<(String, String)> = reportable(services)
         .into_iter()
         .flat_map(|(service, categories)| {
@@ -364,118 +377,70 @@ pub(crate) fn form_page(
             })
         })
         .collect();
-    html.push_str(&radios(
-        errors,
-        "category",
-        "What needs repairing?",
-        &options,
-        &form.category,
-    ));
-    let description_error = field_error(errors, "description");
-    html.push_str(&format!(
-        "<div class=\"form-group{group}\">\n<label class=\"label\" for=\"description\">Describe the problem</label>\n<span class=\"hint\" id=\"description-hint\">Where it is, what happens, and since when.</span>\n{error}<textarea id=\"description\" name=\"description\" rows=\"5\" aria-describedby=\"description-hint{described}\">{value}</textarea>\n</div>\n",
-        group = if description_error.is_some() { " form-group--error" } else { "" },
-        error = description_error
-            .as_ref()
-            .map(|message| format!(
-                "<span class=\"error-message\" id=\"description-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-                escape(message)
-            ))
-            .unwrap_or_default(),
-        described = if description_error.is_some() { " description-error" } else { "" },
-        value = escape(&form.description),
-    ));
     let photo_error = field_error(errors, "photos");
-    html.push_str(&format!(
-        "<div class=\"form-group{group}\">\n<label class=\"label\" for=\"photos\">Photos (optional)</label>\n<span class=\"hint\" id=\"photos-hint\">Up to {MAX_PHOTOS} photos, JPEG or PNG.</span>\n{error}<input type=\"file\" id=\"photos\" name=\"photos\" accept=\"image/jpeg,image/png\" multiple aria-describedby=\"photos-hint{described}\">\n</div>\n",
-        group = if photo_error.is_some() { " form-group--error" } else { "" },
-        error = photo_error
-            .as_ref()
-            .map(|message| format!(
-                "<span class=\"error-message\" id=\"photos-error\"><span class=\"visually-hidden\">Error:</span> {}</span>\n",
-                escape(message)
+    let photo_described = if photo_error.is_some() {
+        "photos-hint photos-error"
+    } else {
+        "photos-hint"
+    };
+    html! {
+        (error_summary(errors))
+        h1 { "Report a repair" }
+        p.lead {
+            "Tell us about a repair needed in your council home. We will text or email you as it goes, with photos of the finished work."
+        }
+        p { "If there is a risk to anyone's safety, such as a gas smell or exposed wires, call us now instead." }
+        form method="post" action="/report" enctype="multipart/form-data" novalidate {
+            (radios(errors, "category", "What needs repairing?", &options, &form.category))
+            (textarea(errors, "description", "Describe the problem",
+                "Where it is, what happens, and since when.", &form.description))
+            div.form-group.form-group--error[photo_error.is_some()] {
+                label.label for="photos" { "Photos (optional)" }
+                span.hint #photos-hint { "Up to " (MAX_PHOTOS) " photos, JPEG or PNG." }
+                @if let Some(message) = &photo_error {
+                    (error_message("photos", message))
+                }
+                input type="file" #photos name="photos" accept="image/jpeg,image/png" multiple
+                    aria-describedby=(photo_described);
+            }
+            h2 { "Address of the repair" }
+            (input(errors, "street", "House number and street", None, &form.street,
+                kind(None, "address-line1", true)))
+            (input(errors, "town", "Town or city", None, &form.town,
+                kind(None, "address-level2", true)))
+            (input(errors, "postcode", "Postcode", None, &form.postcode,
+                kind(None, "postal-code", false)))
+            (contact_fields(
+                &ContactAnswers {
+                    name: &form.name,
+                    updates: &form.updates,
+                    phone: &form.phone,
+                    email: &form.email,
+                },
+                errors,
             ))
-            .unwrap_or_default(),
-        described = if photo_error.is_some() { " photos-error" } else { "" },
-    ));
-    html.push_str("<h2>Address of the repair</h2>\n");
-    html.push_str(&input(
-        errors,
-        "street",
-        "House number and street",
-        None,
-        &form.street,
-        "autocomplete=\"address-line1\"",
-    ));
-    html.push_str(&input(
-        errors,
-        "town",
-        "Town or city",
-        None,
-        &form.town,
-        "autocomplete=\"address-level2\"",
-    ));
-    html.push_str(&input(
-        errors,
-        "postcode",
-        "Postcode",
-        None,
-        &form.postcode,
-        "autocomplete=\"postal-code\" spellcheck=\"false\"",
-    ));
-    html.push_str(&contact_fields(
-        &ContactAnswers {
-            name: &form.name,
-            updates: &form.updates,
-            phone: &form.phone,
-            email: &form.email,
-        },
-        errors,
-    ));
-    html.push_str("<button type=\"submit\" class=\"button\">Send report</button>\n</form>\n");
-    html
+            button.button type="submit" { "Send report" }
+        }
+    }
 }
 
 /// The "your details" questions: name, how to hear from us, mobile, email.
-pub(crate) fn contact_fields(answers: &ContactAnswers<'_>, errors: &[FieldError]) -> String {
-    let mut html = String::new();
-    html.push_str("<h2>Your details</h2>\n");
-    html.push_str(&input(
-        errors,
-        "name",
-        "Full name",
-        None,
-        answers.name,
-        "autocomplete=\"name\" spellcheck=\"false\"",
-    ));
-    html.push_str(&radios(
-        errors,
-        "updates",
-        "How should we keep you told?",
-        &[
-            ("sms".into(), "Text message".into()),
-            ("email".into(), "Email".into()),
-            ("none".into(), "Do not send me updates".into()),
-        ],
-        answers.updates,
-    ));
-    html.push_str(&input(
-        errors,
-        "phone",
-        "Mobile number",
-        Some("For text messages, and so the operative can call you."),
-        answers.phone,
-        "type=\"tel\" autocomplete=\"tel\"",
-    ));
-    html.push_str(&input(
-        errors,
-        "email",
-        "Email address",
-        None,
-        answers.email,
-        "type=\"email\" autocomplete=\"email\" spellcheck=\"false\"",
-    ));
-    html
+pub(crate) fn contact_fields(answers: &ContactAnswers<'_>, errors: &[FieldError]) -> Markup {
+    let updates = [
+        ("sms".to_owned(), "Text message".to_owned()),
+        ("email".to_owned(), "Email".to_owned()),
+        ("none".to_owned(), "Do not send me updates".to_owned()),
+    ];
+    html! {
+        h2 { "Your details" }
+        (input(errors, "name", "Full name", None, answers.name, kind(None, "name", false)))
+        (radios(errors, "updates", "How should we keep you told?", &updates, answers.updates))
+        (input(errors, "phone", "Mobile number",
+            Some("For text messages, and so the operative can call you."),
+            answers.phone, kind(Some("tel"), "tel", true)))
+        (input(errors, "email", "Email address", None, answers.email,
+            kind(Some("email"), "email", false)))
+    }
 }
 
 /// What a confirmation page says beyond the reference.
@@ -495,20 +460,22 @@ pub(crate) fn confirmation_page(
     reference: &str,
     track_path: &str,
     told_by: Channel,
-) -> String {
+) -> Markup {
     let told = match told_by {
         Channel::Sms => "We have sent you a text message with the reference and this link.",
         Channel::Email => "We have sent you an email with the reference and this link.",
         Channel::None => "Keep the reference: you asked us not to send updates.",
     };
-    format!(
-        "<div class=\"panel\">\n<h1>{title}</h1>\n<div class=\"panel__body\">Your reference<br><strong>{reference}</strong></div>\n</div>\n<p>{told}</p>\n<h2>What happens next</h2>\n<p>{next}</p>\n<p><a href=\"{track_path}\">{link}</a></p>\n",
-        title = escape(page.title),
-        next = escape(page.next),
-        link = escape(page.link),
-        reference = escape(reference),
-        track_path = escape(track_path),
-    )
+    html! {
+        div.panel {
+            h1 { (page.title) }
+            div.panel__body { "Your reference" br; strong { (reference) } }
+        }
+        p { (told) }
+        h2 { "What happens next" }
+        p { (page.next) }
+        p { a href=(track_path) { (page.link) } }
+    }
 }
 
 #[cfg(test)]

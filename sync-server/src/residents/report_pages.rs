@@ -45,7 +45,7 @@ async fn page(
         title: "Report a repair",
         has_errors: !errors.is_empty(),
         staff: false,
-        main: maud::PreEscaped(report::form_page(state.services(), form, errors)),
+        main: report::form_page(state.services(), form, errors),
     };
     let status = if errors.is_empty() {
         StatusCode::OK

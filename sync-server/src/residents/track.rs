@@ -39,6 +39,7 @@ use crate::residents::link::{ResidentLink, not_found};
 use crate::residents::progress::{self, TrackView};
 use crate::residents::report::Confirmation;
 use crate::state::AppState;
+use maud::html;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -89,7 +90,7 @@ async fn show(State(state): State<AppState>, opened: ResidentLink) -> Result<Res
         title: &opened.job.office.reference,
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped(progress::track_page(&opened.job, &opened.service, &view)),
+        main: progress::track_page(&opened.job, &opened.service, &view),
     };
     Ok(render(&state, StatusCode::OK, &page))
 }
@@ -153,7 +154,7 @@ async fn book_page(
         title,
         has_errors: error.is_some(),
         staff: false,
-        main: maud::PreEscaped(main),
+        main,
     };
     let status = error.map_or(StatusCode::OK, |(status, _)| status);
     Ok(render(state, status, &page))
@@ -167,10 +168,13 @@ fn cannot_book(state: &AppState, opened: &ResidentLink, token: &str) -> Response
         title: "The appointment cannot be changed",
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped(format!(
-            "<h1>The appointment cannot be changed</h1>\n<p>Work on {} has started or finished, so there is no appointment to change. If you need to talk to us, call the council.</p>\n<p><a href=\"/track/{token}\">Back to your request</a></p>\n",
-            crate::pages::html::escape(&opened.job.office.reference)
-        )),
+        main: html! {
+            h1 { "The appointment cannot be changed" }
+            p {
+                "Work on " (opened.job.office.reference) " has started or finished, so there is no appointment to change. If you need to talk to us, call the council."
+            }
+            p { a href={ "/track/" (token) } { "Back to your request" } }
+        },
     };
     render(state, StatusCode::CONFLICT, &page)
 }
@@ -239,7 +243,7 @@ async fn booked(State(state): State<AppState>, opened: ResidentLink) -> Result<R
         title: "Appointment booked",
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped(progress::booked_page(&opened.job, token)),
+        main: progress::booked_page(&opened.job, token),
     };
     Ok(render(&state, StatusCode::OK, &page))
 }
@@ -286,12 +290,12 @@ async fn reported(
         title: confirmation.title,
         has_errors: false,
         staff: false,
-        main: maud::PreEscaped(crate::residents::report::confirmation_page(
+        main: crate::residents::report::confirmation_page(
             &confirmation,
             &opened.job.office.reference,
             &format!("/track/{token}"),
             told_by,
-        )),
+        ),
     };
     Ok(render(&state, StatusCode::OK, &page))
 }
