@@ -105,7 +105,7 @@ try {
     'service,address,priority\nhousing-repair,"1 Ham Way, Worthing",urgent\nboilers,,\n'));
   await page.getByRole('button', { name: 'Import' }).click();
   await heading(page, 'Rows with problems');
-  expect(await page.locator('.table--report tbody tr').count() === 1, 'one bad row reported');
+  expect(await page.locator('.doorstep-table--report tbody tr').count() === 1, 'one bad row reported');
   await check(page, 'import jobs, with problems');
   await page.getByLabel('CSV file').setInputFiles(csv('good.csv',
     'service,address,priority,assignee\nhousing-repair,"1 Ham Way, Worthing",urgent,Priya Sharma\nHousing repair,"2 Ham Way, Worthing",,\n'));

@@ -31,10 +31,10 @@ async function journeys(page, check) {
   await page.getByRole('button', { name: 'Send report' }).click();
   await heading(page, 'There is a problem');
   expect(page.url().endsWith('/report'), `stayed on the form: ${page.url()}`);
-  expect(await page.locator('.error-summary li').count() >= 6, 'the error summary lists each problem');
+  expect(await page.locator('.govuk-error-summary li').count() >= 6, 'the error summary lists each problem');
   await check(page, 'report a repair, with errors');
   // The summary links to the first field in error.
-  await page.locator('.error-summary a').first().click();
+  await page.locator('.govuk-error-summary a').first().click();
 
   step('report a repair: answered');
   await page.getByLabel('A leak or drip').check();
@@ -48,7 +48,7 @@ async function journeys(page, check) {
   await page.getByLabel('Mobile number').fill('07700 900222');
   await page.getByRole('button', { name: 'Send report' }).click();
   await heading(page, 'Repair reported');
-  const reference = (await page.locator('.panel strong').textContent()).trim();
+  const reference = (await page.locator('.govuk-panel strong').textContent()).trim();
   expect(/^HR-\d{5}$/.test(reference), `a reference: ${reference}`);
   console.log(`reported: ${reference}`);
   await check(page, 'repair reported');
@@ -56,7 +56,7 @@ async function journeys(page, check) {
   step('track the new repair');
   await page.getByRole('link', { name: 'Follow your repair and choose an appointment' }).click();
   await heading(page, reference);
-  expect((await page.locator('.tag').textContent()).trim() === 'Reported', 'status: reported');
+  expect((await page.locator('.govuk-tag').textContent()).trim() === 'Reported', 'status: reported');
   expect(await page.locator('.photos img').count() === 1, 'the resident\'s photo is shown');
   await check(page, 'track a new repair');
 
@@ -82,7 +82,7 @@ async function journeys(page, check) {
   step('the repair shows its appointment and can change it');
   await page.getByRole('link', { name: 'Back to your request' }).click();
   await heading(page, reference);
-  expect((await page.locator('.tag').textContent()).trim() === 'Booked', 'status: booked');
+  expect((await page.locator('.govuk-tag').textContent()).trim() === 'Booked', 'status: booked');
   await page.getByRole('link', { name: 'Change the appointment' }).click();
   await heading(page, 'Change your appointment');
   await check(page, 'change the appointment');
@@ -167,7 +167,7 @@ async function journeys(page, check) {
   await page.getByLabel('Assign to').selectOption({ label: 'Priya Sharma (operative)' });
   await page.getByRole('button', { name: 'Make the job' }).click();
   await heading(page, 'History');
-  expect((await page.locator('.tag').first().textContent()).trim() === 'Reported', 'a new job, reported');
+  expect((await page.locator('.govuk-tag').first().textContent()).trim() === 'Reported', 'a new job, reported');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await heading(page, 'Sign in');
 

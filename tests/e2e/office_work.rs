@@ -130,17 +130,17 @@ async fn jobs_import_from_csv_all_or_none_with_every_bad_row_reported() {
         "{page}"
     );
     for said in [
-        "<th scope=\"row\">3</th>",
+        "scope=\"row\">3</th>",
         "There is no service called “bins”",
         "The address is missing",
-        "<th scope=\"row\">4</th>",
+        "scope=\"row\">4</th>",
         "has no priority called “whenever”",
         "Nobody and no team called “Nobody Here”",
         "The resident's details",
     ] {
         assert!(page.contains(said), "{said}: {page}");
     }
-    assert!(!page.contains("<th scope=\"row\">2</th>"), "{page}");
+    assert!(!page.contains("scope=\"row\">2</th>"), "{page}");
     let (_, list) = office.get("/office").await;
     assert!(list.contains("7 of 7 jobs"), "nothing was made: {list}");
 
@@ -359,7 +359,7 @@ async fn devices_enrolled_listed_and_revoked(server: &TestServer) {
     assert_eq!(phone.sync(server, test_now()).await.unwrap(), 200);
     let (_, page) = office.get("/office/devices").await;
     assert!(
-        page.contains("<td>Friday 27 November 2026 at 8:15am</td>"),
+        page.contains(">Friday 27 November 2026 at 8:15am</td>"),
         "{page}"
     );
     assert!(!page.contains("Never"), "{page}");
@@ -438,7 +438,10 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
         .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Mo Farah can now sign in"), "{page}");
-    let password = shown_after(&page, "<dt>Password</dt><dd><code>");
+    let password = shown_after(
+        &page,
+        "Password</dt><dd class=\"govuk-summary-list__value\"><code>",
+    );
     let (status, page) = office
         .post("/office/people", "name=&role=crew&email=not-an-email")
         .await;

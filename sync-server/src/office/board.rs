@@ -47,8 +47,8 @@ pub(super) fn router() -> Router<AppState> {
 async fn page(State(state): State<AppState>, session: StaffSession) -> Result<Response, ApiError> {
     let board = render(&state, session.tenant).await?;
     let main = html! {
-        h1 { "Today" }
-        p #board-updated role="status" class="hint" {
+        h1.govuk-heading-l { "Today" }
+        p #board-updated role="status" class="govuk-hint" {
             "As of page load. The board updates itself as phones sync."
         }
         div #board { (board) }
@@ -114,7 +114,7 @@ fn board_events(
         }
         let board = render(&watch.state, watch.tenant)
             .await
-            .unwrap_or_else(|_| html! { p { "The board could not be read just now." } });
+            .unwrap_or_else(|_| html! { p.govuk-body { "The board could not be read just now." } });
         // An event's data is text: the board's HTML, on one line.
         let event = Event::default()
             .event("board")
@@ -204,7 +204,7 @@ fn today(summaries: &[JobSummary], now: Timestamp) -> Vec<&JobSummary> {
 /// team and a column per status, each cell listing its jobs.
 fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> Markup {
     if jobs.is_empty() {
-        return html! { p { "No jobs are booked for today." } };
+        return html! { p.govuk-body { "No jobs are booked for today." } };
     }
     // Statuses in the order they first appear among today's jobs, which
     // the summaries give by appointment.
@@ -227,20 +227,20 @@ fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> Markup 
                 span data-status=(id) { (label) " " (count(id)) }
             }
         }
-        table.table.board {
-            caption.visually-hidden { "Today's jobs by person and status" }
-            thead {
-                tr {
-                    th scope="col" { "Who" }
+        table.govuk-table.board {
+            caption.govuk-table__caption.govuk-visually-hidden { "Today's jobs by person and status" }
+            thead.govuk-table__head {
+                tr.govuk-table__row {
+                    th.govuk-table__header scope="col" { "Who" }
                     @for (_, label) in &statuses {
-                        th scope="col" { (label) }
+                        th.govuk-table__header scope="col" { (label) }
                     }
                 }
             }
-            tbody {
+            tbody.govuk-table__body {
                 @for (holder, jobs) in &rows {
-                    tr {
-                        th scope="row" {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="row" {
                             @match holder {
                                 Holder::Person(name, _) => { (name) }
                                 Holder::Team(name, _) => { "Team: " (name) }
@@ -252,12 +252,12 @@ fn board_html(jobs: &[&JobSummary], holder: impl Fn(JobId) -> Holder) -> Markup 
                                 .iter()
                                 .filter(|job| job.status.as_str() == *id)
                                 .collect();
-                            td {
+                            td.govuk-table__cell {
                                 @if !here.is_empty() {
                                     ul.board-jobs {
                                         @for job in here {
                                             li {
-                                                a href={ "/office/jobs/" (job.job) } title={ (job.address) ", " (slot(job)) } {
+                                                a.govuk-link href={ "/office/jobs/" (job.job) } title={ (job.address) ", " (slot(job)) } {
                                                     (job.reference)
                                                 }
                                             }

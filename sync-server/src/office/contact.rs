@@ -89,8 +89,8 @@ pub(super) fn section(session: &StaffSession, job: JobId, contact: Option<&Conta
     match contact {
         Some(contact) => form(session, job, &ContactForm::from_contact(contact), &[]),
         None => html! {
-            h2 { "The resident" }
-            p { "This job has no contact details: the resident is not sent updates." }
+            h2.govuk-heading-m { "The resident" }
+            p.govuk-body { "This job has no contact details: the resident is not sent updates." }
         },
     }
 }
@@ -108,33 +108,37 @@ fn form(
             .map(|(_, message)| message.as_str())
     };
     html! {
-        h2 #contact { "The resident" }
+        h2.govuk-heading-m #contact { "The resident" }
         (error_summary(errors))
         form method="post" action={ "/office/jobs/" (job) "/contact" } novalidate {
             (csrf_field(session))
             (text_field("name", "Name", &answers.name, "text", error("name")))
             (text_field("phone", "Phone", &answers.phone, "tel", error("phone")))
             (text_field("email", "Email", &answers.email, "email", error("email")))
-            fieldset.fieldset {
-                legend.fieldset__legend { "Updates by" }
+            fieldset.govuk-fieldset {
+                legend.govuk-fieldset__legend.govuk-fieldset__legend--s { "Updates by" }
+                div.govuk-radios.govuk-radios--small {
                 @for (value, label) in [
                     ("sms", "Text message"),
                     ("email", "Email"),
                     ("none", "No updates"),
                 ] {
-                    div.radios__item {
-                        input.radios__input id={ "updates-" (value) } name="updates" type="radio"
+                    div.govuk-radios__item {
+                        input.govuk-radios__input id={ "updates-" (value) } name="updates" type="radio"
                             value=(value) checked[answers.updates == value];
-                        label.label.radios__label for={ "updates-" (value) } { (label) }
+                        label.govuk-label.govuk-radios__label for={ "updates-" (value) } { (label) }
                     }
                 }
+                }
             }
-            div.checkboxes__item {
-                input.checkboxes__input #no_texts name="no_texts" type="checkbox" value="yes"
+            div.govuk-form-group { div.govuk-checkboxes.govuk-checkboxes--small {
+            div.govuk-checkboxes__item {
+                input.govuk-checkboxes__input #no_texts name="no_texts" type="checkbox" value="yes"
                     checked[answers.no_texts.is_some()];
-                label.label.checkboxes__label for="no_texts" { "The resident asked for no texts" }
+                label.govuk-label.govuk-checkboxes__label for="no_texts" { "The resident asked for no texts" }
             }
-            button.button.button--secondary type="submit" { "Correct the contact details" }
+            } }
+            button.govuk-button.govuk-button--secondary type="submit" { "Correct the contact details" }
         }
     }
 }
@@ -165,9 +169,9 @@ async fn correct(
     );
     let Some(new) = checked.filter(|_| errors.is_empty()) else {
         let main = html! {
-            h1 { "Correct the resident's contact details" }
+            h1.govuk-heading-l { "Correct the resident's contact details" }
             (form(&session, job, &answers, &errors))
-            p { a href={ "/office/jobs/" (job) } { "Back to the job" } }
+            p.govuk-body { a.govuk-link href={ "/office/jobs/" (job) } { "Back to the job" } }
         };
         return staff_page(
             &state,

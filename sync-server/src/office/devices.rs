@@ -60,37 +60,37 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
     let devices = state.with_store(move |store| store.devices(tenant)).await?;
     let people = enrollable(&state, &session).await?;
     let main = html! {
-        h1 { "Devices" }
-        h2 { "Enrol a phone" }
+        h1.govuk-heading-l { "Devices" }
+        h2.govuk-heading-m { "Enrol a phone" }
         form method="post" action="/office/devices/enrolments" {
             (csrf_field(&session))
             (select_with("user", "For", "Choose a person", &people, ""))
-            button type="submit" class="button" { "Make an enrolment code" }
+            button type="submit" class="govuk-button" { "Make an enrolment code" }
         }
-        h2 { "Enrolled devices" }
+        h2.govuk-heading-m { "Enrolled devices" }
         @if devices.is_empty() {
-            p { "No phone has been enrolled yet." }
+            p.govuk-body { "No phone has been enrolled yet." }
         } @else {
-            table.table {
-                caption.visually-hidden { "Enrolled devices" }
-                thead {
-                    tr {
-                        th scope="col" { "Person" }
-                        th scope="col" { "Device" }
-                        th scope="col" { "Enrolled" }
-                        th scope="col" { "Last synced" }
-                        th scope="col" { "Status" }
+            table.govuk-table {
+                caption.govuk-table__caption.govuk-visually-hidden { "Enrolled devices" }
+                thead.govuk-table__head {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="col" { "Person" }
+                        th.govuk-table__header scope="col" { "Device" }
+                        th.govuk-table__header scope="col" { "Enrolled" }
+                        th.govuk-table__header scope="col" { "Last synced" }
+                        th.govuk-table__header scope="col" { "Status" }
                     }
                 }
-                tbody {
+                tbody.govuk-table__body {
                     @for device in &devices {
                         @let short = short_id(device.device);
-                        tr {
-                            td { (device.name) }
-                            td { code { (short) } }
-                            td { (when(device.enrolled_at)) }
-                            td { (device.last_sync_at.map_or_else(|| "Never".into(), when)) }
-                            td {
+                        tr.govuk-table__row {
+                            td.govuk-table__cell { (device.name) }
+                            td.govuk-table__cell { code { (short) } }
+                            td.govuk-table__cell { (when(device.enrolled_at)) }
+                            td.govuk-table__cell { (device.last_sync_at.map_or_else(|| "Never".into(), when)) }
+                            td.govuk-table__cell {
                                 @match device.revoked_at {
                                     // A revoked phone that turns up again is
                                     // re-enrolled with its own actor id, so its
@@ -101,14 +101,14 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
                                             input type="hidden" name="user" value=(device.user);
                                             input type="hidden" name="device" value=(device.device);
                                             "Revoked " (when(at)) " "
-                                            button type="submit" class="button button--secondary" aria-label={ "Re-enrol " (device.name) "'s device " (short) } { "Re-enrol" }
+                                            button type="submit" class="govuk-button govuk-button--secondary" aria-label={ "Re-enrol " (device.name) "'s device " (short) } { "Re-enrol" }
                                         }
                                     }
                                     None => {
                                         form method="post" action={ "/office/devices/" (device.device) "/revoke" } {
                                             (csrf_field(&session))
                                             "In use "
-                                            button type="submit" class="button button--warning" aria-label={ "Revoke " (device.name) "'s device " (short) } { "Revoke" }
+                                            button type="submit" class="govuk-button govuk-button--warning" aria-label={ "Revoke " (device.name) "'s device " (short) } { "Revoke" }
                                         }
                                     }
                                 }
@@ -181,8 +181,8 @@ async fn enrol(
     let link = format!("{server}/app/#code={code}");
     let qr = qr_svg(&link)?;
     let main = html! {
-        h1 { "Enrolment code for " (label) }
-        p {
+        h1.govuk-heading-l { "Enrolment code for " (label) }
+        p.govuk-body {
             "On the phone, open " strong { (server) "/app/" }
             " and enter this code, or scan the QR code with the phone's camera. The code works once, until "
             (when(expires_at)) "."
@@ -192,7 +192,7 @@ async fn enrol(
             (qr)
             figcaption { "Scan to open the app with the code filled in" }
         }
-        p { a href="/office/devices" { "Back to devices" } }
+        p.govuk-body { a.govuk-link href="/office/devices" { "Back to devices" } }
     };
     staff_page(&state, &session, StatusCode::OK, "Enrolment code", main).await
 }

@@ -69,36 +69,36 @@ async fn import_page(
 ) -> Result<Response, ApiError> {
     let main = html! {
         (report)
-        h1 { "Import jobs" }
-        p { "A CSV file with a heading row, one job per row after it. These columns are read, in any order:" }
-        table.table {
-            caption.visually-hidden { "Columns" }
-            thead {
-                tr {
-                    th scope="col" { "Heading" }
-                    th scope="col" { "What it holds" }
+        h1.govuk-heading-l { "Import jobs" }
+        p.govuk-body { "A CSV file with a heading row, one job per row after it. These columns are read, in any order:" }
+        table.govuk-table {
+            caption.govuk-table__caption.govuk-visually-hidden { "Columns" }
+            thead.govuk-table__head {
+                tr.govuk-table__row {
+                    th.govuk-table__header scope="col" { "Heading" }
+                    th.govuk-table__header scope="col" { "What it holds" }
                 }
             }
-            tbody {
+            tbody.govuk-table__body {
                 @for (heading, what) in COLUMNS {
-                    tr {
-                        td { code { (heading) } }
-                        td { (what) }
+                    tr.govuk-table__row {
+                        td.govuk-table__cell { code { (heading) } }
+                        td.govuk-table__cell { (what) }
                     }
                 }
             }
         }
-        p { "If any row has a problem, no job is made: fix the rows listed and send the whole file again." }
+        p.govuk-body { "If any row has a problem, no job is made: fix the rows listed and send the whole file again." }
         form method="post" action="/office/jobs/import" enctype="multipart/form-data" novalidate {
             (csrf_field(session))
-            div.form-group {
-                label.label for="file" { "CSV file" }
-                span.hint #file-hint { "Up to " (MAX_ROWS) " rows and 1 MB." }
-                input.input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
+            div.govuk-form-group {
+                label.govuk-label for="file" { "CSV file" }
+                div.govuk-hint #file-hint { "Up to " (MAX_ROWS) " rows and 1 MB." }
+                input.govuk-input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
             }
-            button.button type="submit" { "Import" }
+            button.govuk-button type="submit" { "Import" }
         }
-        p { a href="/office" { "Back to jobs" } }
+        p.govuk-body { a.govuk-link href="/office" { "Back to jobs" } }
     };
     staff_page(state, session, status, "Import jobs", main).await
 }
@@ -140,13 +140,13 @@ async fn import(
         made.push(crate::intake::create(&state, author.clone(), tenant, new, now).await?);
     }
     let main = html! {
-        div.panel { h1 { (made.len()) " jobs imported" } }
-        ul {
+        div.govuk-panel.govuk-panel--confirmation { h1.govuk-panel__title { (made.len()) " jobs imported" } }
+        ul.govuk-list.govuk-list--bullet {
             @for created in &made {
-                li { a href={ "/office/jobs/" (created.job) } { (created.reference) } }
+                li { a.govuk-link href={ "/office/jobs/" (created.job) } { (created.reference) } }
             }
         }
-        p { a href="/office" { "Back to jobs" } }
+        p.govuk-body { a.govuk-link href="/office" { "Back to jobs" } }
     };
     staff_page(&state, &session, StatusCode::OK, "Jobs imported", main).await
 }
@@ -326,22 +326,22 @@ fn problem_report(problems: &[&Row], rows: usize) -> Markup {
             "problems",
             format!("{} of {rows} rows have problems, so no job was made", problems.len()),
         )]))
-        h2 #problems { "Rows with problems" }
-        table.table.table--report {
-            caption.visually-hidden { "Rows with problems" }
-            thead {
-                tr {
-                    th scope="col" { "Line" }
-                    th scope="col" { "Problems" }
+        h2.govuk-heading-m #problems { "Rows with problems" }
+        table.govuk-table.doorstep-table--report {
+            caption.govuk-table__caption.govuk-visually-hidden { "Rows with problems" }
+            thead.govuk-table__head {
+                tr.govuk-table__row {
+                    th.govuk-table__header scope="col" { "Line" }
+                    th.govuk-table__header scope="col" { "Problems" }
                 }
             }
-            tbody {
+            tbody.govuk-table__body {
                 @for (line, row) in problems {
                     @if let Err(messages) = row {
-                        tr {
-                            th scope="row" { (line) }
-                            td {
-                                ul {
+                        tr.govuk-table__row {
+                            th.govuk-table__header scope="row" { (line) }
+                            td.govuk-table__cell {
+                                ul.govuk-list.govuk-list--bullet {
                                     @for message in messages {
                                         li { (message) }
                                     }

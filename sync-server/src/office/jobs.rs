@@ -95,42 +95,42 @@ async fn jobs(
     let shown: Vec<&JobSummary> = all.iter().filter(|job| filter.keeps(job)).collect();
 
     let main = html! {
-        h1 { "Jobs" }
-        p {
-            a.button href="/office/jobs/new" { "Make a job" }
+        h1.govuk-heading-l { "Jobs" }
+        p.govuk-body {
+            a.govuk-button href="/office/jobs/new" { "Make a job" }
             " "
-            a.button.button--secondary href="/office/jobs/import" { "Import jobs from a file" }
+            a.govuk-button.govuk-button--secondary href="/office/jobs/import" { "Import jobs from a file" }
         }
         form method="get" action="/office" role="search" {
-            div.form-group {
-                label.label for="q" { "Search by reference or address" }
-                input.input #q name="q" type="search" value=(filter.q);
+            div.govuk-form-group {
+                label.govuk-label for="q" { "Search by reference or address" }
+                input.govuk-input #q name="q" type="search" value=(filter.q);
             }
             (select("status", "Status", &statuses, &filter.status))
             (select("service", "Service", &services, &filter.service))
-            button.button.button--secondary type="submit" { "Show jobs" }
+            button.govuk-button.govuk-button--secondary type="submit" { "Show jobs" }
         }
         p role="status" { (shown.len()) " of " (all.len()) " jobs" }
         @if !shown.is_empty() {
-            table.table {
-                caption.visually-hidden { "Jobs" }
-                thead {
-                    tr {
-                        th scope="col" { "Reference" }
-                        th scope="col" { "Service" }
-                        th scope="col" { "Status" }
-                        th scope="col" { "Address" }
-                        th scope="col" { "Appointment" }
+            table.govuk-table {
+                caption.govuk-table__caption.govuk-visually-hidden { "Jobs" }
+                thead.govuk-table__head {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="col" { "Reference" }
+                        th.govuk-table__header scope="col" { "Service" }
+                        th.govuk-table__header scope="col" { "Status" }
+                        th.govuk-table__header scope="col" { "Address" }
+                        th.govuk-table__header scope="col" { "Appointment" }
                     }
                 }
-                tbody {
+                tbody.govuk-table__body {
                     @for job in &shown {
-                        tr {
-                            td { a href={ "/office/jobs/" (job.job) } { (job.reference) } }
-                            td { (job.service_name) }
-                            td { strong.tag { (job.status_label) } }
-                            td { (job.address) }
-                            td { (appointment_words(job)) }
+                        tr.govuk-table__row {
+                            td.govuk-table__cell { a.govuk-link href={ "/office/jobs/" (job.job) } { (job.reference) } }
+                            td.govuk-table__cell { (job.service_name) }
+                            td.govuk-table__cell { strong.govuk-tag { (job.status_label) } }
+                            td.govuk-table__cell { (job.address) }
+                            td.govuk-table__cell { (appointment_words(job)) }
                         }
                     }
                 }
@@ -220,7 +220,7 @@ async fn job_page(
         ("Service", html! { (service.name) }),
         (
             "Status",
-            html! { strong.tag { (service.state_label(status)) } },
+            html! { strong.govuk-tag { (service.state_label(status)) } },
         ),
         ("Address", html! { (job.office.address.one_line()) }),
         (
@@ -253,17 +253,17 @@ async fn job_page(
     let contact = super::contact::load(&state, &session, job_id).await?;
     let photos = photos_section(&state, job_id, &job, &service, &names).await?;
     let main = html! {
-        span.caption { (service.name) }
-        h1 { (job.office.reference) }
+        span.govuk-caption-l { (service.name) }
+        h1.govuk-heading-l { (job.office.reference) }
         (summary_list(&rows))
         form method="post" action={ "/office/jobs/" (job_id) "/assignee" } {
             (csrf_field(&session))
             (select_with("assignee", "Assign to", "Nobody yet", &choices, &current))
-            button.button.button--secondary type="submit" { "Assign" }
+            button.govuk-button.govuk-button--secondary type="submit" { "Assign" }
         }
         (super::contact::section(&session, job_id, contact.as_ref()))
         (photos)
-        h2 { "History" }
+        h2.govuk-heading-m { "History" }
         ol.timeline {
             @for (at, what) in history::history(&job, &service, &authors, &names) {
                 li {
@@ -272,33 +272,33 @@ async fn job_page(
                 }
             }
         }
-        h2 { "Messages to the resident" }
+        h2.govuk-heading-m { "Messages to the resident" }
         @if messages.is_empty() {
-            p { "None yet." }
+            p.govuk-body { "None yet." }
         } @else {
-            table.table {
-                caption.visually-hidden { "Messages to the resident" }
-                thead {
-                    tr {
-                        th scope="col" { "About" }
-                        th scope="col" { "By" }
-                        th scope="col" { "Status" }
-                        th scope="col" { "Delivery" }
+            table.govuk-table {
+                caption.govuk-table__caption.govuk-visually-hidden { "Messages to the resident" }
+                thead.govuk-table__head {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="col" { "About" }
+                        th.govuk-table__header scope="col" { "By" }
+                        th.govuk-table__header scope="col" { "Status" }
+                        th.govuk-table__header scope="col" { "Delivery" }
                     }
                 }
-                tbody {
+                tbody.govuk-table__body {
                     @for message in &messages {
-                        tr {
-                            td { (message.event.as_str()) }
-                            td { (channel_words(message.channel)) }
-                            td { (message_status(message)) }
-                            td { (message.delivery.as_deref().unwrap_or("")) }
+                        tr.govuk-table__row {
+                            td.govuk-table__cell { (message.event.as_str()) }
+                            td.govuk-table__cell { (channel_words(message.channel)) }
+                            td.govuk-table__cell { (message_status(message)) }
+                            td.govuk-table__cell { (message.delivery.as_deref().unwrap_or("")) }
                         }
                     }
                 }
             }
         }
-        p { a href="/office" { "Back to jobs" } }
+        p.govuk-body { a.govuk-link href="/office" { "Back to jobs" } }
     };
     staff_page(
         &state,
@@ -399,9 +399,9 @@ async fn photos_section(
         caption
     };
     Ok(html! {
-        h2 { "Photos" }
+        h2.govuk-heading-m { "Photos" }
         @if photos.is_empty() {
-            p { "None yet." }
+            p.govuk-body { "None yet." }
         } @else {
             div.photos {
                 @for photo in photos {
@@ -413,14 +413,14 @@ async fn photos_section(
                         @match shown {
                             Some(small) => {
                                 @let large = photo.display.unwrap_or(small);
-                                a href={ "/office/jobs/" (job_id) "/photos/" (large) } {
+                                a.govuk-link href={ "/office/jobs/" (job_id) "/photos/" (large) } {
                                     img src={ "/office/jobs/" (job_id) "/photos/" (small) }
                                         alt={ (service.photo_label(&photo.kind)) " photo (opens the large picture)" }
                                         width="320" height="240" loading="lazy";
                                 }
                             }
                             None => {
-                                p.hint { "Not uploaded from the phone yet" }
+                                p.govuk-hint { "Not uploaded from the phone yet" }
                             }
                         }
                         figcaption { (caption(photo)) }
@@ -504,28 +504,28 @@ async fn new_job_page(
         @if let Some(error) = &error {
             (error_summary(&[("service", error.clone())]))
         }
-        h1 { "Make a job" }
+        h1.govuk-heading-l { "Make a job" }
         form method="post" action="/office/jobs" novalidate {
             (csrf_field(session))
             (select_with("service", "Service", "Choose a service", &services, &form.service))
             (select_with("priority", "Priority", "None", &priorities, &form.priority))
-            div.form-group {
-                label.label for="address" { "Address" }
-                span.hint #address-hint { "On one line, with the postcode last." }
-                input.input #address name="address" aria-describedby="address-hint" value=(form.address);
+            div.govuk-form-group {
+                label.govuk-label for="address" { "Address" }
+                div.govuk-hint #address-hint { "On one line, with the postcode last." }
+                input.govuk-input #address name="address" aria-describedby="address-hint" value=(form.address);
             }
-            div.form-group {
-                label.label for="description" { "What needs doing" }
+            div.govuk-form-group {
+                label.govuk-label for="description" { "What needs doing" }
                 textarea #description name="description" rows="4" { (form.description) }
             }
             (select_with("assignee", "Assign to", "Nobody yet", &choices, &form.assignee))
-            h2 { "The resident (optional)" }
+            h2.govuk-heading-m { "The resident (optional)" }
             (text_field("name", "Name", &form.name, "text", None))
             (text_field("phone", "Phone", &form.phone, "tel", None))
             (text_field("email", "Email", &form.email, "email", None))
-            button.button type="submit" { "Make the job" }
+            button.govuk-button type="submit" { "Make the job" }
         }
-        p { a href="/office" { "Back to jobs" } }
+        p.govuk-body { a.govuk-link href="/office" { "Back to jobs" } }
     };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST

@@ -113,7 +113,7 @@ async fn staff_page(
             form.phase method="post" action="/office/council" {
                 (csrf_field(session))
                 (select_with("council", "Working for", "Choose a council", &councils, &tenant))
-                button.button.button--secondary type="submit" { "Switch council" }
+                button.govuk-button.govuk-button--secondary type="submit" { "Switch council" }
             }
         }
         (main)
@@ -153,17 +153,17 @@ fn sign_in_main(email: &str, problem: SignInProblem) -> Markup {
         @if let Some(message) = problem_text {
             (error_summary(&[("email", message)]))
         }
-        h1 { "Sign in" }
+        h1.govuk-heading-l { "Sign in" }
         form method="post" action="/office/sign-in" novalidate {
-            div.form-group.form-group--error[refused] {
-                label.label for="email" { "Email address" }
-                input.input #email name="email" type="email" autocomplete="username" spellcheck="false" value=(email);
+            div.govuk-form-group.govuk-form-group--error[refused] {
+                label.govuk-label for="email" { "Email address" }
+                input.govuk-input #email name="email" type="email" autocomplete="username" spellcheck="false" value=(email);
             }
-            div.form-group.form-group--error[refused] {
-                label.label for="password" { "Password" }
-                input.input #password name="password" type="password" autocomplete="current-password";
+            div.govuk-form-group.govuk-form-group--error[refused] {
+                label.govuk-label for="password" { "Password" }
+                input.govuk-input #password name="password" type="password" autocomplete="current-password";
             }
-            button.button type="submit" { "Sign in" }
+            button.govuk-button type="submit" { "Sign in" }
         }
     }
 }
@@ -316,14 +316,14 @@ fn chosen_assignee(
 /// message above it when the last answer was refused.
 fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str>) -> Markup {
     html! {
-        div.form-group {
-            label.label for=(id) { (label) }
+        div.govuk-form-group {
+            label.govuk-label for=(id) { (label) }
             @if let Some(message) = error {
-                p.error-message id={ (id) "-error" } {
-                    span.visually-hidden { "Error:" } " " (message)
+                p.govuk-error-message id={ (id) "-error" } {
+                    span.govuk-visually-hidden { "Error:" } " " (message)
                 }
             }
-            input.input id=(id) name=(id) type=(kind) value=(value);
+            input.govuk-input id=(id) name=(id) type=(kind) value=(value);
         }
     }
 }
@@ -360,9 +360,9 @@ fn select_with(
     chosen: &str,
 ) -> Markup {
     html! {
-        div.form-group {
-            label.label for=(id) { (label) }
-            select id=(id) name=(id) {
+        div.govuk-form-group {
+            label.govuk-label for=(id) { (label) }
+            select.govuk-select id=(id) name=(id) {
                 option value="" { (empty) }
                 @for (value, text) in options {
                     option value=(value) selected[value == chosen] { (text) }
@@ -396,12 +396,12 @@ fn signed_in_bar(session: &StaffSession) -> Markup {
         form.phase method="post" action="/office/sign-out" {
             (csrf_field(session))
             "Signed in as " (session.name) " (" (role) "). "
-            button.button.button--secondary type="submit" { "Sign out" }
+            button.govuk-button.govuk-button--secondary type="submit" { "Sign out" }
         }
         nav.office-nav aria-label="Back office" {
-            ul {
+            ul.govuk-list.govuk-list--bullet {
                 @for (href, label) in sections {
-                    li { a href=(href) { (label) } }
+                    li { a.govuk-link href=(href) { (label) } }
                 }
             }
         }

@@ -89,28 +89,28 @@ async fn people_page(
         @if let Some((field, message)) = &error {
             (error_summary(&[(*field, message.clone())]))
         }
-        h1 { "People and teams" }
-        table.table {
-            caption.visually-hidden { "People" }
-            thead {
-                tr {
-                    th scope="col" { "Name" }
-                    th scope="col" { "Role" }
-                    th scope="col" { "Team" }
-                    th scope="col" { "Status" }
+        h1.govuk-heading-l { "People and teams" }
+        table.govuk-table {
+            caption.govuk-table__caption.govuk-visually-hidden { "People" }
+            thead.govuk-table__head {
+                tr.govuk-table__row {
+                    th.govuk-table__header scope="col" { "Name" }
+                    th.govuk-table__header scope="col" { "Role" }
+                    th.govuk-table__header scope="col" { "Team" }
+                    th.govuk-table__header scope="col" { "Status" }
                 }
             }
-            tbody {
+            tbody.govuk-table__body {
                 @for person in &people {
-                    tr {
-                        th scope="row" { (person.name) }
-                        td { (person.role) }
-                        td {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="row" { (person.name) }
+                        td.govuk-table__cell { (person.role) }
+                        td.govuk-table__cell {
                             @if person.active {
                                 form method="post" action={ "/office/people/" (person.user) "/team" } {
                                     (csrf_field(session))
                                     (team_select(person, &team_choices))
-                                    button type="submit" class="button button--secondary" { "Move" }
+                                    button type="submit" class="govuk-button govuk-button--secondary" { "Move" }
                                 }
                             } @else {
                                 (person
@@ -121,35 +121,35 @@ async fn people_page(
                                     .join(", "))
                             }
                         }
-                        td { (status_cell(session, person)) }
+                        td.govuk-table__cell { (status_cell(session, person)) }
                     }
                 }
             }
         }
-        h2 { "Add a person" }
+        h2.govuk-heading-m { "Add a person" }
         form method="post" action="/office/people" novalidate {
             (csrf_field(session))
-            div.form-group {
-                label.label for="name" { "Full name" }
-                input.input #name name="name" autocomplete="off" value=(form.name);
+            div.govuk-form-group {
+                label.govuk-label for="name" { "Full name" }
+                input.govuk-input #name name="name" autocomplete="off" value=(form.name);
             }
             (select_with("role", "Role", "Choose a role", &roles, &form.role))
             (select_with("team", "Team", "No team", &team_choices, &form.team))
-            div.form-group {
-                label.label for="email" { "Email for back-office sign-in (dispatchers)" }
-                span.hint #email-hint { "Leave empty for people who only use the phone app." }
-                input.input #email name="email" type="email" aria-describedby="email-hint" spellcheck="false" value=(form.email);
+            div.govuk-form-group {
+                label.govuk-label for="email" { "Email for back-office sign-in (dispatchers)" }
+                div.govuk-hint #email-hint { "Leave empty for people who only use the phone app." }
+                input.govuk-input #email name="email" type="email" aria-describedby="email-hint" spellcheck="false" value=(form.email);
             }
-            button type="submit" class="button" { "Add the person" }
+            button type="submit" class="govuk-button" { "Add the person" }
         }
-        h2 { "Add a team" }
+        h2.govuk-heading-m { "Add a team" }
         form method="post" action="/office/teams" novalidate {
             (csrf_field(session))
-            div.form-group {
-                label.label for="team-name" { "Team name" }
-                input.input #team-name name="name" autocomplete="off";
+            div.govuk-form-group {
+                label.govuk-label for="team-name" { "Team name" }
+                input.govuk-input #team-name name="name" autocomplete="off";
             }
-            button type="submit" class="button button--secondary" { "Add the team" }
+            button type="submit" class="govuk-button govuk-button--secondary" { "Add the team" }
         }
     };
     let status = if error.is_some() {
@@ -171,9 +171,9 @@ fn team_select(person: &Person, team_choices: &[(String, String)]) -> Markup {
         .map(ToString::to_string)
         .unwrap_or_default();
     html! {
-        div.form-group {
-            label.label for=(id) { "Team of " (person.name) }
-            select id=(id) name="team" {
+        div.govuk-form-group {
+            label.govuk-label for=(id) { "Team of " (person.name) }
+            select.govuk-select id=(id) name="team" {
                 option value="" { "No team" }
                 @for (value, text) in team_choices {
                     option value=(value) selected[*value == current] { (text) }
@@ -199,7 +199,7 @@ fn status_cell(session: &StaffSession, person: &Person) -> Markup {
             (csrf_field(session))
             input type="hidden" name="active" value=(then);
             (now) " "
-            button type="submit" class="button button--secondary" aria-label={ (action) " " (person.name) } { (action) }
+            button type="submit" class="govuk-button govuk-button--secondary" aria-label={ (action) " " (person.name) } { (action) }
         }
     }
 }
@@ -311,14 +311,14 @@ async fn add_person(
         state.public_url().trim_end_matches('/')
     );
     let main = html! {
-        h1 { (form.name.trim()) " can now sign in" }
-        p { "Give them these details in person or by phone. The password is shown only this once." }
+        h1.govuk-heading-l { (form.name.trim()) " can now sign in" }
+        p.govuk-body { "Give them these details in person or by phone. The password is shown only this once." }
         (summary_list(&[
             ("Sign in at", html! { (sign_in_at) }),
             ("Email", html! { (email) }),
             ("Password", html! { code { (password) } }),
         ]))
-        p { a href="/office/people" { "Back to people and teams" } }
+        p.govuk-body { a.govuk-link href="/office/people" { "Back to people and teams" } }
     };
     staff_page(&state, &session, StatusCode::OK, "Person added", main).await
 }

@@ -105,23 +105,23 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
     });
     let crew_names: BTreeMap<String, String> = crews(&state, &session).await?.into_iter().collect();
     let main = html! {
-        h1 { "Rounds" }
-        p { a href="/office/rounds/new" class="button" { "Make a round" } }
+        h1.govuk-heading-l { "Rounds" }
+        p.govuk-body { a.govuk-button href="/office/rounds/new" draggable="false" { "Make a round" } }
         @if rounds.is_empty() {
-            p { "There are no rounds yet." }
+            p.govuk-body { "There are no rounds yet." }
         } @else {
-            table.table {
-                caption.visually-hidden { "Rounds" }
-                thead {
-                    tr {
-                        th scope="col" { "Round" }
-                        th scope="col" { "Day" }
-                        th scope="col" { "Crew" }
-                        th scope="col" { "Done" }
-                        th scope="col" { "Status" }
+            table.govuk-table {
+                caption.govuk-table__caption.govuk-visually-hidden { "Rounds" }
+                thead.govuk-table__head {
+                    tr.govuk-table__row {
+                        th.govuk-table__header scope="col" { "Round" }
+                        th.govuk-table__header scope="col" { "Day" }
+                        th.govuk-table__header scope="col" { "Crew" }
+                        th.govuk-table__header scope="col" { "Done" }
+                        th.govuk-table__header scope="col" { "Status" }
                     }
                 }
-                tbody {
+                tbody.govuk-table__body {
                     @for (id, round) in &rounds {
                         @let (done, all) = round.progress();
                         @let status = state
@@ -131,12 +131,12 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
                         @let crew = crew_names
                             .get(&round.office.crew.to_string())
                             .map_or("A crew no longer listed", String::as_str);
-                        tr {
-                            td { a href={ "/office/rounds/" (id) } { (round.office.reference) } }
-                            td { (round.office.date.in_words()) }
-                            td { (crew) }
-                            td { (done) " of " (all) }
-                            td { strong.tag { (status) } }
+                        tr.govuk-table__row {
+                            td.govuk-table__cell { a.govuk-link href={ "/office/rounds/" (id) } { (round.office.reference) } }
+                            td.govuk-table__cell { (round.office.date.in_words()) }
+                            td.govuk-table__cell { (crew) }
+                            td.govuk-table__cell { (done) " of " (all) }
+                            td.govuk-table__cell { strong.govuk-tag { (status) } }
                         }
                     }
                 }
@@ -197,32 +197,32 @@ async fn new_round_page(
         @if !problems.is_empty() {
             (error_summary(problems))
         }
-        h1 { "Make a round" }
+        h1.govuk-heading-l { "Make a round" }
         form method="post" action="/office/rounds" enctype="multipart/form-data" novalidate {
             (csrf_field(session))
-            div.form-group {
-                label.label for="reference" { "Reference" }
-                span.hint #reference-hint { "For example, WR-MON-3." }
-                input.input #reference name="reference" aria-describedby="reference-hint" autocomplete="off" value=(form.reference);
+            div.govuk-form-group {
+                label.govuk-label for="reference" { "Reference" }
+                div.govuk-hint #reference-hint { "For example, WR-MON-3." }
+                input.govuk-input #reference name="reference" aria-describedby="reference-hint" autocomplete="off" value=(form.reference);
             }
-            div.form-group {
-                label.label for="date" { "Day" }
-                input.input #date name="date" type="date" value=(form.date);
+            div.govuk-form-group {
+                label.govuk-label for="date" { "Day" }
+                input.govuk-input #date name="date" type="date" value=(form.date);
             }
             (select_with("service", "Service", "Choose a service", &services, &chosen_service))
             (select_with("crew", "Crew", "Choose a crew", &crews, &form.crew))
-            div.form-group {
-                label.label for="file" { "Property list (CSV)" }
-                span.hint #file-hint {
+            div.govuk-form-group {
+                label.govuk-label for="file" { "Property list (CSV)" }
+                div.govuk-hint #file-hint {
                     "A heading row, then one property per row in visiting order. Columns: "
                     code { "address" } " (needed), " code { "uprn" } ", " code { "containers" }
                     " (like " code { "refuse_240l x2; recycling_box" } "), " code { "note" } " for the crew."
                 }
-                input.input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
+                input.govuk-input #file name="file" type="file" accept=".csv,text/csv" aria-describedby="file-hint";
             }
-            button type="submit" class="button" { "Make the round" }
+            button type="submit" class="govuk-button" { "Make the round" }
         }
-        p { a href="/office/rounds" { "Back to rounds" } }
+        p.govuk-body { a.govuk-link href="/office/rounds" { "Back to rounds" } }
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -485,7 +485,7 @@ async fn round_page(
         rows.insert(0, ("Service", html! { (service.name) }));
         rows.push((
             "Status",
-            html! { strong.tag { (service.state_label(round.status(service))) } },
+            html! { strong.govuk-tag { (service.state_label(round.status(service))) } },
         ));
     }
     let log = round.office.log.clone();
@@ -507,33 +507,33 @@ async fn round_page(
     };
     let order = round.visiting_order();
     let main = html! {
-        span.caption { "Round" }
-        h1 { (round.office.reference) }
+        span.govuk-caption-l { "Round" }
+        h1.govuk-heading-l { (round.office.reference) }
         (summary_list(&rows))
         form method="post" action={ "/office/rounds/" (id) "/crew" } {
             (csrf_field(&session))
             (select_with("team", "Crew", "Choose a crew", &crews, &crew))
-            button type="submit" class="button button--secondary" { "Give it to this crew" }
+            button type="submit" class="govuk-button govuk-button--secondary" { "Give it to this crew" }
         }
-        h2 { "Stops in visiting order" }
-        table.table {
-            caption.visually-hidden { "Stops in visiting order" }
-            thead {
-                tr {
-                    th scope="col" { "Stop" }
-                    th scope="col" { "Address" }
-                    th scope="col" { "Outcome" }
-                    th scope="col" { "Move" }
+        h2.govuk-heading-m { "Stops in visiting order" }
+        table.govuk-table {
+            caption.govuk-table__caption.govuk-visually-hidden { "Stops in visiting order" }
+            thead.govuk-table__head {
+                tr.govuk-table__row {
+                    th.govuk-table__header scope="col" { "Stop" }
+                    th.govuk-table__header scope="col" { "Address" }
+                    th.govuk-table__header scope="col" { "Outcome" }
+                    th.govuk-table__header scope="col" { "Move" }
                 }
             }
-            tbody {
+            tbody.govuk-table__body {
                 @for (at, property_id) in order.iter().enumerate() {
                     @if let Some(property) = round.office.properties.get(property_id) {
                         @let address = property.address.one_line();
-                        tr {
-                            td { (at + 1) }
-                            td { (address) }
-                            td {
+                        tr.govuk-table__row {
+                            td.govuk-table__cell { (at + 1) }
+                            td.govuk-table__cell { (address) }
+                            td.govuk-table__cell {
                                 @if let Some(outcome) = round.outcomes.get(property_id) {
                                     @let label = service
                                         .as_ref()
@@ -544,14 +544,14 @@ async fn round_page(
                                     "Not yet"
                                 }
                             }
-                            td {
+                            td.govuk-table__cell {
                                 @for (direction, label, shown) in [("up", "Up", at > 0), ("down", "Down", at + 1 < order.len())] {
                                     @if shown {
                                         form method="post" action={ "/office/rounds/" (id) "/order" } class="inline-form" {
                                             (csrf_field(&session))
                                             input type="hidden" name="property" value=(property_id);
                                             input type="hidden" name="move" value=(direction);
-                                            button type="submit" class="button button--secondary" aria-label={ "Move " (address) " " (direction) } { (label) }
+                                            button type="submit" class="govuk-button govuk-button--secondary" aria-label={ "Move " (address) " " (direction) } { (label) }
                                         }
                                     }
                                 }
@@ -562,7 +562,7 @@ async fn round_page(
             }
         }
         @if !log.is_empty() {
-            h2 { "What the office did" }
+            h2.govuk-heading-m { "What the office did" }
             ol.timeline {
                 @for entry in &log {
                     @let who = match entry.by {
@@ -578,7 +578,7 @@ async fn round_page(
                 }
             }
         }
-        p { a href="/office/rounds" { "Back to rounds" } }
+        p.govuk-body { a.govuk-link href="/office/rounds" { "Back to rounds" } }
     };
     staff_page(
         &state,

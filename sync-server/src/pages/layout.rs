@@ -1,8 +1,10 @@
-//! The residents' page layout, after the GOV.UK Design System's page
-//! template: a skip link, a header in the council's colour with its name
-//! and the service's, one main column, a footer. Pages are plain HTML that
-//! work with JavaScript off; `assets/styles/residents.css` (served at
-//! [`STYLESHEET_PATH`]) styles them. A council's name comes from its
+//! The page layout, GOV.UK Design System's page template built from
+//! govuk-frontend's own components: a skip link, a generic header in the
+//! council's colour with its name (and logo), the service navigation with
+//! the service's name, one main column, a footer; no crown and no GDS
+//! Transport font. Pages are plain HTML that work with JavaScript off;
+//! govuk-frontend's stylesheet (pinned in `assets/govuk/`) and
+//! `assets/styles/doorstep.css` (served at [`STYLESHEET_PATH`]) style them. A council's name comes from its
 //! tenant record and its colour from `--brand-colour`, which must keep
 //! white header text readable (WCAG AA, 4.5:1).
 
@@ -11,11 +13,19 @@ use std::str::FromStr;
 
 use maud::{DOCTYPE, Markup, html};
 
-/// Where the residents' stylesheet is served.
-pub(crate) const STYLESHEET_PATH: &str = "/assets/residents.css";
+/// Where Doorstep's own stylesheet is served (its components that GOV.UK
+/// has none of: the council's header colour, the timeline, the board).
+pub(crate) const STYLESHEET_PATH: &str = "/assets/doorstep.css";
 
-/// The stylesheet's text, built into the binary.
-pub(crate) const STYLESHEET: &str = include_str!("../../../assets/styles/residents.css");
+/// Doorstep's own stylesheet, built into the binary.
+pub(crate) const STYLESHEET: &str = include_str!("../../../assets/styles/doorstep.css");
+
+/// Where the pinned govuk-frontend stylesheet is served.
+pub(crate) const GOVUK_STYLESHEET_PATH: &str = "/assets/govuk-frontend-6.6.0.min.css";
+
+/// govuk-frontend's stylesheet (see `assets/govuk/NOTICE.md`), built in.
+pub(crate) const GOVUK_STYLESHEET: &str =
+    include_str!("../../../assets/govuk/govuk-frontend.min.css");
 
 /// A council's header colour, `#rrggbb`, dark enough for white text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,37 +205,55 @@ impl Page<'_> {
         );
         html! {
             (DOCTYPE)
-            html lang="en" {
+            html.govuk-template lang="en" {
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) }
                     meta name="robots" content="noindex, nofollow";
+                    link rel="stylesheet" href=(GOVUK_STYLESHEET_PATH);
                     link rel="stylesheet" href=(STYLESHEET_PATH);
                     style { ":root { --brand: " (branding.colour) "; }" }
                 }
-                body {
-                    a.skip-link href="#main-content" { "Skip to main content" }
-                    header.header {
-                        div.width-container {
-                            @if branding.logo.is_some() {
-                                img.header__logo src=(LOGO_PATH) alt="" height="40";
+                body.govuk-template__body {
+                    a.govuk-skip-link href="#main-content" { "Skip to main content" }
+                    header.govuk-template__header {
+                        div.govuk-generic-header.doorstep-header {
+                            div.govuk-generic-header__container.govuk-width-container {
+                                div.govuk-generic-header__logo {
+                                    span.doorstep-header__council {
+                                        @if branding.logo.is_some() {
+                                            img.doorstep-header__logo src=(LOGO_PATH) alt="" height="40";
+                                        }
+                                        (self.council)
+                                    }
+                                }
                             }
-                            span.header__council { (self.council) }
-                            " "
-                            span.header__service { (self.service) }
+                        }
+                        div.govuk-service-navigation {
+                            div.govuk-width-container {
+                                div.govuk-service-navigation__container {
+                                    span.govuk-service-navigation__service-name {
+                                        span.govuk-service-navigation__text { (self.service) }
+                                    }
+                                }
+                            }
                         }
                     }
-                    div.width-container {
-                        main #main-content { (self.main) }
+                    div.govuk-width-container {
+                        main.govuk-main-wrapper #main-content { (self.main) }
                     }
-                    footer.footer {
-                        div.width-container {
-                            p {
-                                @if self.staff {
-                                    (self.council) ": Doorstep back office. Residents' details here are for the council's work only; they are deleted after a job closes."
-                                } @else {
-                                    (self.council) ". Your details are used only to keep you told about this request, and are deleted after it closes."
+                    footer.govuk-footer {
+                        div.govuk-width-container {
+                            div.govuk-footer__meta {
+                                div.govuk-footer__meta-item.govuk-footer__meta-item--grow {
+                                    p.govuk-body-s {
+                                        @if self.staff {
+                                            (self.council) ": Doorstep back office. Residents' details here are for the council's work only; they are deleted after a job closes."
+                                        } @else {
+                                            (self.council) ". Your details are used only to keep you told about this request, and are deleted after it closes."
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -236,26 +264,34 @@ impl Page<'_> {
     }
 }
 
-/// A GOV.UK-style summary list: a key and its value per row.
+/// A GOV.UK summary list: a key and its value per row.
 pub(crate) fn summary_list(rows: &[(&str, Markup)]) -> Markup {
     html! {
-        dl.summary-list {
+        dl.govuk-summary-list {
             @for (key, value) in rows {
-                div.summary-list__row { dt { (key) } dd { (value) } }
+                div.govuk-summary-list__row {
+                    dt.govuk-summary-list__key { (key) }
+                    dd.govuk-summary-list__value { (value) }
+                }
             }
         }
     }
 }
 
-/// An error summary linking to each field in error (`(field id, message)`).
+/// A GOV.UK error summary linking to each field in error (`(field id,
+/// message)`).
 pub(crate) fn error_summary(errors: &[(&str, String)]) -> Markup {
     html! {
         @if !errors.is_empty() {
-            div.error-summary role="alert" tabindex="-1" {
-                h2 { "There is a problem" }
-                ul {
-                    @for (field, message) in errors {
-                        li { a href={ "#" (field) } { (message) } }
+            div.govuk-error-summary tabindex="-1" {
+                div role="alert" {
+                    h2.govuk-error-summary__title { "There is a problem" }
+                    div.govuk-error-summary__body {
+                        ul.govuk-list.govuk-error-summary__list {
+                            @for (field, message) in errors {
+                                li { a href={ "#" (field) } { (message) } }
+                            }
+                        }
                     }
                 }
             }
@@ -317,7 +353,9 @@ mod tests {
         })
         .into_string();
         assert!(
-            page.contains("<img class=\"header__logo\" src=\"/assets/council-logo\" alt=\"\""),
+            page.contains(
+                "<img class=\"doorstep-header__logo\" src=\"/assets/council-logo\" alt=\"\""
+            ),
             "{page}"
         );
     }
@@ -337,6 +375,6 @@ mod tests {
         assert!(page.contains(
             "<title>Error: &lt;HR-1&gt; – Track your repair – Adur &amp; Worthing</title>"
         ));
-        assert!(page.contains("<html lang=\"en\">"));
+        assert!(page.contains("<html class=\"govuk-template\" lang=\"en\">"));
     }
 }

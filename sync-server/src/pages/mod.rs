@@ -18,7 +18,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::error::{ErrorDetail, PublicMessage};
 use crate::state::AppState;
-use layout::{LOGO_PATH, Page, STYLESHEET};
+use layout::{
+    GOVUK_STYLESHEET, GOVUK_STYLESHEET_PATH, LOGO_PATH, Page, STYLESHEET, STYLESHEET_PATH,
+};
 
 /// Turns the JSON error answers of a page route into a page saying the
 /// same, with the same status: people in a browser never see JSON. Layered
@@ -46,9 +48,9 @@ pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Res
         has_errors: false,
         staff: false,
         main: html! {
-            h1 { (title) }
-            p { (sentence) "." }
-            p { "Go back to the page you came from and try again." }
+            h1.govuk-heading-l { (title) }
+            p.govuk-body { (sentence) "." }
+            p.govuk-body { "Go back to the page you came from and try again." }
         },
     };
     let mut page = render(&state, status, &page);
@@ -65,20 +67,28 @@ pub fn escape(text: &str) -> String {
     html! { (text) }.into_string()
 }
 
-/// The stylesheet and the council's logo.
+/// The stylesheets and the council's logo.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/assets/residents.css", get(stylesheet))
+        .route(
+            STYLESHEET_PATH,
+            get(|| stylesheet(STYLESHEET, "public, max-age=3600")),
+        )
+        .route(
+            GOVUK_STYLESHEET_PATH,
+            // Its address names its version: it never changes there.
+            get(|| stylesheet(GOVUK_STYLESHEET, "public, max-age=31536000, immutable")),
+        )
         .route(LOGO_PATH, get(logo))
 }
 
-async fn stylesheet() -> Response {
+async fn stylesheet(text: &'static str, cache: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CACHE_CONTROL, cache),
         ],
-        STYLESHEET,
+        text,
     )
         .into_response()
 }
@@ -147,7 +157,7 @@ pub(crate) fn plain_page(title: &str, extra_style: &str, body: Markup) -> Markup
     const STYLE: &str =
         "body { font: 18px/1.5 system-ui, sans-serif; margin: 1rem; color: #0b0c0c; }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }
+th, td.govuk-table__cell { text-align: left; padding: .5rem; border-bottom: 1px solid #b1b4b6; vertical-align: top; }
 ";
     html! {
         (DOCTYPE)

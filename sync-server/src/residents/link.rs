@@ -151,9 +151,9 @@ pub(crate) fn not_found(state: &AppState) -> Response {
         has_errors: false,
         staff: false,
         main: html! {
-            h1 { "Page not found" }
-            p { "If you typed the web address, check it is correct." }
-            p {
+            h1.govuk-heading-l { "Page not found" }
+            p.govuk-body { "If you typed the web address, check it is correct." }
+            p.govuk-body {
                 "If you followed a link from a message, the link may have expired: links stop working 30 days after the request is closed."
             }
         },

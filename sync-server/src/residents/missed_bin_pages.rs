@@ -68,20 +68,20 @@ fn postcode_main(postcode: &str, error: Option<&str>) -> Markup {
     html! {
         (error_summary(&errors))
         form method="get" action="/missed-bin/addresses" novalidate {
-            div.form-group.form-group--error[error.is_some()] {
-                h1 { label for="postcode" { "What is the postcode of the address?" } }
-                span.hint #postcode-hint {
+            div.govuk-form-group.govuk-form-group--error[error.is_some()] {
+                h1.govuk-heading-l { label for="postcode" { "What is the postcode of the address?" } }
+                div.govuk-hint #postcode-hint {
                     "We will show the addresses there whose bins were due to be emptied today or yesterday."
                 }
                 @if let Some(message) = error {
-                    span.error-message #postcode-error {
-                        span.visually-hidden { "Error:" } " " (message)
+                    p.govuk-error-message #postcode-error {
+                        span.govuk-visually-hidden { "Error:" } " " (message)
                     }
                 }
-                input.input.input--error[error.is_some()] #postcode name="postcode" value=(postcode)
+                input.govuk-input.govuk-input--error[error.is_some()] #postcode name="postcode" value=(postcode)
                     autocomplete="postal-code" spellcheck="false" aria-describedby=(described);
             }
-            button.button type="submit" { "Find the address" }
+            button.govuk-button type="submit" { "Find the address" }
         }
     }
 }
@@ -133,35 +133,37 @@ fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -
     html! {
         (error_summary(errors))
         @if stops.is_empty() {
-            h1 { "No collections found at " (postcode) }
-            p {
+            h1.govuk-heading-l { "No collections found at " (postcode) }
+            p.govuk-body {
                 "We have no bins due to be emptied at " (postcode)
                 " today or yesterday. If your collection day was earlier, or you think this is wrong, call the council."
             }
-            p { a href="/missed-bin" { "Try another postcode" } }
+            p.govuk-body { a.govuk-link href="/missed-bin" { "Try another postcode" } }
         } @else {
             form method="post" action="/missed-bin" novalidate {
                 input type="hidden" name="postcode" value=(postcode);
-                div.form-group.form-group--error[stop_error.is_some()] {
-                    fieldset aria-describedby=[described] {
-                        legend.legend--l { h1 { "Which bin was not emptied?" } }
+                div.govuk-form-group.govuk-form-group--error[stop_error.is_some()] {
+                    fieldset.govuk-fieldset aria-describedby=[described] {
+                        legend.govuk-fieldset__legend.govuk-fieldset__legend--l { h1.govuk-fieldset__heading { "Which bin was not emptied?" } }
                         @if let Some(message) = &stop_error {
-                            span.error-message #stop-error {
-                                span.visually-hidden { "Error:" } " " (message)
+                            p.govuk-error-message #stop-error {
+                                span.govuk-visually-hidden { "Error:" } " " (message)
                             }
                         }
+                        div.govuk-radios {
                         @for (index, stop) in stops.iter().enumerate() {
                             @let id = if index == 0 { "stop".to_owned() } else { format!("stop-{index}") };
                             @let value = stop_value(stop);
-                            div.radios__item {
-                                input type="radio" id=(id) name="stop" value=(value) checked[form.stop == value];
-                                label for=(id) { (stop.address) ", due " (stop.date.in_words()) }
+                            div.govuk-radios__item {
+                                input.govuk-radios__input type="radio" id=(id) name="stop" value=(value) checked[form.stop == value];
+                                label.govuk-label.govuk-radios__label for=(id) { (stop.address) ", due " (stop.date.in_words()) }
                             }
+                        }
                         }
                     }
                 }
                 (contact_fields(&form.contact(), errors))
-                button.button type="submit" { "Report the missed bin" }
+                button.govuk-button type="submit" { "Report the missed bin" }
             }
         }
     }
@@ -263,11 +265,11 @@ fn explained_main(round: RoundId, address: &str, finding: &Finding) -> Markup {
         return Markup::default();
     };
     html! {
-        h1 { "Your bin was not emptied" }
-        p.lead { (explanation) }
-        p { "The crew recorded this at " (address) " on " (when(*at)) "." }
+        h1.govuk-heading-l { "Your bin was not emptied" }
+        p.govuk-body-l { (explanation) }
+        p.govuk-body { "The crew recorded this at " (address) " on " (when(*at)) "." }
         @if let Some(note) = note {
-            div.inset { "The crew's note: " (note) }
+            div.govuk-inset-text { "The crew's note: " (note) }
         }
         @if let Some(hash) = photo.as_ref().and_then(|photo| photo.display) {
             div.photos {
@@ -278,11 +280,11 @@ fn explained_main(round: RoundId, address: &str, finding: &Finding) -> Markup {
                 }
             }
         }
-        h2 { "What you can do" }
-        p {
+        h2.govuk-heading-m { "What you can do" }
+        p.govuk-body {
             "Put your bin out by 7am on your next collection day, with only the things that go in it. We have not raised a missed collection."
         }
-        p { "If you think the crew's record is wrong, call the council." }
+        p.govuk-body { "If you think the crew's record is wrong, call the council." }
     }
 }
 

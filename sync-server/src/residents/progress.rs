@@ -102,7 +102,7 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
     let mut rows = vec![
         (
             "Status",
-            html! { strong.tag.tag--green[terminal] { (service.state_label(status)) } },
+            html! { strong.govuk-tag.govuk-tag--green[terminal] { (service.state_label(status)) } },
         ),
         ("Address", html! { (job.office.address.one_line()) }),
     ];
@@ -113,17 +113,17 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
                 (slot_words(slot))
                 @if !terminal {
                     br;
-                    a href={ (base) "/appointment.ics" } { "Add it to your calendar" }
+                    a.govuk-link href={ (base) "/appointment.ics" } { "Add it to your calendar" }
                 }
                 @if view.can_book {
                     br;
-                    a href={ (base) "/book" } { "Change the appointment" }
+                    a.govuk-link href={ (base) "/book" } { "Change the appointment" }
                 }
             },
         )),
         None if view.can_book => rows.push((
             "Appointment",
-            html! { "Not booked yet. " a href={ (base) "/book" } { "Choose an appointment" } },
+            html! { "Not booked yet. " a.govuk-link href={ (base) "/book" } { "Choose an appointment" } },
         )),
         None => {}
     }
@@ -142,10 +142,10 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
         .collect();
     photos.sort_by_key(|(photo, _)| photo.taken_at);
     html! {
-        span.caption { (service.name) }
-        h1 { (job.office.reference) }
+        span.govuk-caption-l { (service.name) }
+        h1.govuk-heading-l { (job.office.reference) }
         (summary_list(&rows))
-        h2 { "What has happened" }
+        h2.govuk-heading-m { "What has happened" }
         ol.timeline {
             @for (at, what) in timeline(job, service) {
                 li {
@@ -154,9 +154,9 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
                 }
             }
         }
-        h2 #photos { "Photos" }
+        h2.govuk-heading-m #photos { "Photos" }
         @if photos.is_empty() {
-            p { "There are no photos yet. Our operative takes them before and after the work." }
+            p.govuk-body { "There are no photos yet. Our operative takes them before and after the work." }
         } @else {
             div.photos {
                 @for (photo, hash) in photos {
@@ -209,44 +209,46 @@ pub(crate) fn book_page(
     };
     html! {
         (error_summary(&errors))
-        span.caption { (job.office.reference) }
+        span.govuk-caption-l { (job.office.reference) }
         @if let Some(slot) = job.office.appointment {
-            div.inset { "Your appointment now: " (slot_words(slot)) }
+            div.govuk-inset-text { "Your appointment now: " (slot_words(slot)) }
         }
         @if slots.is_empty() {
-            h1 { (heading) }
-            p { "There are no free appointments in the next three weeks. Please call us and we will find a time." }
+            h1.govuk-heading-l { (heading) }
+            p.govuk-body { "There are no free appointments in the next three weeks. Please call us and we will find a time." }
         } @else {
             form method="post" action={ "/track/" (token) "/book" } novalidate {
-                div.form-group.form-group--error[error.is_some()] {
-                    fieldset aria-describedby=(described_by) {
-                        legend.legend--l { h1 { (heading) } }
-                        span.hint #slot-hint { "Our operative arrives during the half-day you choose." }
+                div.govuk-form-group.govuk-form-group--error[error.is_some()] {
+                    fieldset.govuk-fieldset aria-describedby=(described_by) {
+                        legend.govuk-fieldset__legend.govuk-fieldset__legend--l { h1.govuk-fieldset__heading { (heading) } }
+                        div.govuk-hint #slot-hint { "Our operative arrives during the half-day you choose." }
                         @if let Some(message) = error {
-                            span.error-message #slot-error {
-                                span.visually-hidden { "Error:" } " " (message)
+                            p.govuk-error-message #slot-error {
+                                span.govuk-visually-hidden { "Error:" } " " (message)
                             }
                         }
+                        div.govuk-radios {
                         @for (index, slot) in slots.iter().enumerate() {
                             @if index == 0 || slots[index - 1].date != slot.date {
-                                p.radios__day { strong { (slot.date.in_words()) } }
+                                p.govuk-body.doorstep-radios-day { strong { (slot.date.in_words()) } }
                             }
                             @let value = slot.to_string();
                             @let id = if index == 0 { "slot-first".to_owned() } else { format!("slot-{value}") };
-                            div.radios__item {
-                                input type="radio" id=(id) name="slot" value=(value)
+                            div.govuk-radios__item {
+                                input.govuk-radios__input type="radio" id=(id) name="slot" value=(value)
                                     checked[chosen == Some(value.as_str())];
-                                label for=(id) {
+                                label.govuk-label.govuk-radios__label for=(id) {
                                     (slot.date.in_words()) " " (half_words(*slot).to_lowercase())
                                 }
                             }
                         }
+                        }
                     }
                 }
-                button.button type="submit" { "Book this appointment" }
+                button.govuk-button type="submit" { "Book this appointment" }
             }
         }
-        p { a href={ "/track/" (token) } { "Back to your request" } }
+        p.govuk-body { a.govuk-link href={ "/track/" (token) } { "Back to your request" } }
     }
 }
 
@@ -254,13 +256,13 @@ pub(crate) fn book_page(
 pub(crate) fn booked_page(job: &Job, token: &str) -> Markup {
     let when = job.office.appointment.map(slot_words).unwrap_or_default();
     html! {
-        div.panel {
-            h1 { "Appointment booked" }
-            div.panel__body { (when) br; strong { (job.office.reference) } }
+        div.govuk-panel.govuk-panel--confirmation {
+            h1.govuk-panel__title { "Appointment booked" }
+            div.govuk-panel__body { (when) br; strong { (job.office.reference) } }
         }
-        p { "We have sent you a confirmation, and we will remind you the evening before." }
-        p { a href={ "/track/" (token) "/appointment.ics" } { "Add it to your calendar" } }
-        p { a href={ "/track/" (token) } { "Back to your request" } }
+        p.govuk-body { "We have sent you a confirmation, and we will remind you the evening before." }
+        p.govuk-body { a.govuk-link href={ "/track/" (token) "/appointment.ics" } { "Add it to your calendar" } }
+        p.govuk-body { a.govuk-link href={ "/track/" (token) } { "Back to your request" } }
     }
 }
 

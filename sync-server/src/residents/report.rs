@@ -270,8 +270,8 @@ const fn kind<'a>(kind: Option<&'a str>, autocomplete: &'a str, spellcheck: bool
 /// The message shown above a field in error.
 fn error_message(id: &str, message: &str) -> Markup {
     html! {
-        span.error-message id={ (id) "-error" } {
-            span.visually-hidden { "Error:" } " " (message)
+        p.govuk-error-message id={ (id) "-error" } {
+            span.govuk-visually-hidden { "Error:" } " " (message)
         }
     }
 }
@@ -295,15 +295,15 @@ fn input(
     }
     let described = (!described.is_empty()).then(|| described.join(" "));
     html! {
-        div.form-group.form-group--error[error.is_some()] {
-            label.label for=(id) { (label) }
+        div.govuk-form-group.govuk-form-group--error[error.is_some()] {
+            label.govuk-label for=(id) { (label) }
             @if let Some(hint) = hint {
-                span.hint id={ (id) "-hint" } { (hint) }
+                div.govuk-hint id={ (id) "-hint" } { (hint) }
             }
             @if let Some(message) = &error {
                 (error_message(id, message))
             }
-            input.input.input--error[error.is_some()] id=(id) name=(id) value=(value)
+            input.govuk-input.govuk-input--error[error.is_some()] id=(id) name=(id) value=(value)
                 aria-describedby=[described] type=[how.kind] autocomplete=(how.autocomplete)
                 spellcheck=[(!how.spellcheck).then_some("false")];
         }
@@ -321,19 +321,21 @@ fn radios(
     let error = field_error(errors, name);
     let described = error.as_ref().map(|_| format!("{name}-error"));
     html! {
-        div.form-group.form-group--error[error.is_some()] {
-            fieldset aria-describedby=[described] {
-                legend { (legend) }
+        div.govuk-form-group.govuk-form-group--error[error.is_some()] {
+            fieldset.govuk-fieldset aria-describedby=[described] {
+                legend.govuk-fieldset__legend.govuk-fieldset__legend--m { (legend) }
                 @if let Some(message) = &error {
                     (error_message(name, message))
                 }
+                div.govuk-radios {
                 @for (index, (value, label)) in options.iter().enumerate() {
                     // The first radio carries the group's id, for the error summary.
                     @let id = if index == 0 { name.to_owned() } else { format!("{name}-{index}") };
-                    div.radios__item {
-                        input type="radio" id=(id) name=(name) value=(value) checked[chosen == value];
-                        label for=(id) { (label) }
+                    div.govuk-radios__item {
+                        input.govuk-radios__input type="radio" id=(id) name=(name) value=(value) checked[chosen == value];
+                        label.govuk-label.govuk-radios__label for=(id) { (label) }
                     }
+                }
                 }
             }
         }
@@ -349,13 +351,13 @@ fn textarea(errors: &[FieldError], id: &str, label: &str, hint: &str, value: &st
         format!("{id}-hint")
     };
     html! {
-        div.form-group.form-group--error[error.is_some()] {
-            label.label for=(id) { (label) }
-            span.hint id={ (id) "-hint" } { (hint) }
+        div.govuk-form-group.govuk-form-group--error[error.is_some()] {
+            label.govuk-label for=(id) { (label) }
+            div.govuk-hint id={ (id) "-hint" } { (hint) }
             @if let Some(message) = &error {
                 (error_message(id, message))
             }
-            textarea id=(id) name=(id) rows="5" aria-describedby=(described) { (value) }
+            textarea.govuk-textarea id=(id) name=(id) rows="5" aria-describedby=(described) { (value) }
         }
     }
 }
@@ -385,25 +387,25 @@ pub(crate) fn form_page(
     };
     html! {
         (error_summary(errors))
-        h1 { "Report a repair" }
-        p.lead {
+        h1.govuk-heading-l { "Report a repair" }
+        p.govuk-body-l {
             "Tell us about a repair needed in your council home. We will text or email you as it goes, with photos of the finished work."
         }
-        p { "If there is a risk to anyone's safety, such as a gas smell or exposed wires, call us now instead." }
+        p.govuk-body { "If there is a risk to anyone's safety, such as a gas smell or exposed wires, call us now instead." }
         form method="post" action="/report" enctype="multipart/form-data" novalidate {
             (radios(errors, "category", "What needs repairing?", &options, &form.category))
             (textarea(errors, "description", "Describe the problem",
                 "Where it is, what happens, and since when.", &form.description))
-            div.form-group.form-group--error[photo_error.is_some()] {
-                label.label for="photos" { "Photos (optional)" }
-                span.hint #photos-hint { "Up to " (MAX_PHOTOS) " photos, JPEG or PNG." }
+            div.govuk-form-group.govuk-form-group--error[photo_error.is_some()] {
+                label.govuk-label for="photos" { "Photos (optional)" }
+                div.govuk-hint #photos-hint { "Up to " (MAX_PHOTOS) " photos, JPEG or PNG." }
                 @if let Some(message) = &photo_error {
                     (error_message("photos", message))
                 }
                 input type="file" #photos name="photos" accept="image/jpeg,image/png" multiple
                     aria-describedby=(photo_described);
             }
-            h2 { "Address of the repair" }
+            h2.govuk-heading-m { "Address of the repair" }
             (input(errors, "street", "House number and street", None, &form.street,
                 kind(None, "address-line1", true)))
             (input(errors, "town", "Town or city", None, &form.town,
@@ -419,7 +421,7 @@ pub(crate) fn form_page(
                 },
                 errors,
             ))
-            button.button type="submit" { "Send report" }
+            button.govuk-button type="submit" { "Send report" }
         }
     }
 }
@@ -432,7 +434,7 @@ pub(crate) fn contact_fields(answers: &ContactAnswers<'_>, errors: &[FieldError]
         ("none".to_owned(), "Do not send me updates".to_owned()),
     ];
     html! {
-        h2 { "Your details" }
+        h2.govuk-heading-m { "Your details" }
         (input(errors, "name", "Full name", None, answers.name, kind(None, "name", false)))
         (radios(errors, "updates", "How should we keep you told?", &updates, answers.updates))
         (input(errors, "phone", "Mobile number",
@@ -467,14 +469,14 @@ pub(crate) fn confirmation_page(
         Channel::None => "Keep the reference: you asked us not to send updates.",
     };
     html! {
-        div.panel {
-            h1 { (page.title) }
-            div.panel__body { "Your reference" br; strong { (reference) } }
+        div.govuk-panel.govuk-panel--confirmation {
+            h1.govuk-panel__title { (page.title) }
+            div.govuk-panel__body { "Your reference" br; strong { (reference) } }
         }
-        p { (told) }
-        h2 { "What happens next" }
-        p { (page.next) }
-        p { a href=(track_path) { (page.link) } }
+        p.govuk-body { (told) }
+        h2.govuk-heading-m { "What happens next" }
+        p.govuk-body { (page.next) }
+        p.govuk-body { a.govuk-link href=(track_path) { (page.link) } }
     }
 }
 

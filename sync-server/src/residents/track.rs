@@ -8,7 +8,7 @@
 //! - `GET /track/{token}/book`, `POST` with `slot=2026-11-30-am`: choose
 //!   or change the appointment, then `GET /track/{token}/booked`;
 //! - `GET /track/{token}/appointment.ics`: the appointment for a calendar;
-//! - `GET /assets/residents.css`: the pages' stylesheet.
+//! - the pages' stylesheets are served by `crate::pages`.
 //!
 //! An unknown, forged or expired token gets the same plain 404 as any
 //! missing page. Pages are not cached and send no referrer, so the token
@@ -169,11 +169,11 @@ fn cannot_book(state: &AppState, opened: &ResidentLink, token: &str) -> Response
         has_errors: false,
         staff: false,
         main: html! {
-            h1 { "The appointment cannot be changed" }
-            p {
+            h1.govuk-heading-l { "The appointment cannot be changed" }
+            p.govuk-body {
                 "Work on " (opened.job.office.reference) " has started or finished, so there is no appointment to change. If you need to talk to us, call the council."
             }
-            p { a href={ "/track/" (token) } { "Back to your request" } }
+            p.govuk-body { a.govuk-link href={ "/track/" (token) } { "Back to your request" } }
         },
     };
     render(state, StatusCode::CONFLICT, &page)
