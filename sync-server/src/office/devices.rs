@@ -26,6 +26,7 @@ use serde::Deserialize;
 use super::session::{Button, CsrfForm, StaffSession};
 use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
+use crate::pages::layout::table_head;
 use crate::residents::progress::when;
 use crate::secrets;
 use crate::state::AppState;
@@ -72,16 +73,7 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
             p.govuk-body { "No phone has been enrolled yet." }
         } @else {
             table.govuk-table {
-                caption.govuk-table__caption.govuk-visually-hidden { "Enrolled devices" }
-                thead.govuk-table__head {
-                    tr.govuk-table__row {
-                        th.govuk-table__header scope="col" { "Person" }
-                        th.govuk-table__header scope="col" { "Device" }
-                        th.govuk-table__header scope="col" { "Enrolled" }
-                        th.govuk-table__header scope="col" { "Last synced" }
-                        th.govuk-table__header scope="col" { "Status" }
-                    }
-                }
+                (table_head("Enrolled devices", &["Person", "Device", "Enrolled", "Last synced", "Status"]))
                 tbody.govuk-table__body {
                     @for device in &devices {
                         @let short = short_id(device.device);

@@ -30,7 +30,7 @@ use super::upload::{CsvFile, open_csv};
 use super::{csrf_field, office_contact, staff_page};
 use crate::error::ApiError;
 use crate::intake::NewJob;
-use crate::pages::layout::error_summary;
+use crate::pages::layout::{error_summary, table_head};
 use crate::state::AppState;
 use maud::{Markup, html};
 
@@ -72,13 +72,7 @@ async fn import_page(
         h1.govuk-heading-l { "Import jobs" }
         p.govuk-body { "A CSV file with a heading row, one job per row after it. These columns are read, in any order:" }
         table.govuk-table {
-            caption.govuk-table__caption.govuk-visually-hidden { "Columns" }
-            thead.govuk-table__head {
-                tr.govuk-table__row {
-                    th.govuk-table__header scope="col" { "Heading" }
-                    th.govuk-table__header scope="col" { "What it holds" }
-                }
-            }
+            (table_head("Columns", &["Heading", "What it holds"]))
             tbody.govuk-table__body {
                 @for (heading, what) in COLUMNS {
                     tr.govuk-table__row {
@@ -328,13 +322,7 @@ fn problem_report(problems: &[&Row], rows: usize) -> Markup {
         )]))
         h2.govuk-heading-m #problems { "Rows with problems" }
         table.govuk-table.doorstep-table--report {
-            caption.govuk-table__caption.govuk-visually-hidden { "Rows with problems" }
-            thead.govuk-table__head {
-                tr.govuk-table__row {
-                    th.govuk-table__header scope="col" { "Line" }
-                    th.govuk-table__header scope="col" { "Problems" }
-                }
-            }
+            (table_head("Rows with problems", &["Line", "Problems"]))
             tbody.govuk-table__body {
                 @for (line, row) in problems {
                     @if let Err(messages) = row {

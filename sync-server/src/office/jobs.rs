@@ -34,7 +34,7 @@ use crate::error::ApiError;
 use crate::intake::NewJob;
 use crate::notify::outbox::OutboxRow;
 use crate::office::history;
-use crate::pages::layout::{error_summary, summary_list};
+use crate::pages::layout::{error_summary, summary_list, table_head};
 use crate::residents::progress::{slot_words, when};
 use crate::state::AppState;
 use maud::{Markup, html};
@@ -113,16 +113,7 @@ async fn jobs(
         p role="status" { (shown.len()) " of " (all.len()) " jobs" }
         @if !shown.is_empty() {
             table.govuk-table {
-                caption.govuk-table__caption.govuk-visually-hidden { "Jobs" }
-                thead.govuk-table__head {
-                    tr.govuk-table__row {
-                        th.govuk-table__header scope="col" { "Reference" }
-                        th.govuk-table__header scope="col" { "Service" }
-                        th.govuk-table__header scope="col" { "Status" }
-                        th.govuk-table__header scope="col" { "Address" }
-                        th.govuk-table__header scope="col" { "Appointment" }
-                    }
-                }
+                (table_head("Jobs", &["Reference", "Service", "Status", "Address", "Appointment"]))
                 tbody.govuk-table__body {
                     @for job in &shown {
                         tr.govuk-table__row {
@@ -277,15 +268,7 @@ async fn job_page(
             p.govuk-body { "None yet." }
         } @else {
             table.govuk-table {
-                caption.govuk-table__caption.govuk-visually-hidden { "Messages to the resident" }
-                thead.govuk-table__head {
-                    tr.govuk-table__row {
-                        th.govuk-table__header scope="col" { "About" }
-                        th.govuk-table__header scope="col" { "By" }
-                        th.govuk-table__header scope="col" { "Status" }
-                        th.govuk-table__header scope="col" { "Delivery" }
-                    }
-                }
+                (table_head("Messages to the resident", &["About", "By", "Status", "Delivery"]))
                 tbody.govuk-table__body {
                     @for message in &messages {
                         tr.govuk-table__row {

@@ -29,7 +29,7 @@ use super::session::{AdminForm, AdminSession, CsrfForm, StaffSession};
 use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
 use crate::office::staff;
-use crate::pages::layout::{error_summary, summary_list};
+use crate::pages::layout::{error_summary, summary_list, table_head};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
@@ -91,15 +91,7 @@ async fn people_page(
         }
         h1.govuk-heading-l { "People and teams" }
         table.govuk-table {
-            caption.govuk-table__caption.govuk-visually-hidden { "People" }
-            thead.govuk-table__head {
-                tr.govuk-table__row {
-                    th.govuk-table__header scope="col" { "Name" }
-                    th.govuk-table__header scope="col" { "Role" }
-                    th.govuk-table__header scope="col" { "Team" }
-                    th.govuk-table__header scope="col" { "Status" }
-                }
-            }
+            (table_head("People", &["Name", "Role", "Team", "Status"]))
             tbody.govuk-table__body {
                 @for person in &people {
                     tr.govuk-table__row {

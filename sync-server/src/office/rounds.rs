@@ -36,7 +36,7 @@ use super::session::{CsrfForm, CsrfUpload, StaffSession};
 use super::upload::{CsvFile, open_csv};
 use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
-use crate::pages::layout::{error_summary, summary_list};
+use crate::pages::layout::{error_summary, summary_list, table_head};
 use crate::residents::progress::when;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -111,16 +111,7 @@ async fn list(State(state): State<AppState>, session: StaffSession) -> Result<Re
             p.govuk-body { "There are no rounds yet." }
         } @else {
             table.govuk-table {
-                caption.govuk-table__caption.govuk-visually-hidden { "Rounds" }
-                thead.govuk-table__head {
-                    tr.govuk-table__row {
-                        th.govuk-table__header scope="col" { "Round" }
-                        th.govuk-table__header scope="col" { "Day" }
-                        th.govuk-table__header scope="col" { "Crew" }
-                        th.govuk-table__header scope="col" { "Done" }
-                        th.govuk-table__header scope="col" { "Status" }
-                    }
-                }
+                (table_head("Rounds", &["Round", "Day", "Crew", "Done", "Status"]))
                 tbody.govuk-table__body {
                     @for (id, round) in &rounds {
                         @let (done, all) = round.progress();
@@ -517,15 +508,7 @@ async fn round_page(
         }
         h2.govuk-heading-m { "Stops in visiting order" }
         table.govuk-table {
-            caption.govuk-table__caption.govuk-visually-hidden { "Stops in visiting order" }
-            thead.govuk-table__head {
-                tr.govuk-table__row {
-                    th.govuk-table__header scope="col" { "Stop" }
-                    th.govuk-table__header scope="col" { "Address" }
-                    th.govuk-table__header scope="col" { "Outcome" }
-                    th.govuk-table__header scope="col" { "Move" }
-                }
-            }
+            (table_head("Stops in visiting order", &["Stop", "Address", "Outcome", "Move"]))
             tbody.govuk-table__body {
                 @for (at, property_id) in order.iter().enumerate() {
                     @if let Some(property) = round.office.properties.get(property_id) {

@@ -278,6 +278,21 @@ pub(crate) fn summary_list(rows: &[(&str, Markup)]) -> Markup {
     }
 }
 
+/// A GOV.UK table's caption (read by screen readers, not shown) and its
+/// column headings; the rows follow in the table's `tbody`.
+pub(crate) fn table_head(caption: &str, headings: &[&str]) -> Markup {
+    html! {
+        caption.govuk-table__caption.govuk-visually-hidden { (caption) }
+        thead.govuk-table__head {
+            tr.govuk-table__row {
+                @for heading in headings {
+                    th.govuk-table__header scope="col" { (heading) }
+                }
+            }
+        }
+    }
+}
+
 /// A GOV.UK error summary linking to each field in error (`(field id,
 /// message)`).
 pub(crate) fn error_summary(errors: &[(&str, String)]) -> Markup {
