@@ -3,7 +3,7 @@
 //! file and, while it can change, a link to change it), the operative's
 //! first name, and the before/after photos — display renditions only,
 //! never originals, never where a photo was taken. Also the booking form
-//! and the calendar file. Rendering only: `routes/track.rs` loads and
+//! and the calendar file. Rendering only: `residents/track.rs` loads and
 //! checks, and nothing here reads a store.
 
 use std::collections::BTreeSet;

@@ -1,5 +1,5 @@
 //! Staff accounts, their roles per council, and their signed-in sessions.
-//! Passwords arrive here already hashed (Argon2id, in `crate::staff`);
+//! Passwords arrive here already hashed (Argon2id, in `crate::office::staff`);
 //! session tokens only as their SHA-256.
 
 use doorstep_shared::ids::{TenantId, UserId};
