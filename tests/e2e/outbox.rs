@@ -945,13 +945,23 @@ async fn the_demo_outbox_shows_a_repair_booked_then_on_the_way_then_completed() 
     assert!(page.contains("HR-00004 is complete"), "{page}");
 }
 
+/// Hands each message to the test the moment the server's worker sends it.
+struct Told(tokio::sync::mpsc::UnboundedSender<Message>);
+
+impl Provider for Told {
+    fn send<'a>(&'a self, message: &'a Message, reference: &'a str) -> SendFuture<'a> {
+        let _ = self.0.send(message.clone());
+        Box::pin(async move { Ok(format!("told-{reference}")) })
+    }
+}
+
 #[tokio::test]
 async fn the_server_runs_its_delivery_worker_itself_and_stops_it_with_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let provider = std::sync::Arc::new(DemoProvider::default());
-    let mut workers = doorstep_server::workers::Workers::new(provider.clone(), 90);
+    let (told, mut sent) = tokio::sync::mpsc::unbounded_channel();
+    let mut workers = doorstep_server::workers::Workers::new(std::sync::Arc::new(Told(told)), 90);
     // Passes follow each other quickly so the test waits little; what it
-    // waits on is the messages, not a time.
+    // waits for is the messages.
     workers.every = std::time::Duration::from_millis(20);
     let options = ServerOptions {
         workers: Some(workers),
@@ -962,19 +972,21 @@ async fn the_server_runs_its_delivery_worker_itself_and_stops_it_with_the_server
     let mut phone = priya(&server).await;
     no_access(&server, &mut phone, 1).await;
 
-    let mut waited = 0;
-    while provider.sent().len() < 2 {
-        assert!(
-            waited < 3000,
-            "the server's own worker never sent the messages"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        waited += 1;
+    let mut channels = Vec::new();
+    while channels.len() < 2 {
+        // A bound for a broken worker, far beyond any pass: not a timing check.
+        let message = tokio::time::timeout(std::time::Duration::from_secs(120), sent.recv())
+            .await
+            .expect("the server's own worker never sent the messages")
+            .expect("the worker stopped");
+        channels.push(message.channel);
     }
-    let channels: Vec<Channel> = provider.sent().iter().map(|m| m.channel).collect();
     assert!(channels.contains(&Channel::Sms) && channels.contains(&Channel::Email));
-    let rows = server
-        .state
+    // Stopping the server waits for the pass under way, which records what
+    // it sent.
+    let state = server.state.clone();
+    server.stop().await.unwrap();
+    let rows = state
         .with_store(|store| store.outbox_for_job(JOB))
         .await
         .unwrap();
@@ -983,5 +995,4 @@ async fn the_server_runs_its_delivery_worker_itself_and_stops_it_with_the_server
             .all(|row| row.status == "sent" && row.attempts == 1),
         "{rows:?}"
     );
-    server.stop().await.unwrap();
 }
