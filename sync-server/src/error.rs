@@ -99,6 +99,20 @@ impl From<crate::residents::LinkError> for ApiError {
     }
 }
 
+impl From<crate::residents::booking::BookingError> for ApiError {
+    fn from(error: crate::residents::booking::BookingError) -> Self {
+        use crate::residents::booking::BookingError;
+        match error {
+            BookingError::NoSuchJob(_) => ApiError::NotFound(error.to_string()),
+            BookingError::Refused(message) => ApiError::BadRequest(message),
+            BookingError::Full(_) => ApiError::Conflict(error.to_string()),
+            BookingError::Work(error) => error.into(),
+            BookingError::Edit(error) => error.into(),
+            BookingError::Randomness(error) => ApiError::Randomness(error),
+        }
+    }
+}
+
 impl From<crate::intake::IntakeError> for ApiError {
     fn from(error: crate::intake::IntakeError) -> Self {
         use crate::intake::IntakeError;

@@ -17,7 +17,6 @@ use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Evidence;
 use serde::Serialize;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Days ahead that can be booked.
@@ -45,12 +44,36 @@ fn crew(job: &Job) -> String {
     }
 }
 
-async fn load(state: &AppState, job: JobId) -> Result<(TenantId, Job), ApiError> {
+/// Why a half-day could not be offered or booked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BookingError {
+    /// No such job.
+    #[error("there is no job {0}")]
+    NoSuchJob(JobId),
+    /// Not a half-day that can be booked (malformed, past, a weekend, too
+    /// far ahead).
+    #[error("{0}")]
+    Refused(String),
+    /// The crew has no place left then.
+    #[error("{0} is fully booked; choose another half-day")]
+    Full(HalfDay),
+    /// The store failed.
+    #[error(transparent)]
+    Work(#[from] crate::state::WorkError),
+    /// The job's document could not be written.
+    #[error(transparent)]
+    Edit(#[from] crate::office::edits::EditError),
+    /// No randomness for the booking's id.
+    #[error(transparent)]
+    Randomness(#[from] crate::secrets::NoRandomness),
+}
+
+async fn load(state: &AppState, job: JobId) -> Result<(TenantId, Job), BookingError> {
     let found = state
         .with_sync(move |sync, _| sync.load(DocumentId::Job(job)))
         .await?
         .and_then(|(tenant, document)| Job::load(&document).ok().map(|job| (tenant, job)));
-    found.ok_or_else(|| ApiError::NotFound(format!("there is no job {job}")))
+    found.ok_or(BookingError::NoSuchJob(job))
 }
 
 /// The half-days a job could be booked into from `now`, with places left.
@@ -58,7 +81,7 @@ pub(crate) async fn slots(
     state: &AppState,
     job: JobId,
     now: Timestamp,
-) -> Result<Vec<Slot>, ApiError> {
+) -> Result<Vec<Slot>, BookingError> {
     let (tenant, loaded) = load(state, job).await?;
     let crew = crew(&loaded);
     let upcoming = HalfDay::upcoming(now, BOOKING_DAYS);
@@ -89,17 +112,17 @@ pub(crate) async fn book(
     job: JobId,
     slot: &str,
     now: Timestamp,
-) -> Result<HalfDay, ApiError> {
+) -> Result<HalfDay, BookingError> {
     let slot: HalfDay = slot
         .parse()
         .map_err(|error: doorstep_shared::booking::SlotError| {
-            ApiError::BadRequest(error.to_string())
+            BookingError::Refused(error.to_string())
         })?;
     let slot = slot
         .check(now)
-        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+        .map_err(|error| BookingError::Refused(error.to_string()))?;
     if slot.date.days_since_epoch() - now.date().days_since_epoch() > BOOKING_DAYS {
-        return Err(ApiError::BadRequest(format!(
+        return Err(BookingError::Refused(format!(
             "{slot} is more than {BOOKING_DAYS} days ahead"
         )));
     }
@@ -110,9 +133,7 @@ pub(crate) async fn book(
         .with_store(move |store| store.take_slot(tenant, &crew, job, slot, capacity, now))
         .await?;
     if !taken {
-        return Err(ApiError::Conflict(format!(
-            "{slot} is fully booked; choose another half-day"
-        )));
+        return Err(BookingError::Full(slot));
     }
     let appointment = slot.appointment();
     let request = TransitionId::from_random_bytes(crate::secrets::random::<16>()?);

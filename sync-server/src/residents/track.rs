@@ -214,21 +214,21 @@ async fn book(
     let now = state.clock().now();
     match bookings::book(&state, opened.id, &slot, now).await {
         Ok(_) => Ok(Redirect::to(&format!("/track/{token}/booked")).into_response()),
-        Err(ApiError::Conflict(_)) => {
+        Err(bookings::BookingError::Full(_)) => {
             let error = (
                 StatusCode::CONFLICT,
                 "That half-day has just been filled: choose another",
             );
             book_page(&state, &opened, token, None, Some(error)).await
         }
-        Err(ApiError::BadRequest(_)) => {
+        Err(bookings::BookingError::Refused(_)) => {
             let error = (
                 StatusCode::BAD_REQUEST,
                 "That half-day cannot be booked: choose one from the list",
             );
             book_page(&state, &opened, token, Some(&slot), Some(error)).await
         }
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
 }
 
