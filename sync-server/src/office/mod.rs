@@ -54,7 +54,7 @@ use doorstep_shared::transition::Role;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::pages::layout::{Page, error_summary};
+use crate::pages::layout::{Page, error_message, error_summary};
 use crate::pages::render as html;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
@@ -319,9 +319,7 @@ fn text_field(id: &str, label: &str, value: &str, kind: &str, error: Option<&str
         div.govuk-form-group {
             label.govuk-label for=(id) { (label) }
             @if let Some(message) = error {
-                p.govuk-error-message id={ (id) "-error" } {
-                    span.govuk-visually-hidden { "Error:" } " " (message)
-                }
+                (error_message(id, message))
             }
             input.govuk-input id=(id) name=(id) type=(kind) value=(value);
         }

@@ -278,6 +278,16 @@ pub(crate) fn summary_list(rows: &[(&str, Markup)]) -> Markup {
     }
 }
 
+/// A GOV.UK error message above the field `field` in error: its id is
+/// `{field}-error`, for the field's `aria-describedby`.
+pub(crate) fn error_message(field: &str, message: &str) -> Markup {
+    html! {
+        p.govuk-error-message id={ (field) "-error" } {
+            span.govuk-visually-hidden { "Error:" } " " (message)
+        }
+    }
+}
+
 /// A GOV.UK table's caption (read by screen readers, not shown) and its
 /// column headings; the rows follow in the table's `tbody`.
 pub(crate) fn table_head(caption: &str, headings: &[&str]) -> Markup {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
-use crate::pages::layout::{Page, error_summary};
+use crate::pages::layout::{Page, error_message, error_summary};
 use crate::pages::{photo_response, render};
 use crate::residents::missed_bins::{self, Answer, Finding, Stop};
 use crate::residents::progress::when;
@@ -74,9 +74,7 @@ fn postcode_main(postcode: &str, error: Option<&str>) -> Markup {
                     "We will show the addresses there whose bins were due to be emptied today or yesterday."
                 }
                 @if let Some(message) = error {
-                    p.govuk-error-message #postcode-error {
-                        span.govuk-visually-hidden { "Error:" } " " (message)
-                    }
+                    (error_message("postcode", message))
                 }
                 input.govuk-input.govuk-input--error[error.is_some()] #postcode name="postcode" value=(postcode)
                     autocomplete="postal-code" spellcheck="false" aria-describedby=(described);
@@ -146,9 +144,7 @@ fn addresses_main(stops: &[Stop], form: &MissedBinForm, errors: &[FieldError]) -
                     fieldset.govuk-fieldset aria-describedby=[described] {
                         legend.govuk-fieldset__legend.govuk-fieldset__legend--l { h1.govuk-fieldset__heading { "Which bin was not emptied?" } }
                         @if let Some(message) = &stop_error {
-                            p.govuk-error-message #stop-error {
-                                span.govuk-visually-hidden { "Error:" } " " (message)
-                            }
+                            (error_message("stop", message))
                         }
                         div.govuk-radios {
                         @for (index, stop) in stops.iter().enumerate() {

@@ -17,7 +17,7 @@ use doorstep_shared::transition::Decision;
 
 use maud::{Markup, html};
 
-use crate::pages::layout::{error_summary, summary_list};
+use crate::pages::layout::{error_message, error_summary, summary_list};
 
 /// What the tracking page needs beyond the job.
 pub(crate) struct TrackView<'a> {
@@ -223,9 +223,7 @@ pub(crate) fn book_page(
                         legend.govuk-fieldset__legend.govuk-fieldset__legend--l { h1.govuk-fieldset__heading { (heading) } }
                         div.govuk-hint #slot-hint { "Our operative arrives during the half-day you choose." }
                         @if let Some(message) = error {
-                            p.govuk-error-message #slot-error {
-                                span.govuk-visually-hidden { "Error:" } " " (message)
-                            }
+                            (error_message("slot", message))
                         }
                         div.govuk-radios {
                         @for (index, slot) in slots.iter().enumerate() {

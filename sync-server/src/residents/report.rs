@@ -15,7 +15,7 @@ use doorstep_shared::service::{ReportCategory, ServiceCatalog, ServiceDefinition
 use crate::intake::{NewContact, NewJob};
 use maud::{Markup, html};
 
-use crate::pages::layout::error_summary;
+use crate::pages::layout::{error_message, error_summary};
 
 /// Photos a resident may send with one report.
 pub(crate) const MAX_PHOTOS: usize = 3;
@@ -264,15 +264,6 @@ const fn kind<'a>(kind: Option<&'a str>, autocomplete: &'a str, spellcheck: bool
         kind,
         autocomplete,
         spellcheck,
-    }
-}
-
-/// The message shown above a field in error.
-fn error_message(id: &str, message: &str) -> Markup {
-    html! {
-        p.govuk-error-message id={ (id) "-error" } {
-            span.govuk-visually-hidden { "Error:" } " " (message)
-        }
     }
 }
 
