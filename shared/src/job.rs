@@ -27,7 +27,9 @@ use crate::ids::{
 };
 use crate::service::{ServiceDefinition, SlaTarget};
 use crate::time::Timestamp;
-use crate::transition::{Actor, Decision, OfficeEntry, TransitionLog, TransitionRequest, Verdict};
+use crate::transition::{
+    Actor, Decision, OfficeEntry, TransitionLog, TransitionRequest, Verdict, Waiting,
+};
 use crate::workflow::{Decidable, Facts};
 
 /// The job document's current schema version.
@@ -97,6 +99,10 @@ pub struct JobOffice {
     /// made before it was kept lack the field, which reads as empty.
     #[autosurgeon(missing = "Vec::new")]
     pub log: Vec<OfficeEntry>,
+    /// Requests held until their photos reach the server, oldest first.
+    /// Documents from before it was kept lack the field: none wait.
+    #[autosurgeon(missing = "Vec::new")]
+    pub waiting: Vec<Waiting>,
 }
 
 /// A postal address.
@@ -425,5 +431,9 @@ impl Decidable for Job {
 
     fn facts(&self, service: &ServiceDefinition) -> Facts {
         Job::facts(self, service)
+    }
+
+    fn waiting(&self) -> &[Waiting] {
+        &self.office.waiting
     }
 }

@@ -17,7 +17,8 @@ use crate::job::{Address, PhotoRef};
 use crate::service::ServiceDefinition;
 use crate::time::{Date, Timestamp};
 use crate::transition::{
-    Actor, Evidence, OfficeEntry, Role, TransitionLog, TransitionRequest, Verdict, file_request,
+    Actor, Evidence, OfficeEntry, Role, TransitionLog, TransitionRequest, Verdict, Waiting,
+    file_request,
 };
 use crate::workflow::{self, Decidable, Decided, Facts, InvalidTransition};
 
@@ -66,6 +67,10 @@ pub struct RoundOffice {
     /// Rounds made before it was kept lack the field, which reads as empty.
     #[autosurgeon(missing = "Vec::new")]
     pub log: Vec<OfficeEntry>,
+    /// Requests held until their photos reach the server, oldest first.
+    /// Documents from before it was kept lack the field: none wait.
+    #[autosurgeon(missing = "Vec::new")]
+    pub waiting: Vec<Waiting>,
 }
 
 /// A property on a round.
@@ -288,7 +293,13 @@ impl<'d> RoundOfficeEditor<'d> {
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Role,
     ) -> Result<Vec<Decided>, DocumentError> {
-        workflow::decide_pending::<Round>(self.doc, service, now, |actor| Some(role_of(actor)))
+        workflow::decide_pending::<Round>(
+            self.doc,
+            service,
+            now,
+            |actor| Some(role_of(actor)),
+            None,
+        )
     }
 
     /// Decides pending requests as the server does, with the roles its
@@ -298,8 +309,24 @@ impl<'d> RoundOfficeEditor<'d> {
         service: &ServiceDefinition,
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Option<Role>,
+        arrivals: Option<&workflow::Arrivals>,
     ) -> Result<Vec<Decided>, DocumentError> {
-        workflow::decide_pending::<Round>(self.doc, service, now, role_of)
+        workflow::decide_pending::<Round>(self.doc, service, now, role_of, arrivals)
+    }
+
+    /// Files a request by `actor`, whom the server vouches for (a
+    /// dispatcher in the back office), from the state they saw, and
+    /// decides it at once: the new state, or why not.
+    pub fn request_as(
+        &mut self,
+        service: &ServiceDefinition,
+        actor: &Actor,
+        id: TransitionId,
+        (from, to): (StateId, StateId),
+        evidence: Evidence,
+        now: Timestamp,
+    ) -> Result<Result<StateId, InvalidTransition>, DocumentError> {
+        workflow::request_as::<Round>(self.doc, service, actor, id, (from, to), evidence, now)
     }
 }
 
@@ -314,5 +341,9 @@ impl Decidable for Round {
 
     fn facts(&self, service: &ServiceDefinition) -> Facts {
         Round::facts(self, service)
+    }
+
+    fn waiting(&self) -> &[Waiting] {
+        &self.office.waiting
     }
 }

@@ -241,6 +241,9 @@ pub struct PhotoPolicy {
     pub keep_originals: bool,
     /// Days an original stays on the device when not uploaded.
     pub device_retention_days: u32,
+    /// Hours a request whose photos are taken but not uploaded waits for
+    /// them before it is refused.
+    pub evidence_wait_hours: u32,
 }
 
 impl ServiceDefinition {

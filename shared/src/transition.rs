@@ -13,7 +13,7 @@ use std::str::FromStr;
 
 use autosurgeon::{Hydrate, Reconcile};
 
-use crate::ids::{DeviceId, ParseIdError, PhotoId, StateId, TransitionId, UserId};
+use crate::ids::{DeviceId, Name, ParseIdError, PhotoId, StateId, TransitionId, UserId};
 use crate::time::Timestamp;
 
 /// What someone may do, as named in service definitions.
@@ -148,6 +148,24 @@ pub struct OfficeEntry {
     pub by: Option<UserId>,
     /// What they did, in words.
     pub what: String,
+}
+
+/// A request the server has checked and would accept, held until the
+/// photos it needs reach the server (a phone may push the request before
+/// its uploads finish). Written by the server, so the phone and the back
+/// office can say "waiting for the photos", and so the role it checked
+/// stands when the request is decided later.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate)]
+pub struct Waiting {
+    /// The request.
+    pub request: TransitionId,
+    /// When the server first held it, by the server's clock: the wait is
+    /// counted from here, not from the device's clock.
+    pub since: Timestamp,
+    /// The requester's role, as the server's records said then.
+    pub role: Role,
+    /// The kinds of photo it waits for.
+    pub photos: Vec<Name>,
 }
 
 /// Accepted or refused.

@@ -10,11 +10,15 @@ use std::collections::BTreeSet;
 use automerge::AutoCommit;
 use autosurgeon::reconcile_prop;
 
-use crate::document::{DocumentError, object_at};
-use crate::ids::{Name, StateId, TransitionId};
+use crate::document::{DocumentError, object_at, put_at};
+use crate::ids::{BlobHash, Name, StateId, TransitionId};
+use crate::job::PhotoRef;
 use crate::service::{Action, EvidenceRule, OutcomeKind, ServiceDefinition, Transition};
 use crate::time::Timestamp;
-use crate::transition::{Actor, Decision, Role, TransitionLog, TransitionRequest, Verdict};
+use crate::transition::{
+    Actor, Decision, Evidence, Role, TransitionLog, TransitionRequest, Verdict, Waiting,
+    file_request,
+};
 
 /// What the rules need to know about a job or round.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +108,19 @@ pub enum InvalidTransition {
     /// The server has no record of the person who asked.
     #[error("the council's records do not know who asked for this")]
     UnknownRequester,
+    /// The photos the step needs were taken but did not reach the server
+    /// in the time the service allows.
+    #[error("the photos were not uploaded within {hours} hours of the request")]
+    PhotosNotUploaded {
+        /// The service's `evidence_wait_hours`.
+        hours: u32,
+    },
+    /// An earlier request is waiting for its photos to upload, and holds
+    /// back every request after it.
+    #[error(
+        "an earlier request on it is waiting for its photos to upload: try again once they have"
+    )]
+    WaitingForPhotos,
     /// The outcome is not in the round service.
     #[error("there is no outcome \"{outcome}\" in this service")]
     UnknownOutcome {
@@ -291,11 +308,73 @@ fn check_evidence(
 /// The server's decision on one pending request: the new state, or why not.
 pub type Decided = (TransitionId, Result<StateId, InvalidTransition>);
 
+/// What the server holds of one rendition a document's photo names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Uploaded whole.
+    Arrived,
+    /// Not uploaded yet.
+    Expected,
+    /// A picture another document had first: never evidence here.
+    Borrowed,
+}
+
+/// What the server knows of a document's photos beyond the document
+/// itself: which kinds have a photo taken for it (none of its renditions
+/// borrowed), and which of those have every rendition uploaded. A photo
+/// entry alone proves nothing: its picture must reach the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Arrivals {
+    /// Kinds with a photo taken for this document.
+    pub taken: BTreeSet<Name>,
+    /// Kinds with such a photo whose renditions the server holds.
+    pub arrived: BTreeSet<Name>,
+}
+
+impl Arrivals {
+    /// Sorts `photos` by what the server holds of each rendition. A photo
+    /// that names no rendition has nothing to show and does not count.
+    pub fn of<'a>(
+        photos: impl IntoIterator<Item = &'a PhotoRef>,
+        held: impl Fn(BlobHash) -> Arrival,
+    ) -> Self {
+        let mut arrivals = Arrivals::default();
+        for photo in photos {
+            let renditions: Vec<Arrival> = [photo.thumbnail, photo.display, photo.original]
+                .into_iter()
+                .flatten()
+                .map(&held)
+                .collect();
+            if renditions.is_empty() || renditions.contains(&Arrival::Borrowed) {
+                continue;
+            }
+            arrivals.taken.insert(photo.kind.clone());
+            if renditions
+                .iter()
+                .all(|arrival| *arrival == Arrival::Arrived)
+            {
+                arrivals.arrived.insert(photo.kind.clone());
+            }
+        }
+        arrivals
+    }
+
+    /// The renditions `photos` name, to look up.
+    pub fn renditions<'a>(photos: impl IntoIterator<Item = &'a PhotoRef>) -> Vec<BlobHash> {
+        photos
+            .into_iter()
+            .flat_map(|photo| [photo.thumbnail, photo.display, photo.original])
+            .flatten()
+            .collect()
+    }
+}
+
 /// A document whose requests the server decides: jobs and rounds.
 pub(crate) trait Decidable: Sized {
     fn load(doc: &AutoCommit) -> Result<Self, DocumentError>;
     fn transitions(&self) -> TransitionLog<'_>;
     fn facts(&self, service: &ServiceDefinition) -> Facts;
+    fn waiting(&self) -> &[Waiting];
 }
 
 /// Decides every pending request of a document, oldest first, each against
@@ -303,11 +382,19 @@ pub(crate) trait Decidable: Sized {
 /// `office.verdicts`. `role_of` gives the role the server's records hold for
 /// the requester, or `None` if they have no record of them (then the
 /// request is refused): the role written in a request is a claim, not proof.
+///
+/// With `arrivals` (the server's knowledge of the photos), a request that
+/// passes every check but whose photos have not reached the server waits
+/// (in `office.waiting`, with the role checked) and holds back the
+/// requests after it; once the service's `evidence_wait_hours` have passed
+/// since it first waited, it is refused. Without `arrivals`, a waiting
+/// request stays waiting.
 pub(crate) fn decide_pending<D: Decidable>(
     doc: &mut AutoCommit,
     service: &ServiceDefinition,
     now: Timestamp,
     role_of: impl Fn(&Actor) -> Option<Role>,
+    arrivals: Option<&Arrivals>,
 ) -> Result<Vec<Decided>, DocumentError> {
     let verdicts = object_at(doc, &["office", "verdicts"])?;
     let mut decided = Vec::new();
@@ -317,12 +404,50 @@ pub(crate) fn decide_pending<D: Decidable>(
         let Some((id, request)) = log.pending().into_iter().next() else {
             break;
         };
-        let role = role_of(&request.actor);
-        let outcome = match role {
-            Some(role) => check_request(service, &subject.facts(service), role, request)
-                .map(|transition| transition.to.clone()),
+        let held = subject.waiting().iter().find(|w| w.request == id).cloned();
+        if held.is_some() && arrivals.is_none() {
+            break;
+        }
+        let role = held
+            .as_ref()
+            .map(|w| w.role)
+            .or_else(|| role_of(&request.actor));
+        let mut facts = subject.facts(service);
+        if let Some(arrivals) = arrivals {
+            facts.photo_kinds = arrivals.taken.clone();
+        }
+        let checked = match role {
+            Some(role) => check_request(service, &facts, role, request),
             None => Err(InvalidTransition::UnknownRequester),
         };
+        let mut outcome = checked.map(|transition| (transition.to.clone(), &transition.evidence));
+        if let (Ok((_, evidence)), Some(arrivals), Some(role)) = (&outcome, arrivals, role) {
+            let missing: Vec<Name> = evidence
+                .photos
+                .iter()
+                .filter(|kind| !arrivals.arrived.contains(*kind))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                let hours = service.photos.evidence_wait_hours;
+                let since = held.as_ref().map_or(now, |w| w.since);
+                if now < since.plus_millis(i64::from(hours) * 3_600_000) {
+                    if held.is_none() {
+                        let mut waiting = subject.waiting().to_vec();
+                        waiting.push(Waiting {
+                            request: id,
+                            since: now,
+                            role,
+                            photos: missing,
+                        });
+                        put_at(doc, &["office"], "waiting", &waiting)?;
+                    }
+                    break;
+                }
+                outcome = Err(InvalidTransition::PhotosNotUploaded { hours });
+            }
+        }
+        let outcome = outcome.map(|(to, _)| to);
         let verdict = Verdict {
             seq: log.next_seq(),
             at: now,
@@ -340,7 +465,49 @@ pub(crate) fn decide_pending<D: Decidable>(
             }),
         };
         reconcile_prop(doc, &verdicts, id.to_string().as_str(), &verdict)?;
+        if held.is_some() {
+            let waiting: Vec<Waiting> = subject
+                .waiting()
+                .iter()
+                .filter(|w| w.request != id)
+                .cloned()
+                .collect();
+            put_at(doc, &["office"], "waiting", &waiting)?;
+        }
         decided.push((id, outcome));
     }
     Ok(decided)
+}
+
+/// Files a request by `actor`, someone the server itself vouches for (a
+/// member of staff signed in to the back office, a resident on their own
+/// page), and decides it at once: the same checks and verdict as a
+/// phone's request, in `actor.role`. `from` is the state the requester
+/// saw. Returns the outcome.
+pub(crate) fn request_as<D: Decidable>(
+    doc: &mut AutoCommit,
+    service: &ServiceDefinition,
+    actor: &Actor,
+    id: TransitionId,
+    (from, to): (StateId, StateId),
+    evidence: Evidence,
+    now: Timestamp,
+) -> Result<Result<StateId, InvalidTransition>, DocumentError> {
+    if !D::load(doc)?.waiting().is_empty() {
+        return Ok(Err(InvalidTransition::WaitingForPhotos));
+    }
+    file_request(doc, actor, id, from, to, evidence, now)?;
+    let decided = decide_pending::<D>(
+        doc,
+        service,
+        now,
+        |asker| (asker == actor).then_some(actor.role),
+        None,
+    )?;
+    Ok(decided
+        .into_iter()
+        .find(|(decided, _)| *decided == id)
+        .map_or(Err(InvalidTransition::WaitingForPhotos), |(_, outcome)| {
+            outcome
+        }))
 }

@@ -86,6 +86,7 @@ impl From<crate::office::edits::EditError> for ApiError {
         match error {
             EditError::Work(error) => error.into(),
             EditError::Missing(message) => ApiError::NotFound(message),
+            EditError::Randomness(error) => ApiError::Randomness(error),
         }
     }
 }

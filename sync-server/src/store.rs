@@ -10,9 +10,10 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use doorstep_shared::document::DocumentError;
-use doorstep_shared::ids::TenantId;
+use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::service::ServiceCatalog;
 use doorstep_shared::sync::store::SyncStore;
+use doorstep_shared::sync::wire::DocumentId;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub mod blobs;
@@ -162,6 +163,30 @@ impl Store {
         }
     }
 
+    /// Runs one statement in a write transaction of its own; returns how
+    /// many rows it changed.
+    pub fn execute(&self, sql: &'static db::Sql, args: &[db::Value]) -> Result<u64, StoreError> {
+        self.write(|tx| tx.execute(sql, args))
+    }
+
+    /// Runs one query in a read transaction; reads each row as a `T`.
+    pub fn all<T: db::FromRow>(
+        &self,
+        sql: &'static db::Sql,
+        args: &[db::Value],
+    ) -> Result<Vec<T>, StoreError> {
+        self.read(|tx| tx.all(sql, args))
+    }
+
+    /// Runs one query that returns at most one row, in a read transaction.
+    pub fn opt<T: db::FromRow>(
+        &self,
+        sql: &'static db::Sql,
+        args: &[db::Value],
+    ) -> Result<Option<T>, StoreError> {
+        self.read(|tx| tx.opt(sql, args))
+    }
+
     /// Runs `work` on the sync store inside one write transaction, committed
     /// only if `work` succeeds: a sync's pushes are acknowledged only once
     /// they are on disk. Job summaries are kept up to date with `services`.
@@ -309,10 +334,15 @@ impl SqliteStore {
     }
 }
 
-fn parse<T: std::str::FromStr>(what: &'static str, value: String) -> Result<T, StoreError> {
-    value
-        .parse()
-        .map_err(|_| StoreError::Corrupt { what, value })
+/// The job a job document's id names (a column that holds only jobs).
+fn job_of(doc: DocumentId) -> Result<JobId, StoreError> {
+    match doc {
+        DocumentId::Job(job) => Ok(job),
+        other => Err(StoreError::Corrupt {
+            what: "job document id",
+            value: other.to_string(),
+        }),
+    }
 }
 
 /// Brings a database's schema up to date with `migrations` (one folder per

@@ -1,6 +1,7 @@
 //! The server's background work, started and stopped by [`crate::serve`]:
-//! sending residents' messages as they fall due and answering missed-bin
-//! reports whose rounds have finished (often), throwing away unfinished
+//! sending residents' messages as they fall due, answering missed-bin
+//! reports whose rounds have finished and refusing requests whose photos
+//! never came (often), throwing away unfinished
 //! uploads and erasing contact details past their retention (hourly).
 //! Several nodes may run them at once: each claims its rows in the store.
 
@@ -129,6 +130,11 @@ async fn deliver(state: AppState, provider: Arc<dyn Provider>) {
             "missed-bin reports checked against finished rounds"
         ),
         Err(error) => tracing::warn!(%error, "could not check missed-bin reports"),
+    }
+    match crate::photos::evidence::decide_waiting(&state).await {
+        Ok(0) => {}
+        Ok(decided) => tracing::info!(decided, "requests that waited for their photos decided"),
+        Err(error) => tracing::warn!(%error, "could not decide requests waiting for photos"),
     }
 }
 

@@ -60,16 +60,28 @@ async fn phone(server: &TestServer, user: UserId, path: &std::path::Path) -> App
     })
 }
 
+/// Back in signal, as the app is: its changes go up, then its photos,
+/// then a last sync brings what the server decided once they arrived.
 fn sync(core: &mut AppCore, now: Timestamp) {
     blocking(|| {
         // Until nothing is left to send and the last reply is applied.
+        let mut sent = false;
         for _ in 0..5 {
             core.sync_step(&transport(), now).unwrap();
             if core.waiting() == 0 {
-                return;
+                sent = true;
+                break;
             }
         }
-        panic!("{} changes never went up", core.waiting());
+        assert!(sent, "{} changes never went up", core.waiting());
+        for _ in 0..50 {
+            if core.uploads_waiting() == 0 {
+                break;
+            }
+            core.upload_step(&transport(), now).unwrap();
+        }
+        assert_eq!(core.uploads_waiting(), 0, "the photos went up");
+        core.sync_step(&transport(), now).unwrap();
     });
 }
 

@@ -33,12 +33,20 @@ fn name(text: &str) -> Name {
 }
 
 /// Syncs until nothing waits to go up, then once more for the verdicts.
+/// Back in signal, as the app is: changes up, then photos, then a last
+/// sync for what the server decided once they arrived.
 fn sync(core: &mut AppCore, now: Timestamp) -> Vec<CoreEvent> {
     blocking(|| {
         let mut events = Vec::new();
         for _ in 0..5 {
             events.extend(core.sync_step(&transport(), now).unwrap());
             if core.waiting() == 0 {
+                for _ in 0..50 {
+                    if core.uploads_waiting() == 0 {
+                        break;
+                    }
+                    events.extend(core.upload_step(&transport(), now).unwrap());
+                }
                 events.extend(core.sync_step(&transport(), now).unwrap());
                 return events;
             }

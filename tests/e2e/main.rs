@@ -6,6 +6,7 @@
 mod app_core;
 mod bookings;
 mod council_services;
+mod evidence;
 mod fieldwork;
 mod intake;
 mod missed_bins;

@@ -78,6 +78,7 @@ async fn logs_as(
                     let policy = PhotoPolicy {
                         keep_originals: false,
                         device_retention_days: 14,
+                        evidence_wait_hours: 72,
                     };
                     let reference = processed.reference(
                         "evidence".parse().unwrap(),

@@ -579,9 +579,30 @@ async fn board_streams_on_sync(server: &TestServer) {
         .sync(server, test_now().plus_minutes(2))
         .await
         .unwrap();
-    boards(&mut events, &mut received, 2).await;
-    let latest = received.rsplit("event: board").next().unwrap();
-    assert!(latest.contains("Work started 2</span>"), "{latest}");
+    // The start waits for its photo; once it is up the server decides.
+    phone
+        .upload(&server.url(""), test_now().plus_minutes(3))
+        .await
+        .unwrap();
+    board_showing(&mut events, &mut received, "Work started 2</span>").await;
+}
+
+/// Reads an event stream until its latest board shows `text`.
+async fn board_showing(events: &mut reqwest::Response, received: &mut String, text: &str) {
+    loop {
+        let boards = received.matches("event: board").count();
+        if boards > 0
+            && received
+                .rsplit("event: board")
+                .next()
+                .unwrap()
+                .contains(text)
+        {
+            return;
+        }
+        let chunk = events.chunk().await.unwrap().expect("the stream goes on");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
 }
 
 /// Reads an event stream until it holds `n` board events.
@@ -736,7 +757,132 @@ async fn a_change_synced_to_one_node_wakes_the_board_on_another() {
         .expect("the second node never heard of the change")
         .unwrap();
     assert_eq!(changed.tenant, DEMO_TENANT);
-    boards(&mut events, &mut received, 2).await;
-    let latest = received.rsplit("event: board").next().unwrap();
-    assert!(latest.contains("Work started 2</span>"), "{latest}");
+    // The start waits for its photo, sent to the first node too.
+    phone
+        .upload(&first.url(""), test_now().plus_minutes(3))
+        .await
+        .unwrap();
+    board_showing(&mut events, &mut received, "Work started 2</span>").await;
+}
+
+/// Demo job 4: reported, not booked, its resident texted.
+const WAITING_JOB: JobId = JobId::from_u128(0xd00_0004);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatchers_step_is_checked_like_a_phones_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let office = Office::sign_in(&server).await;
+    let job = format!("/office/jobs/{WAITING_JOB}");
+
+    // The job's page offers the dispatcher's steps of its service now.
+    let (status, page) = office.get(&job).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("href=\"{job}/steps/cancel\"")),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("href=\"{job}/appointment\"")),
+        "booking goes to the appointment page"
+    );
+
+    // Without the form token: refused, nothing written.
+    let response = client()
+        .post(server.url(&format!("{job}/steps/cancel")))
+        .header("cookie", office.cookie())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("from=reported&note=Phoned+to+cancel")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+
+    // Cancelling needs a note: the form says so, the job is unchanged.
+    let (status, page) = office
+        .post(&format!("{job}/steps/cancel"), "from=reported&note=")
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("Add a note saying why"), "{page}");
+
+    // A page that showed another state is told the job moved on (409).
+    let (status, page) = office
+        .post(&format!("{job}/steps/cancel"), "from=booked&note=Phoned")
+        .await;
+    assert_eq!(status, 409, "{page}");
+
+    // A step the workflow has not got from here is refused in its words.
+    let (status, page) = office
+        .post(&format!("{job}/steps/start"), "from=reported")
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("cannot be moved to “Work started”")
+            || page.contains("cannot be moved to Work started"),
+        "{page}"
+    );
+
+    // Taken: the job is cancelled, and its history names Dan.
+    let (status, target) = office
+        .post(
+            &format!("{job}/steps/cancel"),
+            "from=reported&note=Resident+phoned+to+cancel",
+        )
+        .await;
+    assert_eq!((status, target.as_str()), (303, job.as_str()));
+    let (_, page) = office.get(&job).await;
+    assert!(page.contains("Cancelled"), "{page}");
+    assert!(
+        page.contains("Dan Okafor asked to move it to “Cancelled”"),
+        "{page}"
+    );
+
+    // Another council's job, or none: not found.
+    let (status, _) = office
+        .post(
+            &format!("/office/jobs/{}/steps/cancel", JobId::from_u128(0xbad)),
+            "from=reported&note=x",
+        )
+        .await;
+    assert_eq!(status, 404);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_books_for_a_resident_who_phoned_within_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = doorstep_tests::ServerOptions {
+        booking_capacity: Some(1),
+        ..Default::default()
+    };
+    let server = TestServer::start_at(dir.path(), options).await.unwrap();
+    let office = Office::sign_in(&server).await;
+    let job = format!("/office/jobs/{WAITING_JOB}");
+    let (status, page) = office.get(&format!("{job}/appointment")).await;
+    assert_eq!(status, 200);
+    let slot = page
+        .split("name=\"slot\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a half-day on offer")
+        .to_owned();
+    let (status, target) = office
+        .post(&format!("{job}/appointment"), &format!("slot={slot}"))
+        .await;
+    assert_eq!((status, target.as_str()), (303, job.as_str()));
+    let (_, page) = office.get(&job).await;
+    assert!(page.contains("Booked"), "{page}");
+    assert!(
+        page.contains("Dan Okafor asked to move it to “Booked”"),
+        "{page}"
+    );
+    assert!(page.contains("Change the appointment"), "{page}");
+
+    // The crew's one place that half-day is taken: another job is refused it.
+    let other = format!("/office/jobs/{}", JobId::from_u128(0xd00_0007));
+    let (status, page) = office
+        .post(&format!("{other}/appointment"), &format!("slot={slot}"))
+        .await;
+    assert!(status == 409 || status == 400, "{status} {page}");
+    server.stop().await.unwrap();
 }

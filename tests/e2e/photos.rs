@@ -24,6 +24,7 @@ const CHUNK_BYTES: u64 = 16 * 1024;
 const KEEP_NOTHING: PhotoPolicy = PhotoPolicy {
     keep_originals: false,
     device_retention_days: 7,
+    evidence_wait_hours: 72,
 };
 
 fn later(minutes: i64) -> Timestamp {

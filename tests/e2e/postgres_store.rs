@@ -179,15 +179,13 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
         role: Role::Operative,
         device: Some(phone.device),
     };
+    let before = phone
+        .take_photo(PhotoId::from_u128(1), "before", &me, test_now(), 0)
+        .unwrap();
     phone
         .edit(DEMO_TENANT, job, |doc: &mut AutoCommit| {
             let mut editor = JobEditor::new(doc, me.clone()).unwrap();
-            editor
-                .add_photo(
-                    PhotoId::from_u128(1),
-                    &demo::photo("before".parse().unwrap(), &me, test_now()),
-                )
-                .unwrap();
+            editor.add_photo(PhotoId::from_u128(1), &before).unwrap();
             editor
                 .request_transition(
                     TransitionId::from_u128(1),
@@ -207,6 +205,11 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
         200
     );
     assert_eq!(phone.sync.waiting(), 0);
+    // The start waits for its photo; once it is up the server decides.
+    phone
+        .upload(&server.url(""), test_now().plus_minutes(2))
+        .await
+        .unwrap();
     let (_, jobs) = server.get_json("/api/jobs").await.unwrap();
     let row = jobs
         .as_array()

@@ -64,6 +64,7 @@ fn photo_kept(
     let policy = PhotoPolicy {
         keep_originals,
         device_retention_days: 7,
+        evidence_wait_hours: 72,
     };
     let me = Actor {
         user: DEMO_OPERATIVE,
@@ -706,4 +707,113 @@ async fn the_demo_walks_a_resident_from_report_to_booked_to_completed_with_befor
         assert_eq!(image.status(), 200, "{source}");
         assert_eq!(image.headers()["content-type"], "image/jpeg");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_cancels_from_their_tracking_page_and_stops_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    // Graham's radiator (HR-00004): reported, his updates by text.
+    let job = JobId::from_u128(0xd00_0004);
+    let token = doorstep_server::residents::issue(&server.state, DEMO_TENANT, job, test_now())
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: String, body: &'static str| {
+        client
+            .post(server.url(&path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+
+    // The page offers what his service lets a resident do now.
+    let page = get(&server, &format!("/track/{token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("What you can do"), "{page}");
+    assert!(
+        page.contains(&format!("/track/{token}/steps/cancel")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/track/{token}/contact")), "{page}");
+    // A step his role has not got is not offered, and not taken.
+    assert!(!page.contains("/steps/start"), "{page}");
+    let start = post(format!("/track/{token}/steps/start"), "from=reported&note=")
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 409);
+
+    // Cancelling asks why; without a reason nothing happens.
+    let form = get(&server, &format!("/track/{token}/steps/cancel")).await;
+    assert_eq!(form.status(), 200);
+    let empty = post(
+        format!("/track/{token}/steps/cancel"),
+        "from=reported&note=",
+    )
+    .await
+    .unwrap();
+    assert_eq!(empty.status(), 400);
+    assert!(empty.text().await.unwrap().contains("There is a problem"));
+    let cancelled = post(
+        format!("/track/{token}/steps/cancel"),
+        "from=reported&note=Fixed+it+myself",
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.status(), 303);
+    let done = get(&server, &format!("/track/{token}/steps/cancel/done"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("Cancelled"), "{done}");
+
+    // The office's history says the resident asked, with the reason.
+    let office = crate::office_work::Office::sign_in(&server).await;
+    let (_, history) = office.get(&format!("/office/jobs/{job}")).await;
+    assert!(
+        history.contains("The resident asked to move it to “Cancelled”, noting “Fixed it myself”"),
+        "{history}"
+    );
+
+    // He stops texts: a bad email is refused, then his choice is kept.
+    let bad = post(
+        format!("/track/{token}/contact"),
+        "name=Graham+Pike&updates=email&phone=07700+900104&email=nope",
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    let saved = post(
+        format!("/track/{token}/contact"),
+        "name=Graham+Pike&updates=sms&phone=07700+900104&email=graham%40example.org&no_texts=yes",
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.status(), 303);
+    let contact = server
+        .state
+        .with_sync(move |sync, _| sync.load(DocumentId::Contact(job)))
+        .await
+        .unwrap()
+        .map(|(_, document)| Contact::load(&document).unwrap())
+        .unwrap();
+    assert!(contact.sms_opt_out);
+    assert_eq!(
+        contact.reachable_by(),
+        Some(Channel::Email),
+        "texts stopped, email instead"
+    );
+    let (_, history) = office.get(&format!("/office/jobs/{job}")).await;
+    assert!(
+        history.contains("The resident: Changed their contact details"),
+        "{history}"
+    );
+    server.stop().await.unwrap();
 }

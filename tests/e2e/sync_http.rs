@@ -68,10 +68,12 @@ async fn starting_work_offline_syncs_up_and_the_server_decides_it() {
         role: Role::Operative,
         device: Some(phone.device),
     };
+    let photo = phone
+        .take_photo(PhotoId::from_u128(1), "before", &me, later(5), 0)
+        .unwrap();
     phone
         .edit(DEMO_TENANT, job(2), |doc: &mut AutoCommit| {
             let mut editor = JobEditor::new(doc, me.clone()).unwrap();
-            let photo = demo::photo("before".parse().unwrap(), &me, later(5));
             editor.add_photo(PhotoId::from_u128(1), &photo).unwrap();
             editor
                 .request_transition(
@@ -92,6 +94,9 @@ async fn starting_work_offline_syncs_up_and_the_server_decides_it() {
 
     phone.sync(&server, later(10)).await.unwrap();
     assert_eq!(phone.sync.waiting(), 0);
+    // The request waits for its photo, which goes up once there is signal.
+    phone.upload(&server.url(""), later(11)).await.unwrap();
+    phone.sync(&server, later(12)).await.unwrap();
     let repair = ServiceCatalog::builtin().unwrap();
     let repair = repair.get(&"housing-repair".parse().unwrap()).unwrap();
     let on_phone = Job::load(&phone.docs[&job(2)]).unwrap();

@@ -11,6 +11,11 @@
 //! person who took it, the round finished with every outcome. A new
 //! service, or a new step in one, is walked without a new test.
 //!
+//! Then every step a service gives the dispatcher is taken in the back
+//! office, and every step it gives residents on their tracking page with
+//! JavaScript off (`tests/browser/steps.mjs`), each on a job or round set
+//! up in the state it starts from; the verdicts must name who asked.
+//!
 //! The pages run at the test servers' moment (2026-11-27, a Friday), so
 //! the walk also checks local time: a job booked 09:00–11:00 (UK) on a
 //! summer date shows those hours, and one booked tomorrow is listed under
@@ -21,16 +26,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use doorstep_server::demo::{DEMO_CREW, DEMO_DISPATCHER, DEMO_OPERATIVE, DEMO_TENANT};
+use automerge::AutoCommit;
+use doorstep_server::demo::{
+    DEMO_CREW, DEMO_DISPATCHER, DEMO_DISPATCHER_EMAIL, DEMO_OPERATIVE, DEMO_TENANT,
+};
 use doorstep_server::state::{Changed, system_actor};
 use doorstep_shared::job::{Appointment, OfficeEditor};
 use doorstep_shared::prelude::*;
-use doorstep_shared::round::Round;
-use doorstep_shared::service::{ServiceDefinition, ServiceKind};
+use doorstep_shared::round::{Round, RoundEditor, RoundOfficeEditor};
+use doorstep_shared::service::{EvidenceRule, ServiceCatalog, ServiceDefinition, ServiceKind};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::uk;
 use doorstep_tests::{
-    ADMIN_TOKEN, ServerOptions, TestDevice, TestServer, camera_file, council_services, test_now,
+    ADMIN_TOKEN, STAFF_PASSWORD, ServerOptions, TestDevice, TestServer, camera_file,
+    council_services, test_now,
 };
 use serde::Serialize;
 
@@ -126,6 +135,182 @@ struct Expected {
     service: ServiceId,
     state: StateId,
     action: Option<(Name, UserId)>,
+    /// Who the server's verdict on the step names: the role, and the
+    /// person where there is one.
+    requester: Option<(Role, Option<UserId>)>,
+}
+
+/// A step taken in the back office or on a tracking page.
+#[derive(Serialize)]
+struct PageWalk {
+    url: String,
+    label: String,
+    note: bool,
+    booking: bool,
+    round: bool,
+    /// The status the page shows once it is taken.
+    status: String,
+    /// A screenshot of it, by name.
+    shot: Option<&'static str>,
+}
+
+/// What `steps.mjs` is told to do.
+#[derive(Serialize)]
+struct PagePlan {
+    office: Vec<PageWalk>,
+    residents: Vec<PageWalk>,
+    /// The tracking page of a job whose resident changes their details.
+    contact: Option<String>,
+}
+
+/// Every step a dispatcher or a resident may take in a service: (its id,
+/// whether it is a transition, the state it starts from, what it leads
+/// to, its words, its evidence).
+fn page_steps(
+    service: &ServiceDefinition,
+    role: Role,
+) -> Vec<(Name, bool, StateId, StateId, String, EvidenceRule)> {
+    let mut steps = Vec::new();
+    for transition in service
+        .transitions
+        .iter()
+        .filter(|t| t.roles.contains(&role))
+    {
+        if let Some(from) = transition.from.first() {
+            steps.push((
+                transition.id.clone(),
+                true,
+                from.clone(),
+                transition.to.clone(),
+                transition.label.clone(),
+                transition.evidence.clone(),
+            ));
+        }
+    }
+    for action in service.actions.iter().filter(|a| a.roles.contains(&role)) {
+        assert!(
+            role != Role::Resident,
+            "{} gives residents the action {}, which their pages do not offer",
+            service.id,
+            action.id
+        );
+        if let Some(when) = action.when.first() {
+            steps.push((
+                action.id.clone(),
+                false,
+                when.clone(),
+                action.leads_to.clone().unwrap_or_else(|| when.clone()),
+                action.label.clone(),
+                action.evidence.clone(),
+            ));
+        }
+    }
+    steps
+}
+
+/// Sets up a job or round for each step a dispatcher or a resident may
+/// take, and says how `steps.mjs` takes it.
+async fn plan_page_steps(
+    server: &TestServer,
+    services: &ServiceCatalog,
+    expected: &mut Vec<Expected>,
+    covered: &mut Vec<String>,
+) -> PagePlan {
+    let mut plan = PagePlan {
+        office: Vec::new(),
+        residents: Vec::new(),
+        contact: None,
+    };
+    let mut rounds = 0u128;
+    for service in services.iter() {
+        for role in [Role::Dispatcher, Role::Resident] {
+            for (id, is_transition, from, to, label, evidence) in page_steps(service, role) {
+                let booking = is_transition && service.booking.as_ref() == Some(&id);
+                let status = service.state_label(&to).to_owned();
+                let shot = match (service.id.as_str(), id.as_str(), role) {
+                    ("housing-repair", "cancel", Role::Dispatcher) => {
+                        Some("office-dispatcher-cancels")
+                    }
+                    ("housing-repair", "rebook", Role::Resident) => Some("resident-asks-to-rebook"),
+                    _ => None,
+                };
+                let (doc, url) = match service.kind {
+                    ServiceKind::Job => {
+                        let n = plan.office.len() + plan.residents.len() + 1;
+                        let address = format!("Flat {n}, Step Court, Worthing");
+                        let contact =
+                            (role == Role::Resident && plan.contact.is_none()).then(|| {
+                                serde_json::json!({
+                                    "name": "Olu Adeyemi",
+                                    "phone": "07700 900222",
+                                    "preferred": "sms",
+                                })
+                            });
+                        let with_contact = contact.is_some();
+                        let job =
+                            make_job_with(server, service, &address, Phone::Operative, contact)
+                                .await;
+                        put_in_state(server, job, service, &from).await;
+                        let url = match role {
+                            Role::Resident => {
+                                let token = doorstep_server::residents::issue(
+                                    &server.state,
+                                    DEMO_TENANT,
+                                    job,
+                                    test_now(),
+                                )
+                                .await
+                                .unwrap();
+                                format!("/track/{token}")
+                            }
+                            _ => format!("/office/jobs/{job}"),
+                        };
+                        if with_contact {
+                            plan.contact = Some(url.clone());
+                        }
+                        (DocumentId::Job(job), url)
+                    }
+                    ServiceKind::Round => {
+                        rounds += 1;
+                        let round = RoundId::from_u128(0xa2_0000 + rounds);
+                        let reference = format!("{}-OFFICE-{rounds}", service.reference_prefix);
+                        let logged = evidence.all_outcomes;
+                        make_round_in(server, service, &reference, round, (&from, logged)).await;
+                        (DocumentId::Round(round), format!("/office/rounds/{round}"))
+                    }
+                };
+                let walk = PageWalk {
+                    url,
+                    label: label.clone(),
+                    note: evidence.note,
+                    booking,
+                    round: service.kind == ServiceKind::Round,
+                    status,
+                    shot,
+                };
+                let (person, place) = match role {
+                    Role::Resident => (None, "tracking page"),
+                    _ => (Some(DEMO_DISPATCHER), "back office"),
+                };
+                expected.push(Expected {
+                    doc,
+                    service: service.id.clone(),
+                    state: to,
+                    action: (!is_transition).then(|| (id.clone(), DEMO_DISPATCHER)),
+                    // A booking is the server's step, made when the slot is
+                    // taken; the dispatcher's booking names her.
+                    requester: (is_transition && !(booking && role == Role::Resident))
+                        .then_some((role, person)),
+                });
+                covered.push(format!("{} {label} ({role:?}, {place})", service.id));
+                match role {
+                    Role::Resident => plan.residents.push(walk),
+                    _ => plan.office.push(walk),
+                }
+            }
+        }
+    }
+    plan
 }
 
 /// Distinct pictures, one per photo taken (the server refuses a picture
@@ -174,17 +359,29 @@ async fn make_job(
     address: &str,
     phone: Phone,
 ) -> JobId {
+    make_job_with(server, service, address, phone, None).await
+}
+
+/// Makes a job through the public API, for `phone`'s person, with the
+/// resident's `contact` details if any.
+async fn make_job_with(
+    server: &TestServer,
+    service: &ServiceDefinition,
+    address: &str,
+    phone: Phone,
+    contact: Option<serde_json::Value>,
+) -> JobId {
+    let mut job = serde_json::json!({
+        "service": service.id.as_str(),
+        "address": address,
+        "description": "Set up for the walk.",
+        "assignee": { "user": phone.user().to_string() },
+    });
+    if let Some(contact) = contact {
+        job["contact"] = contact;
+    }
     let (status, body) = server
-        .post_json(
-            "/api/jobs",
-            &serde_json::json!({
-                "service": service.id.as_str(),
-                "address": address,
-                "description": "Set up for the walk.",
-                "assignee": { "user": phone.user().to_string() },
-            }),
-            Some(ADMIN_TOKEN),
-        )
+        .post_json("/api/jobs", &job, Some(ADMIN_TOKEN))
         .await
         .unwrap();
     assert_eq!(status, 201, "{body}");
@@ -250,6 +447,98 @@ async fn make_round(
     service: &ServiceDefinition,
     reference: &str,
 ) -> (RoundId, Vec<PropertyId>) {
+    let id = RoundId::from_u128(0xa1_0001);
+    let stops = make_round_in(server, service, reference, id, (&service.initial, false)).await;
+    (id, stops)
+}
+
+/// Logs an outcome at every stop of a round, as its crew would.
+fn log_every_stop(
+    document: &mut AutoCommit,
+    service: &ServiceDefinition,
+    crew: &Actor,
+    ids: &mut u128,
+) {
+    let now = test_now();
+    let order = Round::load(document).unwrap().visiting_order();
+    let mut editor = RoundEditor::new(document, crew.clone()).unwrap();
+    for (property, outcome) in order.into_iter().zip(&service.outcomes) {
+        let photo = outcome.evidence.photos.first().map(|kind| {
+            *ids += 1;
+            let id = PhotoId::from_u128(*ids);
+            editor
+                .add_photo(id, &demo::photo(kind.clone(), crew, now))
+                .unwrap();
+            id
+        });
+        let note = outcome.evidence.note.then(|| "As found.".to_owned());
+        editor
+            .log_outcome(service, property, outcome.id.clone(), note, photo, now)
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Moves a round document to `state` as its crew would (setting up the
+/// world before the step under test): each crew transition in turn, every
+/// stop logged before the one that needs them all, or once there if
+/// `logged`.
+fn crew_walk(
+    document: &mut AutoCommit,
+    service: &ServiceDefinition,
+    state: &StateId,
+    logged: bool,
+) {
+    let crew = Actor {
+        user: SAM,
+        role: Role::Crew,
+        device: None,
+    };
+    let now = test_now();
+    let mut ids = 0xc0_0000u128;
+    let mut stops_logged = false;
+    loop {
+        let status = Round::load(document).unwrap().status(service).clone();
+        if &status == state {
+            if logged && !stops_logged {
+                log_every_stop(document, service, &crew, &mut ids);
+            }
+            return;
+        }
+        let transition = service
+            .transitions
+            .iter()
+            .find(|t| t.from.contains(&status) && t.roles.contains(&Role::Crew))
+            .unwrap_or_else(|| panic!("no crew step of {} from {status}", service.id));
+        if transition.evidence.all_outcomes && !stops_logged {
+            log_every_stop(document, service, &crew, &mut ids);
+            stops_logged = true;
+        }
+        ids += 1;
+        let id = TransitionId::from_u128(ids);
+        let to = transition.to.clone();
+        RoundEditor::new(document, crew.clone())
+            .unwrap()
+            .request_transition(id, status, to, Evidence::default(), now)
+            .unwrap();
+        for (_, decided) in RoundOfficeEditor::new(document)
+            .unwrap()
+            .decide_pending(service, now, |actor| actor.role)
+            .unwrap()
+        {
+            decided.unwrap();
+        }
+    }
+}
+
+/// [`make_round`] with its own id, in `state`.
+async fn make_round_in(
+    server: &TestServer,
+    service: &ServiceDefinition,
+    reference: &str,
+    id: RoundId,
+    (state, logged): (&StateId, bool),
+) -> Vec<PropertyId> {
     let stops: Vec<(PropertyId, String)> = (1..=service.outcomes.len() as u128)
         .map(|n| {
             (
@@ -270,11 +559,12 @@ async fn make_round(
         &lines,
         &"refuse_240l".parse().unwrap(),
     );
-    let id = RoundId::from_u128(0xa1_0001);
+    let (service, state) = (service.clone(), state.clone());
     server
         .state
         .with_server(move |store, services, node| {
             let mut document = round.create_document(node.clone())?;
+            crew_walk(&mut document, &service, &state, logged);
             doorstep_server::store::run_sync(store, services, |sync| {
                 doorstep_server::intake::store_new(
                     sync,
@@ -291,7 +581,7 @@ async fn make_round(
         tenant: DEMO_TENANT,
         by: None,
     });
-    (id, stops.into_iter().map(|(id, _)| id).collect())
+    stops.into_iter().map(|(id, _)| id).collect()
 }
 
 /// The crew's way through a round: each crew transition from the first
@@ -338,9 +628,9 @@ fn round_steps(service: &ServiceDefinition, pictures: &mut Pictures) -> (Vec<Rou
     (steps, state)
 }
 
-fn run_browser(browser: &Path, args: &[String]) -> bool {
+fn run_browser(browser: &Path, script: &str, args: &[String]) -> bool {
     let mut script = Command::new("node")
-        .arg("walk.mjs")
+        .arg(script)
         .args(args)
         .current_dir(browser)
         .stdout(Stdio::piped())
@@ -426,6 +716,7 @@ async fn every_field_step_of_every_service_is_taken_in_the_app() {
                         service: service.id.clone(),
                         state,
                         action: (!is_transition).then(|| (step.clone(), phone.user())),
+                        requester: None,
                     });
                     covered.push(format!("{} {label} ({phone:?})", service.id));
                 }
@@ -449,12 +740,14 @@ async fn every_field_step_of_every_service_is_taken_in_the_app() {
                     service: service.id.clone(),
                     state: end,
                     action: None,
+                    requester: None,
                 });
                 assert_eq!(stops.len(), service.outcomes.len());
                 plan.rounds.push(RoundWalk { reference, steps });
             }
         }
     }
+    let pages = plan_page_steps(&server, &services, &mut expected, &mut covered).await;
     eprintln!(
         "the walk covers {} steps:\n  {}",
         covered.len(),
@@ -504,8 +797,22 @@ async fn every_field_step_of_every_service_is_taken_in_the_app() {
         test_now().as_millis().to_string(),
         shots,
     ];
-    let walked = tokio::task::block_in_place(|| run_browser(&browser, &args));
+    let walked = tokio::task::block_in_place(|| run_browser(&browser, "walk.mjs", &args));
     assert!(walked, "the browser walk failed");
+
+    // The dispatcher's and residents' steps, in the back office and on
+    // tracking pages.
+    let pages_path = dir.path().join("steps.json");
+    std::fs::write(&pages_path, serde_json::to_vec_pretty(&pages).unwrap()).unwrap();
+    let args = vec![
+        server.url(""),
+        DEMO_DISPATCHER_EMAIL.to_owned(),
+        STAFF_PASSWORD.to_owned(),
+        pages_path.display().to_string(),
+        std::env::var("DOORSTEP_SCREENSHOTS").unwrap_or_else(|_| "-".into()),
+    ];
+    let walked = tokio::task::block_in_place(|| run_browser(&browser, "steps.mjs", &args));
+    assert!(walked, "the back office's and residents' walk failed");
 
     // The server's verdicts, as the dispatcher's device receives them.
     let mut office = TestDevice::enrol(&server, &server.code_for("Dan Okafor"), DEMO_TENANT)
@@ -528,6 +835,30 @@ async fn every_field_step_of_every_service_is_taken_in_the_app() {
                     expected.doc,
                     service.id
                 );
+                if let Some((role, user)) = expected.requester {
+                    let log = job.transitions();
+                    let decided = job
+                        .office
+                        .verdicts
+                        .iter()
+                        .filter(|(_, verdict)| verdict.decision == Decision::Accepted)
+                        .max_by_key(|(_, verdict)| verdict.seq)
+                        .map(|(id, verdict)| (log.decided_move(id), verdict.requester.clone()));
+                    let Some((Some((_, to)), Some(requester))) = decided else {
+                        panic!(
+                            "{} of {} has no accepted verdict naming who asked",
+                            expected.doc, service.id
+                        );
+                    };
+                    assert_eq!(to, &expected.state, "{} of {}", expected.doc, service.id);
+                    assert_eq!(requester.role, role, "{} of {}", expected.doc, service.id);
+                    if let Some(user) = user {
+                        assert_eq!(
+                            requester.user, user,
+                            "the history names the member of staff"
+                        );
+                    }
+                }
                 if let Some((action, user)) = &expected.action {
                     assert!(
                         job.timeline
@@ -537,6 +868,10 @@ async fn every_field_step_of_every_service_is_taken_in_the_app() {
                         service.id
                     );
                 }
+            }
+            DocumentId::Round(_) if expected.requester.is_some() => {
+                let round = Round::load(document).unwrap();
+                assert_eq!(round.status(service), &expected.state, "{}", service.id);
             }
             DocumentId::Round(_) => {
                 let round = Round::load(document).unwrap();

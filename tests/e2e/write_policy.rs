@@ -735,6 +735,9 @@ async fn every_edit_the_app_makes_is_accepted() {
         role: Role::Operative,
         device: Some(priya.device),
     };
+    let before = priya
+        .take_photo(PhotoId::from_u128(1), "before", &me, later(2), 0)
+        .unwrap();
     priya
         .edit(DEMO_TENANT, job(2), |doc| {
             let mut editor = JobEditor::new(doc, me.clone()).unwrap();
@@ -745,12 +748,7 @@ async fn every_edit_the_app_makes_is_accepted() {
             editor
                 .log_action(EventId::from_u128(1), name("on_my_way"), None, later(1))
                 .unwrap();
-            editor
-                .add_photo(
-                    PhotoId::from_u128(1),
-                    &demo::photo(name("before"), &me, later(2)),
-                )
-                .unwrap();
+            editor.add_photo(PhotoId::from_u128(1), &before).unwrap();
             editor
                 .request_transition(
                     TransitionId::from_u128(1),
@@ -763,6 +761,7 @@ async fn every_edit_the_app_makes_is_accepted() {
         })
         .unwrap();
     priya.sync(&server, later(3)).await.unwrap();
+    priya.upload(&server.url(""), later(3)).await.unwrap();
     // Unticking and more notes, in a later change.
     priya
         .edit(DEMO_TENANT, job(2), |doc| {

@@ -5,10 +5,12 @@
 
 use anyhow::Context;
 use doorstep_shared::blob::RenditionKind;
-use doorstep_shared::ids::{BlobHash, PhotoId};
+use doorstep_shared::ids::{BlobHash, Name, PhotoId};
+use doorstep_shared::job::PhotoRef;
 use doorstep_shared::photo::Processed;
 use doorstep_shared::service::PhotoPolicy;
 use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Actor;
 use doorstep_shared::upload::{LENGTH_HEADER, OFFSET_HEADER, UploadStatus, UploadStep};
 
 use crate::TestDevice;
@@ -166,5 +168,31 @@ impl TestDevice {
             }
         }
         anyhow::bail!("the upload queue never went idle")
+    }
+}
+
+impl TestDevice {
+    /// A photo taken on this phone as the app takes one: a camera picture
+    /// (`seed` makes each a different one), processed, its renditions
+    /// queued for upload. Returns the record to add to a document.
+    pub fn take_photo(
+        &mut self,
+        id: PhotoId,
+        kind: &str,
+        by: &Actor,
+        at: Timestamp,
+        seed: usize,
+    ) -> anyhow::Result<PhotoRef> {
+        let policy = PhotoPolicy {
+            keep_originals: false,
+            device_retention_days: 30,
+            evidence_wait_hours: 72,
+        };
+        let file = crate::camera_file(640 + 8 * seed, 480 + 6 * seed);
+        let processed = doorstep_shared::photo::process(&file, &Default::default())?;
+        let kind: Name = kind.parse()?;
+        let reference = processed.reference(kind, by.clone(), at, None, &policy);
+        self.queue_photo(id, &processed, &file, &policy);
+        Ok(reference)
     }
 }

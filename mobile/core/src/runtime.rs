@@ -231,6 +231,7 @@ impl Driver {
             self.report(synced, out);
             self.next_sync = at.plus_millis(SYNC_EVERY_MS);
         }
+        let waiting = self.core.uploads_waiting();
         while self.core.uploads_waiting() > 0
             && self
                 .core
@@ -247,6 +248,11 @@ impl Driver {
             {
                 break;
             }
+        }
+        // A request waiting for these photos is decided as they arrive:
+        // sync at once for the verdict rather than at the next minute.
+        if self.core.uploads_waiting() < waiting {
+            self.next_sync = now();
         }
         if self.core.signing_out() {
             match self.core.sign_out_step(self.transport.as_ref()) {

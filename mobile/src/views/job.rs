@@ -347,11 +347,13 @@ impl JobScreen {
             buttons,
             pending: pending
                 .iter()
-                .map(|(_, request)| {
-                    format!(
-                        "Waiting for the office: {}",
-                        service.state_label(&request.to)
-                    )
+                .map(|(id, request)| {
+                    let to = service.state_label(&request.to);
+                    if job.office.waiting.iter().any(|w| w.request == *id) {
+                        format!("Waiting for the photos to upload: {to}")
+                    } else {
+                        format!("Waiting for the office: {to}")
+                    }
                 })
                 .collect(),
             refused,

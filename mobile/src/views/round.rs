@@ -219,11 +219,13 @@ impl RoundScreen {
             .collect();
         self.pending = pending
             .iter()
-            .map(|(_, request)| {
-                format!(
-                    "Waiting for the office: {}",
-                    service.state_label(&request.to)
-                )
+            .map(|(id, request)| {
+                let to = service.state_label(&request.to);
+                if round.office.waiting.iter().any(|w| w.request == *id) {
+                    format!("Waiting for the photos to upload: {to}")
+                } else {
+                    format!("Waiting for the office: {to}")
+                }
             })
             .collect();
         self

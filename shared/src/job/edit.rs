@@ -162,6 +162,7 @@ impl<'d> OfficeEditor<'d> {
         system: &Actor,
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Option<Role>,
+        arrivals: Option<&workflow::Arrivals>,
     ) -> Result<Vec<Decided>, DocumentError> {
         let job = Job::load(self.doc)?;
         let status = job.status(service);
@@ -192,7 +193,7 @@ impl<'d> OfficeEditor<'d> {
                 now,
             )?;
         }
-        self.decide_as_server(service, now, role_of)
+        self.decide_as_server(service, now, role_of, arrivals)
     }
 
     /// Makes `transition` as `system` (request `id`, with `evidence`,
@@ -228,10 +229,65 @@ impl<'d> OfficeEditor<'d> {
         let system_user = system.user;
         // Only the system's own request is decided here; anyone else's
         // waits for a sync that knows who they are.
-        let decided = self.decide_as_server(service, now, |actor| {
-            (actor.user == system_user).then_some(Role::System)
-        })?;
+        let decided = self.decide_as_server(
+            service,
+            now,
+            |actor| (actor.user == system_user).then_some(Role::System),
+            None,
+        )?;
         Ok(decided.into_iter().find(|(decided, _)| *decided == id))
+    }
+
+    /// Files a request by `actor`, whom the server vouches for (a member
+    /// of staff signed in, a resident on their own page), from the state
+    /// they saw, and decides it at once with the phone's rules: the new
+    /// state, or why not.
+    pub fn request_as(
+        &mut self,
+        service: &ServiceDefinition,
+        actor: &Actor,
+        id: TransitionId,
+        (from, to): (StateId, StateId),
+        evidence: Evidence,
+        now: Timestamp,
+    ) -> Result<Result<StateId, workflow::InvalidTransition>, DocumentError> {
+        workflow::request_as::<Job>(self.doc, service, actor, id, (from, to), evidence, now)
+    }
+
+    /// Takes an action as `actor`, whom the server vouches for, if their
+    /// role may take it now (with the note it asks for), and carries out
+    /// what it leads to as `system`.
+    pub fn take_action_as(
+        &mut self,
+        service: &ServiceDefinition,
+        (actor, system): (&Actor, &Actor),
+        id: EventId,
+        action: &Name,
+        note: Option<String>,
+        now: Timestamp,
+    ) -> Result<Result<(), workflow::InvalidTransition>, DocumentError> {
+        let facts = Job::load(self.doc)?.facts(service);
+        if let Err(why) =
+            workflow::check_action(service, &facts, actor.role, action, note.as_deref())
+        {
+            return Ok(Err(why));
+        }
+        let event = TimelineEvent {
+            action: action.clone(),
+            actor: actor.clone(),
+            at: now,
+            note,
+        };
+        put_at(self.doc, &["timeline"], &id.to_string(), &event)?;
+        let role_of = |asker: &Actor| {
+            if asker == actor {
+                Some(actor.role)
+            } else {
+                (asker == system).then_some(Role::System)
+            }
+        };
+        self.follow_actions(service, system, now, role_of, None)?;
+        Ok(Ok(()))
     }
 
     /// Decides every pending request, oldest first, with the same rules the
@@ -244,17 +300,20 @@ impl<'d> OfficeEditor<'d> {
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Role,
     ) -> Result<Vec<Decided>, DocumentError> {
-        workflow::decide_pending::<Job>(self.doc, service, now, |actor| Some(role_of(actor)))
+        workflow::decide_pending::<Job>(self.doc, service, now, |actor| Some(role_of(actor)), None)
     }
 
     /// Decides every pending request as the server does, with the roles its
-    /// records hold: a requester they do not know has no rights.
+    /// records hold: a requester they do not know has no rights. With
+    /// `arrivals`, a request whose photos have not reached the server
+    /// waits for them (see [`workflow::Arrivals`]).
     pub fn decide_as_server(
         &mut self,
         service: &ServiceDefinition,
         now: Timestamp,
         role_of: impl Fn(&Actor) -> Option<Role>,
+        arrivals: Option<&workflow::Arrivals>,
     ) -> Result<Vec<Decided>, DocumentError> {
-        workflow::decide_pending::<Job>(self.doc, service, now, role_of)
+        workflow::decide_pending::<Job>(self.doc, service, now, role_of, arrivals)
     }
 }

@@ -303,6 +303,8 @@ struct RawPhotoPolicy {
     keep_originals: bool,
     #[serde(default = "default_retention_days")]
     device_retention_days: u32,
+    #[serde(default = "default_evidence_wait_hours")]
+    evidence_wait_hours: u32,
 }
 
 impl Default for RawPhotoPolicy {
@@ -310,12 +312,19 @@ impl Default for RawPhotoPolicy {
         Self {
             keep_originals: false,
             device_retention_days: default_retention_days(),
+            evidence_wait_hours: default_evidence_wait_hours(),
         }
     }
 }
 
 fn default_retention_days() -> u32 {
     30
+}
+
+/// Three days: a phone out of signal over a weekend still gets its photos
+/// up in time.
+fn default_evidence_wait_hours() -> u32 {
+    72
 }
 
 /// Turns byte offsets into lines and columns for errors.
@@ -693,6 +702,7 @@ pub(super) fn parse(file: &str, source: &str) -> Result<ServiceDefinition, Defin
         photos: PhotoPolicy {
             keep_originals: raw.photos.keep_originals,
             device_retention_days: raw.photos.device_retention_days,
+            evidence_wait_hours: raw.photos.evidence_wait_hours,
         },
         report,
     })

@@ -10,6 +10,7 @@ use super::wire::{Cursor, DocumentId};
 use crate::document::DocumentError;
 use crate::ids::{BlobHash, DeviceId, TenantId};
 use crate::transition::Role;
+use crate::workflow::Arrival;
 
 struct StoredDocument {
     tenant: TenantId,
@@ -26,12 +27,20 @@ pub struct MemoryStore {
     deliveries: BTreeMap<(DeviceId, TenantId), Delivery>,
     /// Each picture's first document, and the device whose push named it.
     pictures: BTreeMap<BlobHash, (DocumentId, Option<DeviceId>)>,
+    /// Pictures uploaded whole.
+    uploaded: BTreeSet<BlobHash>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records a picture as uploaded whole, as the server's photo store
+    /// does when an upload completes.
+    pub fn upload(&mut self, hash: BlobHash) {
+        self.uploaded.insert(hash);
     }
 
     /// Every document of a tenant.
@@ -105,6 +114,21 @@ impl SyncStore for MemoryStore {
             .pictures
             .get(&hash)
             .is_some_and(|(first, by)| *first != doc && *by != Some(device)))
+    }
+
+    fn arrivals(
+        &mut self,
+        doc: DocumentId,
+        hashes: &[BlobHash],
+    ) -> Result<Vec<Arrival>, Self::Error> {
+        Ok(hashes
+            .iter()
+            .map(|hash| match self.pictures.get(hash) {
+                Some((first, _)) if *first != doc => Arrival::Borrowed,
+                _ if self.uploaded.contains(hash) => Arrival::Arrived,
+                _ => Arrival::Expected,
+            })
+            .collect())
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {

@@ -2,7 +2,7 @@
 //! rules as the server's own actor, and answer with what changed in the
 //! device's scope. Pure: all state is in the [`SyncStore`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{ActorId, AutoCommit, Change};
 
@@ -12,6 +12,7 @@ use super::wire::{
     SyncReply, SyncRequest, TenantReply, TenantRequest, Update,
 };
 use crate::document::{DocumentError, compatibility};
+use crate::ids::BlobHash;
 use crate::job::{JOB_SCHEMA_VERSION, Job, OfficeEditor};
 use crate::migrate::{mend_job_after_older_writes, migrate_job};
 use crate::policy::{self, WriteRefused};
@@ -19,6 +20,7 @@ use crate::round::{Round, RoundOfficeEditor};
 use crate::service::ServiceCatalog;
 use crate::time::Timestamp;
 use crate::transition::{Actor, Role};
+use crate::workflow::{Arrival, Arrivals};
 
 /// The server's sync logic, with what it needs to run the workflow rules.
 pub struct SyncServer<'a> {
@@ -205,12 +207,16 @@ impl SyncServer<'_> {
                 )));
             }
         }
+        let arrivals = match Self::arrivals(store, &document, push.doc)? {
+            Ok(arrivals) => arrivals,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let outcome = (|| -> Result<(Vec<(Author, Change)>, ScopeRecord), Refused> {
             let mut stored: Vec<(Author, Change)> = new
                 .into_iter()
                 .map(|c| (Author::Device(who.device), c))
                 .collect();
-            stored.extend(self.run_rules(&mut document, push.doc, who, now)?);
+            stored.extend(self.run_rules(&mut document, push.doc, who, now, &arrivals)?);
             let record = scope_record(&document, push.doc, self.services)?;
             Ok((stored, record))
         })();
@@ -326,18 +332,49 @@ impl SyncServer<'_> {
         Ok(())
     }
 
+    /// What the server holds of the pictures a job's or round's photos
+    /// name: the evidence its requests may count.
+    fn arrivals<S: SyncStore + ?Sized>(
+        store: &mut S,
+        document: &AutoCommit,
+        doc: DocumentId,
+    ) -> Result<Result<Arrivals, Refused>, S::Error> {
+        let photos: Vec<crate::job::PhotoRef> = match doc {
+            DocumentId::Job(_) => match Job::load(document) {
+                Ok(job) => job.photos.into_values().collect(),
+                Err(error) => return Ok(Err(error.into())),
+            },
+            DocumentId::Round(_) => match Round::load(document) {
+                Ok(round) => round.photos.into_values().collect(),
+                Err(error) => return Ok(Err(error.into())),
+            },
+            DocumentId::Contact(_) => return Ok(Ok(Arrivals::default())),
+        };
+        let hashes = Arrivals::renditions(&photos);
+        let held: BTreeMap<BlobHash, Arrival> = hashes
+            .iter()
+            .copied()
+            .zip(store.arrivals(doc, &hashes)?)
+            .collect();
+        Ok(Ok(Arrivals::of(&photos, |hash| {
+            held.get(&hash).copied().unwrap_or(Arrival::Expected)
+        })))
+    }
+
     /// Runs the workflow rules on a document a device changed, as the
     /// server's actor, and returns the server's own new changes.
+    /// `arrivals` say which photos count as evidence.
     fn run_rules(
         &self,
         document: &mut AutoCommit,
         doc: DocumentId,
         who: &DeviceIdentity,
         now: Timestamp,
+        arrivals: &Arrivals,
     ) -> Result<Vec<(Author, Change)>, DocumentError> {
         let before = document.get_heads();
         match doc {
-            DocumentId::Job(_) => self.run_job_rules(document, who, now)?,
+            DocumentId::Job(_) => self.run_job_rules(document, who, now, arrivals)?,
             DocumentId::Round(_) => {
                 // Starting and finishing a round are decided like a job's
                 // transitions.
@@ -348,6 +385,7 @@ impl SyncServer<'_> {
                         service,
                         now,
                         self.role_of(who),
+                        Some(arrivals),
                     )?;
                 }
             }
@@ -386,6 +424,7 @@ impl SyncServer<'_> {
         document: &mut AutoCommit,
         who: &DeviceIdentity,
         now: Timestamp,
+        arrivals: &Arrivals,
     ) -> Result<(), DocumentError> {
         document.set_actor(self.actor.clone());
         match compatibility(document, JOB_SCHEMA_VERSION)? {
@@ -402,7 +441,13 @@ impl SyncServer<'_> {
         let job = Job::load(document)?;
         if let Some(service) = self.services.get(&job.office.service) {
             let mut office = OfficeEditor::new(document)?;
-            office.follow_actions(service, &self.system, now, self.role_of(who))?;
+            office.follow_actions(
+                service,
+                &self.system,
+                now,
+                self.role_of(who),
+                Some(arrivals),
+            )?;
         }
         Ok(())
     }

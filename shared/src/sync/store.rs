@@ -157,6 +157,15 @@ pub trait SyncStore {
         device: DeviceId,
     ) -> Result<bool, Self::Error>;
 
+    /// What the server holds of each of `hashes`, renditions `doc`'s
+    /// photos name, in order: uploaded whole, not yet, or a picture
+    /// another document had first (never evidence for this one).
+    fn arrivals(
+        &mut self,
+        doc: DocumentId,
+        hashes: &[BlobHash],
+    ) -> Result<Vec<crate::workflow::Arrival>, Self::Error>;
+
     /// A document and its tenant.
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error>;
 
@@ -228,6 +237,14 @@ impl<S: SyncStore + ?Sized> SyncStore for &mut S {
         device: DeviceId,
     ) -> Result<bool, Self::Error> {
         (**self).picture_taken_elsewhere(hash, doc, device)
+    }
+
+    fn arrivals(
+        &mut self,
+        doc: DocumentId,
+        hashes: &[BlobHash],
+    ) -> Result<Vec<crate::workflow::Arrival>, Self::Error> {
+        (**self).arrivals(doc, hashes)
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {

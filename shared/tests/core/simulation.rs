@@ -120,6 +120,13 @@ impl SyncStore for CountingStore<'_> {
     ) -> Result<bool, Self::Error> {
         self.0.picture_taken_elsewhere(hash, doc, d)
     }
+    fn arrivals(
+        &mut self,
+        doc: DocumentId,
+        hashes: &[doorstep_shared::ids::BlobHash],
+    ) -> Result<Vec<doorstep_shared::workflow::Arrival>, Self::Error> {
+        self.0.arrivals(doc, hashes)
+    }
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, Self::Error> {
         self.1 += 1;
         self.0.load(doc)

@@ -239,12 +239,14 @@ fn pushed_changes_are_never_echoed_back_but_the_servers_verdict_is_sent() {
         device: Some(alice().device),
     };
     let mut editor = JobEditor::new(&mut copy, actor.clone()).unwrap();
-    editor
-        .add_photo(
-            PhotoId::from_u128(5),
-            &demo::photo(name("before"), &actor, at(3)),
-        )
-        .unwrap();
+    // A before photo whose picture has reached the server.
+    let picture = doorstep_shared::ids::BlobHash::of(b"the before picture");
+    fixture.store.upload(picture);
+    let photo = doorstep_shared::job::PhotoRef {
+        display: Some(picture),
+        ..demo::photo(name("before"), &actor, at(3))
+    };
+    editor.add_photo(PhotoId::from_u128(5), &photo).unwrap();
     editor
         .request_transition(
             TransitionId::from_u128(9),

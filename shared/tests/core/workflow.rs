@@ -423,7 +423,7 @@ fn no_access_with_a_card_left_leads_the_job_to_rebooking_once() {
 
     let followed = OfficeEditor::new(&mut doc)
         .unwrap()
-        .follow_actions(&repair, &system, at(101), |actor| Some(actor.role))
+        .follow_actions(&repair, &system, at(101), |actor| Some(actor.role), None)
         .unwrap();
     assert_eq!(
         followed,
@@ -441,7 +441,7 @@ fn no_access_with_a_card_left_leads_the_job_to_rebooking_once() {
 
     let again = OfficeEditor::new(&mut doc)
         .unwrap()
-        .follow_actions(&repair, &system, at(102), |actor| Some(actor.role))
+        .follow_actions(&repair, &system, at(102), |actor| Some(actor.role), None)
         .unwrap();
     assert!(again.is_empty(), "each action is followed once");
 }
@@ -461,10 +461,55 @@ fn an_action_logged_by_a_role_that_may_not_take_it_is_not_followed() {
         .unwrap();
     let followed = OfficeEditor::new(&mut doc)
         .unwrap()
-        .follow_actions(&repair, &person(1, Role::System), at(101), |actor| {
-            Some(actor.role)
-        })
+        .follow_actions(
+            &repair,
+            &person(1, Role::System),
+            at(101),
+            |actor| Some(actor.role),
+            None,
+        )
         .unwrap();
     assert!(followed.is_empty());
     assert_eq!(Job::load(&doc).unwrap().status(&repair).as_str(), "booked");
+}
+
+/// A photo of `kind` naming the renditions `hashes` (thumbnail, display).
+fn photo_with(kind: &str, hashes: (Option<u8>, Option<u8>)) -> doorstep_shared::job::PhotoRef {
+    let hash = |n: u8| BlobHash::of(&[n]);
+    doorstep_shared::job::PhotoRef {
+        thumbnail: hashes.0.map(hash),
+        display: hashes.1.map(hash),
+        ..demo::photo(name(kind), &person(1, Role::Operative), at(1))
+    }
+}
+
+#[test]
+fn a_photo_counts_as_evidence_only_once_its_own_pictures_have_arrived() {
+    use workflow::{Arrival, Arrivals};
+    let photos = [
+        // Both renditions uploaded: taken and arrived.
+        photo_with("before", (Some(1), Some(2))),
+        // One still on its way: taken, not arrived.
+        photo_with("after", (Some(3), Some(4))),
+        // Another job's picture: not this job's evidence at all.
+        photo_with("reported", (Some(5), Some(6))),
+        // An entry naming no picture proves nothing.
+        photo_with("extra", (None, None)),
+    ];
+    let held = |hash: BlobHash| {
+        if hash == BlobHash::of(&[4]) {
+            Arrival::Expected
+        } else if hash == BlobHash::of(&[5]) {
+            Arrival::Borrowed
+        } else {
+            Arrival::Arrived
+        }
+    };
+    let arrivals = Arrivals::of(&photos, held);
+    let kinds = |names: &[&str]| -> std::collections::BTreeSet<Name> {
+        names.iter().map(|n| name::<Name>(n)).collect()
+    };
+    assert_eq!(arrivals.taken, kinds(&["after", "before"]));
+    assert_eq!(arrivals.arrived, kinds(&["before"]));
+    assert_eq!(Arrivals::renditions(&photos).len(), 6);
 }

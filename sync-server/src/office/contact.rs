@@ -12,60 +12,20 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
-use doorstep_shared::contact::{Channel, Contact};
+use doorstep_shared::contact::Contact;
 use doorstep_shared::ids::JobId;
 use doorstep_shared::sync::wire::DocumentId;
-use serde::Deserialize;
 
 use super::session::{CsrfForm, StaffSession};
 use super::{council_job, csrf_field, staff_page, text_field};
 use crate::error::ApiError;
 use crate::pages::layout::error_summary;
-use crate::residents::report::{ContactAnswers, check_contact};
+use crate::residents::report::{ContactForm, check_contact};
 use crate::state::AppState;
 use maud::{Markup, html};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/office/jobs/{job}/contact", post(correct))
-}
-
-/// The form's answers, as typed.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct ContactForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    phone: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    updates: String,
-    #[serde(default)]
-    no_texts: Option<String>,
-}
-
-impl ContactForm {
-    /// The form filled in with the details as they stand.
-    fn from_contact(contact: &Contact) -> Self {
-        Self {
-            name: contact.name.clone(),
-            phone: contact
-                .phone
-                .as_ref()
-                .map_or_else(String::new, |p| p.as_str().to_owned()),
-            email: contact
-                .email
-                .as_ref()
-                .map_or_else(String::new, |e| e.as_str().to_owned()),
-            updates: match contact.preferred_channel {
-                Channel::Sms => "sms",
-                Channel::Email => "email",
-                Channel::None => "none",
-            }
-            .to_owned(),
-            no_texts: contact.sms_opt_out.then(|| "yes".to_owned()),
-        }
-    }
 }
 
 /// A job's contact details, if it has any and they are the council's.
@@ -158,15 +118,7 @@ async fn correct(
         ));
     }
     let mut errors = Vec::new();
-    let checked = check_contact(
-        &ContactAnswers {
-            name: &answers.name,
-            updates: &answers.updates,
-            phone: &answers.phone,
-            email: &answers.email,
-        },
-        &mut errors,
-    );
+    let checked = check_contact(&answers.answers(), &mut errors);
     let Some(new) = checked.filter(|_| errors.is_empty()) else {
         let main = html! {
             h1.govuk-heading-l { "Correct the resident's contact details" }

@@ -170,6 +170,7 @@ pub(crate) fn history(
     }
     for entry in &job.office.log {
         let by = match entry.by {
+            Some(crate::state::RESIDENT_USER) => say(&Writer::Resident, names),
             Some(user) => say(&Writer::Person(user), names),
             None => "The council's systems".into(),
         };

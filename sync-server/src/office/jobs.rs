@@ -211,7 +211,16 @@ async fn job_page(
         ("Service", html! { (service.name) }),
         (
             "Status",
-            html! { strong.govuk-tag { (service.state_label(status)) } },
+            html! {
+                strong.govuk-tag { (service.state_label(status)) }
+                @for waiting in &job.office.waiting {
+                    @if let Some(request) = job.requests.get(&waiting.request) {
+                        br;
+                        "Waiting for the photos to upload: " (service.state_label(&request.to))
+                        " (since " (when(waiting.since)) ")"
+                    }
+                }
+            },
         ),
         ("Address", html! { (job.office.address.one_line()) }),
         (
@@ -247,6 +256,12 @@ async fn job_page(
         span.govuk-caption-l { (service.name) }
         h1.govuk-heading-l { (job.office.reference) }
         (summary_list(&rows))
+        (super::steps::next_steps(
+            &format!("/office/jobs/{job_id}"),
+            &service,
+            &job.facts(&service),
+            job.office.appointment.is_some(),
+        ))
         form method="post" action={ "/office/jobs/" (job_id) "/assignee" } {
             (csrf_field(&session))
             (select_with("assignee", "Assign to", "Nobody yet", &choices, &current))

@@ -16,6 +16,9 @@
 //!   server-sent events as devices sync;
 //! - [`rounds`]: a crew's round for a day from a property list, reordered
 //!   and assigned;
+//! - [`steps`]: the dispatcher's steps of each service on a job's or a
+//!   round's page (cancelling, resuming, booking for a resident who
+//!   phoned, starting and finishing a round...);
 //! - [`devices`]: enrolment codes (with a QR code), the council's devices
 //!   with their last sync, revoking;
 //! - [`people`]: people and teams: add, deactivate, move between teams
@@ -37,6 +40,7 @@ mod people;
 mod rounds;
 mod session;
 pub mod staff;
+mod steps;
 mod upload;
 
 pub use edits::{Done, edit_job, edit_job_document};
@@ -74,6 +78,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(import::router())
         .merge(board::router())
         .merge(rounds::router())
+        .merge(steps::router())
         .merge(devices::router())
         .merge(people::router())
         .layer(axum::middleware::map_response_with_state(

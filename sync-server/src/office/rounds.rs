@@ -321,6 +321,7 @@ fn new_round(
             order,
             verdicts: BTreeMap::new(),
             log: Vec::new(),
+            waiting: Vec::new(),
         },
         outcomes: BTreeMap::new(),
         photos: BTreeMap::new(),
@@ -435,7 +436,7 @@ fn containers(text: &str) -> Result<Vec<Container>, String> {
 }
 
 /// The round a path names, if it is the session's council's.
-async fn council_round(
+pub(super) async fn council_round(
     state: &AppState,
     session: &StaffSession,
     text: &str,
@@ -505,6 +506,9 @@ async fn round_page(
             (csrf_field(&session))
             (select_with("team", "Crew", "Choose a crew", &crews, &crew))
             button type="submit" class="govuk-button govuk-button--secondary" { "Give it to this crew" }
+        }
+        @if let Some(service) = &service {
+            (super::steps::next_steps(&format!("/office/rounds/{id}"), service, &round.facts(service), false))
         }
         h2.govuk-heading-m { "Stops in visiting order" }
         table.govuk-table {

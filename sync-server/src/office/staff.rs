@@ -222,6 +222,12 @@ impl StaffRole {
     }
 }
 
+impl std::fmt::Display for StaffRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for StaffRole {
     type Err = ();
 

@@ -1,7 +1,8 @@
 //! Photos: content-addressed blobs in a folder or an S3-compatible store,
 //! resumable uploads from devices, and reads checked against the documents
-//! that hold each photo.
+//! that hold each photo; requests that wait for their photos to arrive.
 
+pub mod evidence;
 mod routes;
 pub mod storage;
 

@@ -525,6 +525,11 @@ async fn assemble(state: &AppState, hash: BlobHash) -> Result<UploadStatus, Phot
     for part in &upload.parts {
         delete_quietly(blobs, &Path::from(part.object.as_str())).await;
     }
+    // The upload is done whatever happens next; a request still waiting
+    // is decided at the phone's next sync or the worker's next pass.
+    if let Err(error) = super::evidence::arrived(state, hash).await {
+        tracing::warn!(%error, %hash, "could not decide the requests waiting for a photo");
+    }
     Ok(UploadStatus {
         offset: length,
         complete: true,

@@ -14,7 +14,7 @@ use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::job::{Assignee, Job, OfficeEditor};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
-use doorstep_shared::transition::Evidence;
+use doorstep_shared::transition::{Actor, Evidence};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -106,11 +106,14 @@ pub(crate) async fn slots(
         .collect())
 }
 
-/// Books `slot` for `job`: refused if it cannot be booked or is full.
+/// Books `slot` for `job`: refused if it cannot be booked or is full. A
+/// job waiting for a slot makes its booking transition as `by` (a
+/// dispatcher booking for a resident who phoned), or as the server.
 pub(crate) async fn book(
     state: &AppState,
     job: JobId,
     slot: &str,
+    by: Option<Actor>,
     now: Timestamp,
 ) -> Result<HalfDay, BookingError> {
     let slot: HalfDay = slot
@@ -138,15 +141,41 @@ pub(crate) async fn book(
     let appointment = slot.appointment();
     let request = TransitionId::from_random_bytes(crate::secrets::random::<16>()?);
     let written = crate::office::edits::edit_job_document(state, job, move |document, server| {
-        let service = Job::load(document)?.office.service;
+        let loaded = Job::load(document)?;
+        let service = loaded.office.service.clone();
         let mut office = OfficeEditor::new(document)?;
         office.set_appointment(Some(appointment))?;
         // A job waiting for a slot is now booked (and its resident told so).
-        if let Some(service) = server.services.get(&service)
-            && let Some(booking) = &service.booking
-        {
-            let evidence = Evidence::default();
-            office.make_as_system(service, booking, &server.system, request, evidence, now)?;
+        let Some(service) = server.services.get(&service) else {
+            return Ok(());
+        };
+        let Some(booking) = service
+            .booking
+            .as_ref()
+            .and_then(|id| service.transition(id))
+        else {
+            return Ok(());
+        };
+        let evidence = Evidence::default();
+        match by {
+            Some(actor) => {
+                let status = loaded.status(service).clone();
+                if booking.from.contains(&status) {
+                    let to = booking.to.clone();
+                    let step = (status, to);
+                    if let Err(why) =
+                        office.request_as(service, &actor, request, step, evidence, now)?
+                    {
+                        // The slot is kept: the office sees the job and why
+                        // its booking step waits.
+                        tracing::info!(%why, %job, "a booking's step was not taken");
+                    }
+                }
+            }
+            None => {
+                let system = &server.system;
+                office.make_as_system(service, &booking.id, system, request, evidence, now)?;
+            }
         }
         Ok(())
     })

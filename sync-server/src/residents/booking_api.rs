@@ -48,7 +48,7 @@ async fn create(
     Json(booking): Json<Booking>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let now = state.clock().now();
-    let slot = super::booking::book(&state, job_id(&job)?, &booking.slot, now).await?;
+    let slot = super::booking::book(&state, job_id(&job)?, &booking.slot, None, now).await?;
     let appointment = slot.appointment();
     Ok(Json(serde_json::json!({
         "slot": slot.to_string(),

@@ -1,7 +1,8 @@
 //! Residents' self-service, with JavaScript off: reporting a repair,
 //! following it behind a tracking link, booking a slot (and the booking
-//! API), a calendar entry, reporting a missed bin; and how long their
-//! contact details are kept.
+//! API), a calendar entry, the steps their service gives them (cancel,
+//! ask to rebook...) and their own contact details, reporting a missed
+//! bin; and how long their contact details are kept.
 
 pub(crate) mod booking;
 mod booking_api;
@@ -12,6 +13,7 @@ pub(crate) mod progress;
 pub(crate) mod report;
 mod report_pages;
 pub mod retention;
+mod steps;
 mod track;
 
 use axum::Router;
@@ -26,6 +28,7 @@ use crate::state::AppState;
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .merge(track::router())
+        .merge(steps::router())
         .merge(report_pages::router())
         .merge(missed_bin_pages::router())
         .layer(axum::middleware::map_response_with_state(

@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 use doorstep_shared::booking::{Half, HalfDay};
 use doorstep_shared::ids::{BlobHash, JobId};
 use doorstep_shared::job::{Appointment, Job};
-use doorstep_shared::service::ServiceDefinition;
+use doorstep_shared::service::{ServiceDefinition, Transition};
 use doorstep_shared::time::{Timestamp, uk};
-use doorstep_shared::transition::Decision;
+use doorstep_shared::transition::{Decision, Role};
+use doorstep_shared::workflow;
 
 use maud::{Markup, html};
 
@@ -29,6 +30,20 @@ pub(crate) struct TrackView<'a> {
     pub stored: BTreeSet<BlobHash>,
     /// Whether the resident may book or change the appointment now.
     pub can_book: bool,
+    /// Whether the job has contact details the resident may correct.
+    pub has_contact: bool,
+}
+
+/// The steps the service gives a resident now, other than booking (which
+/// has its own page).
+pub(crate) fn resident_steps<'a>(job: &Job, service: &'a ServiceDefinition) -> Vec<&'a Transition> {
+    let facts = job.facts(service);
+    workflow::offers(service, &facts, Role::Resident)
+        .into_iter()
+        .filter(|offer| offer.blocked.is_none())
+        .map(|offer| offer.transition)
+        .filter(|transition| service.booking.as_ref() != Some(&transition.id))
+        .collect()
 }
 
 /// `Friday 27 November 2026 at 12:05pm`, UK time.
@@ -141,10 +156,22 @@ pub(crate) fn track_page(job: &Job, service: &ServiceDefinition, view: &TrackVie
         })
         .collect();
     photos.sort_by_key(|(photo, _)| photo.taken_at);
+    let steps = resident_steps(job, service);
     html! {
         span.govuk-caption-l { (service.name) }
         h1.govuk-heading-l { (job.office.reference) }
         (summary_list(&rows))
+        @if !steps.is_empty() || view.has_contact {
+            h2.govuk-heading-m { "What you can do" }
+            ul.govuk-list {
+                @for step in &steps {
+                    li { a.govuk-link href={ (base) "/steps/" (step.id) } { (step.label) } }
+                }
+                @if view.has_contact {
+                    li { a.govuk-link href={ (base) "/contact" } { "Change your contact details or stop updates" } }
+                }
+            }
+        }
         h2.govuk-heading-m { "What has happened" }
         ol.timeline {
             @for (at, what) in timeline(job, service) {
@@ -185,20 +212,41 @@ fn half_words(slot: HalfDay) -> String {
     format!("{half}, {} to {}", starts.in_words(), ends.in_words())
 }
 
-/// The booking form: the half-days on offer as radios grouped by day, with
-/// `error` (no choice made, or the half-day just filled up) above them.
-pub(crate) fn book_page(
-    job: &Job,
-    token: &str,
-    slots: &[HalfDay],
-    chosen: Option<&str>,
-    error: Option<&str>,
-) -> Markup {
-    let heading = if job.office.appointment.is_some() {
-        "Change your appointment"
-    } else {
-        "Choose an appointment"
-    };
+/// A page choosing a half-day: where it posts, and the words around it.
+pub(crate) struct SlotChoice<'a> {
+    /// The job's reference, above the heading.
+    pub reference: &'a str,
+    /// The question, as the page's heading.
+    pub heading: &'a str,
+    /// The appointment it has now, in a sentence.
+    pub now: Option<String>,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// Hidden fields the form carries (the back office's form token).
+    pub hidden: Markup,
+    /// The hint under the question.
+    pub hint: &'a str,
+    /// The button's words.
+    pub button: &'a str,
+    /// The link back: where, and its words.
+    pub back: (&'a str, &'a str),
+    /// The half-days on offer.
+    pub slots: &'a [HalfDay],
+    /// The half-day chosen before, if the form is shown again.
+    pub chosen: Option<&'a str>,
+    /// Why the last answer was refused.
+    pub error: Option<&'a str>,
+}
+
+/// The half-days on offer as radios grouped by day, JavaScript-off.
+pub(crate) fn slot_choice(choice: &SlotChoice<'_>) -> Markup {
+    let SlotChoice {
+        slots,
+        chosen,
+        error,
+        heading,
+        ..
+    } = *choice;
     let errors: Vec<(&str, String)> = error
         .map(|message| vec![("slot-first", message.to_owned())])
         .unwrap_or_default();
@@ -209,19 +257,20 @@ pub(crate) fn book_page(
     };
     html! {
         (error_summary(&errors))
-        span.govuk-caption-l { (job.office.reference) }
-        @if let Some(slot) = job.office.appointment {
-            div.govuk-inset-text { "Your appointment now: " (slot_words(slot)) }
+        span.govuk-caption-l { (choice.reference) }
+        @if let Some(slot) = &choice.now {
+            div.govuk-inset-text { (slot) }
         }
         @if slots.is_empty() {
             h1.govuk-heading-l { (heading) }
             p.govuk-body { "There are no free appointments in the next three weeks. Please call us and we will find a time." }
         } @else {
-            form method="post" action={ "/track/" (token) "/book" } novalidate {
+            form method="post" action=(choice.action) novalidate {
+                (choice.hidden)
                 div.govuk-form-group.govuk-form-group--error[error.is_some()] {
                     fieldset.govuk-fieldset aria-describedby=(described_by) {
                         legend.govuk-fieldset__legend.govuk-fieldset__legend--l { h1.govuk-fieldset__heading { (heading) } }
-                        div.govuk-hint #slot-hint { "Our operative arrives during the half-day you choose." }
+                        div.govuk-hint #slot-hint { (choice.hint) }
                         @if let Some(message) = error {
                             (error_message("slot", message))
                         }
@@ -243,11 +292,42 @@ pub(crate) fn book_page(
                         }
                     }
                 }
-                button.govuk-button type="submit" { "Book this appointment" }
+                button.govuk-button type="submit" { (choice.button) }
             }
         }
-        p.govuk-body { a.govuk-link href={ "/track/" (token) } { "Back to your request" } }
+        p.govuk-body { a.govuk-link href=(choice.back.0) { (choice.back.1) } }
     }
+}
+
+/// The resident's page choosing or changing their appointment.
+pub(crate) fn book_page(
+    job: &Job,
+    token: &str,
+    slots: &[HalfDay],
+    chosen: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    let heading = if job.office.appointment.is_some() {
+        "Change your appointment"
+    } else {
+        "Choose an appointment"
+    };
+    slot_choice(&SlotChoice {
+        reference: &job.office.reference,
+        heading,
+        now: job
+            .office
+            .appointment
+            .map(|slot| format!("Your appointment now: {}", slot_words(slot))),
+        action: &format!("/track/{token}/book"),
+        hidden: html! {},
+        hint: "Our operative arrives during the half-day you choose.",
+        button: "Book this appointment",
+        back: (&format!("/track/{token}"), "Back to your request"),
+        slots,
+        chosen,
+        error,
+    })
 }
 
 /// The confirmation after booking.

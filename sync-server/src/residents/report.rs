@@ -7,7 +7,7 @@
 //! an error summary, every answer kept but the photos (a browser cannot be
 //! given files back).
 
-use doorstep_shared::contact::{Channel, EmailAddress, PhoneNumber};
+use doorstep_shared::contact::{Channel, Contact, EmailAddress, PhoneNumber};
 use doorstep_shared::ids::ServiceId;
 use doorstep_shared::job::looks_like_postcode;
 use doorstep_shared::service::{ReportCategory, ServiceCatalog, ServiceDefinition};
@@ -147,6 +147,58 @@ impl ReportForm {
                 photos: Vec::new(),
             }),
             _ => Err(errors),
+        }
+    }
+}
+
+/// A contact form's answers, as typed: the residents' own page and the
+/// back office's correction ask the same questions.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ContactForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+    /// `sms`, `email` or `none`.
+    #[serde(default)]
+    pub updates: String,
+    /// Present when texts are stopped.
+    #[serde(default)]
+    pub no_texts: Option<String>,
+}
+
+impl ContactForm {
+    /// The form filled in with the details as they stand.
+    pub(crate) fn from_contact(contact: &Contact) -> Self {
+        Self {
+            name: contact.name.clone(),
+            phone: contact
+                .phone
+                .as_ref()
+                .map_or_else(String::new, |p| p.as_str().to_owned()),
+            email: contact
+                .email
+                .as_ref()
+                .map_or_else(String::new, |e| e.as_str().to_owned()),
+            updates: match contact.preferred_channel {
+                Channel::Sms => "sms",
+                Channel::Email => "email",
+                Channel::None => "none",
+            }
+            .to_owned(),
+            no_texts: contact.sms_opt_out.then(|| "yes".to_owned()),
+        }
+    }
+
+    /// The answers, to check.
+    pub(crate) fn answers(&self) -> ContactAnswers<'_> {
+        ContactAnswers {
+            name: &self.name,
+            updates: &self.updates,
+            phone: &self.phone,
+            email: &self.email,
         }
     }
 }

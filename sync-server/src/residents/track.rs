@@ -54,6 +54,7 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn show(State(state): State<AppState>, opened: ResidentLink) -> Result<Response, ApiError> {
     let token = &opened.token;
+    let id = opened.id;
     let operative = match opened.job.office.assignee {
         Some(Assignee::User(user)) => state
             .with_store(move |store| store.user_name(user))
@@ -83,6 +84,10 @@ async fn show(State(state): State<AppState>, opened: ResidentLink) -> Result<Res
         operative,
         stored,
         can_book: progress::can_book(&opened.job, &opened.service),
+        has_contact: state
+            .with_sync(move |sync, _| sync.load(DocumentId::Contact(id)))
+            .await?
+            .is_some(),
     };
     let page = Page {
         council: &opened.council,
@@ -212,7 +217,7 @@ async fn book(
         return book_page(&state, &opened, token, None, Some(error)).await;
     };
     let now = state.clock().now();
-    match bookings::book(&state, opened.id, &slot, now).await {
+    match bookings::book(&state, opened.id, &slot, None, now).await {
         Ok(_) => Ok(Redirect::to(&format!("/track/{token}/booked")).into_response()),
         Err(bookings::BookingError::Full(_)) => {
             let error = (

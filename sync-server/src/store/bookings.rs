@@ -20,21 +20,20 @@ fn count(
     slot: HalfDay,
     except: Option<JobId>,
 ) -> Result<u32, StoreError> {
-    tx.query_one(
+    tx.one(
         sql!(
             "SELECT count(*) FROM bookings
              WHERE tenant = ?1 AND crew = ?2 AND day = ?3 AND half = ?4 AND job <> ?5"
         ),
         args![
-            tenant.to_string(),
+            tenant,
             crew,
             slot.date.to_string(),
             slot.half.as_str(),
             // No job's id is empty.
             except.map_or_else(String::new, |job| job.to_string()),
         ],
-    )?
-    .get(0)
+    )
 }
 
 impl Store {
@@ -62,12 +61,12 @@ impl Store {
                          day = excluded.day, half = excluded.half, booked_at = excluded.booked_at"
                 ),
                 args![
-                    job.to_string(),
-                    tenant.to_string(),
+                    job,
+                    tenant,
                     crew,
                     slot.date.to_string(),
                     slot.half.as_str(),
-                    now.as_millis(),
+                    now
                 ],
             )?;
             Ok(true)
@@ -76,13 +75,8 @@ impl Store {
 
     /// Forgets a job's booking.
     pub fn release_slot(&self, job: JobId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!("DELETE FROM bookings WHERE job = ?1"),
-                args![job.to_string()],
-            )?;
-            Ok(())
-        })
+        self.execute(sql!("DELETE FROM bookings WHERE job = ?1"), args![job])
+            .map(drop)
     }
 
     /// How many jobs `crew` has booked in each of `slots`.

@@ -24,9 +24,17 @@ use std::sync::OnceLock;
 
 use ::postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use bytes::BytesMut;
+use doorstep_shared::ids::{
+    BlobHash, DeviceId, JobId, Name, PhotoId, PropertyId, RoundId, ServiceId, StateId, TeamId,
+    TenantId, UserId,
+};
+use doorstep_shared::sync::wire::DocumentId;
+use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Role;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::StoreError;
+use crate::office::staff::StaffRole;
 
 /// A statement, written once with `?N` parameters.
 pub struct Sql {
@@ -138,52 +146,30 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-impl From<i64> for Value {
-    fn from(value: i64) -> Self {
-        Value::Int(value)
-    }
+/// Converts each listed type into a [`Value`] with the given closure.
+macro_rules! values {
+    ($($ty:ty => |$value:ident| $make:expr;)*) => {$(
+        impl From<$ty> for Value {
+            fn from($value: $ty) -> Self {
+                $make
+            }
+        }
+    )*};
 }
 
-impl From<u32> for Value {
-    fn from(value: u32) -> Self {
-        Value::Int(i64::from(value))
-    }
-}
-
-impl From<bool> for Value {
-    fn from(value: bool) -> Self {
-        Value::Int(i64::from(value))
-    }
-}
-
-impl From<&str> for Value {
-    fn from(value: &str) -> Self {
-        Value::Text(value.to_owned())
-    }
-}
-
-impl From<String> for Value {
-    fn from(value: String) -> Self {
-        Value::Text(value)
-    }
-}
-
-impl From<&String> for Value {
-    fn from(value: &String) -> Self {
-        Value::Text(value.clone())
-    }
-}
-
-impl From<&[u8]> for Value {
-    fn from(value: &[u8]) -> Self {
-        Value::Bytes(value.to_vec())
-    }
-}
-
-impl From<Vec<u8>> for Value {
-    fn from(value: Vec<u8>) -> Self {
-        Value::Bytes(value)
-    }
+values! {
+    i64 => |value| Value::Int(value);
+    u32 => |value| Value::Int(i64::from(value));
+    // Counts and byte offsets: far below i64::MAX, saturating if ever not.
+    u64 => |value| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+    usize => |value| Value::Int(i64::try_from(value).unwrap_or(i64::MAX));
+    bool => |value| Value::Int(i64::from(value));
+    Timestamp => |value| Value::Int(value.as_millis());
+    &str => |value| Value::Text(value.to_owned());
+    String => |value| Value::Text(value);
+    &String => |value| Value::Text(value.clone());
+    &[u8] => |value| Value::Bytes(value.to_vec());
+    Vec<u8> => |value| Value::Bytes(value);
 }
 
 impl<T: Into<Value>> From<Option<T>> for Value {
@@ -191,6 +177,40 @@ impl<T: Into<Value>> From<Option<T>> for Value {
         value.map_or(Value::Null, Into::into)
     }
 }
+
+/// Types stored as their text (ids, names, roles): passed as arguments as
+/// they are, and read back by [`Row::get`], whose error names the type if
+/// the text does not parse.
+macro_rules! stored_as_text {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Value {
+            fn from(value: $ty) -> Self {
+                Value::Text(value.to_string())
+            }
+        }
+
+        impl From<&$ty> for Value {
+            fn from(value: &$ty) -> Self {
+                Value::Text(value.to_string())
+            }
+        }
+
+        impl FromValue for $ty {
+            fn from_value(value: &Value) -> Result<Self, StoreError> {
+                let text = String::from_value(value)?;
+                text.parse().map_err(|_| StoreError::Corrupt {
+                    what: stringify!($ty),
+                    value: text,
+                })
+            }
+        }
+    )*};
+}
+
+stored_as_text!(
+    BlobHash, DeviceId, DocumentId, JobId, Name, PhotoId, PropertyId, Role, RoundId, ServiceId,
+    StaffRole, StateId, TeamId, TenantId, UserId,
+);
 
 /// The arguments of a statement: `args![tenant.to_string(), crew, 3]`.
 #[macro_export]
@@ -262,31 +282,6 @@ impl Row {
         T::from_value(value)
     }
 
-    /// Column `index` parsed from its text, as `what` in errors.
-    pub fn parse<T: std::str::FromStr>(
-        &self,
-        index: usize,
-        what: &'static str,
-    ) -> Result<T, StoreError> {
-        let text: String = self.get(index)?;
-        text.parse()
-            .map_err(|_| StoreError::Corrupt { what, value: text })
-    }
-
-    /// Column `index` parsed from its text if it is not `NULL`.
-    pub fn parse_opt<T: std::str::FromStr>(
-        &self,
-        index: usize,
-        what: &'static str,
-    ) -> Result<Option<T>, StoreError> {
-        let text: Option<String> = self.get(index)?;
-        text.map(|text| {
-            text.parse()
-                .map_err(|_| StoreError::Corrupt { what, value: text })
-        })
-        .transpose()
-    }
-
     fn from_sqlite(row: &rusqlite::Row<'_>, columns: usize) -> Result<Self, StoreError> {
         (0..columns)
             .map(|index| {
@@ -355,17 +350,23 @@ impl FromValue for i64 {
     }
 }
 
-impl FromValue for u32 {
-    fn from_value(value: &Value) -> Result<Self, StoreError> {
-        let wide = i64::from_value(value)?;
-        u32::try_from(wide).map_err(|_| wrong("count", value))
-    }
+/// Counts and sizes: integers that are never negative.
+macro_rules! counts {
+    ($($ty:ty),*) => {$(
+        impl FromValue for $ty {
+            fn from_value(value: &Value) -> Result<Self, StoreError> {
+                let wide = i64::from_value(value)?;
+                <$ty>::try_from(wide).map_err(|_| wrong("count", value))
+            }
+        }
+    )*};
 }
 
-impl FromValue for u64 {
+counts!(u32, u64, usize);
+
+impl FromValue for Timestamp {
     fn from_value(value: &Value) -> Result<Self, StoreError> {
-        let wide = i64::from_value(value)?;
-        u64::try_from(wide).map_err(|_| wrong("count", value))
+        i64::from_value(value).map(Timestamp::from_millis)
     }
 }
 
@@ -400,6 +401,37 @@ impl<T: FromValue> FromValue for Option<T> {
             other => T::from_value(other).map(Some),
         }
     }
+}
+
+/// What a row is read as: one column's value, or a tuple of the first
+/// columns' values, or a record that reads its own columns.
+pub trait FromRow: Sized {
+    /// Reads it, or says which column held what instead.
+    fn from_row(row: &Row) -> Result<Self, StoreError>;
+}
+
+impl<T: FromValue> FromRow for T {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        row.get(0)
+    }
+}
+
+macro_rules! tuple_rows {
+    ($(($($name:ident $index:tt),+))*) => {$(
+        impl<$($name: FromValue),+> FromRow for ($($name,)+) {
+            fn from_row(row: &Row) -> Result<Self, StoreError> {
+                Ok(($(row.get::<$name>($index)?,)+))
+            }
+        }
+    )*};
+}
+
+tuple_rows! {
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, E 4)
+    (A 0, B 1, C 2, D 3, E 4, F 5)
 }
 
 /// The statements one PostgreSQL connection has prepared, by their text:
@@ -534,6 +566,32 @@ impl<'t> Tx<'_, 't> {
             what: "query result",
             value: "no row".into(),
         })
+    }
+
+    /// Runs a query; reads each row as a `T`.
+    pub fn all<T: FromRow>(
+        &mut self,
+        sql: &'static Sql,
+        args: &[Value],
+    ) -> Result<Vec<T>, StoreError> {
+        self.query(sql, args)?.iter().map(T::from_row).collect()
+    }
+
+    /// Runs a query that returns at most one row, read as a `T`.
+    pub fn opt<T: FromRow>(
+        &mut self,
+        sql: &'static Sql,
+        args: &[Value],
+    ) -> Result<Option<T>, StoreError> {
+        self.query_opt(sql, args)?
+            .as_ref()
+            .map(T::from_row)
+            .transpose()
+    }
+
+    /// Runs a query that returns exactly one row, read as a `T`.
+    pub fn one<T: FromRow>(&mut self, sql: &'static Sql, args: &[Value]) -> Result<T, StoreError> {
+        T::from_row(&self.query_one(sql, args)?)
     }
 
     /// Holds `key` until the transaction ends, so writers that check and

@@ -9,7 +9,7 @@ use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, job_of};
 use crate::{args, sql};
 
 /// Why an unsent message was given up, as its row says.
@@ -22,31 +22,19 @@ impl Store {
         &self,
         closed_before: Timestamp,
     ) -> Result<Vec<(TenantId, JobId)>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(
-                    "SELECT c.tenant, c.contact_job FROM sync_documents c
-                     JOIN job_summaries s ON s.job = c.contact_job
-                     WHERE c.kind = 'contact' AND s.closed_at <= ?1
-                     ORDER BY s.closed_at"
-                ),
-                args![closed_before.as_millis()],
-            )?
-            .iter()
-            .map(|row| {
-                let job = match row.parse::<DocumentId>(1, "job id")? {
-                    DocumentId::Job(job) => job,
-                    other => {
-                        return Err(StoreError::Corrupt {
-                            what: "contact's job",
-                            value: other.to_string(),
-                        });
-                    }
-                };
-                Ok((row.parse(0, "tenant id")?, job))
-            })
+        let contacts: Vec<(TenantId, DocumentId)> = self.all(
+            sql!(
+                "SELECT c.tenant, c.contact_job FROM sync_documents c
+                 JOIN job_summaries s ON s.job = c.contact_job
+                 WHERE c.kind = 'contact' AND s.closed_at <= ?1
+                 ORDER BY s.closed_at"
+            ),
+            args![closed_before],
+        )?;
+        contacts
+            .into_iter()
+            .map(|(tenant, job)| Ok((tenant, job_of(job)?)))
             .collect()
-        })
     }
 
     /// Erases the job's contact document and the personal data in its
@@ -58,26 +46,25 @@ impl Store {
         job: JobId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let doc = DocumentId::Contact(job).to_string();
-        let tenant_id = tenant.to_string();
+        let doc = DocumentId::Contact(job);
         self.write(|tx| {
             let changes = tx.execute(
                 sql!("DELETE FROM sync_changes WHERE tenant = ?1 AND doc = ?2"),
-                args![tenant_id.as_str(), doc.as_str()],
+                args![tenant, doc],
             )?;
             tx.execute(
                 sql!("DELETE FROM sync_ever_delivered WHERE doc = ?1"),
-                args![doc.as_str()],
+                args![doc],
             )?;
             let documents = tx.execute(
                 sql!("DELETE FROM sync_documents WHERE tenant = ?1 AND id = ?2"),
-                args![tenant_id.as_str(), doc.as_str()],
+                args![tenant, doc],
             )?;
             let found = changes + documents > 0;
             if found {
                 tx.execute(
                     sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
-                    args![tenant_id.as_str()],
+                    args![tenant],
                 )?;
             }
             tx.execute(
@@ -87,7 +74,7 @@ impl Store {
                          status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END
                      WHERE tenant = ?1 AND job = ?2 AND erased_at IS NULL"
                 ),
-                args![tenant_id.as_str(), job.to_string(), now.as_millis(), ERASED],
+                args![tenant, job, now, ERASED],
             )?;
             Ok(found)
         })

@@ -1,7 +1,7 @@
 //! Missed-bin reports waiting for their round to finish, and the rounds a
 //! report can be about.
 
-use doorstep_shared::ids::{JobId, RoundId, TenantId};
+use doorstep_shared::ids::{JobId, PropertyId, RoundId, TenantId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
 
@@ -12,15 +12,13 @@ use crate::{args, sql};
 impl Store {
     /// Every round of a council.
     pub fn round_ids(&self, tenant: TenantId) -> Result<Vec<RoundId>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(
-                    "SELECT id FROM sync_documents WHERE tenant = ?1 AND kind = 'round' ORDER BY id"
-                ),
-                args![tenant.to_string()],
-            )?
-            .iter()
-            .map(|row| match row.parse::<DocumentId>(0, "round id")? {
+        let rounds: Vec<DocumentId> = self.all(
+            sql!("SELECT id FROM sync_documents WHERE tenant = ?1 AND kind = 'round' ORDER BY id"),
+            args![tenant],
+        )?;
+        rounds
+            .into_iter()
+            .map(|doc| match doc {
                 DocumentId::Round(round) => Ok(round),
                 other => Err(StoreError::Corrupt {
                     what: "round document id",
@@ -28,7 +26,6 @@ impl Store {
                 }),
             })
             .collect()
-        })
     }
 
     /// Records a report to check once its round is finished.
@@ -37,55 +34,42 @@ impl Store {
         check: &MissedBinCheck,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "INSERT INTO missed_bin_checks (job, tenant, round, property, reported_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job) DO NOTHING"
-                ),
-                args![
-                    check.job.to_string(),
-                    check.tenant.to_string(),
-                    check.round.to_string(),
-                    check.property.to_string(),
-                    now.as_millis(),
-                ],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "INSERT INTO missed_bin_checks (job, tenant, round, property, reported_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (job) DO NOTHING"
+            ),
+            args![check.job, check.tenant, check.round, check.property, now],
+        )
+        .map(drop)
     }
 
     /// Every report waiting, oldest first.
     pub fn missed_bin_checks(&self) -> Result<Vec<MissedBinCheck>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(
-                    "SELECT tenant, job, round, property FROM missed_bin_checks
-                     ORDER BY reported_at, job"
-                ),
-                args![],
-            )?
-            .iter()
-            .map(|row| {
-                Ok(MissedBinCheck {
-                    tenant: row.parse(0, "tenant id")?,
-                    job: row.parse(1, "job id")?,
-                    round: row.parse(2, "round id")?,
-                    property: row.parse(3, "property id")?,
-                })
+        let checks: Vec<(TenantId, JobId, RoundId, PropertyId)> = self.all(
+            sql!(
+                "SELECT tenant, job, round, property FROM missed_bin_checks
+                 ORDER BY reported_at, job"
+            ),
+            args![],
+        )?;
+        Ok(checks
+            .into_iter()
+            .map(|(tenant, job, round, property)| MissedBinCheck {
+                tenant,
+                job,
+                round,
+                property,
             })
-            .collect()
-        })
+            .collect())
     }
 
     /// The report's check is done.
     pub fn remove_missed_bin_check(&self, job: JobId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!("DELETE FROM missed_bin_checks WHERE job = ?1"),
-                args![job.to_string()],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!("DELETE FROM missed_bin_checks WHERE job = ?1"),
+            args![job],
+        )
+        .map(drop)
     }
 }

@@ -9,7 +9,7 @@ use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::time::Timestamp;
 
-use super::db::Row;
+use super::db::{FromRow, Row};
 use super::{Store, StoreError};
 pub use crate::notify::outbox::{Finish, OutboxRow};
 use crate::{args, sql};
@@ -44,36 +44,38 @@ macro_rules! columns {
 }
 
 /// A row read with [`columns!`].
-fn outbox_row(row: &Row) -> Result<OutboxRow, StoreError> {
-    let channel: String = row.get(4)?;
-    let channel = match channel.as_str() {
-        "sms" => Channel::Sms,
-        "email" => Channel::Email,
-        _ => {
-            return Err(StoreError::Corrupt {
-                what: "outbox channel",
-                value: channel,
-            });
-        }
-    };
-    Ok(OutboxRow {
-        id: row.get(0)?,
-        tenant: row.parse(1, "tenant id")?,
-        job: row.parse(2, "job id")?,
-        key: row.get(3)?,
-        channel,
-        event: row.parse(5, "event name")?,
-        happened_at: Timestamp::from_millis(row.get(6)?),
-        status: row.get(7)?,
-        attempts: row.get(8)?,
-        recipient: row.get(9)?,
-        subject: row.get(10)?,
-        body: row.get(11)?,
-        outcome: row.get(12)?,
-        sent_at: row.get::<Option<i64>>(13)?.map(Timestamp::from_millis),
-        provider_ref: row.get(14)?,
-        delivery: row.get(15)?,
-    })
+impl FromRow for OutboxRow {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        let channel: String = row.get(4)?;
+        let channel = match channel.as_str() {
+            "sms" => Channel::Sms,
+            "email" => Channel::Email,
+            _ => {
+                return Err(StoreError::Corrupt {
+                    what: "outbox channel",
+                    value: channel,
+                });
+            }
+        };
+        Ok(OutboxRow {
+            id: row.get(0)?,
+            tenant: row.get(1)?,
+            job: row.get(2)?,
+            key: row.get(3)?,
+            channel,
+            event: row.get(5)?,
+            happened_at: row.get(6)?,
+            status: row.get(7)?,
+            attempts: row.get(8)?,
+            recipient: row.get(9)?,
+            subject: row.get(10)?,
+            body: row.get(11)?,
+            outcome: row.get(12)?,
+            sent_at: row.get(13)?,
+            provider_ref: row.get(14)?,
+            delivery: row.get(15)?,
+        })
+    }
 }
 
 impl Store {
@@ -85,8 +87,8 @@ impl Store {
         lease_until: Timestamp,
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut claimed = self.write(|tx| {
-            tx.query(
+        let mut claimed: Vec<OutboxRow> = self.write(|tx| {
+            tx.all(
                 sql!(concat!(
                     "UPDATE outbox SET claimed_until = ?2, attempts = attempts + 1
                      WHERE id IN (
@@ -98,15 +100,8 @@ impl Store {
                      RETURNING ",
                     columns!()
                 )),
-                args![
-                    now.as_millis(),
-                    lease_until.as_millis(),
-                    i64::try_from(limit).unwrap_or(i64::MAX),
-                ],
-            )?
-            .iter()
-            .map(outbox_row)
-            .collect::<Result<Vec<_>, _>>()
+                args![now, lease_until, limit],
+            )
         })?;
         claimed.sort_by_key(|row| row.id);
         Ok(claimed)
@@ -129,14 +124,7 @@ impl Store {
                              outcome = NULL
                          WHERE id = ?1"
                     ),
-                    args![
-                        id,
-                        recipient,
-                        subject.as_deref(),
-                        body,
-                        provider_ref,
-                        at.as_millis(),
-                    ],
+                    args![id, recipient, subject.as_deref(), body, provider_ref, *at],
                 )?,
                 Finish::Skipped(why) => tx.execute(
                     sql!(
@@ -150,7 +138,7 @@ impl Store {
                         "UPDATE outbox SET claimed_until = NULL, next_attempt = ?2, outcome = ?3
                          WHERE id = ?1"
                     ),
-                    args![id, at.as_millis(), why],
+                    args![id, *at, why],
                 )?,
                 Finish::Failed(why) => tx.execute(
                     sql!(
@@ -165,7 +153,7 @@ impl Store {
                              attempts = attempts - 1
                          WHERE id = ?1"
                     ),
-                    args![id, until.as_millis(), why],
+                    args![id, *until, why],
                 )?,
             };
             Ok(())
@@ -180,33 +168,22 @@ impl Store {
         job: JobId,
         issued_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "INSERT INTO tracking_tokens (hash, tenant, job, issued_at)
-                     VALUES (?1, ?2, ?3, ?4)"
-                ),
-                args![
-                    hash,
-                    tenant.to_string(),
-                    job.to_string(),
-                    issued_at.as_millis(),
-                ],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "INSERT INTO tracking_tokens (hash, tenant, job, issued_at)
+                 VALUES (?1, ?2, ?3, ?4)"
+            ),
+            args![hash, tenant, job, issued_at],
+        )
+        .map(drop)
     }
 
     /// The job a tracking token's hash leads to.
     pub fn tracking_token(&self, hash: &[u8]) -> Result<Option<(TenantId, JobId)>, StoreError> {
-        self.read(|tx| {
-            tx.query_opt(
-                sql!("SELECT tenant, job FROM tracking_tokens WHERE hash = ?1"),
-                args![hash],
-            )?
-            .map(|row| Ok((row.parse(0, "tenant id")?, row.parse(1, "job id")?)))
-            .transpose()
-        })
+        self.opt(
+            sql!("SELECT tenant, job FROM tracking_tokens WHERE hash = ?1"),
+            args![hash],
+        )
     }
 
     /// Records the provider's delivery status for the message it knows as
@@ -217,50 +194,37 @@ impl Store {
         status: &str,
     ) -> Result<Option<OutboxRow>, StoreError> {
         self.write(|tx| {
-            tx.query_opt(
+            tx.opt(
                 sql!(concat!(
                     "UPDATE outbox SET delivery = ?2 WHERE provider_ref = ?1 RETURNING ",
                     columns!()
                 )),
                 args![provider_ref, status],
-            )?
-            .as_ref()
-            .map(outbox_row)
-            .transpose()
+            )
         })
     }
 
     /// The newest rows, for the demo outbox page.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM outbox ORDER BY id DESC LIMIT ?1"
-                )),
-                args![i64::try_from(limit).unwrap_or(i64::MAX)],
-            )?
-            .iter()
-            .map(outbox_row)
-            .collect()
-        })
+        self.all(
+            sql!(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM outbox ORDER BY id DESC LIMIT ?1"
+            )),
+            args![limit],
+        )
     }
 
     /// A job's messages, oldest first.
     pub fn outbox_for_job(&self, job: JobId) -> Result<Vec<OutboxRow>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM outbox WHERE job = ?1 ORDER BY id"
-                )),
-                args![job.to_string()],
-            )?
-            .iter()
-            .map(outbox_row)
-            .collect()
-        })
+        self.all(
+            sql!(concat!(
+                "SELECT ",
+                columns!(),
+                " FROM outbox WHERE job = ?1 ORDER BY id"
+            )),
+            args![job],
+        )
     }
 }

@@ -7,8 +7,9 @@
 use doorstep_shared::ids::{DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::sync::wire::DocumentId;
 use doorstep_shared::time::Timestamp;
+use doorstep_shared::transition::Role;
 
-use super::db::Tx;
+use super::db::{FromRow, Row, Tx};
 use super::{Store, StoreError};
 pub use crate::office::{DeviceRow, Person};
 use crate::{args, sql};
@@ -17,89 +18,80 @@ use crate::{args, sql};
 pub type JobAssignee = (JobId, Option<UserId>, Option<TeamId>);
 
 /// Whether `user` works for `tenant`.
-fn works_for(tx: &mut Tx<'_, '_>, user: &str, tenant: &str) -> Result<bool, StoreError> {
-    let count: i64 = tx
-        .query_one(
-            sql!("SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2"),
-            args![user, tenant],
-        )?
-        .get(0)?;
+fn works_for(tx: &mut Tx<'_, '_>, user: UserId, tenant: TenantId) -> Result<bool, StoreError> {
+    let count: i64 = tx.one(
+        sql!("SELECT COUNT(*) FROM user_tenants WHERE user_id = ?1 AND tenant = ?2"),
+        args![user, tenant],
+    )?;
     Ok(count > 0)
+}
+
+impl FromRow for DeviceRow {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(DeviceRow {
+            device: row.get(0)?,
+            user: row.get(1)?,
+            name: row.get(2)?,
+            enrolled_at: row.get(3)?,
+            last_sync_at: row.get(4)?,
+            revoked_at: row.get(5)?,
+        })
+    }
 }
 
 impl Store {
     /// The devices of a council's people: in use first, then by name.
     pub fn devices(&self, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!(
-                    "SELECT d.id, d.user_id, u.name, d.enrolled_at, d.last_sync_at, d.revoked_at
-                     FROM devices d JOIN users u ON u.id = d.user_id
-                     JOIN user_tenants t ON t.user_id = d.user_id
-                     WHERE t.tenant = ?1
-                     ORDER BY d.revoked_at IS NOT NULL, u.name, d.enrolled_at DESC, d.id"
-                ),
-                args![tenant.to_string()],
-            )?
-            .iter()
-            .map(|row| {
-                Ok(DeviceRow {
-                    device: row.parse(0, "device id")?,
-                    user: row.parse(1, "user id")?,
-                    name: row.get(2)?,
-                    enrolled_at: Timestamp::from_millis(row.get(3)?),
-                    last_sync_at: row.get::<Option<i64>>(4)?.map(Timestamp::from_millis),
-                    revoked_at: row.get::<Option<i64>>(5)?.map(Timestamp::from_millis),
-                })
-            })
-            .collect()
-        })
+        self.all(
+            sql!(
+                "SELECT d.id, d.user_id, u.name, d.enrolled_at, d.last_sync_at, d.revoked_at
+                 FROM devices d JOIN users u ON u.id = d.user_id
+                 JOIN user_tenants t ON t.user_id = d.user_id
+                 WHERE t.tenant = ?1
+                 ORDER BY d.revoked_at IS NOT NULL, u.name, d.enrolled_at DESC, d.id"
+            ),
+            args![tenant],
+        )
     }
 
     /// Notes that a device has just synced.
     pub fn touch_device(&self, device: DeviceId, now: Timestamp) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1"),
-                args![device.to_string(), now.as_millis()],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1"),
+            args![device, now],
+        )
+        .map(drop)
     }
 
     /// Everyone who works or worked for a council, by name.
     pub fn roster(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError> {
         self.read(|tx| {
-            let mut roster = tx
-                .query(
-                    sql!(
-                        "SELECT u.id, u.name, u.role, u.active FROM users u
-                         JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1
-                         ORDER BY u.name, u.id"
-                    ),
-                    args![tenant.to_string()],
-                )?
-                .iter()
-                .map(|row| {
-                    Ok(Person {
-                        user: row.parse(0, "user id")?,
-                        name: row.get(1)?,
-                        role: row.parse(2, "role")?,
-                        active: row.get(3)?,
-                        teams: Vec::new(),
-                    })
+            let people: Vec<(UserId, String, Role, bool)> = tx.all(
+                sql!(
+                    "SELECT u.id, u.name, u.role, u.active FROM users u
+                     JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1
+                     ORDER BY u.name, u.id"
+                ),
+                args![tenant],
+            )?;
+            let mut roster: Vec<Person> = people
+                .into_iter()
+                .map(|(user, name, role, active)| Person {
+                    user,
+                    name,
+                    role,
+                    active,
+                    teams: Vec::new(),
                 })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let members = tx.query(
+                .collect();
+            let members: Vec<(UserId, TeamId)> = tx.all(
                 sql!(
                     "SELECT m.user_id, m.team FROM team_members m
                      JOIN teams t ON t.id = m.team WHERE t.tenant = ?1 ORDER BY m.team"
                 ),
-                args![tenant.to_string()],
+                args![tenant],
             )?;
-            for row in members {
-                let user: UserId = row.parse(0, "user id")?;
-                let team: TeamId = row.parse(1, "team id")?;
+            for (user, team) in members {
                 if let Some(person) = roster.iter_mut().find(|person| person.user == user) {
                     person.teams.push(team);
                 }
@@ -118,29 +110,28 @@ impl Store {
         active: bool,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let user = user.to_string();
         self.write(|tx| {
-            if !works_for(tx, &user, &tenant.to_string())? {
+            if !works_for(tx, user, tenant)? {
                 return Ok(false);
             }
             tx.execute(
                 sql!("UPDATE users SET active = ?2 WHERE id = ?1"),
-                args![user.as_str(), active],
+                args![user, active],
             )?;
             tx.execute(
                 sql!("UPDATE staff_accounts SET active = ?2 WHERE user_id = ?1"),
-                args![user.as_str(), active],
+                args![user, active],
             )?;
             if !active {
                 tx.execute(
                     sql!(
                         "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL"
                     ),
-                    args![user.as_str(), now.as_millis()],
+                    args![user, now],
                 )?;
                 tx.execute(
                     sql!("DELETE FROM staff_sessions WHERE user_id = ?1"),
-                    args![user.as_str()],
+                    args![user],
                 )?;
             }
             Ok(true)
@@ -156,21 +147,18 @@ impl Store {
         tenant: TenantId,
         team: Option<TeamId>,
     ) -> Result<bool, StoreError> {
-        let (user, tenant) = (user.to_string(), tenant.to_string());
         self.write(|tx| {
             let team_known = match team {
                 Some(team) => {
-                    let count: i64 = tx
-                        .query_one(
-                            sql!("SELECT COUNT(*) FROM teams WHERE id = ?1 AND tenant = ?2"),
-                            args![team.to_string(), tenant.as_str()],
-                        )?
-                        .get(0)?;
+                    let count: i64 = tx.one(
+                        sql!("SELECT COUNT(*) FROM teams WHERE id = ?1 AND tenant = ?2"),
+                        args![team, tenant],
+                    )?;
                     count > 0
                 }
                 None => true,
             };
-            if !works_for(tx, &user, &tenant)? || !team_known {
+            if !works_for(tx, user, tenant)? || !team_known {
                 return Ok(false);
             }
             tx.execute(
@@ -178,17 +166,17 @@ impl Store {
                     "DELETE FROM team_members WHERE user_id = ?1
                      AND team IN (SELECT id FROM teams WHERE tenant = ?2)"
                 ),
-                args![user.as_str(), tenant.as_str()],
+                args![user, tenant],
             )?;
             if let Some(team) = team {
                 tx.execute(
                     sql!("INSERT INTO team_members (team, user_id) VALUES (?1, ?2)"),
-                    args![team.to_string(), user.as_str()],
+                    args![team, user],
                 )?;
             }
             tx.execute(
                 sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
-                args![tenant.as_str()],
+                args![tenant],
             )?;
             Ok(true)
         })
@@ -196,26 +184,15 @@ impl Store {
 
     /// Each of a council's jobs with whom it is assigned to.
     pub fn job_assignees(&self, tenant: TenantId) -> Result<Vec<JobAssignee>, StoreError> {
-        self.read(|tx| {
-            let rows = tx.query(
-                sql!(
-                    "SELECT id, assignee_user, assignee_team FROM sync_documents
-                     WHERE tenant = ?1 AND kind = 'job'"
-                ),
-                args![tenant.to_string()],
-            )?;
-            let mut assignees = Vec::new();
-            for row in rows {
-                let DocumentId::Job(job) = row.parse(0, "document id")? else {
-                    continue;
-                };
-                assignees.push((
-                    job,
-                    row.parse_opt(1, "user id")?,
-                    row.parse_opt(2, "team id")?,
-                ));
-            }
-            Ok(assignees)
-        })
+        let rows: Vec<(DocumentId, Option<UserId>, Option<TeamId>)> = self.all(
+            sql!(
+                "SELECT id, assignee_user, assignee_team FROM sync_documents
+                 WHERE tenant = ?1 AND kind = 'job'"
+            ),
+            args![tenant],
+        )?;
+        rows.into_iter()
+            .map(|(doc, user, team)| Ok((super::job_of(doc)?, user, team)))
+            .collect()
     }
 }

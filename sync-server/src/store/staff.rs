@@ -5,19 +5,33 @@
 use doorstep_shared::ids::{TenantId, UserId};
 use doorstep_shared::time::Timestamp;
 
-use super::db::Row;
+use super::db::{FromRow, Row};
 use super::{Store, StoreError};
 pub use crate::office::staff::{StaffAccount, StaffRole, StaffSession};
 use crate::{args, sql};
 
-fn session(row: &Row) -> Result<StaffSession, StoreError> {
-    Ok(StaffSession {
-        user: row.parse(0, "user id")?,
-        name: row.get(1)?,
-        tenant: row.parse(2, "tenant id")?,
-        role: row.parse(3, "staff role")?,
-        csrf: row.get(4)?,
-    })
+impl FromRow for StaffSession {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(StaffSession {
+            user: row.get(0)?,
+            name: row.get(1)?,
+            tenant: row.get(2)?,
+            role: row.get(3)?,
+            csrf: row.get(4)?,
+        })
+    }
+}
+
+impl FromRow for StaffAccount {
+    fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(StaffAccount {
+            user: row.get(0)?,
+            name: row.get(1)?,
+            password_hash: row.get(2)?,
+            active: row.get(3)?,
+            locked_until: row.get(4)?,
+        })
+    }
 }
 
 impl Store {
@@ -28,18 +42,16 @@ impl Store {
         email: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "INSERT INTO staff_accounts (user_id, email, password_hash)
-                     VALUES (?1, lower(?2), ?3)
-                     ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,
-                         password_hash = excluded.password_hash"
-                ),
-                args![user.to_string(), email.trim(), password_hash],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "INSERT INTO staff_accounts (user_id, email, password_hash)
+                 VALUES (?1, lower(?2), ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET email = excluded.email,
+                     password_hash = excluded.password_hash"
+            ),
+            args![user, email.trim(), password_hash],
+        )
+        .map(drop)
     }
 
     /// Gives a user a role for a council.
@@ -49,53 +61,34 @@ impl Store {
         tenant: TenantId,
         role: StaffRole,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "INSERT INTO staff_roles (user_id, tenant, role) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (user_id, tenant) DO UPDATE SET role = excluded.role"
-                ),
-                args![user.to_string(), tenant.to_string(), role.as_str()],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "INSERT INTO staff_roles (user_id, tenant, role) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id, tenant) DO UPDATE SET role = excluded.role"
+            ),
+            args![user, tenant, role],
+        )
+        .map(drop)
     }
 
     /// The account signed in with `email` (compared without case).
     pub fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
-        self.read(|tx| {
-            tx.query_opt(
-                sql!(
-                    "SELECT a.user_id, u.name, a.password_hash, a.active, a.locked_until
-                     FROM staff_accounts a JOIN users u ON u.id = a.user_id
-                     WHERE a.email = lower(?1)"
-                ),
-                args![email.trim()],
-            )?
-            .map(|row| {
-                Ok(StaffAccount {
-                    user: row.parse(0, "user id")?,
-                    name: row.get(1)?,
-                    password_hash: row.get(2)?,
-                    active: row.get(3)?,
-                    locked_until: row.get::<Option<i64>>(4)?.map(Timestamp::from_millis),
-                })
-            })
-            .transpose()
-        })
+        self.opt(
+            sql!(
+                "SELECT a.user_id, u.name, a.password_hash, a.active, a.locked_until
+                 FROM staff_accounts a JOIN users u ON u.id = a.user_id
+                 WHERE a.email = lower(?1)"
+            ),
+            args![email.trim()],
+        )
     }
 
     /// The councils a user may work for, with their role in each.
     pub fn staff_roles(&self, user: UserId) -> Result<Vec<(TenantId, StaffRole)>, StoreError> {
-        self.read(|tx| {
-            tx.query(
-                sql!("SELECT tenant, role FROM staff_roles WHERE user_id = ?1 ORDER BY tenant"),
-                args![user.to_string()],
-            )?
-            .iter()
-            .map(|row| Ok((row.parse(0, "tenant id")?, row.parse(1, "staff role")?)))
-            .collect()
-        })
+        self.all(
+            sql!("SELECT tenant, role FROM staff_roles WHERE user_id = ?1 ORDER BY tenant"),
+            args![user],
+        )
     }
 
     /// Records a new session.
@@ -108,24 +101,15 @@ impl Store {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "INSERT INTO staff_sessions
-                         (token_hash, user_id, tenant, csrf, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                ),
-                args![
-                    token_hash,
-                    user.to_string(),
-                    tenant.to_string(),
-                    csrf,
-                    now.as_millis(),
-                    expires_at.as_millis(),
-                ],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "INSERT INTO staff_sessions
+                     (token_hash, user_id, tenant, csrf, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ),
+            args![token_hash, user, tenant, csrf, now, expires_at],
+        )
+        .map(drop)
     }
 
     /// The live session a token opens at `now`: unexpired, its account
@@ -135,33 +119,26 @@ impl Store {
         token_hash: &[u8],
         now: Timestamp,
     ) -> Result<Option<StaffSession>, StoreError> {
-        self.read(|tx| {
-            tx.query_opt(
-                sql!(
-                    "SELECT s.user_id, u.name, s.tenant, r.role, s.csrf
-                     FROM staff_sessions s
-                     JOIN users u ON u.id = s.user_id
-                     JOIN staff_accounts a ON a.user_id = s.user_id
-                     JOIN staff_roles r ON r.user_id = s.user_id AND r.tenant = s.tenant
-                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND a.active"
-                ),
-                args![token_hash, now.as_millis()],
-            )?
-            .as_ref()
-            .map(session)
-            .transpose()
-        })
+        self.opt(
+            sql!(
+                "SELECT s.user_id, u.name, s.tenant, r.role, s.csrf
+                 FROM staff_sessions s
+                 JOIN users u ON u.id = s.user_id
+                 JOIN staff_accounts a ON a.user_id = s.user_id
+                 JOIN staff_roles r ON r.user_id = s.user_id AND r.tenant = s.tenant
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND a.active"
+            ),
+            args![token_hash, now],
+        )
     }
 
     /// Ends a session.
     pub fn end_staff_session(&self, token_hash: &[u8]) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!("DELETE FROM staff_sessions WHERE token_hash = ?1"),
-                args![token_hash],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!("DELETE FROM staff_sessions WHERE token_hash = ?1"),
+            args![token_hash],
+        )
+        .map(drop)
     }
 
     /// Counts a wrong password; the `limit`th in a row locks sign-in until
@@ -172,34 +149,30 @@ impl Store {
         limit: u32,
         lock_until: Timestamp,
     ) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "UPDATE staff_accounts SET
-                         locked_until = CASE WHEN failed_sign_ins + 1 >= ?2 THEN ?3
-                             ELSE locked_until END,
-                         failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= ?2 THEN 0
-                             ELSE failed_sign_ins + 1 END
-                     WHERE user_id = ?1"
-                ),
-                args![user.to_string(), limit, lock_until.as_millis()],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "UPDATE staff_accounts SET
+                     locked_until = CASE WHEN failed_sign_ins + 1 >= ?2 THEN ?3
+                         ELSE locked_until END,
+                     failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= ?2 THEN 0
+                         ELSE failed_sign_ins + 1 END
+                 WHERE user_id = ?1"
+            ),
+            args![user, limit, lock_until],
+        )
+        .map(drop)
     }
 
     /// A right password: the count of wrong ones starts again.
     pub fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                sql!(
-                    "UPDATE staff_accounts SET failed_sign_ins = 0, locked_until = NULL
-                     WHERE user_id = ?1"
-                ),
-                args![user.to_string()],
-            )?;
-            Ok(())
-        })
+        self.execute(
+            sql!(
+                "UPDATE staff_accounts SET failed_sign_ins = 0, locked_until = NULL
+                 WHERE user_id = ?1"
+            ),
+            args![user],
+        )
+        .map(drop)
     }
 
     /// Moves a session to another council the user has a role in; false if
@@ -209,16 +182,14 @@ impl Store {
         token_hash: &[u8],
         tenant: TenantId,
     ) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let changed = tx.execute(
-                sql!(
-                    "UPDATE staff_sessions SET tenant = ?2
-                     WHERE token_hash = ?1 AND EXISTS (SELECT 1 FROM staff_roles r
-                         WHERE r.user_id = staff_sessions.user_id AND r.tenant = ?2)"
-                ),
-                args![token_hash, tenant.to_string()],
-            )?;
-            Ok(changed > 0)
-        })
+        let changed = self.execute(
+            sql!(
+                "UPDATE staff_sessions SET tenant = ?2
+                 WHERE token_hash = ?1 AND EXISTS (SELECT 1 FROM staff_roles r
+                     WHERE r.user_id = staff_sessions.user_id AND r.tenant = ?2)"
+            ),
+            args![token_hash, tenant],
+        )?;
+        Ok(changed > 0)
     }
 }

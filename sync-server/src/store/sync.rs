@@ -13,12 +13,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::StoreError;
 use super::db::{Row, Tx};
 use super::outbox::outbox_rows;
-use super::{StoreError, parse};
 use crate::{args, sql};
 use automerge::{AutoCommit, Change};
-use doorstep_shared::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId};
+use doorstep_shared::ids::{BlobHash, DeviceId, JobId, TeamId, TenantId, UserId};
 use doorstep_shared::job::{Assignee, Job};
 use doorstep_shared::notify::ResidentEvent;
 use doorstep_shared::service::ServiceCatalog;
@@ -27,8 +27,8 @@ use doorstep_shared::sync::store::{
     Author, Delivery, DeviceIdentity, ScopeRecord, StoredChange, SyncStore,
 };
 use doorstep_shared::sync::wire::{Cursor, DocumentId};
-use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
+use doorstep_shared::workflow::Arrival;
 
 /// Changes stored after a snapshot before the snapshot is rewritten.
 pub const COMPACT_AFTER: i64 = 64;
@@ -74,18 +74,18 @@ impl<'c, 't, 's> DbSync<'c, 't, 's> {
                      closed_at = excluded.closed_at"
             ),
             args![
-                DocumentId::Job(job).to_string(),
-                tenant.to_string(),
+                DocumentId::Job(job),
+                tenant,
                 summary.reference,
                 summary.service.as_str(),
                 summary.service_name,
                 summary.status.as_str(),
                 summary.status_label,
                 summary.address,
-                summary.appointment_starts.map(Timestamp::as_millis),
-                summary.appointment_ends.map(Timestamp::as_millis),
-                i64::try_from(summary.pending_requests).unwrap_or(i64::MAX),
-                loaded.closed_at(service).map(Timestamp::as_millis),
+                summary.appointment_starts,
+                summary.appointment_ends,
+                summary.pending_requests,
+                loaded.closed_at(service),
             ],
         )?;
         Ok(())
@@ -96,20 +96,11 @@ impl<'c, 't, 's> DbSync<'c, 't, 's> {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct ScopeColumns {
     pub(super) kind: &'static str,
-    pub(super) assignee_user: Option<String>,
-    pub(super) assignee_team: Option<String>,
+    pub(super) assignee_user: Option<UserId>,
+    pub(super) assignee_team: Option<TeamId>,
     pub(super) open: bool,
-    pub(super) crew: Option<String>,
-    pub(super) contact_job: Option<String>,
-}
-
-/// The `kind` column's values.
-pub(super) fn kind_name(kind: &str) -> &'static str {
-    match kind {
-        "job" => "job",
-        "round" => "round",
-        _ => "contact",
-    }
+    pub(super) crew: Option<TeamId>,
+    pub(super) contact_job: Option<DocumentId>,
 }
 
 impl From<&ScopeRecord> for ScopeColumns {
@@ -125,22 +116,22 @@ impl From<&ScopeRecord> for ScopeColumns {
         match record {
             ScopeRecord::Job { assignee, open } => ScopeColumns {
                 assignee_user: match assignee {
-                    Some(Assignee::User(user)) => Some(user.to_string()),
+                    Some(Assignee::User(user)) => Some(*user),
                     _ => None,
                 },
                 assignee_team: match assignee {
-                    Some(Assignee::Team(team)) => Some(team.to_string()),
+                    Some(Assignee::Team(team)) => Some(*team),
                     _ => None,
                 },
                 open: *open,
                 ..none("job")
             },
             ScopeRecord::Round { crew } => ScopeColumns {
-                crew: Some(crew.to_string()),
+                crew: Some(*crew),
                 ..none("round")
             },
             ScopeRecord::Contact { job } => ScopeColumns {
-                contact_job: Some(DocumentId::Job(*job).to_string()),
+                contact_job: Some(DocumentId::Job(*job)),
                 ..none("contact")
             },
         }
@@ -148,25 +139,40 @@ impl From<&ScopeRecord> for ScopeColumns {
 }
 
 impl ScopeColumns {
+    /// Reads `kind, assignee_user, assignee_team, open, crew, contact_job`
+    /// from the row's columns starting at `first`.
+    pub(super) fn read(row: &Row, first: usize) -> Result<Self, StoreError> {
+        let kind = match row.get::<String>(first)?.as_str() {
+            "job" => "job",
+            "round" => "round",
+            _ => "contact",
+        };
+        Ok(ScopeColumns {
+            kind,
+            assignee_user: row.get(first + 1)?,
+            assignee_team: row.get(first + 2)?,
+            open: row.get(first + 3)?,
+            crew: row.get(first + 4)?,
+            contact_job: row.get(first + 5)?,
+        })
+    }
+
     /// Reads the columns back into the record they were written from.
     pub(super) fn into_record(self, doc: DocumentId) -> Result<ScopeRecord, StoreError> {
         Ok(match (self.kind, doc) {
             ("job", _) => ScopeRecord::Job {
                 assignee: match (self.assignee_user, self.assignee_team) {
-                    (Some(user), _) => Some(Assignee::User(parse("user id", user)?)),
-                    (None, Some(team)) => Some(Assignee::Team(parse("team id", team)?)),
+                    (Some(user), _) => Some(Assignee::User(user)),
+                    (None, Some(team)) => Some(Assignee::Team(team)),
                     (None, None) => None,
                 },
                 open: self.open,
             },
             ("round", _) => ScopeRecord::Round {
-                crew: parse(
-                    "team id",
-                    self.crew.ok_or(StoreError::Corrupt {
-                        what: "round crew",
-                        value: String::new(),
-                    })?,
-                )?,
+                crew: self.crew.ok_or(StoreError::Corrupt {
+                    what: "round crew",
+                    value: String::new(),
+                })?,
             },
             (_, DocumentId::Contact(job)) => ScopeRecord::Contact { job },
             (kind, _) => {
@@ -190,14 +196,10 @@ pub(super) fn pushed_by(changes: &[(Author, Change)]) -> Option<DeviceId> {
 /// Writes `blob_refs` rows for every job and round already stored (once,
 /// when the table is added), as the server's own references.
 pub(super) fn backfill_blob_references(mut tx: Tx<'_, '_>) -> Result<(), StoreError> {
-    let ids = tx
-        .query(
-            sql!("SELECT id FROM sync_documents WHERE kind IN ('job', 'round')"),
-            args![],
-        )?
-        .iter()
-        .map(|row| row.parse::<DocumentId>(0, "document id"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<DocumentId> = tx.all(
+        sql!("SELECT id FROM sync_documents WHERE kind IN ('job', 'round')"),
+        args![],
+    )?;
     let services = ServiceCatalog::default();
     let mut sync = DbSync::new(tx, &services);
     for doc in ids {
@@ -210,18 +212,11 @@ pub(super) fn backfill_blob_references(mut tx: Tx<'_, '_>) -> Result<(), StoreEr
 }
 
 /// The `author_device` column of a change: the device, or NULL for the server.
-pub(super) fn author_column(author: Author) -> Option<String> {
+fn author_column(author: Author) -> Option<DeviceId> {
     match author {
-        Author::Device(device) => Some(device.to_string()),
+        Author::Device(device) => Some(device),
         Author::Server => None,
     }
-}
-
-/// Reads an `author_device` column back.
-pub(super) fn author_from_column(column: Option<String>) -> Result<Author, StoreError> {
-    column.map_or(Ok(Author::Server), |device| {
-        Ok(Author::Device(parse("device id", device)?))
-    })
 }
 
 /// A delivery record as stored.
@@ -242,32 +237,15 @@ fn teams_json(teams: &BTreeSet<TeamId>) -> String {
     serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
 }
 
-fn scope_columns(row: &Row) -> Result<ScopeColumns, StoreError> {
-    Ok(ScopeColumns {
-        kind: kind_name(&row.get::<String>(0)?),
-        assignee_user: row.get(1)?,
-        assignee_team: row.get(2)?,
-        open: row.get(3)?,
-        crew: row.get(4)?,
-        contact_job: row.get(5)?,
-    })
-}
-
 impl SyncStore for DbSync<'_, '_, '_> {
     type Error = StoreError;
 
     fn clock(&mut self, tenant: TenantId) -> Result<Cursor, StoreError> {
-        let Some(row) = self.tx.query_opt(
+        let clock = self.tx.opt(
             sql!("SELECT seq, scope_version FROM tenants WHERE id = ?1"),
-            args![tenant.to_string()],
-        )?
-        else {
-            return Ok(Cursor::default());
-        };
-        Ok(Cursor {
-            seq: row.get(0)?,
-            scope: row.get(1)?,
-        })
+            args![tenant],
+        )?;
+        Ok(clock.map_or_else(Cursor::default, |(seq, scope)| Cursor { seq, scope }))
     }
 
     fn scope(
@@ -276,7 +254,7 @@ impl SyncStore for DbSync<'_, '_, '_> {
         tenant: TenantId,
     ) -> Result<BTreeSet<DocumentId>, StoreError> {
         self.tx
-            .query(
+            .all(
                 sql!(
                     "SELECT d.id FROM sync_documents d
                      WHERE d.tenant = ?1 AND (
@@ -291,23 +269,21 @@ impl SyncStore for DbSync<'_, '_, '_> {
                                    OR j.assignee_team IN {json_list ?4}))))"
                 ),
                 args![
-                    tenant.to_string(),
+                    tenant,
                     who.role == Role::Dispatcher,
-                    who.user.to_string(),
+                    who.user,
                     teams_json(&who.teams),
                 ],
-            )?
-            .iter()
-            .map(|row| row.parse(0, "document id"))
-            .collect()
+            )
+            .map(|ids: Vec<DocumentId>| ids.into_iter().collect())
     }
 
     fn delivery(&mut self, device: DeviceId, tenant: TenantId) -> Result<Delivery, StoreError> {
-        match self.tx.query_opt(
+        match self.tx.opt::<Vec<u8>>(
             sql!("SELECT delivery FROM sync_deliveries WHERE device = ?1 AND tenant = ?2"),
-            args![device.to_string(), tenant.to_string()],
+            args![device, tenant],
         )? {
-            Some(row) => decode_delivery(&row.get::<Vec<u8>>(0)?),
+            Some(bytes) => decode_delivery(&bytes),
             None => Ok(Delivery::default()),
         }
     }
@@ -323,11 +299,7 @@ impl SyncStore for DbSync<'_, '_, '_> {
                 "INSERT INTO sync_deliveries (device, tenant, delivery) VALUES (?1, ?2, ?3)
                  ON CONFLICT (device, tenant) DO UPDATE SET delivery = excluded.delivery"
             ),
-            args![
-                device.to_string(),
-                tenant.to_string(),
-                encode_delivery(delivery)
-            ],
+            args![device, tenant, encode_delivery(delivery)],
         )?;
         Ok(())
     }
@@ -338,37 +310,62 @@ impl SyncStore for DbSync<'_, '_, '_> {
         doc: DocumentId,
         device: DeviceId,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .tx
-            .query_opt(
-                sql!(
-                    "SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2 AND NOT borrowed
-                       AND (added_by IS NULL OR added_by <> ?3) LIMIT 1"
-                ),
-                args![hash.to_string(), doc.to_string(), device.to_string()],
-            )?
-            .is_some())
+        let found: Option<i64> = self.tx.opt(
+            sql!(
+                "SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2 AND NOT borrowed
+                   AND (added_by IS NULL OR added_by <> ?3) LIMIT 1"
+            ),
+            args![hash, doc, device],
+        )?;
+        Ok(found.is_some())
+    }
+
+    fn arrivals(
+        &mut self,
+        doc: DocumentId,
+        hashes: &[BlobHash],
+    ) -> Result<Vec<Arrival>, StoreError> {
+        hashes
+            .iter()
+            .map(|hash| {
+                // A reference this document already has says whether it
+                // borrowed the picture; a new one would borrow it if
+                // another document names it (see `blobs::write_references`).
+                let (stored, borrowed, elsewhere): (bool, Option<bool>, bool) = self.tx.one(
+                    sql!(
+                        "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1),
+                                (SELECT borrowed FROM blob_refs WHERE hash = ?1 AND doc = ?2 LIMIT 1),
+                                EXISTS (SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc <> ?2)"
+                    ),
+                    args![hash, doc],
+                )?;
+                Ok(match (borrowed.unwrap_or(elsewhere), stored) {
+                    (true, _) => Arrival::Borrowed,
+                    (false, true) => Arrival::Arrived,
+                    (false, false) => Arrival::Expected,
+                })
+            })
+            .collect()
     }
 
     fn load(&mut self, doc: DocumentId) -> Result<Option<(TenantId, AutoCommit)>, StoreError> {
-        let Some(row) = self.tx.query_opt(
+        let Some((tenant, snapshot, snapshot_seq)) = self.tx.opt::<(TenantId, Vec<u8>, i64)>(
             sql!("SELECT tenant, snapshot, snapshot_seq FROM sync_documents WHERE id = ?1"),
-            args![doc.to_string()],
+            args![doc],
         )?
         else {
             return Ok(None);
         };
         super::count_load();
-        let tenant: TenantId = row.parse(0, "tenant id")?;
-        let mut document = AutoCommit::load(&row.get::<Vec<u8>>(1)?).map_err(document_error)?;
+        let mut document = AutoCommit::load(&snapshot).map_err(document_error)?;
         let changes = self
             .tx
-            .query(
+            .all::<Vec<u8>>(
                 sql!("SELECT bytes FROM sync_changes WHERE doc = ?1 AND seq > ?2 ORDER BY seq"),
-                args![doc.to_string(), row.get::<i64>(2)?],
+                args![doc, snapshot_seq],
             )?
-            .iter()
-            .map(|change| Change::from_bytes(change.get(0)?).map_err(|e| document_error(e.into())))
+            .into_iter()
+            .map(|bytes| Change::from_bytes(bytes).map_err(|e| document_error(e.into())))
             .collect::<Result<Vec<_>, _>>()?;
         document.apply_changes(changes).map_err(document_error)?;
         Ok(Some((tenant, document)))
@@ -386,13 +383,10 @@ impl SyncStore for DbSync<'_, '_, '_> {
         let device = pushed_by(&changes);
         // The tenant row is locked by this update until the transaction
         // ends, so sequence numbers are handed out in commit order.
-        let last: i64 = self
-            .tx
-            .query_one(
-                sql!("UPDATE tenants SET seq = seq + ?2 WHERE id = ?1 RETURNING seq"),
-                args![tenant.to_string(), count],
-            )?
-            .get(0)?;
+        let last: i64 = self.tx.one(
+            sql!("UPDATE tenants SET seq = seq + ?2 WHERE id = ?1 RETURNING seq"),
+            args![tenant, count],
+        )?;
         let first = last - count + 1;
         let before = self
             .tx
@@ -402,9 +396,9 @@ impl SyncStore for DbSync<'_, '_, '_> {
                             snapshot_seq
                      FROM sync_documents WHERE id = ?1"
                 ),
-                args![doc.to_string()],
+                args![doc],
             )?
-            .map(|row| Ok::<_, StoreError>((scope_columns(&row)?, row.get::<i64>(6)?)))
+            .map(|row| Ok::<_, StoreError>((ScopeColumns::read(&row, 0)?, row.get::<i64>(6)?)))
             .transpose()?;
         let columns = ScopeColumns::from(&record);
         match &before {
@@ -416,16 +410,16 @@ impl SyncStore for DbSync<'_, '_, '_> {
                          VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
                     ),
                     args![
-                        doc.to_string(),
-                        tenant.to_string(),
+                        doc,
+                        tenant,
                         document.save(),
                         last,
                         columns.kind,
-                        columns.assignee_user.as_deref(),
-                        columns.assignee_team.as_deref(),
+                        columns.assignee_user,
+                        columns.assignee_team,
                         columns.open,
-                        columns.crew.as_deref(),
-                        columns.contact_job.as_deref(),
+                        columns.crew,
+                        columns.contact_job,
                     ],
                 )?;
             }
@@ -437,13 +431,13 @@ impl SyncStore for DbSync<'_, '_, '_> {
                          WHERE id = ?1"
                     ),
                     args![
-                        doc.to_string(),
+                        doc,
                         last,
-                        columns.assignee_user.as_deref(),
-                        columns.assignee_team.as_deref(),
+                        columns.assignee_user,
+                        columns.assignee_team,
                         columns.open,
-                        columns.crew.as_deref(),
-                        columns.contact_job.as_deref(),
+                        columns.crew,
+                        columns.contact_job,
                     ],
                 )?;
                 if last - snapshot_seq > COMPACT_AFTER {
@@ -452,7 +446,7 @@ impl SyncStore for DbSync<'_, '_, '_> {
                             "UPDATE sync_documents SET snapshot = ?2, snapshot_seq = ?3
                              WHERE id = ?1"
                         ),
-                        args![doc.to_string(), document.save(), last],
+                        args![doc, document.save(), last],
                     )?;
                 }
             }
@@ -464,9 +458,9 @@ impl SyncStore for DbSync<'_, '_, '_> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                 ),
                 args![
-                    tenant.to_string(),
+                    tenant,
                     seq,
-                    doc.to_string(),
+                    doc,
                     change.hash().0.as_slice(),
                     author_column(author),
                     change.raw_bytes(),
@@ -476,7 +470,7 @@ impl SyncStore for DbSync<'_, '_, '_> {
         if before.as_ref().is_none_or(|(old, _)| *old != columns) {
             self.tx.execute(
                 sql!("UPDATE tenants SET scope_version = scope_version + 1 WHERE id = ?1"),
-                args![tenant.to_string()],
+                args![tenant],
             )?;
         }
         if let DocumentId::Job(job) = doc {
@@ -499,12 +493,12 @@ impl SyncStore for DbSync<'_, '_, '_> {
                      ON CONFLICT (tenant, key, channel) DO NOTHING"
                 ),
                 args![
-                    tenant.to_string(),
-                    event.job.to_string(),
+                    tenant,
+                    event.job,
                     event.key.as_str(),
                     channel,
                     event.event.as_str(),
-                    event.at.as_millis(),
+                    event.at,
                 ],
             )?;
         }
@@ -516,23 +510,20 @@ impl SyncStore for DbSync<'_, '_, '_> {
         tenant: TenantId,
         after: u64,
     ) -> Result<BTreeMap<DocumentId, Vec<StoredChange>>, StoreError> {
-        let rows = self.tx.query(
+        let rows: Vec<(DocumentId, u64, Option<DeviceId>, Vec<u8>)> = self.tx.all(
             sql!(
                 "SELECT doc, seq, author_device, bytes FROM sync_changes
                  WHERE tenant = ?1 AND seq > ?2 ORDER BY seq"
             ),
-            args![tenant.to_string(), i64::try_from(after).unwrap_or(i64::MAX)],
+            args![tenant, after],
         )?;
         let mut by_doc: BTreeMap<DocumentId, Vec<StoredChange>> = BTreeMap::new();
-        for row in rows {
-            by_doc
-                .entry(row.parse(0, "document id")?)
-                .or_default()
-                .push(StoredChange {
-                    seq: row.get(1)?,
-                    author: author_from_column(row.get(2)?)?,
-                    bytes: row.get(3)?,
-                });
+        for (doc, seq, device, bytes) in rows {
+            by_doc.entry(doc).or_default().push(StoredChange {
+                seq,
+                author: device.map_or(Author::Server, Author::Device),
+                bytes,
+            });
         }
         Ok(by_doc)
     }
