@@ -304,6 +304,16 @@ fn attacks() -> Vec<Attack> {
             refusal: SERVER_OWNED,
         },
         Attack {
+            name: "a request marked as waiting for its photos by the phone",
+            target: Target::Job(2),
+            forge: |doc, _| {
+                let office = child(doc, &ROOT, "office");
+                let waiting = doc.put_object(&office, "waiting", ObjType::List).unwrap();
+                doc.insert_object(&waiting, 0, ObjType::Map).unwrap();
+            },
+            refusal: SERVER_OWNED,
+        },
+        Attack {
             name: "job key the schema does not have",
             target: Target::Job(2),
             forge: |doc, _| {
