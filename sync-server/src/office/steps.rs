@@ -18,7 +18,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use doorstep_shared::booking::HalfDay;
 use doorstep_shared::ids::{Name, StateId};
 use doorstep_shared::job::Job;
 use doorstep_shared::service::{EvidenceRule, ServiceDefinition};
@@ -393,12 +392,7 @@ async fn appointment_page(
     chosen: Option<&str>,
     error: Option<(StatusCode, String)>,
 ) -> Result<Response, ApiError> {
-    let now = state.clock().now();
-    let slots: Vec<HalfDay> = bookings::slots(state, id, now)
-        .await?
-        .into_iter()
-        .filter_map(|slot| slot.slot.parse().ok())
-        .collect();
+    let slots = bookings::half_days(state, id, state.clock().now()).await?;
     let base = format!("/office/jobs/{id}");
     let heading = if job.office.appointment.is_some() {
         "Change the appointment"

@@ -106,6 +106,19 @@ pub(crate) async fn slots(
         .collect())
 }
 
+/// The half-days on offer to `job` from `now`, for a page's choice.
+pub(crate) async fn half_days(
+    state: &AppState,
+    job: JobId,
+    now: Timestamp,
+) -> Result<Vec<HalfDay>, BookingError> {
+    Ok(slots(state, job, now)
+        .await?
+        .into_iter()
+        .filter_map(|slot| slot.slot.parse().ok())
+        .collect())
+}
+
 /// Books `slot` for `job`: refused if it cannot be booked or is full. A
 /// job waiting for a slot makes its booking transition as `by` (a
 /// dispatcher booking for a resident who phoned), or as the server.

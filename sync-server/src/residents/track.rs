@@ -22,9 +22,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use doorstep_shared::blob::Reader;
-use doorstep_shared::booking::HalfDay;
 use doorstep_shared::contact::{Channel, Contact};
-use doorstep_shared::ids::{BlobHash, JobId};
+use doorstep_shared::ids::BlobHash;
 use doorstep_shared::job::Assignee;
 use doorstep_shared::sync::wire::DocumentId;
 use serde::Deserialize;
@@ -123,16 +122,6 @@ async fn photo(
     Ok(photo_response(blobs::open(&state, hash, blob).await?))
 }
 
-/// The half-days on offer to `job` now.
-async fn offered(state: &AppState, job: JobId) -> Result<Vec<HalfDay>, ApiError> {
-    let now = state.clock().now();
-    Ok(bookings::slots(state, job, now)
-        .await?
-        .into_iter()
-        .filter_map(|slot| slot.slot.parse().ok())
-        .collect())
-}
-
 async fn book_page(
     state: &AppState,
     opened: &ResidentLink,
@@ -140,7 +129,7 @@ async fn book_page(
     chosen: Option<&str>,
     error: Option<(StatusCode, &str)>,
 ) -> Result<Response, ApiError> {
-    let slots = offered(state, opened.id).await?;
+    let slots = bookings::half_days(state, opened.id, state.clock().now()).await?;
     let main = progress::book_page(
         &opened.job,
         token,
