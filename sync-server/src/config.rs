@@ -17,6 +17,7 @@ use crate::photos::{BlobLocation, Blobs};
 use crate::secrets::{Hidden, Secret};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::throttle::RateLimits;
 use crate::workers::Workers;
 
 /// Doorstep's sync server.
@@ -124,6 +125,32 @@ pub struct Config {
     /// its Automerge actor id is derived from it.
     #[arg(long, env = "DOORSTEP_NODE", default_value = "node-1")]
     pub node: String,
+
+    /// Proxies in front of the server (comma-separated addresses) whose
+    /// `X-Forwarded-For` names the client for the rate limits; anyone
+    /// else's is ignored.
+    #[arg(long, env = "DOORSTEP_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+
+    /// Sign-in attempts per minute from one address.
+    #[arg(long, env = "DOORSTEP_RATE_SIGN_IN", default_value_t = RateLimits::default().sign_in)]
+    pub rate_sign_in: u32,
+
+    /// Enrolment codes tried per minute from one address.
+    #[arg(long, env = "DOORSTEP_RATE_ENROLMENT", default_value_t = RateLimits::default().enrolment)]
+    pub rate_enrolment: u32,
+
+    /// Repairs reported per minute from one address.
+    #[arg(long, env = "DOORSTEP_RATE_REPORT", default_value_t = RateLimits::default().report)]
+    pub rate_report: u32,
+
+    /// Missed bins reported per minute from one address.
+    #[arg(long, env = "DOORSTEP_RATE_MISSED_BIN", default_value_t = RateLimits::default().missed_bin)]
+    pub rate_missed_bin: u32,
+
+    /// Tracking pages opened per minute from one address.
+    #[arg(long, env = "DOORSTEP_RATE_TRACKING", default_value_t = RateLimits::default().tracking)]
+    pub rate_tracking: u32,
 
     /// Token for the admin API (`Authorization: Bearer …`); the admin API is
     /// off without it. At least 16 characters.
@@ -296,6 +323,16 @@ impl Config {
             })
             .with_notify_callback_token(self.notify_callback_token.clone())
             .with_public_url(&public_url)
+            .with_rate_limits(
+                RateLimits {
+                    sign_in: self.rate_sign_in,
+                    enrolment: self.rate_enrolment,
+                    report: self.rate_report,
+                    missed_bin: self.rate_missed_bin,
+                    tracking: self.rate_tracking,
+                },
+                self.trusted_proxy.clone(),
+            )
             .with_workers(workers))
     }
 

@@ -341,7 +341,7 @@ impl Welcome {
     /// The words printed for the demo's visitor at `address`.
     pub fn banner(&self, address: std::net::SocketAddr) -> String {
         let mut banner = format!(
-            "\nDoorstep demo is ready.\n\n  Back office   http://{address}/office/sign-in\n    email       {}\n    password    {}\n\n  Residents     http://{address}/report\n  Phone app     http://{address}/app/\n",
+            "\nDoorstep demo is ready.\n\n  Back office   http://{address}/office/sign-in (an administrator: enrol phones under Devices)\n    email       {}\n    password    {}\n\n  Residents     http://{address}/report\n  Phone app     http://{address}/app/\n",
             self.email, self.password
         );
         for login in &self.logins {

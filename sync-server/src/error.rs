@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The request clashes with the current state (a full half-day).
     #[error("{0}")]
     Conflict(String),
+    /// Too many requests from one address (see [`crate::throttle`]).
+    #[error("{0}")]
+    TooMany(String),
 }
 
 impl From<crate::state::WorkError> for ApiError {
@@ -144,6 +147,7 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, message.clone()),
             ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, message.clone()),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, message.clone()),
+            ApiError::TooMany(message) => (StatusCode::TOO_MANY_REQUESTS, message.clone()),
         };
         let mut response = (status, Json(serde_json::json!({ "error": &message }))).into_response();
         // Pages answer with a page saying the same (see `pages::errors_as_pages`).

@@ -1,15 +1,15 @@
 //! `GET /health`: whether the server and its database answer.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/health", get(show))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::get("/health", Caller::Anyone, show)]
 }
 
 #[derive(Serialize)]

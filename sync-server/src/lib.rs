@@ -36,18 +36,22 @@ pub mod office;
 pub mod pages;
 pub mod photos;
 pub mod residents;
+pub mod routes;
 pub mod secrets;
 pub mod services;
 pub mod state;
 pub mod store;
 mod sync;
+pub mod throttle;
 pub mod workers;
 
 use std::future::Future;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use clock::{Clock, FixedClock, ManualClock, SystemClock};
@@ -56,20 +60,20 @@ pub use store::{SqliteStore, Store};
 
 use crate::error::ErrorDetail;
 
-/// The whole HTTP application: routes, request tracing and error logging.
+/// The whole HTTP application: the route table's routes, the headers
+/// every answer carries, request tracing and error logging.
 pub fn app(state: AppState) -> Router {
-    let web_app = pages::web_app::router(state.web_app());
-    Router::new()
-        .merge(health::router())
-        .merge(sync::router())
-        .merge(photos::router())
-        .merge(notify::router(&state))
-        .merge(residents::router(&state))
-        .merge(office::router(&state))
-        .merge(pages::router())
-        .merge(web_app)
+    routes::router(&state)
         .with_state(state)
         .layer(axum::middleware::map_response(log_failures))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -86,9 +90,12 @@ pub fn serve(
     let relay = sync::relay::start(&state);
     let workers = workers::start(&state);
     async move {
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         relay.stop();
         workers.stop().await;
         served

@@ -73,6 +73,7 @@ pub struct AppState {
     booking_capacity: u32,
     branding: crate::pages::layout::Branding,
     workers: Option<crate::workers::Workers>,
+    throttle: Arc<crate::throttle::Throttle>,
 }
 
 /// A tenant's documents changed, through a device's push or the office.
@@ -115,7 +116,24 @@ impl AppState {
             booking_capacity: 4,
             branding: crate::pages::layout::Branding::default(),
             workers: None,
+            throttle: Arc::default(),
         }
+    }
+
+    /// Rate limits per client address, and the proxies whose
+    /// `X-Forwarded-For` names the client (see [`crate::throttle`]).
+    pub fn with_rate_limits(
+        mut self,
+        limits: crate::throttle::RateLimits,
+        trusted_proxies: Vec<std::net::IpAddr>,
+    ) -> Self {
+        self.throttle = Arc::new(crate::throttle::Throttle::new(limits, trusted_proxies));
+        self
+    }
+
+    /// The rate limits' counts.
+    pub fn throttle(&self) -> &crate::throttle::Throttle {
+        &self.throttle
     }
 
     /// The background workers [`crate::serve`] runs; none without this
@@ -183,6 +201,13 @@ impl AppState {
     /// The address residents reach this server at, without a trailing `/`.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// Whether cookies are marked `Secure`: when residents and staff reach
+    /// the server over `https://`, and not on a plain `http://` demo, where
+    /// browsers would drop them.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     /// Serves the browser app built into `folder` at `/app/`.

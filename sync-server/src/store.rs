@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_missed_bins.sql"),
     include_str!("../migrations/sqlite/0008_staff.sql"),
     include_str!("../migrations/sqlite/0009_roster.sql"),
+    include_str!("../migrations/sqlite/0010_memberships.sql"),
 ];
 
 /// Storage failed.

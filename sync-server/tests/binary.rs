@@ -82,7 +82,14 @@ fn the_readme_command_serves_the_demo_and_stops_on_sigterm() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains(r#""documents":15"#), "{health}");
     let page = http_get(&address, "/");
-    assert!(page.contains("HR-00001"), "{page}");
+    assert!(page.contains("Sign in to the back office"), "{page}");
+    assert!(
+        !page.contains("HR-00001"),
+        "the home page shows no one's jobs: {page}"
+    );
+    let jobs = http_get(&address, "/api/jobs");
+    assert!(jobs.starts_with("HTTP/1.1 401"), "{jobs}");
+
     assert!(data.join("doorstep.db").exists());
 
     let terminated = Command::new("kill")

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app_core;
+mod authorization;
 mod bookings;
 mod council_services;
 mod evidence;

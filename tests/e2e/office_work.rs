@@ -449,11 +449,8 @@ async fn people_added_moved_and_deactivated(server: &TestServer) {
     assert!(page.contains("Enter the person's full name"), "{page}");
 
     // Mo signs in, as a dispatcher: people and teams are not theirs.
-    let signed = client()
-        .post(server.url("/office/sign-in"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("email=mo.farah%40example.org&password={password}"))
-        .send()
+    let signed = server
+        .sign_in("mo.farah@example.org", &password)
         .await
         .unwrap();
     assert_eq!(signed.status(), 303);
@@ -548,7 +545,7 @@ async fn board_streams_on_sync(server: &TestServer) {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.status(), 303, "no session: off to sign in");
     let events = client()
         .get(server.url("/office/today/events"))
         .header("cookie", &office.cookie)
@@ -614,14 +611,15 @@ async fn boards(events: &mut reqwest::Response, received: &mut String, n: usize)
 }
 
 #[tokio::test]
-async fn five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes() {
+async fn five_wrong_passwords_from_one_address_stop_it_for_fifteen_minutes_and_no_one_else() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await.unwrap();
     sign_in_locks(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_five_wrong_passwords_in_a_row_lock_sign_in_for_fifteen_minutes() {
+async fn on_postgres_five_wrong_passwords_from_one_address_stop_it_for_fifteen_minutes_and_no_one_else()
+ {
     let (server, _photos) = on_postgres("doorstep_test_sign_in_lock").await;
     sign_in_locks(&server).await;
 }
@@ -630,28 +628,71 @@ async fn sign_in_locks(server: &TestServer) {
     use doorstep_server::demo::DEMO_DISPATCHER_EMAIL;
     use doorstep_tests::STAFF_PASSWORD;
 
-    let attempt = |email: &'static str, password: &'static str| async move {
-        let response = crate::office::sign_in(server, email, password).await;
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let office: std::net::IpAddr = "127.0.0.3".parse().unwrap();
+    let attempt = |email: &'static str, password: &'static str, from| async move {
+        let response = server
+            .sign_in_from(email, password, Some(from))
+            .await
+            .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     };
     // Four wrong, then right: the count starts again.
     for _ in 0..4 {
-        assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, "wrong").await.0, 401);
+        assert_eq!(
+            attempt(DEMO_DISPATCHER_EMAIL, "wrong", attacker).await.0,
+            401
+        );
     }
-    assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await.0, 303);
+    assert_eq!(
+        attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD, attacker)
+            .await
+            .0,
+        303
+    );
     for _ in 0..5 {
-        assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, "wrong").await.0, 401);
+        assert_eq!(
+            attempt(DEMO_DISPATCHER_EMAIL, "wrong", attacker).await.0,
+            401
+        );
     }
-    // Locked, even with the right password.
-    let (status, page) = attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await;
+    // That address is stopped, even with the right password...
+    let (status, page) = attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD, attacker).await;
     assert_eq!(status, 429);
     assert!(page.contains("too many wrong passwords"), "{page}");
-    // An email nobody has is never "locked": it tells nothing.
-    for _ in 0..6 {
-        assert_eq!(attempt("nobody@example.org", "wrong").await.0, 401);
+    // ...but Dan, at the office, is not locked out by it.
+    assert_eq!(
+        attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD, office)
+            .await
+            .0,
+        303
+    );
+    // An email nobody has answers exactly as one that exists: the answers
+    // tell no one which emails have accounts.
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("nobody@example.org", "wrong", attacker).await.0,
+            401
+        );
     }
+    let (status, unknown) = attempt("nobody@example.org", "wrong", attacker).await;
+    assert_eq!(status, 429);
+    assert_eq!(
+        unknown
+            .replace("nobody@example.org", "EMAIL")
+            .split("name=\"csrf\"")
+            .next(),
+        page.replace(DEMO_DISPATCHER_EMAIL, "EMAIL")
+            .split("name=\"csrf\"")
+            .next(),
+    );
     server.clock.set(test_now().plus_minutes(16));
-    assert_eq!(attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD).await.0, 303);
+    assert_eq!(
+        attempt(DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD, attacker)
+            .await
+            .0,
+        303
+    );
 }
 
 #[tokio::test]
@@ -885,4 +926,99 @@ async fn a_dispatcher_books_for_a_resident_who_phoned_within_capacity() {
         .await;
     assert!(status == 409 || status == 400, "{status} {page}");
     server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deactivating_someone_for_one_council_leaves_their_work_for_another() {
+    deactivated_for_one_council(
+        &TestServer::start(tempfile::tempdir().unwrap().path())
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_deactivating_someone_for_one_council_leaves_their_work_for_another() {
+    let (server, _photos) = on_postgres("doorstep_test_deactivate_per_council").await;
+    deactivated_for_one_council(&server).await;
+}
+
+/// Kit (an operative) and Dee (a dispatcher) work for the demo council and
+/// for Lancing. The demo council's administrator deactivates both: their
+/// work for Lancing goes on.
+async fn deactivated_for_one_council(server: &TestServer) {
+    use doorstep_server::store::staff::StaffRole;
+    use doorstep_tests::STAFF_PASSWORD;
+
+    let lancing = TenantId::from_u128(0x1a0c);
+    let kit = UserId::from_u128(0x1a01);
+    let dee = UserId::from_u128(0x1a02);
+    let hash = doorstep_server::office::staff::hash_password(STAFF_PASSWORD).unwrap();
+    let expires = test_now().plus_minutes(60);
+    server
+        .state
+        .with_store(move |store| {
+            store.put_tenant(lancing, "Lancing Parish Council")?;
+            store.create_user(kit, "Kit Marlowe", Role::Operative, &[DEMO_TENANT, lancing])?;
+            store.create_enrolment("KIT-CODE-0001", kit, None, expires)?;
+            store.create_user(
+                dee,
+                "Dee Dispatch",
+                Role::Dispatcher,
+                &[DEMO_TENANT, lancing],
+            )?;
+            store.put_staff_account(dee, "dee@example.org", &hash)?;
+            store.grant_staff_role(dee, DEMO_TENANT, StaffRole::Dispatcher)?;
+            store.grant_staff_role(dee, lancing, StaffRole::Dispatcher)
+        })
+        .await
+        .unwrap();
+    let mut phone = TestDevice::enrol(server, "KIT-CODE-0001", lancing)
+        .await
+        .unwrap();
+    assert_eq!(phone.sync(server, test_now()).await.unwrap(), 200);
+
+    let office = Office::sign_in(server).await;
+    for person in [kit, dee] {
+        let (status, to) = office
+            .post(&format!("/office/people/{person}/active"), "active=false")
+            .await;
+        assert_eq!((status, to.as_str()), (303, "/office/people"));
+    }
+    let (_, page) = office.get("/office/people").await;
+    assert!(page.contains("Deactivated"), "{page}");
+
+    // Kit's phone still syncs Lancing's work.
+    assert_eq!(
+        phone
+            .sync(server, test_now().plus_minutes(1))
+            .await
+            .unwrap(),
+        200
+    );
+    // Dee signs in, to Lancing, and cannot switch to the demo council.
+    let cookie = server
+        .session_for("dee@example.org", STAFF_PASSWORD)
+        .await
+        .unwrap();
+    let page = client()
+        .get(server.url("/office"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Lancing Parish Council"), "{page}");
+    let switched = client()
+        .post(server.url("/office/council"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&council={DEMO_TENANT}", form_token(&page)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), 403);
 }

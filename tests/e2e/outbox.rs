@@ -131,6 +131,11 @@ async fn an_action_on_a_phone_sends_the_resident_one_text_and_one_email_even_whe
     assert_eq!(again.sent, 0, "nothing is sent twice");
     let (_, page) = server.get("/demo/outbox").await.unwrap();
     assert!(
+        page.contains("Sign in") && !page.contains("+447700"),
+        "the outbox is staff's: {page}"
+    );
+    let (_, page) = server.get_as_staff("/demo/outbox").await.unwrap();
+    assert!(
         page.contains("only on a demo server"),
         "the page is off without --demo"
     );
@@ -223,7 +228,7 @@ async fn a_server_stopped_before_sending_sends_after_its_restart_exactly_once() 
         .unwrap();
     assert_eq!(again.sent, 0);
     assert_eq!(provider.sent().len(), 2);
-    let (status, page) = restarted.get("/demo/outbox").await.unwrap();
+    let (status, page) = restarted.get_as_staff("/demo/outbox").await.unwrap();
     assert_eq!(status, 200);
     assert!(page.contains("+447700900102"), "{page}");
     assert!(page.contains("could not get in"), "{page}");
@@ -934,8 +939,27 @@ async fn the_demo_outbox_shows_a_repair_booked_then_on_the_way_then_completed() 
     assert!(texts[2].contains("HR-00004 is complete"));
     assert!(texts[2].contains("/track/"), "with a link to the photos");
 
-    let (status, page) = server.get("/demo/outbox").await.unwrap();
+    let (status, page) = server.get_as_staff("/demo/outbox").await.unwrap();
     assert_eq!(status, 200);
+    // What is kept of a sent message does not open the resident's pages.
+    for text in &texts {
+        let token = text
+            .split("/track/")
+            .nth(1)
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        if !token.is_empty() {
+            assert!(
+                !page.contains(&token),
+                "a live tracking link is kept: {page}"
+            );
+        }
+    }
+    assert!(page.contains("/track/[link not kept]"), "{page}");
     for event in ["book", "on_my_way", "complete"] {
         assert!(
             page.contains(&format!("<td>{event}</td>")),

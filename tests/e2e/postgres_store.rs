@@ -210,7 +210,7 @@ async fn a_server_on_postgres_enrols_syncs_and_decides_like_one_on_sqlite() {
         .upload(&server.url(""), test_now().plus_minutes(2))
         .await
         .unwrap();
-    let (_, jobs) = server.get_json("/api/jobs").await.unwrap();
+    let (_, jobs) = server.get_json_as_staff("/api/jobs").await.unwrap();
     let row = jobs
         .as_array()
         .unwrap()

@@ -106,7 +106,7 @@ async fn starting_work_offline_syncs_up_and_the_server_decides_it() {
         "the verdict came back"
     );
 
-    let (_, jobs) = server.get_json("/api/jobs").await.unwrap();
+    let (_, jobs) = server.get_json_as_staff("/api/jobs").await.unwrap();
     let row = jobs
         .as_array()
         .unwrap()

@@ -158,7 +158,7 @@ fn photos_of_jobs_stored_before_blob_references_existed_are_found_after_the_upgr
         rusqlite::Connection::open(&path)
             .unwrap()
             .execute_batch(
-                "ALTER TABLE users DROP COLUMN active; ALTER TABLE devices DROP COLUMN last_sync_at;
+                "ALTER TABLE user_tenants DROP COLUMN active; ALTER TABLE users DROP COLUMN active; ALTER TABLE devices DROP COLUMN last_sync_at;
                  DROP TABLE staff_sessions; DROP TABLE staff_roles; DROP TABLE staff_accounts;
                  DROP TABLE missed_bin_checks; DROP TABLE job_references; ALTER TABLE job_summaries DROP COLUMN closed_at;
                  DROP TABLE bookings; DROP TABLE tracking_tokens; DROP TABLE outbox; DROP TABLE upload_parts; DROP TABLE uploads;

@@ -80,6 +80,11 @@ pub struct ServerOptions {
     pub services_dir: Option<PathBuf>,
     /// Background workers for `serve` to run (none: tests run each pass).
     pub workers: Option<doorstep_server::workers::Workers>,
+    /// Rate limits per client address (none: so high no test meets them,
+    /// since every test client is 127.0.0.1).
+    pub rate_limits: Option<doorstep_server::throttle::RateLimits>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -172,6 +177,17 @@ impl TestServer {
         if let Some(workers) = options.workers {
             state = state.with_workers(workers);
         }
+        let unmet = doorstep_server::throttle::RateLimits {
+            sign_in: 100_000,
+            enrolment: 100_000,
+            report: 100_000,
+            missed_bin: 100_000,
+            tracking: 100_000,
+        };
+        state = state.with_rate_limits(
+            options.rate_limits.unwrap_or(unmet),
+            options.trusted_proxies,
+        );
 
         // Bound before the server task starts: requests made as soon as this
         // returns queue in the backlog instead of being refused.
@@ -257,6 +273,108 @@ impl TestServer {
             serde_json::from_str(&text).with_context(|| format!("{path} gave {text:?}"))?
         };
         Ok((status, json))
+    }
+
+    /// Signs in to the back office as a browser would: opens the sign-in
+    /// form (its token and cookie), then posts it. Redirects are not
+    /// followed: a success is a 303 with the session cookie.
+    pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<reqwest::Response> {
+        self.sign_in_from(email, password, None).await
+    }
+
+    /// [`TestServer::sign_in`] from another loopback address
+    /// (`127.0.0.2`...), as a different computer would.
+    pub async fn sign_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(from)
+            .build()?;
+        let form = client.get(self.url("/office/sign-in")).send().await?;
+        let cookie = form
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("doorstep_sign_in="))
+            .and_then(|value| value.split(';').next())
+            .context("the sign-in form sets no token cookie")?
+            .to_owned();
+        let page = form.text().await?;
+        let token = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("the sign-in form has no token")?
+            .to_owned();
+        let body = serde_urlencoded::to_string([
+            ("csrf", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])?;
+        Ok(client
+            .post(self.url("/office/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .body(body)
+            .send()
+            .await?)
+    }
+
+    /// The session cookie (`name=value`) of a successful sign-in.
+    pub async fn session_for(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let response = self.sign_in(email, password).await?;
+        anyhow::ensure!(
+            response.status() == 303,
+            "signing in as {email} gave {}",
+            response.status()
+        );
+        Ok(response
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .context("no session cookie")?
+            .to_owned())
+    }
+
+    /// GETs a path as the demo's administrator, signed in to the back
+    /// office, and parses the body as JSON.
+    pub async fn get_json_as_staff(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+        let cookie = self
+            .session_for(demo::DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD)
+            .await?;
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = response.status().as_u16();
+        let body = response.text().await?;
+        let json = serde_json::from_str(&body).with_context(|| format!("{path} gave {body:?}"))?;
+        Ok((status, json))
+    }
+
+    /// GETs a path as the demo's administrator; returns status and body.
+    pub async fn get_as_staff(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let cookie = self
+            .session_for(demo::DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD)
+            .await?;
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
     }
 
     /// POSTs bytes to `/sync`; returns status and body.

@@ -5,11 +5,10 @@
 //! written on the job's timeline with the channel, the status and the
 //! outbox id only: the job's history never holds a number or an address.
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use doorstep_shared::ids::{EventId, Name};
 use doorstep_shared::job::{Job, JobEditor};
 use serde::Deserialize;
@@ -17,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::office;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::sync::bearer;
 
@@ -30,8 +30,31 @@ const STATUSES: [&str; 4] = [
     "technical-failure",
 ];
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/notify/status", post(receive))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::post("/api/notify/status", Caller::Notify, receive)]
+}
+
+/// A request from GOV.UK Notify: the bearer token set in Notify's callback
+/// settings (404 while callbacks are off, 401 without the token).
+#[derive(Clone)]
+pub(crate) struct NotifyCallback;
+
+impl FromRequestParts<AppState> for NotifyCallback {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(expected) = state.notify_callback_token() else {
+            return Err(ApiError::NotFound(
+                "delivery callbacks are off: no --notify-callback-token is set".into(),
+            ));
+        };
+        if !bearer(&parts.headers).is_some_and(|offered| expected.matches(offered)) {
+            return Err(ApiError::Unauthorized(
+                "a delivery callback needs the bearer token set in Notify".into(),
+            ));
+        }
+        Ok(NotifyCallback)
+    }
 }
 
 #[derive(Deserialize)]
@@ -42,19 +65,9 @@ struct Callback {
 
 async fn receive(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: NotifyCallback,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Some(expected) = state.notify_callback_token() else {
-        return Err(ApiError::NotFound(
-            "delivery callbacks are off: no --notify-callback-token is set".into(),
-        ));
-    };
-    if !bearer(&headers).is_some_and(|offered| expected.matches(offered)) {
-        return Err(ApiError::Unauthorized(
-            "a delivery callback needs the bearer token set in Notify".into(),
-        ));
-    }
     let callback: Callback = serde_json::from_slice(&body)
         .map_err(|error| ApiError::BadRequest(format!("not a Notify callback: {error}")))?;
     if !STATUSES.contains(&callback.status.as_str()) {

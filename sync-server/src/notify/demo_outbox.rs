@@ -1,28 +1,36 @@
-//! `GET /demo/outbox`: what the demo outbox provider "sent" — each message
-//! with its channel, recipient, status and text, newest first. Served only
-//! when the server runs with `--demo`, since it shows residents' details.
+//! `GET /demo/outbox`: what the demo outbox provider "sent" for the
+//! signed-in member of staff's council — each message with its channel,
+//! recipient, status and text, newest first. Served only when the server
+//! runs with `--demo`, and only to staff, since it shows residents'
+//! details. A sent message's tracking link is not kept (see
+//! [`super::outbox`]): the text shows where it was.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
-use axum::routing::get;
 
 use crate::error::ApiError;
+use crate::office::staff::StaffSession;
 use crate::pages::plain_page;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use maud::html;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/demo/outbox", get(page))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::get("/demo/outbox", Caller::Staff, page)]
 }
 
-async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+async fn page(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Html<String>, ApiError> {
     if !state.demo_pages() {
         return Err(ApiError::NotFound(
             "the demo outbox is shown only on a demo server (--demo)".into(),
         ));
     }
-    let rows = state.with_store(|store| store.outbox(200)).await?;
+    let tenant = session.tenant;
+    let mut rows = state.with_store(|store| store.outbox(200)).await?;
+    rows.retain(|row| row.tenant == tenant);
     let body = html! {
         h1 { "Demo outbox" }
         p {

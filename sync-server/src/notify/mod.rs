@@ -8,21 +8,17 @@ pub mod gov_notify;
 pub mod outbox;
 pub mod smtp;
 
-use axum::Router;
-
 pub use gov_notify::GovNotify;
 pub use outbox::{
     ByChannel, DemoProvider, NotifyError, Provider, SendError, SendFuture, deliver_due,
 };
 pub use smtp::SmtpEmail;
 
-use crate::state::AppState;
+pub(crate) use delivery::NotifyCallback;
 
 /// The delivery callback and the demo outbox page.
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let page = demo_outbox::router().layer(axum::middleware::map_response_with_state(
-        state.clone(),
-        crate::pages::errors_as_pages,
-    ));
-    Router::new().merge(delivery::router()).merge(page)
+pub(crate) fn routes() -> Vec<crate::routes::Route> {
+    let mut routes = delivery::routes();
+    routes.extend(crate::routes::pages(demo_outbox::routes()));
+    routes
 }

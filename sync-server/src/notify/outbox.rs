@@ -27,6 +27,8 @@ use futures_util::TryStreamExt;
 use crate::state::AppState;
 use crate::store::StoreError;
 
+/// What a kept message shows in place of its tracking link's token.
+pub const LINK_NOT_KEPT: &str = "[link not kept]";
 /// How long a claim lasts: a node that dies mid-send frees its rows then.
 const LEASE_MS: i64 = 5 * 60 * 1000;
 /// Rows claimed at a time.
@@ -163,7 +165,25 @@ pub async fn deliver_due(
     let mut delivered = Delivered::default();
     for row in rows {
         let id = row.id;
-        let finish = deliver_one(state, provider, row, now).await?;
+        let attempts = row.attempts;
+        // A row that cannot be delivered now (a photo file gone, a store
+        // hiccup) is tried again later and in the end given up; it never
+        // holds up the rows after it.
+        let finish = match deliver_one(state, provider, row, now).await {
+            Ok(finish) => finish,
+            Err(error) => {
+                let why = crate::error::DisplayChain(&error).to_string();
+                tracing::warn!(row = id, cause = %why, "could not deliver a message");
+                if attempts >= MAX_ATTEMPTS {
+                    Finish::Failed(why)
+                } else {
+                    Finish::Retry {
+                        at: now.plus_millis(backoff(attempts)),
+                        why,
+                    }
+                }
+            }
+        };
         match &finish {
             Finish::Sent { .. } => delivered.sent += 1,
             Finish::Skipped(_) => delivered.skipped += 1,
@@ -280,10 +300,12 @@ async fn deliver_one(
     // went, must still send it once (the row waits in the database).
     doorstep_shared::failpoint::hit("outbox-before-send");
     Ok(match provider.send(&message, &reference).await {
+        // The tracking link is the resident's key to their pages: what is
+        // kept of a sent message shows where it was, not the link itself.
         Ok(provider_ref) => Finish::Sent {
             recipient: message.to,
             subject: message.subject,
-            body: message.body,
+            body: message.body.replace(&token, LINK_NOT_KEPT),
             provider_ref,
             at: now,
         },

@@ -1,16 +1,15 @@
-//! Jobs: `GET /` (a plain page of the demo council's jobs), `GET
-//! /api/jobs` (the same as JSON), `POST /api/jobs` (the office makes a
-//! job), `PUT /api/jobs/{job}/assignee` (`{"user": id}`, `{"team": id}`
-//! or `{}` to unassign) and `DELETE /api/jobs/{job}/contact` (the
-//! resident's contact details erased, on request or at the end of their
-//! retention). These take the admin token until staff sign-in comes with
-//! the back office ([8/8]).
+//! `GET /`: where residents and staff start (no council's data); `GET
+//! /api/jobs`: the signed-in member of staff's council's jobs as JSON;
+//! with the admin token, for the council's other systems: `POST /api/jobs`
+//! (a new job), `PUT /api/jobs/{job}/assignee` (`{"user": id}`,
+//! `{"team": id}` or `{}` to unassign) and `DELETE /api/jobs/{job}/contact`
+//! (the resident's contact details erased, on request or at the end of
+//! their retention).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Html;
-use axum::routing::{delete, get, put};
-use axum::{Json, Router};
+use axum::response::Response;
 use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{JobId, Name, ServiceId, TeamId, UserId};
 use doorstep_shared::job::Assignee;
@@ -20,17 +19,22 @@ use serde::Deserialize;
 use crate::demo::DEMO_TENANT;
 use crate::error::ApiError;
 use crate::intake::{NewContact, NewJob};
-use crate::pages::plain_page;
+use crate::office::staff::StaffSession;
+use crate::pages::layout::Page;
+use crate::pages::render;
+use crate::routes::{self, Caller, Route};
 use crate::state::{AppState, system_actor};
 use crate::sync::AdminToken;
-use maud::{Markup, html};
+use maud::html;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(page))
-        .route("/api/jobs", get(list).post(create))
-        .route("/api/jobs/{job}/contact", delete(erase_contact))
-        .route("/api/jobs/{job}/assignee", put(assign))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/", Caller::Anyone, start_page),
+        routes::get("/api/jobs", Caller::Staff, list),
+        routes::post("/api/jobs", Caller::Operator, create),
+        routes::delete("/api/jobs/{job}/contact", Caller::Operator, erase_contact),
+        routes::put("/api/jobs/{job}/assignee", Caller::Operator, assign),
+    ]
 }
 
 /// `POST /api/jobs`'s body.
@@ -210,90 +214,41 @@ async fn erase_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn summaries(state: &AppState) -> Result<Vec<JobSummary>, ApiError> {
-    state
-        .with_store(|store| store.job_summaries(DEMO_TENANT))
-        .await
-        .map_err(Into::into)
-}
-
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<JobSummary>>, ApiError> {
-    Ok(Json(summaries(&state).await?))
-}
-
-async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let jobs = summaries(&state).await?;
-    Ok(Html(
-        plain_page("Doorstep — jobs", "", jobs_main(&jobs)).into_string(),
+/// `GET /api/jobs`: the signed-in member of staff's council's jobs.
+async fn list(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Json<Vec<JobSummary>>, ApiError> {
+    let tenant = session.tenant;
+    Ok(Json(
+        state
+            .with_store(move |store| store.job_summaries(tenant))
+            .await?,
     ))
 }
 
-/// The home page's main part: how many jobs, and a row for each.
-fn jobs_main(jobs: &[JobSummary]) -> Markup {
-    html! {
-        h1 { "Doorstep" }
-        p { (jobs.len()) " jobs. Times are UTC." }
-        table {
-            thead {
-                tr {
-                    th { "Reference" }
-                    th { "Service" }
-                    th { "Status" }
-                    th { "Address" }
-                    th { "Appointment" }
-                }
+/// `GET /`: where each kind of visitor starts. It shows no council's data.
+async fn start_page(State(state): State<AppState>) -> Response {
+    let page = Page {
+        council: "Doorstep",
+        service: "Doorstep",
+        title: "Doorstep",
+        has_errors: false,
+        staff: false,
+        main: html! {
+            h1.govuk-heading-l { "Doorstep" }
+            h2.govuk-heading-m { "Residents" }
+            ul.govuk-list {
+                li { a.govuk-link href="/report" { "Report a repair" } }
+                li { a.govuk-link href="/missed-bin" { "Report a missed bin collection" } }
             }
-            tbody {
-                @for job in jobs {
-                    tr {
-                        td { (job.reference) }
-                        td { (job.service_name) }
-                        td { (job.status_label) }
-                        td { (job.address) }
-                        td {
-                            @match (job.appointment_starts, job.appointment_ends) {
-                                (Some(starts), Some(ends)) => {
-                                    (starts.date()) " " (starts.time_of_day()) "–" (ends.time_of_day())
-                                }
-                                _ => { "Not booked" }
-                            }
-                        }
-                    }
-                }
+            p.govuk-body { "To follow a request, use the link in the text or email we sent you." }
+            h2.govuk-heading-m { "Council staff" }
+            ul.govuk-list {
+                li { a.govuk-link href="/office/sign-in" { "Sign in to the back office" } }
+                li { a.govuk-link href="/app/" { "Open the app for operatives and crews" } }
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use doorstep_shared::ids::JobId;
-
-    #[test]
-    fn markup_in_job_text_is_escaped() {
-        let nasty = r#"<script>alert("x")</script> & 'y'"#;
-        let job = JobSummary {
-            job: JobId::from_u128(1),
-            reference: nasty.to_owned(),
-            service: "housing-repair"
-                .parse()
-                .unwrap_or_else(|error| panic!("{error}")),
-            service_name: nasty.to_owned(),
-            status: "created".parse().unwrap_or_else(|error| panic!("{error}")),
-            status_label: nasty.to_owned(),
-            address: nasty.to_owned(),
-            appointment_starts: None,
-            appointment_ends: None,
-            pending_requests: 0,
-        };
-        let page = jobs_main(&[job]).into_string();
-        assert!(!page.contains("<script>"), "{page}");
-        assert_eq!(
-            page.matches("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'")
-                .count(),
-            4,
-            "{page}"
-        );
-    }
+        },
+    };
+    render(&state, StatusCode::OK, &page)
 }

@@ -13,12 +13,10 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use doorstep_shared::ids::{JobId, TeamId, TenantId, UserId};
 use doorstep_shared::summary::JobSummary;
 use doorstep_shared::time::{Timestamp, uk};
@@ -30,6 +28,7 @@ use super::staff_page;
 use crate::error::ApiError;
 use crate::office::staff;
 use crate::residents::progress::slot_words;
+use crate::routes::{self, Caller, Route};
 use crate::state::{AppState, Changed};
 use maud::{Markup, html};
 
@@ -37,11 +36,12 @@ use maud::{Markup, html};
 /// accepted reaches this node's board at the latest then.
 const REFRESH: Duration = Duration::from_secs(30);
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office/today", get(page))
-        .route("/office/today/events", get(events))
-        .route("/office/board.js", get(script))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office/today", Caller::Staff, page),
+        routes::get("/office/today/events", Caller::Staff, events),
+        routes::get("/office/board.js", Caller::Anyone, script),
+    ]
 }
 
 async fn page(State(state): State<AppState>, session: StaffSession) -> Result<Response, ApiError> {

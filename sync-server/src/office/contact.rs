@@ -7,11 +7,9 @@
 //! correction is written by the server, and the job's history names the
 //! member of staff who made it.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::post;
 use doorstep_shared::contact::Contact;
 use doorstep_shared::ids::JobId;
 use doorstep_shared::sync::wire::DocumentId;
@@ -21,11 +19,16 @@ use super::{council_job, csrf_field, staff_page, text_field};
 use crate::error::ApiError;
 use crate::pages::layout::error_summary;
 use crate::residents::report::{ContactForm, check_contact};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use maud::{Markup, html};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/office/jobs/{job}/contact", post(correct))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::post(
+        "/office/jobs/{job}/contact",
+        Caller::Staff,
+        correct,
+    )]
 }
 
 /// A job's contact details, if it has any and they are the council's.

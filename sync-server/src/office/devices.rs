@@ -12,11 +12,9 @@
 
 use std::fmt::Write;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use doorstep_shared::ids::{DeviceId, UserId};
 use doorstep_shared::transition::Role;
 use qrcode::render::{Canvas, Pixel};
@@ -28,16 +26,22 @@ use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
 use crate::pages::layout::table_head;
 use crate::residents::progress::when;
+use crate::routes::{self, Caller, Route};
 use crate::secrets;
 use crate::state::AppState;
 use crate::sync::CODE_VALID_MINUTES;
 use maud::{Markup, html};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office/devices", get(list))
-        .route("/office/devices/enrolments", post(enrol))
-        .route("/office/devices/{device}/revoke", post(revoke))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office/devices", Caller::Administrator, list),
+        routes::post("/office/devices/enrolments", Caller::Administrator, enrol),
+        routes::post(
+            "/office/devices/{device}/revoke",
+            Caller::Administrator,
+            revoke,
+        ),
+    ]
 }
 
 /// The people a device can be enrolled for: the council's active staff

@@ -13,11 +13,9 @@
 //! may be left out or empty. Services and priorities may be given by id or
 //! by name.
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use std::collections::BTreeMap;
 
 use doorstep_shared::ids::{Name, ServiceId};
@@ -31,6 +29,7 @@ use super::{csrf_field, office_contact, staff_page};
 use crate::error::ApiError;
 use crate::intake::NewJob;
 use crate::pages::layout::{error_summary, table_head};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use maud::{Markup, html};
 
@@ -39,10 +38,12 @@ const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// The most rows taken from one file.
 const MAX_ROWS: usize = 2000;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office/jobs/import", get(form).post(import))
-        .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 64 * 1024))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office/jobs/import", Caller::Staff, form),
+        routes::post("/office/jobs/import", Caller::Staff, import)
+            .limit(MAX_FILE_BYTES + 64 * 1024),
+    ]
 }
 
 /// The columns read, with what each holds.

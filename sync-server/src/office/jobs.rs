@@ -12,11 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use doorstep_shared::contact::Channel;
 use doorstep_shared::ids::{BlobHash, UserId};
 use doorstep_shared::job::{Assignee, Job};
@@ -36,17 +34,19 @@ use crate::notify::outbox::OutboxRow;
 use crate::office::history;
 use crate::pages::layout::{error_summary, summary_list, table_head};
 use crate::residents::progress::{slot_words, when};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use maud::{Markup, html};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office", get(jobs))
-        .route("/office/jobs/new", get(new_job_form))
-        .route("/office/jobs", post(create_job))
-        .route("/office/jobs/{job}", get(job_page))
-        .route("/office/jobs/{job}/photos/{hash}", get(photo))
-        .route("/office/jobs/{job}/assignee", post(assign))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office", Caller::Staff, jobs),
+        routes::get("/office/jobs/new", Caller::Staff, new_job_form),
+        routes::post("/office/jobs", Caller::Staff, create_job),
+        routes::get("/office/jobs/{job}", Caller::Staff, job_page),
+        routes::get("/office/jobs/{job}/photos/{hash}", Caller::Staff, photo),
+        routes::post("/office/jobs/{job}/assignee", Caller::Staff, assign),
+    ]
 }
 
 /// `GET /office`'s search and filters.

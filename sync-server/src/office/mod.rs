@@ -45,12 +45,12 @@ mod upload;
 
 pub use edits::{Done, edit_job, edit_job_document};
 pub use people::{DeviceRow, Person};
+pub(crate) use session::{admin_only, to_sign_in};
 
+use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
 use doorstep_shared::ids::{JobId, TenantId};
 use doorstep_shared::job::Assignee;
 use doorstep_shared::sync::wire::DocumentId;
@@ -60,32 +60,36 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::pages::layout::{Page, error_message, error_summary};
 use crate::pages::render as html;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
+use crate::throttle::{Bucket, ClientAddress};
 use maud::{Markup, html};
 use session::{Button, CsrfForm, StaffSession};
 
 const SERVICE: &str = "Back office";
 
 /// The back office's pages (errors answered as pages) and the jobs API.
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let pages = Router::new()
-        .route("/office/sign-in", get(sign_in_form).post(sign_in))
-        .route("/office/sign-out", post(sign_out))
-        .route("/office/council", post(switch_council))
-        .merge(jobs::router())
-        .merge(contact::router())
-        .merge(import::router())
-        .merge(board::router())
-        .merge(rounds::router())
-        .merge(steps::router())
-        .merge(devices::router())
-        .merge(people::router())
-        .layer(axum::middleware::map_response_with_state(
-            state.clone(),
-            crate::pages::errors_as_pages,
-        ));
-    Router::new().merge(api::router()).merge(pages)
+pub(crate) fn routes() -> Vec<Route> {
+    let pages = [
+        vec![
+            routes::get("/office/sign-in", Caller::Anyone, sign_in_form),
+            routes::post("/office/sign-in", Caller::Anyone, sign_in).throttled(Bucket::SignIn),
+            routes::post("/office/sign-out", Caller::Staff, sign_out),
+            routes::post("/office/council", Caller::Staff, switch_council),
+        ],
+        jobs::routes(),
+        contact::routes(),
+        import::routes(),
+        board::routes(),
+        rounds::routes(),
+        steps::routes(),
+        devices::routes(),
+        people::routes(),
+    ];
+    let mut routes = api::routes();
+    routes.extend(routes::pages(pages.into_iter().flatten().collect()));
+    routes
 }
 
 /// A back-office page for a signed-in member of staff: who is signed in
@@ -142,15 +146,15 @@ enum SignInProblem {
     Locked,
 }
 
-fn sign_in_main(email: &str, problem: SignInProblem) -> Markup {
+fn sign_in_main(email: &str, token: &str, problem: SignInProblem) -> Markup {
     let problem_text = match problem {
         SignInProblem::None => None,
         SignInProblem::Refused => {
             Some("Enter the email address and password of your staff account".to_owned())
         }
         SignInProblem::Locked => Some(format!(
-            "There have been too many wrong passwords for this account: try again in {} minutes, or ask an administrator",
-            staff::LOCK_MINUTES
+            "There have been too many wrong passwords for this email address from here: try again in {} minutes, or ask an administrator",
+            crate::throttle::LOCK_MINUTES
         )),
     };
     let refused = problem_text.is_some();
@@ -160,6 +164,7 @@ fn sign_in_main(email: &str, problem: SignInProblem) -> Markup {
         }
         h1.govuk-heading-l { "Sign in" }
         form method="post" action="/office/sign-in" novalidate {
+            input type="hidden" name="csrf" value=(token);
             div.govuk-form-group.govuk-form-group--error[refused] {
                 label.govuk-label for="email" { "Email address" }
                 input.govuk-input #email name="email" type="email" autocomplete="username" spellcheck="false" value=(email);
@@ -181,17 +186,33 @@ async fn council(state: &AppState, session: Option<&StaffSession>) -> Result<Str
         .unwrap_or_else(|| "Doorstep".into()))
 }
 
-async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let council = council(&state, None).await?;
+/// The sign-in page, with a fresh form token in the form and its cookie.
+async fn sign_in_page(
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    problem: SignInProblem,
+) -> Result<Response, ApiError> {
+    let token = crate::secrets::device_token()?;
+    let council = council(state, None).await?;
     let page = Page {
         council: &council,
         service: SERVICE,
         title: "Sign in",
-        has_errors: false,
+        has_errors: problem != SignInProblem::None,
         staff: true,
-        main: (sign_in_main("", SignInProblem::None)),
+        main: (sign_in_main(email, &token, problem)),
     };
-    Ok(html(&state, StatusCode::OK, &page))
+    let mut response = html(state, status, &page);
+    let cookie = staff::sign_in_cookie(&token, state.secure_cookies());
+    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn sign_in_form(State(state): State<AppState>) -> Result<Response, ApiError> {
+    sign_in_page(&state, StatusCode::OK, "", SignInProblem::None).await
 }
 
 #[derive(Deserialize)]
@@ -200,38 +221,43 @@ struct SignInForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Result<Response, ApiError> {
+    let cookie = staff::cookie(&headers, staff::SIGN_IN_COOKIE).unwrap_or_default();
+    if cookie.is_empty() || !staff::same_token(&cookie, &form.csrf) {
+        return Err(ApiError::Forbidden(
+            "this form is out of date: go back, reload the page and try again".into(),
+        ));
+    }
     let now = state.clock().now();
-    let problem = match staff::sign_in(&state, &form.email, &form.password, now).await? {
+    let signed_in = staff::sign_in(&state, &form.email, &form.password, client, now).await?;
+    let problem = match signed_in {
         staff::SignIn::Session(token) => {
             let mut response = Redirect::to("/office").into_response();
-            let cookie = HeaderValue::from_str(&staff::session_cookie(&token))
-                .map_err(|_| ApiError::BadRequest("could not make the session cookie".into()))?;
+            let cookie =
+                HeaderValue::from_str(&staff::session_cookie(&token, state.secure_cookies()))
+                    .map_err(|_| {
+                        ApiError::BadRequest("could not make the session cookie".into())
+                    })?;
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             return Ok(response);
         }
         staff::SignIn::Refused => SignInProblem::Refused,
         staff::SignIn::Locked => SignInProblem::Locked,
     };
-    let council = council(&state, None).await?;
-    let page = Page {
-        council: &council,
-        service: SERVICE,
-        title: "Sign in",
-        has_errors: true,
-        staff: true,
-        main: (sign_in_main(&form.email, problem)),
-    };
     let status = match problem {
         SignInProblem::Locked => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNAUTHORIZED,
     };
-    Ok(html(&state, status, &page))
+    sign_in_page(&state, status, &form.email, problem).await
 }
 
 #[derive(Deserialize)]
@@ -262,7 +288,7 @@ async fn sign_out(
 ) -> Result<Response, ApiError> {
     staff::sign_out(&state, &headers).await?;
     let mut response = Redirect::to("/office/sign-in").into_response();
-    if let Ok(cookie) = HeaderValue::from_str(&staff::cleared_cookie()) {
+    if let Ok(cookie) = HeaderValue::from_str(&staff::cleared_cookie(state.secure_cookies())) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)

@@ -15,11 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use doorstep_shared::ids::{DeviceId, TeamId, UserId};
 use doorstep_shared::time::Timestamp;
 use doorstep_shared::transition::Role;
@@ -30,17 +28,28 @@ use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
 use crate::office::staff;
 use crate::pages::layout::{error_summary, summary_list, table_head};
+use crate::routes::{self, Caller, Route};
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
 use maud::{Markup, html};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office/people", get(list).post(add_person))
-        .route("/office/people/{user}/active", post(set_active))
-        .route("/office/people/{user}/team", post(move_team))
-        .route("/office/teams", post(add_team))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office/people", Caller::Administrator, list),
+        routes::post("/office/people", Caller::Administrator, add_person),
+        routes::post(
+            "/office/people/{user}/active",
+            Caller::Administrator,
+            set_active,
+        ),
+        routes::post(
+            "/office/people/{user}/team",
+            Caller::Administrator,
+            move_team,
+        ),
+        routes::post("/office/teams", Caller::Administrator, add_team),
+    ]
 }
 
 /// The roles a person can be given here.

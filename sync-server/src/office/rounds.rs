@@ -19,11 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use doorstep_shared::ids::{Name, PropertyId, RoundId, TeamId, UserId};
 use doorstep_shared::job::{Address, Uprn};
 use doorstep_shared::round::{Container, Property, ROUND_SCHEMA_VERSION, Round, RoundOffice};
@@ -38,6 +36,7 @@ use super::{csrf_field, select_with, staff_page};
 use crate::error::ApiError;
 use crate::pages::layout::{error_summary, summary_list, table_head};
 use crate::residents::progress::when;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::store::StoreError;
 use maud::html;
@@ -49,14 +48,15 @@ const MAX_STOPS: usize = 2000;
 /// The container a property gets when its row names none.
 const DEFAULT_CONTAINER: &str = "refuse_240l";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/office/rounds", get(list).post(create))
-        .route("/office/rounds/new", get(new_form))
-        .route("/office/rounds/{round}", get(round_page))
-        .route("/office/rounds/{round}/order", post(reorder))
-        .route("/office/rounds/{round}/crew", post(assign_crew))
-        .layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 64 * 1024))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/office/rounds", Caller::Staff, list),
+        routes::post("/office/rounds", Caller::Staff, create).limit(MAX_FILE_BYTES + 64 * 1024),
+        routes::get("/office/rounds/new", Caller::Staff, new_form),
+        routes::get("/office/rounds/{round}", Caller::Staff, round_page),
+        routes::post("/office/rounds/{round}/order", Caller::Staff, reorder),
+        routes::post("/office/rounds/{round}/crew", Caller::Staff, assign_crew),
+    ]
 }
 
 /// The council's rounds, each with its id.

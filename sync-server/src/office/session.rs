@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use super::staff;
 use super::upload::Upload;
 use crate::error::ApiError;
+use crate::routes::checked;
 use crate::state::AppState;
 use crate::store::staff::StaffRole;
 pub(crate) use crate::store::staff::StaffSession;
@@ -31,6 +32,9 @@ impl FromRequestParts<AppState> for StaffSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(session) = checked::<StaffSession>(parts) {
+            return Ok(session);
+        }
         match staff::session(state, &parts.headers).await {
             Ok(Some(session)) => Ok(session),
             Ok(None) => Err(to_sign_in()),
@@ -112,12 +116,12 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
 }
 
 /// Refuses what only an administrator may do.
-fn admin_only(session: &StaffSession) -> Result<(), ApiError> {
+pub(crate) fn admin_only(session: &StaffSession) -> Result<(), ApiError> {
     if session.role == StaffRole::Admin {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
-            "only an administrator can manage people and teams".into(),
+            "only an administrator can manage devices, people and teams".into(),
         ))
     }
 }

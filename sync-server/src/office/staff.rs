@@ -1,7 +1,8 @@
 //! Staff sign-in for the back office. Passwords are kept only as Argon2id
 //! hashes and checked off the async threads (a check costs tens of
 //! milliseconds by design). A signed-in session is a 256-bit token in a
-//! cookie (`HttpOnly`, `Secure`, `SameSite=Lax`) of which the server keeps
+//! cookie (`HttpOnly`, `SameSite=Lax`, and `Secure` when the public address
+//! is `https://`) of which the server keeps
 //! only the SHA-256; it lasts [`SESSION_HOURS`] and carries a second
 //! random token every form must send back, so a form on another site
 //! cannot act for a signed-in dispatcher.
@@ -51,11 +52,6 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// Wrong passwords in a row that lock an account's sign-in.
-pub const SIGN_IN_ATTEMPTS: u32 = 5;
-/// How long a locked account refuses sign-in.
-pub const LOCK_MINUTES: i64 = 15;
-
 /// How a sign-in went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
@@ -64,18 +60,27 @@ pub enum SignIn {
     /// A wrong email or password, an inactive account or one with no
     /// council (which are not told apart).
     Refused,
-    /// Too many wrong passwords in a row: refused, even with the right one,
-    /// for [`LOCK_MINUTES`].
+    /// Too many wrong passwords in a row for this email from this address:
+    /// refused, even with the right one, for
+    /// [`crate::throttle::LOCK_MINUTES`]. Other addresses are not stopped,
+    /// and an email without an account is stopped the same way, so this
+    /// tells no one which emails exist.
     Locked,
 }
 
-/// Signs a member of staff in.
+/// Signs a member of staff in from `client`'s address.
 pub async fn sign_in(
     state: &AppState,
     email: &str,
     password: &str,
+    client: Option<std::net::IpAddr>,
     now: Timestamp,
 ) -> Result<SignIn, ApiError> {
+    let throttle = state.throttle();
+    if throttle.sign_in_locked(email, client, now) {
+        return Ok(SignIn::Locked);
+    }
+    let offered = email;
     let email = email.trim().to_owned();
     let account = state
         .with_store(move |store| store.staff_account(&email))
@@ -91,27 +96,14 @@ pub async fn sign_in(
         }
     })
     .await?;
-    let Some(account) = account.filter(|account| account.active) else {
+    let Some(account) = account.filter(|account| account.active && matches) else {
+        throttle.sign_in_failed(offered, client, now);
         return Ok(SignIn::Refused);
     };
+    throttle.sign_in_succeeded(offered, client);
     let user = account.user;
-    if account.locked_until.is_some_and(|until| until > now) {
-        return Ok(SignIn::Locked);
-    }
-    if !matches {
-        let lock_until = now.plus_minutes(LOCK_MINUTES);
-        state
-            .with_store(move |store| {
-                store.record_failed_sign_in(user, SIGN_IN_ATTEMPTS, lock_until)
-            })
-            .await?;
-        return Ok(SignIn::Refused);
-    }
     let roles = state
-        .with_store(move |store| {
-            store.record_sign_in(user)?;
-            store.staff_roles(user)
-        })
+        .with_store(move |store| store.staff_roles(user))
         .await?;
     let Some((tenant, _)) = roles.first().copied() else {
         return Ok(SignIn::Refused);
@@ -147,14 +139,7 @@ pub async fn switch_council(
 
 /// The session cookie's value in a request, if any.
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    cookie(headers, SESSION_COOKIE)
 }
 
 /// The live session a request carries, if any.
@@ -184,23 +169,63 @@ pub async fn sign_out(state: &AppState, headers: &HeaderMap) -> Result<(), ApiEr
     Ok(())
 }
 
+/// The cookie that carries the sign-in form's token.
+pub const SIGN_IN_COOKIE: &str = "doorstep_sign_in";
+
+/// `; Secure` when the server is reached over `https://` (see
+/// [`AppState::secure_cookies`]).
+fn secure(secure: bool) -> &'static str {
+    if secure { "; Secure" } else { "" }
+}
+
 /// The `Set-Cookie` value that starts a session.
-pub fn session_cookie(token: &str) -> String {
+pub fn session_cookie(token: &str, https: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age={}",
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly{}; SameSite=Lax; Max-Age={}",
+        secure(https),
         SESSION_HOURS * 60 * 60
     )
 }
 
 /// The `Set-Cookie` value that ends one.
-pub fn cleared_cookie() -> String {
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0")
+pub fn cleared_cookie(https: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly{}; SameSite=Lax; Max-Age=0",
+        secure(https)
+    )
+}
+
+/// The `Set-Cookie` value that gives the sign-in form its token: a form
+/// posted from another site carries neither, so no one can sign a
+/// dispatcher's browser in to an account of theirs.
+pub fn sign_in_cookie(token: &str, https: bool) -> String {
+    format!(
+        "{SIGN_IN_COOKIE}={token}; Path=/office/sign-in; HttpOnly{}; SameSite=Strict; Max-Age=3600",
+        secure(https)
+    )
+}
+
+/// A cookie's value in a request, if any.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Whether two tokens are the same, compared in constant time.
+pub fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether a form's token is the session's, compared in constant time.
 pub fn csrf_matches(session: &StaffSession, offered: &str) -> bool {
-    let (a, b) = (session.csrf.as_bytes(), offered.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    same_token(&session.csrf, offered)
 }
 
 /// What a member of staff may do for a council.
@@ -251,8 +276,6 @@ pub struct StaffAccount {
     pub password_hash: String,
     /// Whether they may sign in.
     pub active: bool,
-    /// Until when sign-in is refused after too many wrong passwords.
-    pub locked_until: Option<Timestamp>,
 }
 
 /// A signed-in session, as the server's records hold it.
@@ -298,6 +321,10 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(session_token(&headers).as_deref(), Some("abc123"));
-        assert!(session_cookie("abc").contains("HttpOnly; Secure; SameSite=Lax"));
+        assert!(session_cookie("abc", true).contains("HttpOnly; Secure; SameSite=Lax"));
+        assert!(
+            session_cookie("abc", false).contains("HttpOnly; SameSite=Lax"),
+            "a plain http:// demo gets a cookie browsers keep"
+        );
     }
 }

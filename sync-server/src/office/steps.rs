@@ -13,11 +13,9 @@
 //! - `GET|POST /office/rounds/{round}/steps/{step}`: starting and
 //!   finishing a round.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use doorstep_shared::ids::{Name, StateId};
 use doorstep_shared::job::Job;
 use doorstep_shared::service::{EvidenceRule, ServiceDefinition};
@@ -33,22 +31,34 @@ use crate::office::edits::{Step, take_job_step, take_round_step};
 use crate::pages::layout::{error_message, error_summary};
 use crate::residents::booking::{self as bookings, BookingError};
 use crate::residents::progress::{SlotChoice, slot_choice, slot_words};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get(
             "/office/jobs/{job}/steps/{step}",
-            get(job_step_form).post(take_job),
-        )
-        .route(
+            Caller::Staff,
+            job_step_form,
+        ),
+        routes::post("/office/jobs/{job}/steps/{step}", Caller::Staff, take_job),
+        routes::get(
             "/office/jobs/{job}/appointment",
-            get(appointment_form).post(book),
-        )
-        .route(
+            Caller::Staff,
+            appointment_form,
+        ),
+        routes::post("/office/jobs/{job}/appointment", Caller::Staff, book),
+        routes::get(
             "/office/rounds/{round}/steps/{step}",
-            get(round_step_form).post(take_round),
-        )
+            Caller::Staff,
+            round_step_form,
+        ),
+        routes::post(
+            "/office/rounds/{round}/steps/{step}",
+            Caller::Staff,
+            take_round,
+        ),
+    ]
 }
 
 /// Who a member of staff acts as in a document: the back office's people

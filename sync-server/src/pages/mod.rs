@@ -5,18 +5,17 @@
 pub(crate) mod layout;
 pub(crate) mod web_app;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 pub use layout::{BrandColour, Branding, Logo};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::error::{ErrorDetail, PublicMessage};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use layout::{
     GOVUK_STYLESHEET, GOVUK_STYLESHEET_PATH, LOGO_PATH, Page, STYLESHEET, STYLESHEET_PATH,
@@ -68,18 +67,17 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The stylesheets and the council's logo.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            STYLESHEET_PATH,
-            get(|| stylesheet(STYLESHEET, "public, max-age=3600")),
-        )
-        .route(
-            GOVUK_STYLESHEET_PATH,
-            // Its address names its version: it never changes there.
-            get(|| stylesheet(GOVUK_STYLESHEET, "public, max-age=31536000, immutable")),
-        )
-        .route(LOGO_PATH, get(logo))
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        routes::get(STYLESHEET_PATH, Caller::Anyone, || {
+            stylesheet(STYLESHEET, "public, max-age=3600")
+        }),
+        // Its address names its version: it never changes there.
+        routes::get(GOVUK_STYLESHEET_PATH, Caller::Anyone, || {
+            stylesheet(GOVUK_STYLESHEET, "public, max-age=31536000, immutable")
+        }),
+        routes::get(LOGO_PATH, Caller::Anyone, logo),
+    ]
 }
 
 async fn stylesheet(text: &'static str, cache: &'static str) -> Response {
@@ -103,7 +101,7 @@ async fn logo(State(state): State<AppState>) -> Response {
                 // An SVG opened on its own runs nothing.
                 (
                     header::CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+                    "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'",
                 ),
             ],
             Body::from(logo.bytes.to_vec()),

@@ -6,35 +6,57 @@
 
 use std::path::Path;
 
-use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, Redirect};
-use axum::routing::get;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, html};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::state::AppState;
+use crate::routes::{self, Caller, Route};
 
-pub(crate) fn router(folder: Option<&Path>) -> Router<AppState> {
-    let app = Router::new().route("/app", get(|| async { Redirect::permanent("/app/") }));
-    match folder.filter(|folder| folder.join("index.html").is_file()) {
-        Some(folder) => app.merge(
-            Router::new()
-                .nest_service("/app/", ServeDir::new(folder))
-                // A new build must reach phones the next time they have
-                // signal: the browser asks before reusing a file (the
-                // service worker keeps the offline copy).
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-cache"),
-                )),
-        ),
-        None => {
-            let page = not_built(folder);
-            app.route("/app/", get(move || async move { page }))
+pub(crate) fn routes(folder: Option<&Path>) -> Vec<Route> {
+    let redirect = routes::get("/app", Caller::Anyone, || async {
+        Redirect::permanent("/app/")
+    });
+    let Some(folder) = folder.filter(|folder| folder.join("index.html").is_file()) else {
+        let page = not_built(folder);
+        let same = page.clone();
+        return vec![
+            redirect,
+            routes::get("/app/", Caller::Anyone, move || async move { page }),
+            routes::get("/app/{*file}", Caller::Anyone, move || async move { same }),
+        ];
+    };
+    let files = ServeDir::new(folder);
+    let serve = move |request: Request| serve_file(files.clone(), request);
+    vec![
+        redirect,
+        routes::get("/app/", Caller::Anyone, serve.clone()),
+        routes::get("/app/{*file}", Caller::Anyone, serve),
+    ]
+}
+
+/// A file of the build, by its path under `/app/`.
+async fn serve_file(mut files: ServeDir, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let inside = parts.uri.path().strip_prefix("/app").unwrap_or("/");
+    parts.uri = inside.parse().unwrap_or_else(|_| Uri::from_static("/"));
+    let mut response = match files.try_call(Request::from_parts(parts, body)).await {
+        Ok(response) => response.map(Body::new),
+        Err(error) => {
+            tracing::error!(%error, "could not read the web app's files");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-    }
+    };
+    // A new build must reach phones the next time they have signal: the
+    // browser asks before reusing a file (the service worker keeps the
+    // offline copy).
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn not_built(folder: Option<&Path>) -> (StatusCode, Html<String>) {

@@ -6,13 +6,9 @@ pub mod evidence;
 mod routes;
 pub mod storage;
 
-use axum::Router;
-
 pub use storage::{BlobLocation, Blobs, PhotoError};
 
-use crate::state::AppState;
-
 /// Uploads and downloads.
-pub(crate) fn router() -> Router<AppState> {
-    routes::router()
+pub(crate) fn routes() -> Vec<crate::routes::Route> {
+    routes::routes()
 }

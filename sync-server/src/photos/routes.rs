@@ -10,28 +10,29 @@
 //!   year's private, immutable caching (`If-None-Match` gets a 304).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use doorstep_shared::blob::Reader;
 use doorstep_shared::ids::BlobHash;
-use doorstep_shared::upload::{LENGTH_HEADER, OFFSET_HEADER, UploadStatus};
+use doorstep_shared::upload::{LENGTH_HEADER, MAX_CHUNK_BYTES, OFFSET_HEADER, UploadStatus};
 
 use crate::error::ApiError;
 use crate::photos::storage;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::sync::DeviceAuth;
 
 /// How long a client may keep a blob: its name is its content.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/uploads/{hash}", get(status).patch(append))
-        .route("/api/blobs/{hash}", get(download))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/api/uploads/{hash}", Caller::Device, status),
+        routes::patch("/api/uploads/{hash}", Caller::Device, append).limit(MAX_CHUNK_BYTES),
+        routes::get("/api/blobs/{hash}", Caller::Device, download),
+    ]
 }
 
 fn parse_hash(text: &str) -> Result<BlobHash, ApiError> {

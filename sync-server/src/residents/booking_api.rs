@@ -3,21 +3,22 @@
 //! For now they take the admin token: staff sign-in comes with the back
 //! office ([8/8]) and residents book through their tracking link ([7/8]).
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use doorstep_shared::ids::JobId;
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::residents::booking::Slot;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::sync::AdminToken;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/jobs/{job}/slots", get(list))
-        .route("/api/jobs/{job}/booking", post(create))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/api/jobs/{job}/slots", Caller::Operator, list),
+        routes::post("/api/jobs/{job}/booking", Caller::Operator, create),
+    ]
 }
 
 fn job_id(text: &str) -> Result<JobId, ApiError> {

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::pages::layout::Page;
 use crate::pages::render;
+use crate::routes::checked;
 use crate::secrets::random;
 use crate::state::{AppState, WorkError};
 use maud::html;
@@ -99,6 +100,7 @@ async fn open(
 /// A resident's request through their tracking link (`/track/{token}…`):
 /// the job it opens, with its service and council. An unknown, forged or
 /// expired token gets the same plain "page not found" as any missing page.
+#[derive(Clone)]
 pub(crate) struct ResidentLink {
     /// The token, for the links on the page.
     pub(crate) token: String,
@@ -116,6 +118,9 @@ impl FromRequestParts<AppState> for ResidentLink {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(found) = checked::<ResidentLink>(parts) {
+            return Ok(found);
+        }
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| not_found(state))?;

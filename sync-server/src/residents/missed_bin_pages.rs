@@ -9,11 +9,10 @@
 //! - `GET /missed-bin/photos/{round}/{hash}`: the crew's photo of an
 //!   explained outcome, and no other round photo.
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
 use doorstep_shared::ids::{BlobHash, RoundId};
 use doorstep_shared::job::looks_like_postcode;
 use serde::Deserialize;
@@ -25,16 +24,20 @@ use crate::pages::{photo_response, render};
 use crate::residents::missed_bins::{self, Answer, Finding, Stop};
 use crate::residents::progress::when;
 use crate::residents::report::{ContactAnswers, FieldError, check_contact, contact_fields};
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
+use crate::throttle::Bucket;
 use maud::{Markup, html};
 
 const SERVICE_NAME: &str = "Report a missed bin";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/missed-bin", get(postcode_form).post(submit))
-        .route("/missed-bin/addresses", get(addresses))
-        .route("/missed-bin/photos/{round}/{hash}", get(photo))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/missed-bin", Caller::Anyone, postcode_form),
+        routes::post("/missed-bin", Caller::Anyone, submit).throttled(Bucket::MissedBin),
+        routes::get("/missed-bin/addresses", Caller::Anyone, addresses),
+        routes::get("/missed-bin/photos/{round}/{hash}", Caller::Anyone, photo),
+    ]
 }
 
 async fn page(

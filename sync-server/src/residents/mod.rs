@@ -16,24 +16,22 @@ pub mod retention;
 mod steps;
 mod track;
 
-use axum::Router;
-
+pub(crate) use link::ResidentLink;
 pub use link::{LinkError, issue, resolve};
 pub use missed_bins::{CheckError, check_waiting};
 pub use retention::erase_expired_contacts;
 
-use crate::state::AppState;
+use crate::routes::Route;
 
 /// Every resident's page (errors answered as pages), and the booking API.
-pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let pages = Router::new()
-        .merge(track::router())
-        .merge(steps::router())
-        .merge(report_pages::router())
-        .merge(missed_bin_pages::router())
-        .layer(axum::middleware::map_response_with_state(
-            state.clone(),
-            crate::pages::errors_as_pages,
-        ));
-    Router::new().merge(booking_api::router()).merge(pages)
+pub(crate) fn routes() -> Vec<Route> {
+    let pages = [
+        track::routes(),
+        steps::routes(),
+        report_pages::routes(),
+        missed_bin_pages::routes(),
+    ];
+    let mut routes = booking_api::routes();
+    routes.extend(crate::routes::pages(pages.into_iter().flatten().collect()));
+    routes
 }

@@ -3,11 +3,9 @@
 //! JavaScript off, and on success redirects to the confirmation behind the
 //! new job's tracking link, `/track/{token}/reported`.
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use doorstep_shared::ids::PhotoId;
 use doorstep_shared::photo::{PhotoLimits, Processed, process};
 
@@ -18,15 +16,18 @@ use crate::pages::render as html;
 use crate::residents::report::{
     self, FIELDS, FieldError, MAX_PHOTOS, MAX_RESIDENT_PHOTO_BYTES, ReportForm,
 };
+use crate::routes::{self, Caller, Route};
 use crate::secrets::random;
 use crate::state::{AppState, resident_actor};
+use crate::throttle::Bucket;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/report", get(form).post(submit))
-        .layer(DefaultBodyLimit::max(
-            MAX_PHOTOS * MAX_RESIDENT_PHOTO_BYTES + 1024 * 1024,
-        ))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/report", Caller::Anyone, form),
+        routes::post("/report", Caller::Anyone, submit)
+            .throttled(Bucket::Report)
+            .limit(MAX_PHOTOS * MAX_RESIDENT_PHOTO_BYTES + 1024 * 1024),
+    ]
 }
 
 async fn council(state: &AppState) -> Result<String, ApiError> {

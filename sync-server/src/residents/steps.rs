@@ -10,11 +10,10 @@
 //!   `email`, `no_texts`): the resident corrects their own details or
 //!   stops texts (or all updates); then `GET /track/{token}/contact/saved`.
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
 use doorstep_shared::contact::{Channel, Contact};
 use doorstep_shared::ids::JobId;
 use doorstep_shared::service::Transition;
@@ -30,17 +29,22 @@ use crate::pages::render;
 use crate::residents::link::{ResidentLink, not_found};
 use crate::residents::progress::resident_steps;
 use crate::residents::report::{ContactForm, FieldError, check_contact, contact_fields};
+use crate::routes::{self, Caller, Route};
 use crate::state::{AppState, RESIDENT_USER, resident_actor};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/track/{token}/steps/{step}", get(step_form).post(take))
-        .route("/track/{token}/steps/{step}/done", get(done))
-        .route(
-            "/track/{token}/contact",
-            get(contact_form).post(save_contact),
-        )
-        .route("/track/{token}/contact/saved", get(contact_saved))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/track/{token}/steps/{step}", Caller::Resident, step_form),
+        routes::post("/track/{token}/steps/{step}", Caller::Resident, take),
+        routes::get("/track/{token}/steps/{step}/done", Caller::Resident, done),
+        routes::get("/track/{token}/contact", Caller::Resident, contact_form),
+        routes::post("/track/{token}/contact", Caller::Resident, save_contact),
+        routes::get(
+            "/track/{token}/contact/saved",
+            Caller::Resident,
+            contact_saved,
+        ),
+    ]
 }
 
 const SERVICE: &str = "Track your request";

@@ -16,11 +16,10 @@
 
 use std::collections::BTreeSet;
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
 use doorstep_shared::blob::Reader;
 use doorstep_shared::contact::{Channel, Contact};
 use doorstep_shared::ids::BlobHash;
@@ -37,18 +36,22 @@ use crate::residents::booking as bookings;
 use crate::residents::link::{ResidentLink, not_found};
 use crate::residents::progress::{self, TrackView};
 use crate::residents::report::Confirmation;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
+use crate::throttle::Bucket;
 use maud::html;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/track/{token}", get(show))
-        .route("/track/{token}/photos", get(show))
-        .route("/track/{token}/photos/{hash}", get(photo))
-        .route("/track/{token}/book", get(book_form).post(book))
-        .route("/track/{token}/booked", get(booked))
-        .route("/track/{token}/reported", get(reported))
-        .route("/track/{token}/appointment.ics", get(calendar))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::get("/track/{token}", Caller::Resident, show).throttled(Bucket::Tracking),
+        routes::get("/track/{token}/photos", Caller::Resident, show).throttled(Bucket::Tracking),
+        routes::get("/track/{token}/photos/{hash}", Caller::Resident, photo),
+        routes::get("/track/{token}/book", Caller::Resident, book_form),
+        routes::post("/track/{token}/book", Caller::Resident, book),
+        routes::get("/track/{token}/booked", Caller::Resident, booked),
+        routes::get("/track/{token}/reported", Caller::Resident, reported),
+        routes::get("/track/{token}/appointment.ics", Caller::Resident, calendar),
+    ]
 }
 
 async fn show(State(state): State<AppState>, opened: ResidentLink) -> Result<Response, ApiError> {

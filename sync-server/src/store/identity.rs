@@ -184,10 +184,15 @@ impl Store {
                 sql!("SELECT team FROM team_members WHERE user_id = ?1"),
                 args![user],
             )?;
+            // Only the councils that have not deactivated them; a device of
+            // someone every council has deactivated is refused.
             let tenants: Vec<TenantId> = tx.all(
-                sql!("SELECT tenant FROM user_tenants WHERE user_id = ?1"),
+                sql!("SELECT tenant FROM user_tenants WHERE user_id = ?1 AND active"),
                 args![user],
             )?;
+            if tenants.is_empty() {
+                return Ok(None);
+            }
             Ok(Some(DeviceIdentity {
                 device,
                 user,
@@ -250,7 +255,7 @@ impl Store {
             sql!(
                 "SELECT u.id, u.name, u.role FROM users u
                  JOIN user_tenants t ON t.user_id = u.id
-                 WHERE t.tenant = ?1 AND u.active ORDER BY u.name, u.id"
+                 WHERE t.tenant = ?1 AND t.active ORDER BY u.name, u.id"
             ),
             args![tenant],
         )

@@ -119,9 +119,11 @@ impl Store {
                     at,
                 } => tx.execute(
                     sql!(
-                        "UPDATE outbox SET status = 'sent', claimed_until = NULL, recipient = ?2,
-                             subject = ?3, body = ?4, provider_ref = ?5, sent_at = ?6,
-                             outcome = NULL
+                        "UPDATE outbox SET status = 'sent', claimed_until = NULL,
+                             recipient = CASE WHEN erased_at IS NULL THEN ?2 END,
+                             subject = CASE WHEN erased_at IS NULL THEN ?3 END,
+                             body = CASE WHEN erased_at IS NULL THEN ?4 END,
+                             provider_ref = ?5, sent_at = ?6, outcome = NULL
                          WHERE id = ?1"
                     ),
                     args![id, recipient, subject.as_deref(), body, provider_ref, *at],

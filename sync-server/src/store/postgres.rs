@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0007_missed_bins.sql"),
     include_str!("../../migrations/postgres/0008_staff.sql"),
     include_str!("../../migrations/postgres/0009_roster.sql"),
+    include_str!("../../migrations/postgres/0010_memberships.sql"),
 ];
 
 /// How a node's connections to PostgreSQL behave.

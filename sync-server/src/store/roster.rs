@@ -68,7 +68,7 @@ impl Store {
         self.read(|tx| {
             let people: Vec<(UserId, String, Role, bool)> = tx.all(
                 sql!(
-                    "SELECT u.id, u.name, u.role, u.active FROM users u
+                    "SELECT u.id, u.name, u.role, t.active FROM users u
                      JOIN user_tenants t ON t.user_id = u.id WHERE t.tenant = ?1
                      ORDER BY u.name, u.id"
                 ),
@@ -100,9 +100,10 @@ impl Store {
         })
     }
 
-    /// Deactivates (revoking their devices and ending their sessions) or
-    /// reactivates a council's user. Returns false if they do not work
-    /// for `tenant`.
+    /// Deactivates a user for one council (ending their sessions for it;
+    /// their phones stop receiving its work, and are revoked once no
+    /// council has them active) or reactivates them. Their work for other
+    /// councils goes on. Returns false if they do not work for `tenant`.
     pub fn set_active(
         &self,
         user: UserId,
@@ -115,23 +116,21 @@ impl Store {
                 return Ok(false);
             }
             tx.execute(
-                sql!("UPDATE users SET active = ?2 WHERE id = ?1"),
-                args![user, active],
-            )?;
-            tx.execute(
-                sql!("UPDATE staff_accounts SET active = ?2 WHERE user_id = ?1"),
-                args![user, active],
+                sql!("UPDATE user_tenants SET active = ?3 WHERE user_id = ?1 AND tenant = ?2"),
+                args![user, tenant, active],
             )?;
             if !active {
                 tx.execute(
-                    sql!(
-                        "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL"
-                    ),
-                    args![user, now],
+                    sql!("DELETE FROM staff_sessions WHERE user_id = ?1 AND tenant = ?2"),
+                    args![user, tenant],
                 )?;
                 tx.execute(
-                    sql!("DELETE FROM staff_sessions WHERE user_id = ?1"),
-                    args![user],
+                    sql!(
+                        "UPDATE devices SET revoked_at = ?2
+                         WHERE user_id = ?1 AND revoked_at IS NULL AND NOT EXISTS (
+                             SELECT 1 FROM user_tenants WHERE user_id = ?1 AND active)"
+                    ),
+                    args![user, now],
                 )?;
             }
             Ok(true)

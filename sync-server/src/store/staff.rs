@@ -29,7 +29,6 @@ impl FromRow for StaffAccount {
             name: row.get(1)?,
             password_hash: row.get(2)?,
             active: row.get(3)?,
-            locked_until: row.get(4)?,
         })
     }
 }
@@ -75,7 +74,7 @@ impl Store {
     pub fn staff_account(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
         self.opt(
             sql!(
-                "SELECT a.user_id, u.name, a.password_hash, a.active, a.locked_until
+                "SELECT a.user_id, u.name, a.password_hash, a.active
                  FROM staff_accounts a JOIN users u ON u.id = a.user_id
                  WHERE a.email = lower(?1)"
             ),
@@ -86,7 +85,12 @@ impl Store {
     /// The councils a user may work for, with their role in each.
     pub fn staff_roles(&self, user: UserId) -> Result<Vec<(TenantId, StaffRole)>, StoreError> {
         self.all(
-            sql!("SELECT tenant, role FROM staff_roles WHERE user_id = ?1 ORDER BY tenant"),
+            sql!(
+                "SELECT r.tenant, r.role FROM staff_roles r WHERE r.user_id = ?1 AND NOT EXISTS (
+                     SELECT 1 FROM user_tenants m
+                     WHERE m.user_id = r.user_id AND m.tenant = r.tenant AND NOT m.active)
+                 ORDER BY r.tenant"
+            ),
             args![user],
         )
     }
@@ -126,7 +130,9 @@ impl Store {
                  JOIN users u ON u.id = s.user_id
                  JOIN staff_accounts a ON a.user_id = s.user_id
                  JOIN staff_roles r ON r.user_id = s.user_id AND r.tenant = s.tenant
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND a.active"
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND a.active
+                   AND NOT EXISTS (SELECT 1 FROM user_tenants m
+                       WHERE m.user_id = s.user_id AND m.tenant = s.tenant AND NOT m.active)"
             ),
             args![token_hash, now],
         )
@@ -137,40 +143,6 @@ impl Store {
         self.execute(
             sql!("DELETE FROM staff_sessions WHERE token_hash = ?1"),
             args![token_hash],
-        )
-        .map(drop)
-    }
-
-    /// Counts a wrong password; the `limit`th in a row locks sign-in until
-    /// `lock_until` (and starts the count again).
-    pub fn record_failed_sign_in(
-        &self,
-        user: UserId,
-        limit: u32,
-        lock_until: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.execute(
-            sql!(
-                "UPDATE staff_accounts SET
-                     locked_until = CASE WHEN failed_sign_ins + 1 >= ?2 THEN ?3
-                         ELSE locked_until END,
-                     failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= ?2 THEN 0
-                         ELSE failed_sign_ins + 1 END
-                 WHERE user_id = ?1"
-            ),
-            args![user, limit, lock_until],
-        )
-        .map(drop)
-    }
-
-    /// A right password: the count of wrong ones starts again.
-    pub fn record_sign_in(&self, user: UserId) -> Result<(), StoreError> {
-        self.execute(
-            sql!(
-                "UPDATE staff_accounts SET failed_sign_ins = 0, locked_until = NULL
-                 WHERE user_id = ?1"
-            ),
-            args![user],
         )
         .map(drop)
     }
@@ -186,7 +158,9 @@ impl Store {
             sql!(
                 "UPDATE staff_sessions SET tenant = ?2
                  WHERE token_hash = ?1 AND EXISTS (SELECT 1 FROM staff_roles r
-                     WHERE r.user_id = staff_sessions.user_id AND r.tenant = ?2)"
+                     WHERE r.user_id = staff_sessions.user_id AND r.tenant = ?2)
+                   AND NOT EXISTS (SELECT 1 FROM user_tenants m
+                     WHERE m.user_id = staff_sessions.user_id AND m.tenant = ?2 AND NOT m.active)"
             ),
             args![token_hash, tenant],
         )?;

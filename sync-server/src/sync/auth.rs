@@ -14,9 +14,11 @@ use doorstep_shared::sync::store::DeviceIdentity;
 
 use super::exchange::{authenticate, bearer};
 use crate::error::ApiError;
+use crate::routes::checked;
 use crate::state::AppState;
 
 /// A request from an enrolled device.
+#[derive(Clone)]
 pub(crate) struct DeviceAuth {
     /// The device and its user, as the server's records have them.
     pub(crate) who: DeviceIdentity,
@@ -29,6 +31,9 @@ impl FromRequestParts<AppState> for DeviceAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(found) = checked::<DeviceAuth>(parts) {
+            return Ok(found);
+        }
         // A browser cannot set headers on a WebSocket: the web app's live
         // connection names its token in the query instead.
         let websocket = parts
@@ -55,6 +60,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
 }
 
 /// A request carrying the admin token.
+#[derive(Clone)]
 pub(crate) struct AdminToken;
 
 impl FromRequestParts<AppState> for AdminToken {

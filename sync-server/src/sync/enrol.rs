@@ -5,28 +5,34 @@
 //! which revokes the calling device's own token and nothing else.
 
 use automerge::ActorId;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use doorstep_shared::ids::{DeviceId, TenantId, UserId};
 use doorstep_shared::transition::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::routes::{self, Caller, Route};
 use crate::secrets;
 use crate::state::AppState;
 use crate::sync::{AdminToken, DeviceAuth};
+use crate::throttle::Bucket;
 
 /// How long an enrolment code stays valid.
 pub(crate) const CODE_VALID_MINUTES: i64 = 7 * 24 * 60;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/enrol", post(redeem))
-        .route("/api/admin/enrolments", post(issue))
-        .route("/api/admin/devices/{device}/revoke", post(revoke))
-        .route("/api/device/sign-out", post(sign_out))
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        routes::post("/api/enrol", Caller::Anyone, redeem).throttled(Bucket::Enrolment),
+        routes::post("/api/admin/enrolments", Caller::Operator, issue),
+        routes::post(
+            "/api/admin/devices/{device}/revoke",
+            Caller::Operator,
+            revoke,
+        ),
+        routes::post("/api/device/sign-out", Caller::Device, sign_out),
+    ]
 }
 
 /// `POST /api/device/sign-out`. Callers: an enrolled device, for itself

@@ -2,24 +2,21 @@
 //! the device's token. The reply is sent only after the pushed changes are
 //! committed.
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use doorstep_shared::sync::store::DeviceIdentity;
 use doorstep_shared::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest, WireError, update_required};
 
 use super::DeviceAuth;
 use crate::error::ApiError;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::state::Changed;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sync", post(exchange))
-        .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::post("/sync", Caller::Device, exchange).limit(MAX_MESSAGE_BYTES)]
 }
 
 /// The bearer token of a request, if it has one.

@@ -4,23 +4,22 @@
 //! Browsers cannot set headers on a WebSocket, so the token may also come as
 //! `?token=`.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use axum::routing::get;
 use doorstep_shared::sync::store::DeviceIdentity;
 use doorstep_shared::sync::wire::{MAX_MESSAGE_BYTES, changed_notice};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::ApiError;
+use crate::routes::{self, Caller, Route};
 use crate::state::AppState;
 use crate::sync::DeviceAuth;
 use crate::sync::exchange::answer;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/sync/live", get(upgrade))
+pub(super) fn routes() -> Vec<Route> {
+    vec![routes::get("/sync/live", Caller::Device, upgrade)]
 }
 
 async fn upgrade(

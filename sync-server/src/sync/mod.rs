@@ -8,18 +8,16 @@ pub(crate) mod exchange;
 pub(crate) mod live;
 pub(crate) mod relay;
 
-use axum::Router;
-
 pub(crate) use auth::{AdminToken, DeviceAuth};
 pub(crate) use enrol::CODE_VALID_MINUTES;
 pub(crate) use exchange::bearer;
 
-use crate::state::AppState;
+use crate::routes::Route;
 
 /// Enrolment, sync and the live connection.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .merge(exchange::router())
-        .merge(live::router())
-        .merge(enrol::router())
+pub(crate) fn routes() -> Vec<Route> {
+    [exchange::routes(), live::routes(), enrol::routes()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
