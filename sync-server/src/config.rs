@@ -152,6 +152,10 @@ pub struct Config {
     #[arg(long, env = "DOORSTEP_RATE_TRACKING", default_value_t = RateLimits::default().tracking)]
     pub rate_tracking: u32,
 
+    /// Photo bytes one phone may upload a day (UTC).
+    #[arg(long, env = "DOORSTEP_UPLOAD_QUOTA_BYTES", default_value_t = RateLimits::default().upload_bytes_per_day)]
+    pub upload_quota_bytes: u64,
+
     /// Token for the admin API (`Authorization: Bearer …`); the admin API is
     /// off without it. At least 16 characters.
     #[arg(long, env = "DOORSTEP_ADMIN_TOKEN", hide_env_values = true)]
@@ -330,6 +334,7 @@ impl Config {
                     report: self.rate_report,
                     missed_bin: self.rate_missed_bin,
                     tracking: self.rate_tracking,
+                    upload_bytes_per_day: self.upload_quota_bytes,
                 },
                 self.trusted_proxy.clone(),
             )

@@ -76,6 +76,7 @@ impl From<crate::photos::PhotoError> for ApiError {
             PhotoError::Locked(message) => ApiError::Locked(message),
             PhotoError::Unprocessable(message) => ApiError::Unprocessable(message),
             PhotoError::Unavailable(message) => ApiError::Unavailable(message),
+            PhotoError::Quota(_) => ApiError::TooMany(error.to_string()),
             PhotoError::Work(error) => error.into(),
             PhotoError::Blob(error) => ApiError::Blob(error),
             PhotoError::Randomness(error) => ApiError::Randomness(error),

@@ -127,6 +127,10 @@ impl NewJob {
     }
 }
 
+/// A job made but not stored: its id, document, contact document and
+/// reference.
+type Prepared = (JobId, AutoCommit, Option<AutoCommit>, String);
+
 /// Where new jobs are made: the store, the service definitions and the
 /// server node writing them.
 pub struct Intake<'a> {
@@ -149,6 +153,61 @@ impl Intake<'_> {
         new: &NewJob,
         now: Timestamp,
     ) -> Result<Created, IntakeError> {
+        let mut prepared = [self.prepare(author, tenant, id, new, now)?];
+        self.store_all(tenant, &mut prepared)?;
+        let [(job, _, _, reference)] = prepared;
+        Ok(Created { job, reference })
+    }
+
+    /// Makes several jobs in one transaction: all of them, or (if any
+    /// fails) none. Reference numbers taken for a batch that fails are
+    /// not used again.
+    pub fn create_jobs(
+        &self,
+        author: &Actor,
+        tenant: TenantId,
+        jobs: Vec<(JobId, &NewJob)>,
+        now: Timestamp,
+    ) -> Result<Vec<Created>, IntakeError> {
+        let mut prepared = Vec::with_capacity(jobs.len());
+        for (id, new) in jobs {
+            prepared.push(self.prepare(author, tenant, id, new, now)?);
+        }
+        self.store_all(tenant, &mut prepared)?;
+        Ok(prepared
+            .into_iter()
+            .map(|(job, _, _, reference)| Created { job, reference })
+            .collect())
+    }
+
+    /// Stores prepared jobs, their contacts and first messages in one
+    /// transaction.
+    fn store_all(&self, tenant: TenantId, prepared: &mut [Prepared]) -> Result<(), IntakeError> {
+        let services = self.services;
+        run_sync(self.store, services, |sync| {
+            for (id, doc, contact, _) in prepared.iter_mut() {
+                store_new(sync, services, tenant, DocumentId::Job(*id), doc)?;
+                if let Some(contact) = contact {
+                    store_new(sync, services, tenant, DocumentId::Contact(*id), contact)?;
+                }
+                let events = events_in(*id, None, doc, services);
+                sync.enqueue(tenant, &events)?;
+                doorstep_shared::failpoint::hit("intake-between-jobs");
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// A job's documents, made but not stored.
+    fn prepare(
+        &self,
+        author: &Actor,
+        tenant: TenantId,
+        id: JobId,
+        new: &NewJob,
+        now: Timestamp,
+    ) -> Result<Prepared, IntakeError> {
         let service = new.check(self.services)?;
         let number = self
             .store
@@ -181,22 +240,7 @@ impl Intake<'_> {
             ),
             None => None,
         };
-        let services = self.services;
-        run_sync(self.store, services, |sync| {
-            store_new(sync, services, tenant, DocumentId::Job(id), &mut doc)?;
-            if let Some(mut contact) = contact {
-                store_new(
-                    sync,
-                    services,
-                    tenant,
-                    DocumentId::Contact(id),
-                    &mut contact,
-                )?;
-            }
-            let events = events_in(id, None, &doc, services);
-            sync.enqueue(tenant, &events)
-        })?;
-        Ok(Created { job: id, reference })
+        Ok((id, doc, contact, reference))
     }
 }
 

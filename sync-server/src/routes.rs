@@ -177,6 +177,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             caller: spec.caller,
             throttle: spec.throttle,
             page: spec.page,
+            body_limit: spec.body_limit,
         };
         let mut handler = handler
             .layer(DefaultBodyLimit::max(spec.body_limit))
@@ -199,6 +200,7 @@ struct Gate {
     caller: Caller,
     throttle: Option<Bucket>,
     page: bool,
+    body_limit: usize,
 }
 
 /// What a route's check found about its caller, for the handler's
@@ -266,6 +268,19 @@ async fn check(State(gate): State<Gate>, request: Request, next: Next) -> Respon
         Caller::Notify => {
             found!(crate::notify::NotifyCallback);
         }
+    }
+    // A body announced larger than the route takes is refused now, not
+    // after reading up to the limit.
+    let announced = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > gate.body_limit as u64) {
+        return ApiError::TooLarge(format!(
+            "this request may carry at most {} bytes",
+            gate.body_limit
+        ))
+        .into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }

@@ -13,6 +13,10 @@
 //! account, so throttling neither locks a member of staff out from where
 //! they have not failed nor tells anyone which emails exist.
 //!
+//! Each device may upload [`RateLimits::upload_bytes_per_day`] of photos a
+//! day; a chunk past that gets 429 until midnight (UTC), and the phone's
+//! queue tries again then.
+//!
 //! Counts are kept in memory per node: a limit of N per minute is N per
 //! node behind a load balancer.
 
@@ -24,7 +28,8 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use doorstep_shared::time::Timestamp;
+use doorstep_shared::ids::DeviceId;
+use doorstep_shared::time::{Date, Timestamp};
 
 use crate::state::AppState;
 
@@ -56,6 +61,8 @@ pub struct RateLimits {
     pub missed_bin: u32,
     /// Tracking pages opened.
     pub tracking: u32,
+    /// Photo bytes one device may upload in a day (UTC).
+    pub upload_bytes_per_day: u64,
 }
 
 impl Default for RateLimits {
@@ -66,6 +73,7 @@ impl Default for RateLimits {
             report: 5,
             missed_bin: 5,
             tracking: 120,
+            upload_bytes_per_day: 2 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -133,6 +141,7 @@ pub struct Throttle {
     trusted_proxies: Vec<IpAddr>,
     levels: Mutex<HashMap<(Bucket, Option<IpAddr>), Level>>,
     failures: Mutex<HashMap<(String, Option<IpAddr>), Failures>>,
+    uploads: Mutex<HashMap<DeviceId, (Date, u64)>>,
 }
 
 impl Throttle {
@@ -178,6 +187,37 @@ impl Throttle {
                 retry_after_secs: wait.ceil().max(1.0) as u64,
             })
         }
+    }
+
+    /// Whether `device` may send another photo chunk today.
+    pub fn upload_allowed(&self, device: DeviceId, now: Timestamp) -> Result<(), Throttled> {
+        let uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        match uploads.get(&device) {
+            Some((day, used))
+                if *day == now.date() && *used >= self.limits.upload_bytes_per_day =>
+            {
+                let midnight = Timestamp::at(now.date().succ(), 0, 0);
+                let wait = (midnight.as_millis() - now.as_millis()).max(1000) / 1000;
+                Err(Throttled {
+                    retry_after_secs: u64::try_from(wait).unwrap_or(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts bytes `device` uploaded.
+    pub fn uploaded(&self, device: DeviceId, bytes: u64, now: Timestamp) {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|e| e.into_inner());
+        let today = now.date();
+        if uploads.len() >= MAX_TRACKED {
+            uploads.retain(|_, (day, _)| *day == today);
+        }
+        let entry = uploads.entry(device).or_insert((today, 0));
+        if entry.0 != today {
+            *entry = (today, 0);
+        }
+        entry.1 = entry.1.saturating_add(bytes);
     }
 
     /// Whether `client` is stopped from trying `email` now.

@@ -1022,3 +1022,48 @@ async fn deactivated_for_one_council(server: &TestServer) {
         .unwrap();
     assert_eq!(switched.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_cut_off_part_way_leaves_no_job_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_import-crasher"))
+            .arg(&data)
+            .env("DOORSTEP_FAILPOINT", "intake-between-jobs:2")
+            .status()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            status.signal(),
+            Some(6),
+            "aborted at the failpoint: {status}"
+        );
+    }
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let jobs = server
+        .state
+        .with_store(|store| store.job_summaries(DEMO_TENANT))
+        .await
+        .unwrap();
+    let imported: Vec<&str> = jobs
+        .iter()
+        .map(|job| job.address.as_str())
+        .filter(|address| address.contains("Crash Close"))
+        .collect();
+    assert!(imported.is_empty(), "all or nothing: {imported:?}");
+
+    // Sent again, the file makes all three.
+    let office = Office::sign_in(&server).await;
+    let csv = "service,address\n\
+               housing-repair,\"1 Crash Close, Worthing, BN11 1AA\"\n\
+               housing-repair,\"2 Crash Close, Worthing, BN11 1AA\"\n\
+               housing-repair,\"3 Crash Close, Worthing, BN11 1AA\"\n";
+    let (status, page) = office.post_file("/office/jobs/import", &[], csv).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("3 jobs imported"), "{page}");
+}

@@ -3,6 +3,7 @@
 //! folder and a fixed clock, and typed helpers to talk to it.
 
 mod camera;
+pub mod fuzz;
 mod proxy;
 mod s3;
 mod uploads;
@@ -85,6 +86,8 @@ pub struct ServerOptions {
     pub rate_limits: Option<doorstep_server::throttle::RateLimits>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The address residents and staff reach the server at.
+    pub public_url: Option<String>,
 }
 
 /// A running server; stops when dropped or [`TestServer::stop`]ped.
@@ -177,12 +180,16 @@ impl TestServer {
         if let Some(workers) = options.workers {
             state = state.with_workers(workers);
         }
+        if let Some(url) = &options.public_url {
+            state = state.with_public_url(url);
+        }
         let unmet = doorstep_server::throttle::RateLimits {
             sign_in: 100_000,
             enrolment: 100_000,
             report: 100_000,
             missed_bin: 100_000,
             tracking: 100_000,
+            upload_bytes_per_day: u64::MAX,
         };
         state = state.with_rate_limits(
             options.rate_limits.unwrap_or(unmet),

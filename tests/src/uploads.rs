@@ -156,6 +156,9 @@ impl TestDevice {
                     run.failures += 1;
                     let event = self.uploads.failed(now, &format!("{status}: {body}"));
                     self.upload_events.push(event);
+                    if stop == StopAt::FirstFailure {
+                        return Ok(run);
+                    }
                 }
                 Err(error) => {
                     run.failures += 1;

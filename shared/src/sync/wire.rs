@@ -36,6 +36,21 @@ pub const PROTOCOL_VERSION: u16 = 1;
 /// The largest message either side accepts.
 pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
+/// The most councils one request may speak for.
+pub const MAX_TENANTS_PER_REQUEST: usize = 64;
+/// The most documents one request may push changes to, over all councils.
+pub const MAX_DOCUMENTS_PER_REQUEST: usize = 10_000;
+/// The most changes one request may push, over all documents: a phone
+/// offline for a fortnight of busy days makes a few thousand.
+pub const MAX_CHANGES_PER_REQUEST: usize = 200_000;
+/// The most service definitions a request may list as held.
+pub const MAX_DEFINITIONS_PER_REQUEST: usize = 1_000;
+/// What a request decodes into is at most its own size plus this many
+/// bytes per change, document and council it may hold (the vectors'
+/// own headers): with the counts above, under 10 MB more than the
+/// message, whatever it holds.
+pub const DECODED_OVERHEAD_PER_ITEM: usize = 48;
+
 const MAGIC: &[u8; 4] = b"DSYN";
 const HEADER_BYTES: usize = 7;
 const KIND_REQUEST: u8 = 1;
@@ -65,6 +80,14 @@ pub enum WireError {
     UnsupportedVersion {
         /// The version in the message.
         found: u16,
+    },
+    /// More of something than one request may hold.
+    #[error("a sync request may hold at most {limit} {what}")]
+    OverLimit {
+        /// What there was too much of.
+        what: &'static str,
+        /// How many may be sent.
+        limit: usize,
     },
     /// A request where a reply was expected, or the reverse.
     #[error("expected a sync {expected}, got message kind {found}")]
@@ -149,6 +172,7 @@ pub struct SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRequest {
     /// The tenant.
+    #[serde(deserialize_with = "budget::tenant")]
     pub tenant: TenantId,
     /// How far the device has got.
     pub cursor: Cursor,
@@ -166,7 +190,7 @@ pub enum HeldDefinitions {
     Digest(DefinitionsDigest),
     /// Each one's version: sent when it holds none, or the server said
     /// the digest differs from its own.
-    List(Vec<(ServiceId, DefinitionVersion)>),
+    List(#[serde(deserialize_with = "budget::definitions")] Vec<(ServiceId, DefinitionVersion)>),
 }
 
 /// What the server says of a device's service definitions.
@@ -202,6 +226,7 @@ pub struct Push {
     /// The document.
     pub doc: DocumentId,
     /// Raw Automerge changes, oldest first.
+    #[serde(deserialize_with = "budget::changes")]
     pub changes: Vec<Vec<u8>>,
 }
 
@@ -279,6 +304,137 @@ impl TenantReply {
     }
 }
 
+/// What one request may still hold while it is decoded. Serde decodes on
+/// one thread without yielding, so the count lives in a thread-local set
+/// by [`SyncRequest::decode`]; decoding anything else is not counted.
+mod budget {
+    use std::cell::Cell;
+
+    use serde::Deserialize;
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+
+    use super::{
+        DefinitionVersion, MAX_CHANGES_PER_REQUEST, MAX_DEFINITIONS_PER_REQUEST,
+        MAX_DOCUMENTS_PER_REQUEST, MAX_TENANTS_PER_REQUEST, WireError,
+    };
+    use crate::ids::{ServiceId, TenantId};
+
+    #[derive(Clone, Copy)]
+    struct Left {
+        tenants: usize,
+        documents: usize,
+        changes: usize,
+        definitions: usize,
+    }
+
+    thread_local! {
+        static LEFT: Cell<Option<Left>> = const { Cell::new(None) };
+        static OVER: Cell<Option<(&'static str, usize)>> = const { Cell::new(None) };
+    }
+
+    /// Runs a decode with a fresh budget; an error the budget caused is
+    /// named as such.
+    pub(super) fn within<T>(decode: impl FnOnce() -> Result<T, WireError>) -> Result<T, WireError> {
+        LEFT.set(Some(Left {
+            tenants: MAX_TENANTS_PER_REQUEST,
+            documents: MAX_DOCUMENTS_PER_REQUEST,
+            changes: MAX_CHANGES_PER_REQUEST,
+            definitions: MAX_DEFINITIONS_PER_REQUEST,
+        }));
+        OVER.set(None);
+        let decoded = decode();
+        LEFT.set(None);
+        match (decoded, OVER.take()) {
+            (Err(_), Some((what, limit))) => Err(WireError::OverLimit { what, limit }),
+            (decoded, _) => decoded,
+        }
+    }
+
+    /// Takes `n` from one count, or fails naming it.
+    fn take<E: serde::de::Error>(
+        n: usize,
+        what: &'static str,
+        limit: usize,
+        count: fn(&mut Left) -> &mut usize,
+    ) -> Result<(), E> {
+        let Some(mut left) = LEFT.get() else {
+            return Ok(());
+        };
+        let slot = count(&mut left);
+        if *slot < n {
+            OVER.set(Some((what, limit)));
+            return Err(E::custom(format!("more than {limit} {what}")));
+        }
+        *slot -= n;
+        LEFT.set(Some(left));
+        Ok(())
+    }
+
+    pub(super) fn tenant<'de, D: Deserializer<'de>>(d: D) -> Result<TenantId, D::Error> {
+        take(1, "councils", MAX_TENANTS_PER_REQUEST, |left| {
+            &mut left.tenants
+        })?;
+        TenantId::deserialize(d)
+    }
+
+    pub(super) fn definitions<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(ServiceId, DefinitionVersion)>, D::Error> {
+        d.deserialize_seq(Counted {
+            what: "service definitions",
+            limit: MAX_DEFINITIONS_PER_REQUEST,
+            count: |left| &mut left.definitions,
+            item: std::marker::PhantomData,
+        })
+    }
+
+    /// A document's changes: one document, and each change, counted.
+    pub(super) fn changes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        take(1, "documents", MAX_DOCUMENTS_PER_REQUEST, |left| {
+            &mut left.documents
+        })?;
+        d.deserialize_seq(Counted {
+            what: "changes",
+            limit: MAX_CHANGES_PER_REQUEST,
+            count: |left| &mut left.changes,
+            item: std::marker::PhantomData,
+        })
+    }
+
+    /// A sequence whose every element is taken from a count, with no more
+    /// room set aside up front than the count has left.
+    struct Counted<T> {
+        what: &'static str,
+        limit: usize,
+        count: fn(&mut Left) -> &mut usize,
+        item: std::marker::PhantomData<T>,
+    }
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Counted<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "at most {} {}", self.limit, self.what)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let left = LEFT
+                .get()
+                .map_or(self.limit, |mut left| *(self.count)(&mut left));
+            let hinted = seq.size_hint().unwrap_or(0);
+            if hinted > left {
+                take::<A::Error>(hinted, self.what, self.limit, self.count)?;
+            }
+            let mut items = Vec::with_capacity(hinted.min(left).min(4096));
+            while let Some(item) = seq.next_element()? {
+                take::<A::Error>(1, self.what, self.limit, self.count)?;
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+}
+
 /// The first release's messages, without definitions: what kinds 1 and 2
 /// carry, read and written field for field.
 mod first_release {
@@ -295,6 +451,7 @@ mod first_release {
 
     #[derive(Serialize, Deserialize)]
     pub(super) struct TenantRequest<P> {
+        #[serde(deserialize_with = "super::budget::tenant")]
         pub tenant: TenantId,
         pub cursor: Cursor,
         pub pushes: P,
@@ -412,8 +569,15 @@ impl SyncRequest {
         )
     }
 
-    /// Reads a request of either kind.
+    /// Reads a request of either kind, within the limits above
+    /// ([`MAX_TENANTS_PER_REQUEST`], [`MAX_DOCUMENTS_PER_REQUEST`],
+    /// [`MAX_CHANGES_PER_REQUEST`], [`MAX_DEFINITIONS_PER_REQUEST`]): a
+    /// request over one is refused as soon as the decoder reaches it.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        budget::within(|| Self::decode_unbounded(bytes))
+    }
+
+    fn decode_unbounded(bytes: &[u8]) -> Result<Self, WireError> {
         if kind_of(bytes)? == KIND_REQUEST_WITH_DEFINITIONS {
             return decode(bytes, KIND_REQUEST_WITH_DEFINITIONS, "request");
         }
@@ -661,6 +825,59 @@ mod tests {
                 size: MAX_MESSAGE_BYTES + 1
             })
         );
+    }
+
+    #[test]
+    fn a_request_is_decoded_only_within_its_stated_counts() {
+        // 30 MB of empty changes would decode into ~24 bytes of vector per
+        // byte sent; the count stops it at the limit.
+        let mut flood = request();
+        flood.tenants[0].pushes[0].changes = vec![Vec::new(); MAX_CHANGES_PER_REQUEST + 1];
+        assert_eq!(
+            SyncRequest::decode(&flood.encode()),
+            Err(WireError::OverLimit {
+                what: "changes",
+                limit: MAX_CHANGES_PER_REQUEST
+            })
+        );
+        let mut at_limit = request();
+        at_limit.tenants[0].pushes[0].changes = vec![vec![1]; MAX_CHANGES_PER_REQUEST];
+        assert_eq!(SyncRequest::decode(&at_limit.encode()), Ok(at_limit));
+
+        let mut documents = request();
+        documents.tenants[0].pushes = (0..=MAX_DOCUMENTS_PER_REQUEST as u128)
+            .map(|n| Push {
+                doc: DocumentId::Job(JobId::from_u128(n)),
+                changes: Vec::new(),
+            })
+            .collect();
+        assert!(matches!(
+            SyncRequest::decode(&documents.encode()),
+            Err(WireError::OverLimit {
+                what: "documents",
+                ..
+            })
+        ));
+
+        let mut councils = request();
+        councils.tenants = vec![councils.tenants[0].clone(); MAX_TENANTS_PER_REQUEST + 1];
+        assert!(matches!(
+            SyncRequest::decode(&councils.encode()),
+            Err(WireError::OverLimit {
+                what: "councils",
+                ..
+            })
+        ));
+
+        // A length that claims more than is left is refused before any
+        // room is set aside for it.
+        let mut lying = request();
+        lying.tenants[0].pushes[0].changes = vec![vec![7]];
+        let bytes = lying.encode();
+        let at = bytes.len() - 3;
+        let mut forged = bytes[..at].to_vec();
+        forged.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
+        assert!(SyncRequest::decode(&forged).is_err());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use std::collections::BTreeMap;
 
-use doorstep_shared::ids::{Name, ServiceId};
+use doorstep_shared::ids::{JobId, Name, ServiceId};
 use doorstep_shared::job::Assignee;
 use doorstep_shared::service::{ServiceCatalog, ServiceKind};
 use doorstep_shared::transition::{Actor, Role};
@@ -129,11 +129,31 @@ async fn import(
         device: None,
     };
     let now = state.clock().now();
-    let mut made = Vec::new();
+    // One transaction: a failure part way leaves no job made.
+    let mut jobs = Vec::new();
     for (_, row) in rows {
         let Ok(new) = row else { continue };
-        made.push(crate::intake::create(&state, author.clone(), tenant, new, now).await?);
+        jobs.push((
+            JobId::from_random_bytes(crate::secrets::random::<16>()?),
+            new,
+        ));
     }
+    let made = state
+        .with_server(move |store, services, server| {
+            crate::intake::Intake {
+                store,
+                services,
+                server,
+            }
+            .create_jobs(
+                &author,
+                tenant,
+                jobs.iter().map(|(id, new)| (*id, new)).collect(),
+                now,
+            )
+        })
+        .await?;
+    state.notify(crate::state::Changed { tenant, by: None });
     let main = html! {
         div.govuk-panel.govuk-panel--confirmation { h1.govuk-panel__title { (made.len()) " jobs imported" } }
         ul.govuk-list.govuk-list--bullet {
@@ -150,7 +170,7 @@ async fn import(
 type Row = (u64, Result<NewJob, Vec<String>>);
 
 /// Why a whole file was refused.
-struct FileProblem(String);
+pub(super) struct FileProblem(pub(super) String);
 
 /// The council's people and teams, to find assignees by name.
 struct Assignees {
@@ -173,6 +193,15 @@ impl Assignees {
                     .map(|(team, _)| Assignee::Team(*team))
             })
     }
+}
+
+/// How many rows a file has, read with no people or teams to assign to.
+pub(super) fn read_file(file: &[u8], services: &ServiceCatalog) -> Result<usize, FileProblem> {
+    let nobody = Assignees {
+        people: Vec::new(),
+        teams: Vec::new(),
+    };
+    read_rows(file, services, &nobody).map(|rows| rows.len())
 }
 
 /// Each data row with its line number: the job it makes, or every problem

@@ -44,6 +44,23 @@ mod steps;
 mod upload;
 
 pub use edits::{Done, edit_job, edit_job_document};
+
+/// The back office's file readers, for the fuzz targets
+/// (`tests/src/fuzz.rs`): what they make of any bytes, without a server.
+pub mod readers {
+    use doorstep_shared::service::ServiceCatalog;
+
+    /// A jobs file as the import reads it: its rows, or why the file as a
+    /// whole is refused.
+    pub fn jobs_file(file: &[u8], services: &ServiceCatalog) -> Result<usize, String> {
+        super::import::read_file(file, services).map_err(|problem| problem.0)
+    }
+
+    /// A property list as a new round reads it: its stops, or its problems.
+    pub fn property_list(file: &[u8]) -> Result<usize, Vec<String>> {
+        super::rounds::read_properties(file).map(|stops| stops.len())
+    }
+}
 pub use people::{DeviceRow, Person};
 pub(crate) use session::{admin_only, to_sign_in};
 

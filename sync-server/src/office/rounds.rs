@@ -331,7 +331,7 @@ fn new_round(
 
 /// The properties of a list, in its order, or every problem found (each
 /// naming its line).
-fn read_properties(file: &[u8]) -> Result<Vec<Property>, Vec<String>> {
+pub(super) fn read_properties(file: &[u8]) -> Result<Vec<Property>, Vec<String>> {
     if file.is_empty() {
         return Err(vec!["Choose the property list, a CSV file".into()]);
     }

@@ -57,6 +57,10 @@ pub(crate) async fn errors_as_pages(State(state): State<AppState>, response: Res
     if let Some(detail) = response.extensions().get::<ErrorDetail>().cloned() {
         page.extensions_mut().insert(detail);
     }
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
     page
 }
 

@@ -53,6 +53,10 @@ pub enum PhotoError {
     /// The server is stopping.
     #[error("{0}")]
     Unavailable(String),
+    /// The device has uploaded its day's allowance; it may go on after
+    /// this many seconds.
+    #[error("this phone has sent its photo allowance for today; it can send more in {0} seconds")]
+    Quota(u64),
     /// The store failed.
     #[error(transparent)]
     Work(#[from] WorkError),
@@ -344,11 +348,24 @@ pub async fn receive(
         )));
     }
     check_upload(state, who, hash).await?;
+    let device = who.device;
+    let now = state.clock().now();
+    state
+        .throttle()
+        .upload_allowed(device, now)
+        .map_err(|refused| PhotoError::Quota(refused.retry_after_secs))?;
     let state = state.clone();
     let guard = ChunkGuard::new(&state.blobs().chunks);
     tokio::spawn(async move {
+        let before = offset;
         let received = take_chunk(&state, hash, offset, length, body).await;
         drop(guard);
+        if let Ok(received) = &received
+            && !received.conflict
+        {
+            let taken = received.status.offset.saturating_sub(before);
+            state.throttle().uploaded(device, taken, now);
+        }
         received
     })
     .await?
