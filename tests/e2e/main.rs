@@ -7,6 +7,7 @@ mod app_core;
 mod authorization;
 mod bookings;
 mod council_services;
+mod crash;
 mod evidence;
 mod fieldwork;
 mod fuzz_corpus;

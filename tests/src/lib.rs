@@ -472,6 +472,62 @@ impl TestDevice {
             anyhow::bail!("the device did not want to sync at {now}");
         };
         let (status, body) = server.post_sync(request, &self.token).await?;
+        Ok(self.take_reply(now, status, body))
+    }
+
+    /// Syncs with the server at `base` (`http://host:port`); 0 if no
+    /// answer came (the server died), which the sync core counts as a
+    /// failed request.
+    pub async fn sync_at(&mut self, base: &str, now: Timestamp) -> anyhow::Result<u16> {
+        let Some(request) = self.sync.poll(now) else {
+            anyhow::bail!("the device did not want to sync at {now}");
+        };
+        let answer = async {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/sync"))
+                .bearer_auth(&self.token)
+                .body(request)
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            anyhow::Ok((status, response.bytes().await?.to_vec()))
+        }
+        .await;
+        Ok(match answer {
+            Ok((status, body)) => self.take_reply(now, status, body),
+            Err(error) => {
+                self.sync.failed(now, &error.to_string());
+                0
+            }
+        })
+    }
+
+    /// Enrols with a code at the server at `base`.
+    pub async fn enrol_at(base: &str, code: &str, tenant: TenantId) -> anyhow::Result<Self> {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/api/enrol"))
+            .json(&serde_json::json!({ "code": code }))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await?;
+        anyhow::ensure!(status == 200, "enrolment refused: {status} {body}");
+        let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
+        Ok(Self {
+            device: text("device").parse()?,
+            actor: ActorId::from(hex_bytes(&text("actor"))?),
+            token: text("token"),
+            sync: DeviceSync::new([tenant]),
+            docs: BTreeMap::new(),
+            events: Vec::new(),
+            uploads: UploadQueue::new(),
+            files: BTreeMap::new(),
+            upload_events: Vec::new(),
+            definitions: Vec::new(),
+        })
+    }
+
+    fn take_reply(&mut self, now: Timestamp, status: u16, body: Vec<u8>) -> u16 {
         let effects = if status == 200 {
             // Pushed: photos its changes reference may now go up.
             self.uploads.synced();
@@ -494,7 +550,7 @@ impl TestDevice {
             })
             .collect();
         apply_effects(&mut self.docs, &self.actor, effects);
-        Ok(status)
+        status
     }
 
     /// Edits a document and records the change for the next sync.
