@@ -1022,3 +1022,113 @@ async fn the_server_runs_its_delivery_worker_itself_and_stops_it_with_the_server
         "{rows:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_photo_file_is_gone_is_retried_then_given_up_and_holds_up_nothing() {
+    use doorstep_server::notify::ByChannel;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    complete_job_one(&mut phone, 11);
+    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
+    phone.upload(&server.url(""), later(7)).await.unwrap();
+    server.state.blobs().settled().await;
+    // The photo files go missing from the folder (a restore gone wrong).
+    let mut folders = vec![dir.path().join("photos")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+    let texts = std::sync::Arc::new(DemoProvider::default());
+    let emails = std::sync::Arc::new(DemoProvider::default());
+    let provider = ByChannel {
+        sms: texts.clone(),
+        email: emails.clone(),
+    };
+    let first = deliver_due(&server.state, &provider, later(26))
+        .await
+        .unwrap();
+    assert_eq!((first.sent, first.retried), (1, 1), "{first:?}");
+    assert_eq!(texts.sent().len(), 1, "the text went");
+    assert!(emails.sent().is_empty());
+    // Tried again with backoff, then given up.
+    let mut failed = 0;
+    for hour in 1..=12 {
+        let pass = deliver_due(&server.state, &provider, later(26 + hour * 60))
+            .await
+            .unwrap();
+        failed += pass.failed;
+        assert_eq!(pass.sent, 0, "{pass:?}");
+    }
+    assert_eq!(failed, 1, "given up once");
+}
+
+/// Erases the resident's contact details while it "sends".
+struct ErasingWhileSending {
+    state: doorstep_server::AppState,
+    sent: Mutex<usize>,
+}
+
+impl Provider for ErasingWhileSending {
+    fn send<'a>(&'a self, _message: &'a Message, _reference: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.state
+                .with_store(|store| store.erase_contact(DEMO_TENANT, JOB, later(30)))
+                .await
+                .map_err(|error| SendError::Temporary(error.to_string()))?;
+            *self.sent.lock().unwrap() += 1;
+            Ok("provider-ref".to_owned())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_erased_while_its_message_is_sent_is_not_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await.unwrap();
+    let mut phone = priya(&server).await;
+    let me = Actor {
+        user: DEMO_OPERATIVE,
+        role: Role::Operative,
+        device: Some(phone.device),
+    };
+    let action: Name = "no_access".parse().unwrap();
+    phone
+        .edit(DEMO_TENANT, DocumentId::Job(JOB), |doc: &mut AutoCommit| {
+            JobEditor::new(doc, me.clone())
+                .unwrap()
+                .log_action(
+                    EventId::from_u128(100),
+                    action.clone(),
+                    Some("Card through the letterbox".into()),
+                    later(5),
+                )
+                .unwrap();
+        })
+        .unwrap();
+    assert_eq!(phone.sync(&server, later(6)).await.unwrap(), 200);
+    let provider = ErasingWhileSending {
+        state: server.state.clone(),
+        sent: Mutex::new(0),
+    };
+    let done = deliver_due(&server.state, &provider, later(20))
+        .await
+        .unwrap();
+    assert!(done.sent >= 1, "{done:?}");
+    let rows = server
+        .state
+        .with_store(|store| store.outbox_for_job(JOB))
+        .await
+        .unwrap();
+    for row in &rows {
+        assert_eq!(row.recipient, None, "{row:?}");
+        assert_eq!(row.body, None, "{row:?}");
+    }
+}
