@@ -446,23 +446,7 @@ pub struct TestDevice {
 impl TestDevice {
     /// Enrols with a code; panics with the server's answer if refused.
     pub async fn enrol(server: &TestServer, code: &str, tenant: TenantId) -> anyhow::Result<Self> {
-        let (status, body) = server
-            .post_json("/api/enrol", &serde_json::json!({ "code": code }), None)
-            .await?;
-        anyhow::ensure!(status == 200, "enrolment refused: {status} {body}");
-        let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
-        Ok(Self {
-            device: text("device").parse()?,
-            actor: ActorId::from(hex_bytes(&text("actor"))?),
-            token: text("token"),
-            sync: DeviceSync::new([tenant]),
-            docs: BTreeMap::new(),
-            events: Vec::new(),
-            uploads: UploadQueue::new(),
-            files: BTreeMap::new(),
-            upload_events: Vec::new(),
-            definitions: Vec::new(),
-        })
+        Self::enrol_at(&server.url(""), code, tenant).await
     }
 
     /// One sync: send what the core wants to send, apply the reply. Returns
@@ -510,8 +494,9 @@ impl TestDevice {
             .send()
             .await?;
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await?;
-        anyhow::ensure!(status == 200, "enrolment refused: {status} {body}");
+        let text = response.text().await?;
+        anyhow::ensure!(status == 200, "enrolment refused: {status} {text}");
+        let body: serde_json::Value = serde_json::from_str(&text)?;
         let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
         Ok(Self {
             device: text("device").parse()?,
