@@ -352,18 +352,7 @@ impl TestServer {
     /// GETs a path as the demo's administrator, signed in to the back
     /// office, and parses the body as JSON.
     pub async fn get_json_as_staff(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
-        let cookie = self
-            .session_for(demo::DEMO_DISPATCHER_EMAIL, STAFF_PASSWORD)
-            .await?;
-        let response = self
-            .client
-            .get(self.url(path))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let status = response.status().as_u16();
-        let body = response.text().await?;
+        let (status, body) = self.get_as_staff(path).await?;
         let json = serde_json::from_str(&body).with_context(|| format!("{path} gave {body:?}"))?;
         Ok((status, json))
     }
